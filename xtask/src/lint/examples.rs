@@ -1,0 +1,346 @@
+//! Rule: every example (of a parameter, a header, a request body or a response) validates
+//! against its schema, so that the documentation never shows a value the API would refuse.
+//!
+//! Examples are checked where they are written: a component (parameter, header, response,
+//! request body) once at its definition, an inline one at its operation. A referenced example
+//! (`$ref: '#/components/examples/…'`) is checked against every schema it is used with.
+//! Schemas are OpenAPI 3.0 Schema Objects; [`to_json_schema`] turns them into JSON Schema
+//! (2020-12) for the validator.
+
+use serde_json::{Map, Value, json};
+
+use super::{Problem, operations, resolve};
+use crate::spec::escape_pointer_token;
+
+pub fn check(doc: &Value, problems: &mut Vec<Problem>) {
+    let checker = Checker::new(doc);
+    let components = doc.get("components");
+    let component = |kind: &'static str| {
+        components
+            .and_then(|c| c.get(kind))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(move |(name, value)| {
+                let at = format!("/components/{kind}/{}", escape_pointer_token(name));
+                (at, value)
+            })
+    };
+    for (at, parameter) in component("parameters") {
+        checker.parameter_or_header(&at, parameter, problems);
+    }
+    for (at, header) in component("headers") {
+        checker.parameter_or_header(&at, header, problems);
+    }
+    for (at, response) in component("responses") {
+        checker.response(&at, response, problems);
+    }
+    for (at, body) in component("requestBodies") {
+        checker.content(&at, body, problems);
+    }
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            let at = format!("/paths/{}", escape_pointer_token(path));
+            checker.parameters(&at, item, problems);
+        }
+    }
+    for operation in operations(doc) {
+        let at = &operation.pointer;
+        checker.parameters(at, operation.value, problems);
+        if let Some(body) = operation.value.get("requestBody") {
+            checker.content(&format!("{at}/requestBody"), body, problems);
+        }
+        if let Some(responses) = operation.value.get("responses").and_then(Value::as_object) {
+            for (status, response) in responses {
+                let at = format!("{at}/responses/{}", escape_pointer_token(status));
+                checker.response(&at, response, problems);
+            }
+        }
+    }
+}
+
+struct Checker<'a> {
+    doc: &'a Value,
+    /// `components.schemas`, converted to JSON Schema, for `$ref`s to resolve against.
+    schemas: Value,
+}
+
+impl<'a> Checker<'a> {
+    fn new(doc: &'a Value) -> Self {
+        let schemas = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .map(|schemas| {
+                schemas
+                    .iter()
+                    .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
+                    .collect::<Map<_, _>>()
+            })
+            .unwrap_or_default();
+        Self {
+            doc,
+            schemas: Value::Object(schemas),
+        }
+    }
+
+    /// The inline (not `$ref`) parameters of a path item or operation.
+    fn parameters(&self, at: &str, owner: &Value, problems: &mut Vec<Problem>) {
+        let Some(parameters) = owner.get("parameters").and_then(Value::as_array) else {
+            return;
+        };
+        for (index, parameter) in parameters.iter().enumerate() {
+            self.parameter_or_header(&format!("{at}/parameters/{index}"), parameter, problems);
+        }
+    }
+
+    fn parameter_or_header(&self, at: &str, value: &Value, problems: &mut Vec<Problem>) {
+        if value.get("$ref").is_some() {
+            return; // checked at its definition
+        }
+        if let Some(schema) = value.get("schema") {
+            self.examples(at, value, schema, problems);
+        }
+        if let Some(content) = value.get("content") {
+            self.media_types(at, content, problems);
+        }
+    }
+
+    fn response(&self, at: &str, response: &Value, problems: &mut Vec<Problem>) {
+        if response.get("$ref").is_some() {
+            return; // checked at its definition
+        }
+        self.content(at, response, problems);
+        if let Some(headers) = response.get("headers").and_then(Value::as_object) {
+            for (name, header) in headers {
+                let at = format!("{at}/headers/{}", escape_pointer_token(name));
+                self.parameter_or_header(&at, header, problems);
+            }
+        }
+    }
+
+    /// The `content` of a request body or response.
+    fn content(&self, at: &str, owner: &Value, problems: &mut Vec<Problem>) {
+        if owner.get("$ref").is_some() {
+            return; // checked at its definition
+        }
+        if let Some(content) = owner.get("content") {
+            self.media_types(&format!("{at}/content"), content, problems);
+        }
+    }
+
+    fn media_types(&self, at: &str, content: &Value, problems: &mut Vec<Problem>) {
+        let Some(media_types) = content.as_object() else {
+            return;
+        };
+        for (media_type, object) in media_types {
+            if let Some(schema) = object.get("schema") {
+                let at = format!("{at}/{}", escape_pointer_token(media_type));
+                self.examples(&at, object, schema, problems);
+            }
+        }
+    }
+
+    /// Validates `owner`'s `example` and each of its `examples` against `schema`.
+    fn examples(&self, at: &str, owner: &Value, schema: &Value, problems: &mut Vec<Problem>) {
+        let mut cases: Vec<(String, &Value)> = Vec::new();
+        if let Some(example) = owner.get("example") {
+            cases.push((format!("{at}/example"), example));
+        }
+        if let Some(examples) = owner.get("examples").and_then(Value::as_object) {
+            for (name, example) in examples {
+                let at = format!("{at}/examples/{}", escape_pointer_token(name));
+                // A dangling example reference is the refs rule's to report.
+                if let Some(value) = resolve(self.doc, example).and_then(|e| e.get("value")) {
+                    cases.push((format!("{at}/value"), value));
+                }
+            }
+        }
+        if cases.is_empty() {
+            return;
+        }
+        let root = json!({
+            "allOf": [to_json_schema(schema)],
+            "components": {"schemas": self.schemas},
+        });
+        let validator = match jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&root)
+        {
+            Ok(validator) => validator,
+            Err(error) => {
+                problems.push(Problem::new(
+                    format!("{at}/schema"),
+                    format!("the schema cannot be used to validate its examples: {error}"),
+                ));
+                return;
+            }
+        };
+        for (at, instance) in cases {
+            for error in validator.iter_errors(instance) {
+                problems.push(Problem::new(
+                    format!("{at}{}", error.instance_path()),
+                    format!("the example does not match its schema: {error}"),
+                ));
+            }
+        }
+    }
+}
+
+/// Translates an OpenAPI 3.0 Schema Object into JSON Schema 2020-12: `nullable` becomes a
+/// `null` type (or enum value, or alternative), and boolean `exclusiveMinimum`/`Maximum`
+/// become numeric bounds. `$ref`s keep their `#/components/schemas/…` form.
+pub fn to_json_schema(schema: &Value) -> Value {
+    let Value::Object(map) = schema else {
+        return schema.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in map {
+        let converted = match key.as_str() {
+            "nullable" | "exclusiveMinimum" | "exclusiveMaximum" => continue,
+            "properties" => Value::Object(
+                value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
+                    .collect(),
+            ),
+            "items" | "not" | "additionalProperties" => to_json_schema(value),
+            "allOf" | "anyOf" | "oneOf" => Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(to_json_schema)
+                    .collect(),
+            ),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if map.get(exclusive) == Some(&Value::Bool(true))
+            && let Some(limit) = out.remove(bound)
+        {
+            out.insert(exclusive.to_string(), limit);
+        }
+    }
+    if map.get("nullable") == Some(&Value::Bool(true)) {
+        return allow_null(out);
+    }
+    Value::Object(out)
+}
+
+fn allow_null(mut schema: Map<String, Value>) -> Value {
+    if let Some(Value::Array(values)) = schema.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
+    }
+    match schema.get("type").cloned() {
+        Some(Value::String(kind)) => {
+            schema.insert("type".to_string(), json!([kind, "null"]));
+            Value::Object(schema)
+        }
+        // No type: anything goes already, or the type comes from `allOf`/`$ref`.
+        None if schema.keys().all(|k| k == "description") => Value::Object(schema),
+        _ => json!({"anyOf": [Value::Object(schema), {"type": "null"}]}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::to_json_schema;
+    use crate::lint::tests::{minimal_spec, pointers};
+
+    const RESPONSE_200: &str = "/paths/~1things~1{id}/get/responses/200/content/application~1json";
+
+    #[test]
+    fn a_response_example_breaking_its_schema_is_reported_at_the_field() {
+        let mut doc = minimal_spec();
+        doc["paths"]["/things/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
+            ["size"] = json!(-1);
+        assert_eq!(pointers(&doc), [format!("{RESPONSE_200}/example/size")]);
+    }
+
+    #[test]
+    fn an_unknown_field_in_a_closed_object_is_reported() {
+        let mut doc = minimal_spec();
+        doc["paths"]["/things/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
+            ["colour"] = json!("red");
+        assert_eq!(pointers(&doc), [format!("{RESPONSE_200}/example")]);
+    }
+
+    #[test]
+    fn a_parameter_example_breaking_its_format_is_reported() {
+        let mut doc = minimal_spec();
+        doc["paths"]["/things/{id}"]["get"]["parameters"][0]["example"] = json!("not-a-uuid");
+        assert_eq!(
+            pointers(&doc),
+            ["/paths/~1things~1{id}/get/parameters/0/example"]
+        );
+    }
+
+    #[test]
+    fn a_component_response_example_is_reported_at_its_definition() {
+        let mut doc = minimal_spec();
+        doc["components"]["responses"]["NotFound"]["content"]["application/json"]["example"]["success"] =
+            json!("no");
+        assert_eq!(
+            pointers(&doc),
+            ["/components/responses/NotFound/content/application~1json/example/success"]
+        );
+    }
+
+    #[test]
+    fn a_request_example_reached_through_a_ref_is_validated() {
+        let mut doc = minimal_spec();
+        doc["components"]["examples"] = json!({"Bad": {"value": {"name": ""}}});
+        doc["paths"]["/things/{id}"]["get"]["requestBody"] = json!({
+            "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Thing"},
+                "examples": {"bad": {"$ref": "#/components/examples/Bad"}}
+            }}
+        });
+        assert_eq!(
+            pointers(&doc),
+            [
+                "/paths/~1things~1{id}/get/requestBody/content/application~1json/examples/bad/value/name"
+            ]
+        );
+    }
+
+    #[test]
+    fn nullable_admits_null_and_nothing_else() {
+        let mut doc = minimal_spec();
+        doc["paths"]["/things/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
+            ["note"] = json!(3);
+        assert_eq!(pointers(&doc), [format!("{RESPONSE_200}/example/note")]);
+    }
+
+    #[test]
+    fn conversion_handles_nullable_refs_enums_and_exclusive_bounds() {
+        assert_eq!(
+            to_json_schema(&json!({"allOf": [{"$ref": "#/x"}], "nullable": true})),
+            json!({"anyOf": [{"allOf": [{"$ref": "#/x"}]}, {"type": "null"}]})
+        );
+        assert_eq!(
+            to_json_schema(&json!({"type": "string", "enum": ["a"], "nullable": true})),
+            json!({"type": ["string", "null"], "enum": ["a", null]})
+        );
+        assert_eq!(
+            to_json_schema(&json!({"type": "number", "minimum": 0, "exclusiveMinimum": true})),
+            json!({"type": "number", "exclusiveMinimum": 0})
+        );
+        assert_eq!(
+            to_json_schema(&json!({"description": "any", "nullable": true})),
+            json!({"description": "any"})
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! `cargo xtask`: the project's chores, driven by `openapi/leads.yaml`.
+//!
+//! Each subcommand is a thin wrapper around one module:
+//! - `generate` ([`generate`]) writes every file derived from the spec; `--check` only compares.
+//! - `lint` ([`lint`]) checks the spec itself.
+//! - `check` runs both in check mode; it is what CI and API designers run.
+
+mod generate;
+mod lint;
+mod spec;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Chores of the Leads API workspace",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate every file derived from openapi/leads.yaml (the progenitor client).
+    Generate {
+        /// Change nothing; fail, naming each stale file, if a generated file differs from what
+        /// the spec produces now.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Check the spec: valid OpenAPI 3.0.x, complete operations, valid examples, error
+    /// envelopes on every 4xx/5xx, no dangling $ref.
+    Lint {
+        /// The spec to lint [default: the workspace's openapi/leads.yaml].
+        spec: Option<PathBuf>,
+    },
+    /// Everything CI checks about the spec and its generated code: `generate --check` and `lint`.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let outcome = match cli.command {
+        Command::Generate { check } => generate::run(&root, check),
+        Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(spec::SPEC_PATH))),
+        Command::Check => check(&root),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs every check, even after one fails, so that one run shows all that is wrong.
+fn check(root: &Path) -> Result<bool> {
+    let lint_ok = lint::run(&root.join(spec::SPEC_PATH))?;
+    let generate_ok = generate::run(root, true)?;
+    Ok(lint_ok && generate_ok)
+}
+
+/// The workspace root: xtask lives one level below it.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
+}
