@@ -1,7 +1,196 @@
-//! The Leads API server. Its interface, generated from `openapi/leads.yaml`, and its SQLite
-//! implementation are the subject of the server issue; until then this binary only says so.
+//! `leads-server`: serve the Leads API, manage API keys, print the OpenAPI document.
 
-fn main() {
-    eprintln!("leads-server: not implemented yet; see the README");
-    std::process::exit(1);
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use leads_server::config::Config;
+use leads_server::ratelimit::Limits;
+use leads_server::{api, auth, server};
+
+#[derive(Parser)]
+#[command(
+    name = "leads-server",
+    version,
+    about = "The Leads API server, on SQLite"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of `serve`, the default command.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default). On a new database, creates the organization `default`
+    /// and prints an API key for it.
+    Serve(ServeArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Print the OpenAPI document the server implements (rendered from its interface).
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an API key for an organization (created if it does not exist) and print it.
+    /// The key is shown only this once; the database keeps only its hash.
+    Create {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Args, Clone)]
+struct DatabaseArg {
+    /// The SQLite database file; created if missing.
+    #[arg(long, env = "LEADS_DATABASE", default_value = "leads.db")]
+    database: PathBuf,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "LEADS_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Requests a minute each API key may make.
+    #[arg(long, env = "LEADS_RATE_LIMIT_PER_KEY", default_value_t = Limits::default().per_key)]
+    rate_limit_per_key: u32,
+    /// Requests a minute all keys of an organization may make together.
+    #[arg(long, env = "LEADS_RATE_LIMIT_PER_ORG", default_value_t = Limits::default().per_organization)]
+    rate_limit_per_org: u32,
+    /// How much to log.
+    #[arg(long, env = "LEADS_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    log_level: LogLevel,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl From<LogLevel> for dropshot::ConfigLoggingLevel {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Error => Self::Error,
+            LogLevel::Warn => Self::Warn,
+            LogLevel::Info => Self::Info,
+            LogLevel::Debug => Self::Debug,
+            LogLevel::Trace => Self::Trace,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Keys {
+            command: KeysCommand::Create { org, database },
+        }) => create_key(&org, database).await,
+        Some(Command::Openapi) => print_openapi(),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("leads-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let config = Config {
+        bind: args.bind,
+        database: args.database.database,
+        rate_limits: Limits {
+            per_key: args.rate_limit_per_key,
+            per_organization: args.rate_limit_per_org,
+        },
+        log_level: args.log_level.into(),
+    };
+    let store = server::open_store(&config)?;
+    let first_key = if store.is_empty().await? {
+        Some(auth::create_key(store.as_ref(), "default").await?)
+    } else {
+        None
+    };
+    let running = server::start(&config, store)?;
+    let address = running.local_addr();
+    println!(
+        "leads-server: serving http://{address} (database {})",
+        config.database.display()
+    );
+    if let Some(key) = first_key {
+        println!(
+            "\nA new database: created the organization `default` and its API key (shown only \
+             now; `leads-server keys create --org NAME` makes more):\n\n    {key}\n\n\
+             Try it:\n\n    curl -X POST http://{address}/v1/leads \\\n      \
+             -H 'Authorization: Bearer {key}' \\\n      \
+             -H 'Content-Type: application/json' \\\n      \
+             -d '{{\"email\": \"john@example.com\"}}'\n"
+        );
+    }
+    shutdown_signal().await;
+    println!("leads-server: shutting down; finishing requests in flight");
+    running
+        .close()
+        .await
+        .map_err(|error| anyhow::anyhow!("shutting down: {error}"))
+}
+
+/// Ctrl-C, or SIGTERM where there is such a thing.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+async fn create_key(organization: &str, database: DatabaseArg) -> Result<()> {
+    let store = leads_server::store::sqlite::SqliteStore::open(&database.database)
+        .with_context(|| format!("opening the database {}", database.database.display()))?;
+    let key = auth::create_key(&store, organization).await?;
+    println!("{key}");
+    eprintln!("leads-server: created an API key for `{organization}`; it is shown only this once.");
+    Ok(())
+}
+
+fn print_openapi() -> Result<()> {
+    let document = api::openapi_document().map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(())
 }

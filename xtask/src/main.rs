@@ -7,6 +7,7 @@
 
 mod generate;
 mod lint;
+mod schema;
 mod spec;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@ use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 use serde_json::Value;
 
 use super::{Generated, render};
+use crate::schema::keep_unknown_properties;
 use crate::spec;
 
 pub const PATH: &str = "client/src/generated.rs";
@@ -26,22 +27,4 @@ pub fn generate(spec_json: &Value) -> Result<Generated> {
         path: PATH,
         contents: render(tokens)?,
     })
-}
-
-/// typify drops `additionalProperties: true` (the unknown keys would be lost on the way through
-/// the client), but keeps an empty schema `{}` as a flattened map. Both mean "any extra key".
-pub fn keep_unknown_properties(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if key == "additionalProperties" && *child == Value::Bool(true) {
-                    *child = Value::Object(serde_json::Map::new());
-                } else {
-                    keep_unknown_properties(child);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(keep_unknown_properties),
-        _ => {}
-    }
 }

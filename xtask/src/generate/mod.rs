@@ -5,6 +5,7 @@
 //! `--check` can regenerate in memory and compare.
 
 mod client;
+mod server;
 
 use std::path::Path;
 
@@ -71,7 +72,7 @@ pub fn run(root: &Path, check: bool) -> Result<bool> {
 
 /// Every generated file of the workspace, in a fixed order.
 pub fn generate_all(spec: &Value) -> Result<Vec<Generated>> {
-    Ok(vec![client::generate(spec)?])
+    Ok(vec![client::generate(spec)?, server::generate(spec)?])
 }
 
 /// The header every generated file starts with.

@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::schema::to_json_schema;
+
 use super::{Problem, operations, resolve};
 use crate::spec::escape_pointer_token;
 
@@ -187,76 +189,10 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Translates an OpenAPI 3.0 Schema Object into JSON Schema 2020-12: `nullable` becomes a
-/// `null` type (or enum value, or alternative), and boolean `exclusiveMinimum`/`Maximum`
-/// become numeric bounds. `$ref`s keep their `#/components/schemas/…` form.
-pub fn to_json_schema(schema: &Value) -> Value {
-    let Value::Object(map) = schema else {
-        return schema.clone();
-    };
-    let mut out = Map::new();
-    for (key, value) in map {
-        let converted = match key.as_str() {
-            "nullable" | "exclusiveMinimum" | "exclusiveMaximum" => continue,
-            "properties" => Value::Object(
-                value
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
-                    .collect(),
-            ),
-            "items" | "not" | "additionalProperties" => to_json_schema(value),
-            "allOf" | "anyOf" | "oneOf" => Value::Array(
-                value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(to_json_schema)
-                    .collect(),
-            ),
-            _ => value.clone(),
-        };
-        out.insert(key.clone(), converted);
-    }
-    for (exclusive, bound) in [
-        ("exclusiveMinimum", "minimum"),
-        ("exclusiveMaximum", "maximum"),
-    ] {
-        if map.get(exclusive) == Some(&Value::Bool(true))
-            && let Some(limit) = out.remove(bound)
-        {
-            out.insert(exclusive.to_string(), limit);
-        }
-    }
-    if map.get("nullable") == Some(&Value::Bool(true)) {
-        return allow_null(out);
-    }
-    Value::Object(out)
-}
-
-fn allow_null(mut schema: Map<String, Value>) -> Value {
-    if let Some(Value::Array(values)) = schema.get_mut("enum")
-        && !values.contains(&Value::Null)
-    {
-        values.push(Value::Null);
-    }
-    match schema.get("type").cloned() {
-        Some(Value::String(kind)) => {
-            schema.insert("type".to_string(), json!([kind, "null"]));
-            Value::Object(schema)
-        }
-        // No type: anything goes already, or the type comes from `allOf`/`$ref`.
-        None if schema.keys().all(|k| k == "description") => Value::Object(schema),
-        _ => json!({"anyOf": [Value::Object(schema), {"type": "null"}]}),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::to_json_schema;
     use crate::lint::tests::{minimal_spec, pointers};
 
     const RESPONSE_200: &str = "/paths/~1things~1{id}/get/responses/200/content/application~1json";
@@ -322,25 +258,5 @@ mod tests {
         doc["paths"]["/things/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
             ["note"] = json!(3);
         assert_eq!(pointers(&doc), [format!("{RESPONSE_200}/example/note")]);
-    }
-
-    #[test]
-    fn conversion_handles_nullable_refs_enums_and_exclusive_bounds() {
-        assert_eq!(
-            to_json_schema(&json!({"allOf": [{"$ref": "#/x"}], "nullable": true})),
-            json!({"anyOf": [{"allOf": [{"$ref": "#/x"}]}, {"type": "null"}]})
-        );
-        assert_eq!(
-            to_json_schema(&json!({"type": "string", "enum": ["a"], "nullable": true})),
-            json!({"type": ["string", "null"], "enum": ["a", null]})
-        );
-        assert_eq!(
-            to_json_schema(&json!({"type": "number", "minimum": 0, "exclusiveMinimum": true})),
-            json!({"type": "number", "exclusiveMinimum": 0})
-        );
-        assert_eq!(
-            to_json_schema(&json!({"description": "any", "nullable": true})),
-            json!({"description": "any"})
-        );
     }
 }

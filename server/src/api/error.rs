@@ -1,0 +1,201 @@
+//! The one place where errors become the wire envelope:
+//! `{"success": false, "error", "code", "requestId", "details"?}` with the matching status.
+//!
+//! [`ApiError`] is the error type of every endpoint. It carries the request id, so that the
+//! envelope's `requestId` equals the `x-request-id` header. It serializes as, and documents
+//! itself with the schema of, the generated `ErrorResponse`. Errors dropshot raises on its own
+//! (`From<HttpError>`) are mapped here too; they happen only where no request id is known (a
+//! response that cannot be serialized), and then say `unknown`.
+//!
+//! dropshot 0.18 gives an error type no way to add headers to its response (the trait that
+//! would is private), so error answers carry no `Retry-After` or `X-RateLimit-*`; the spec
+//! says so, and a 429's message says when to retry.
+
+use std::fmt;
+
+use dropshot::{ErrorStatusCode, HttpError, HttpResponseError};
+use schemars::JsonSchema;
+use schemars::r#gen::SchemaGenerator;
+use schemars::schema::Schema;
+use serde::{Serialize, Serializer};
+
+use super::types::{ErrorCode, ErrorResponse, FieldError};
+use crate::error::Error;
+
+/// An error answer: the error and the request it answers.
+#[derive(Debug)]
+pub struct ApiError {
+    error: Error,
+    request_id: Option<String>,
+}
+
+impl ApiError {
+    /// The answer to request `request_id`.
+    pub fn new(error: Error, request_id: &str) -> Self {
+        Self {
+            error,
+            request_id: Some(request_id.to_string()),
+        }
+    }
+
+    /// The internal detail of a 500, for the log.
+    pub fn internal_detail(&self) -> Option<&str> {
+        match &self.error {
+            Error::Internal(detail) => Some(detail),
+            _ => None,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self.error {
+            Error::Validation { .. } => ErrorCode::ValidationError,
+            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::NotFound => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+
+    fn body(&self) -> ErrorResponse {
+        let details = match &self.error {
+            Error::Validation { details, .. } => details
+                .iter()
+                .map(|problem| FieldError {
+                    field: problem.field.clone(),
+                    message: problem.message.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        ErrorResponse {
+            code: self.code(),
+            details,
+            error: self.error.to_string(),
+            request_id: self
+                .request_id
+                .clone()
+                .unwrap_or_else(|| "unknown".to_string()),
+            success: false,
+        }
+    }
+}
+
+impl Serialize for ApiError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.body().serialize(serializer)
+    }
+}
+
+impl JsonSchema for ApiError {
+    fn schema_name() -> String {
+        ErrorResponse::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        ErrorResponse::json_schema(generator)
+    }
+}
+
+impl fmt::Display for ApiError {
+    /// What dropshot logs for the request: the internal detail included.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            Error::Internal(detail) => write!(f, "internal error: {detail}"),
+            error => write!(f, "{error}"),
+        }
+    }
+}
+
+impl From<HttpError> for ApiError {
+    fn from(error: HttpError) -> Self {
+        let error = match error.status_code.as_u16() {
+            413 => Error::PayloadTooLarge {
+                limit: crate::config::MAX_BODY_BYTES,
+            },
+            400..=499 => Error::Validation {
+                message: error.external_message,
+                details: Vec::new(),
+            },
+            _ => Error::Internal(error.internal_message),
+        };
+        Self {
+            error,
+            request_id: None,
+        }
+    }
+}
+
+impl HttpResponseError for ApiError {
+    fn status_code(&self) -> ErrorStatusCode {
+        match self.error {
+            Error::Validation { .. } => ErrorStatusCode::BAD_REQUEST,
+            Error::Unauthorized => ErrorStatusCode::UNAUTHORIZED,
+            Error::NotFound => ErrorStatusCode::NOT_FOUND,
+            Error::Conflict(_) => ErrorStatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => ErrorStatusCode::PAYLOAD_TOO_LARGE,
+            Error::RateLimited { .. } => ErrorStatusCode::TOO_MANY_REQUESTS,
+            Error::Internal(_) => ErrorStatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FieldProblem;
+
+    #[test]
+    fn every_error_has_its_code_and_status() {
+        let cases = [
+            (
+                Error::invalid_field("phone", "bad"),
+                "VALIDATION_ERROR",
+                400,
+            ),
+            (Error::Unauthorized, "UNAUTHORIZED", 401),
+            (Error::NotFound, "NOT_FOUND", 404),
+            (Error::Conflict("taken".into()), "CONFLICT", 409),
+            (
+                Error::PayloadTooLarge { limit: 1 },
+                "PAYLOAD_TOO_LARGE",
+                413,
+            ),
+            (Error::RateLimited { retry_after: 3 }, "RATE_LIMITED", 429),
+            (
+                Error::Internal("disk on fire".into()),
+                "INTERNAL_ERROR",
+                500,
+            ),
+        ];
+        for (error, code, status) in cases {
+            let api = ApiError::new(error, "req-1");
+            assert_eq!(api.status_code().as_u16(), status);
+            let body = serde_json::to_value(api.body()).unwrap();
+            assert_eq!(body["code"], code);
+            assert_eq!(body["success"], false);
+            assert_eq!(body["requestId"], "req-1");
+        }
+    }
+
+    #[test]
+    fn internal_detail_is_logged_but_not_sent() {
+        let api = ApiError::new(Error::Internal("disk on fire".into()), "r");
+        assert_eq!(api.body().error, "Internal server error");
+        assert!(api.to_string().contains("disk on fire"));
+    }
+
+    #[test]
+    fn validation_details_are_sent() {
+        let error = Error::Validation {
+            message: "Invalid request body".into(),
+            details: vec![FieldProblem::new("phone", "must be E.164")],
+        };
+        let body = serde_json::to_value(ApiError::new(error, "r").body()).unwrap();
+        assert_eq!(
+            body["details"],
+            serde_json::json!([{"field": "phone", "message": "must be E.164"}])
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Request extractors that hold on to their failure instead of answering it.
+//!
+//! dropshot's own extractors answer a bad request with its own error body, and converting
+//! their `HttpError` cannot see the request id. These never fail: each holds
+//! `Result<T, Error>`, and the handler's `into_inner()?` turns a failure into the envelope,
+//! request id included.
+//!
+//! Each one reads its part of the request as JSON, validates it against the spec's schema for
+//! `T` (see [`validate`]), and only then deserializes `T`. The schema check enforces every
+//! constraint the spec states and names each offending field in `details`; `T` itself, a
+//! typify type, enforces `required`, `enum`, `pattern` and unknown fields again.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use dropshot::{
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, RequestContext,
+    ServerContext, SharedExtractor,
+};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::generated::SpecSchema;
+use super::validate;
+use crate::error::{Error, FieldProblem};
+
+/// The JSON body of a request, validated against the spec, with the JSON as sent.
+pub struct JsonBody<T>(Result<(T, Value), Error>);
+
+/// The path parameters of a request, validated against the spec.
+pub struct PathParams<T>(Result<T, Error>);
+
+/// The query parameters of a request, validated against the spec.
+pub struct QueryParams<T>(Result<T, Error>);
+
+macro_rules! into_inner {
+    ($($extractor:ident),*) => {$(
+        impl<T> $extractor<T> {
+            /// The value, or why the request is invalid.
+            pub fn into_inner(self) -> Result<T, Error> {
+                self.0
+            }
+        }
+    )*};
+}
+into_inner!(PathParams, QueryParams);
+
+impl<T> JsonBody<T> {
+    /// The value and the JSON it was read from, or why the request is invalid.
+    pub fn into_parts(self) -> Result<(T, Value), Error> {
+        self.0
+    }
+}
+
+#[async_trait]
+impl<T> ExclusiveExtractor for JsonBody<T>
+where
+    T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+        request: http::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        Ok(Self(read_json_body(rqctx, request).await))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::TypedBody<T> as ExclusiveExtractor>::metadata(content_type)
+    }
+}
+
+async fn read_json_body<Context: ServerContext, T>(
+    rqctx: &RequestContext<Context>,
+    request: http::Request<dropshot::Body>,
+) -> Result<(T, Value), Error>
+where
+    T: DeserializeOwned + SpecSchema,
+{
+    let (parts, body) = request.into_parts();
+    if let Some(content_type) = parts.headers.get(http::header::CONTENT_TYPE) {
+        let is_json = content_type
+            .to_str()
+            .ok()
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(Error::Validation {
+                message: "Content-Type must be application/json".to_string(),
+                details: Vec::new(),
+            });
+        }
+    }
+    let limit = rqctx.request_body_max_bytes();
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(Error::PayloadTooLarge { limit });
+        }
+        Err(error) => {
+            return Err(Error::Validation {
+                message: format!("Could not read the request body: {error}"),
+                details: Vec::new(),
+            });
+        }
+    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(|error| Error::Validation {
+        message: format!("Request body is not valid JSON: {error}"),
+        details: Vec::new(),
+    })?;
+    let typed = validate::deserialize(T::SCHEMA_NAME, &value, "Invalid request body")?;
+    Ok((typed, value))
+}
+
+#[async_trait]
+impl<T> SharedExtractor for PathParams<T>
+where
+    T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        let parsed =
+            match <dropshot::Path<BTreeMap<String, String>> as SharedExtractor>::from_request(rqctx)
+                .await
+            {
+                Ok(path) => {
+                    let values = path
+                        .into_inner()
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)));
+                    validate::deserialize(
+                        T::SCHEMA_NAME,
+                        &Value::Object(values.collect()),
+                        "Invalid path parameter",
+                    )
+                }
+                Err(error) => Err(Error::Validation {
+                    message: format!("Invalid path: {}", error.external_message),
+                    details: Vec::new(),
+                }),
+            };
+        Ok(Self(parsed))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::Path<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+#[async_trait]
+impl<T> SharedExtractor for QueryParams<T>
+where
+    T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        let query = rqctx.request.uri().query().unwrap_or_default();
+        let parsed = query_object(T::SCHEMA_NAME, query).and_then(|object| {
+            validate::deserialize(
+                T::SCHEMA_NAME,
+                &Value::Object(object),
+                "Invalid query parameter",
+            )
+        });
+        Ok(Self(parsed))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::Query<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+/// The query string as a JSON object, each value typed as the schema declares it, so that
+/// `limit=abc` is reported as "must be an integer" rather than a parse error.
+fn query_object(schema_name: &str, query: &str) -> Result<Map<String, Value>, Error> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|error| Error::Validation {
+            message: format!("Malformed query string: {error}"),
+            details: Vec::new(),
+        })?;
+    let mut object = Map::new();
+    for (name, text) in pairs {
+        let value = match validate::property_type(schema_name, &name) {
+            Some("integer") => text.parse::<i64>().map(Value::from).ok(),
+            Some("number") => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+            Some("boolean") => text.parse::<bool>().map(Value::Bool).ok(),
+            _ => None,
+        }
+        .unwrap_or(Value::String(text));
+        if object.insert(name.clone(), value).is_some() {
+            return Err(Error::Validation {
+                message: format!("Invalid query parameter: {name} is given more than once"),
+                details: vec![FieldProblem::new(name, "must be given at most once")],
+            });
+        }
+    }
+    Ok(object)
+}

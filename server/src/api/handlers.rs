@@ -1,0 +1,198 @@
+//! The implementation of the generated `LeadsApi` trait: thin translations between the wire
+//! and the domain, around admission (auth, rate limit) and the store.
+
+use std::future::Future;
+
+use dropshot::{
+    HttpCodedResponse, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
+};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::generated::{
+    LeadCreateHeaders, LeadListHeaders, LeadUpdateHeaders, LeadViewHeaders, LeadsApi,
+};
+use super::{convert, cursor, types};
+use crate::auth::Caller;
+use crate::context::AppContext;
+use crate::domain;
+use crate::error::Error;
+use crate::ratelimit::RateLimitStatus;
+
+/// The server: `LeadsApi` implemented on [`AppContext`].
+pub enum LeadsServer {}
+
+impl LeadsApi for LeadsServer {
+    type Context = AppContext;
+
+    async fn health_view(
+        rqctx: RequestContext<AppContext>,
+    ) -> Result<HttpResponseOk<types::HealthResponse>, ApiError> {
+        rqctx
+            .context()
+            .store
+            .health()
+            .await
+            .map_err(|error| api_error(&rqctx, error.into()))?;
+        Ok(HttpResponseOk(types::HealthResponse {
+            data: types::Health {
+                status: types::HealthStatus::Ok,
+            },
+            success: true,
+        }))
+    }
+
+    async fn lead_list(
+        rqctx: RequestContext<AppContext>,
+        query: QueryParams<types::LeadListQuery>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, LeadListHeaders>,
+        ApiError,
+    > {
+        authenticated(&rqctx, |app, caller| async move {
+            let query = query.into_inner()?;
+            let after = query
+                .cursor
+                .as_ref()
+                .map(|c| cursor::decode(c))
+                .transpose()?;
+            let limit = query.limit.get();
+            // One more than asked tells whether another page follows.
+            let mut leads = app
+                .store
+                .lead_list(
+                    caller.organization,
+                    convert::filter(&query),
+                    after,
+                    limit + 1,
+                )
+                .await?;
+            let has_more = leads.len() > limit as usize;
+            leads.truncate(limit as usize);
+            let next_cursor = match leads.last() {
+                Some(last) if has_more => Some(cursor::encode(last.keyset())),
+                _ => None,
+            };
+            let data = leads
+                .into_iter()
+                .map(convert::lead)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(HttpResponseOk(types::LeadListResponse {
+                data,
+                pagination: types::Pagination {
+                    has_more,
+                    next_cursor,
+                },
+                success: true,
+            }))
+        })
+        .await
+    }
+
+    async fn lead_create(
+        rqctx: RequestContext<AppContext>,
+        body: JsonBody<types::LeadCreate>,
+    ) -> Result<
+        HttpResponseHeaders<HttpResponseCreated<types::LeadResponse>, LeadCreateHeaders>,
+        ApiError,
+    > {
+        authenticated(&rqctx, |app, caller| async move {
+            let (body, raw) = body.into_parts()?;
+            let lead = convert::new_lead(body, &raw, caller.organization)?;
+            let lead = app.store.lead_insert(lead).await?;
+            Ok(HttpResponseCreated(lead_response(lead)?))
+        })
+        .await
+    }
+
+    async fn lead_view(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::LeadViewPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, LeadViewHeaders>, ApiError>
+    {
+        authenticated(&rqctx, |app, caller| async move {
+            let path = path.into_inner()?;
+            let lead = app
+                .store
+                .lead_get(caller.organization, path.id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            Ok(HttpResponseOk(lead_response(lead)?))
+        })
+        .await
+    }
+
+    async fn lead_update(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::LeadUpdatePath>,
+        body: JsonBody<types::LeadUpdate>,
+    ) -> Result<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, LeadUpdateHeaders>, ApiError>
+    {
+        authenticated(&rqctx, |app, caller| async move {
+            let path = path.into_inner()?;
+            let (body, raw) = body.into_parts()?;
+            let changes = convert::changes(body, &raw)?;
+            let lead = app
+                .store
+                .lead_update(caller.organization, path.id, changes, domain::now())
+                .await?
+                .ok_or(Error::NotFound)?;
+            Ok(HttpResponseOk(lead_response(lead)?))
+        })
+        .await
+    }
+}
+
+fn lead_response(lead: domain::Lead) -> Result<types::LeadResponse, Error> {
+    Ok(types::LeadResponse {
+        data: convert::lead(lead)?,
+        success: true,
+    })
+}
+
+/// Runs `work` for an admitted caller and adds the rate-limit headers to its answer.
+async fn authenticated<'a, R, H, F, Fut>(
+    rqctx: &'a RequestContext<AppContext>,
+    work: F,
+) -> Result<HttpResponseHeaders<R, H>, ApiError>
+where
+    R: HttpCodedResponse,
+    H: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static,
+    F: FnOnce(&'a AppContext, Caller) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    let app = rqctx.context();
+    let admitted = app
+        .admit(rqctx.request.headers())
+        .await
+        .map_err(|error| api_error(rqctx, error))?;
+    let response = work(app, admitted.caller)
+        .await
+        .map_err(|error| api_error(rqctx, error))?;
+    let headers =
+        rate_limit_headers(admitted.rate_limit).map_err(|error| api_error(rqctx, error))?;
+    Ok(HttpResponseHeaders::new(response, headers))
+}
+
+/// An operation's generated headers struct, filled with the rate-limit status.
+fn rate_limit_headers<H: DeserializeOwned>(status: RateLimitStatus) -> Result<H, Error> {
+    serde_json::from_value(json!({
+        "X-RateLimit-Limit": status.limit.to_string(),
+        "X-RateLimit-Remaining": status.remaining.to_string(),
+        "X-RateLimit-Reset": status.reset.to_string(),
+    }))
+    .map_err(|error| Error::Internal(format!("rate-limit headers do not fit the spec: {error}")))
+}
+
+/// The error answer to this request; internal errors are logged with their detail here.
+fn api_error(rqctx: &RequestContext<AppContext>, error: Error) -> ApiError {
+    let api_error = ApiError::new(error, &rqctx.request_id);
+    if let Some(detail) = api_error.internal_detail() {
+        slog::error!(rqctx.log, "internal error"; "detail" => detail);
+    }
+    api_error
+}

@@ -1,0 +1,273 @@
+//! Validation of request data against the spec's schemas (`generated::JSON_SCHEMAS`), with
+//! one [`FieldProblem`] per offending field.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::generated::JSON_SCHEMAS;
+use crate::error::{Error, FieldProblem};
+
+struct Schemas {
+    definitions: Map<String, Value>,
+    validators: HashMap<String, Validator>,
+}
+
+/// Every schema, compiled once.
+fn schemas() -> Result<&'static Schemas, Error> {
+    static SCHEMAS: OnceLock<Result<Schemas, String>> = OnceLock::new();
+    SCHEMAS
+        .get_or_init(compile)
+        .as_ref()
+        .map_err(|error| Error::Internal(format!("the spec's schemas do not compile: {error}")))
+}
+
+fn compile() -> Result<Schemas, String> {
+    let definitions: Map<String, Value> =
+        serde_json::from_str(JSON_SCHEMAS).map_err(|error| error.to_string())?;
+    let mut validators = HashMap::new();
+    for name in definitions.keys() {
+        let root = json!({
+            "$ref": format!("#/components/schemas/{name}"),
+            "components": {"schemas": definitions},
+        });
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&root)
+            .map_err(|error| format!("{name}: {error}"))?;
+        validators.insert(name.clone(), validator);
+    }
+    Ok(Schemas {
+        definitions,
+        validators,
+    })
+}
+
+/// The JSON type (`integer`, `string`, …) the schema `schema_name` declares for `property`.
+pub fn property_type(schema_name: &str, property: &str) -> Option<&'static str> {
+    let schemas = schemas().ok()?;
+    let mut schema = schemas
+        .definitions
+        .get(schema_name)?
+        .get("properties")?
+        .get(property)?;
+    // Follow a `$ref` to a component (an enum, say).
+    if let Some(name) = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        schema = schemas.definitions.get(name)?;
+    }
+    match schema.get("type")? {
+        Value::String(kind) => Some(kind.as_str()),
+        Value::Array(kinds) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|k| *k != "null"),
+        _ => None,
+    }
+}
+
+/// Validates `value` against the schema `schema_name`, then deserializes it.
+pub fn deserialize<T: DeserializeOwned>(
+    schema_name: &str,
+    value: &Value,
+    what: &str,
+) -> Result<T, Error> {
+    let validator = schemas()?
+        .validators
+        .get(schema_name)
+        .ok_or_else(|| Error::Internal(format!("no schema `{schema_name}` in the spec")))?;
+    let mut details = Vec::new();
+    for error in validator.iter_errors(value) {
+        collect_problems(&error, &mut details);
+    }
+    details.dedup();
+    if !details.is_empty() {
+        let message = match details.as_slice() {
+            [only] => format!("{what}: {} {}", only.field, only.message),
+            _ => format!("{what}: {} fields are invalid", details.len()),
+        };
+        return Err(Error::Validation { message, details });
+    }
+    // The schema accepted it, so this fails only where typify is stricter than the schema.
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let field = error.path().to_string();
+        let problem = FieldProblem::new(field, error.inner().to_string());
+        Error::Validation {
+            message: format!("{what}: {} {}", problem.field, problem.message),
+            details: vec![problem],
+        }
+    })
+}
+
+fn collect_problems(error: &ValidationError<'_>, out: &mut Vec<FieldProblem>) {
+    let path = field_path(&error.instance_path().to_string());
+    match error.kind() {
+        // A nullable value that is neither null nor valid: the reasons are in the branch that
+        // is not `null`.
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            let before = out.len();
+            for branch in context {
+                let is_null_branch = branch.iter().all(|e| {
+                    matches!(
+                        e.kind(),
+                        ValidationErrorKind::Type {
+                            kind: TypeKind::Single(_)
+                        }
+                    ) && e.instance_path() == error.instance_path()
+                });
+                if !is_null_branch {
+                    branch.iter().for_each(|e| collect_problems(e, out));
+                }
+            }
+            if out.len() == before {
+                out.push(FieldProblem::new(path, "has an invalid value"));
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property
+                .as_str()
+                .map_or_else(|| property.to_string(), String::from);
+            out.push(FieldProblem::new(join(&path, &name), "is required"));
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected }
+        | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+            for name in unexpected {
+                out.push(FieldProblem::new(join(&path, name), "is not a known field"));
+            }
+        }
+        kind => out.push(FieldProblem::new(path, message(kind))),
+    }
+}
+
+/// What is wrong, in words for the client.
+fn message(kind: &ValidationErrorKind) -> String {
+    match kind {
+        ValidationErrorKind::Type { kind } => match kind {
+            TypeKind::Single(kind) => format!("must be of type {kind}"),
+            TypeKind::Multiple(kinds) => {
+                let kinds: Vec<String> = (*kinds).into_iter().map(|k| k.to_string()).collect();
+                format!("must be of type {}", kinds.join(" or "))
+            }
+        },
+        ValidationErrorKind::Format { format } => match format.as_str() {
+            "email" => "must be a valid email address".to_string(),
+            "uuid" => "must be a UUID".to_string(),
+            "date-time" => "must be an RFC 3339 date-time".to_string(),
+            other => format!("must be a valid {other}"),
+        },
+        ValidationErrorKind::Pattern { pattern } => format!("must match the pattern {pattern}"),
+        ValidationErrorKind::MaxLength { limit } => format!("must be at most {limit} characters"),
+        ValidationErrorKind::MinLength { limit } => format!("must be at least {limit} characters"),
+        ValidationErrorKind::Maximum { limit } => format!("must be at most {limit}"),
+        ValidationErrorKind::Minimum { limit } => format!("must be at least {limit}"),
+        ValidationErrorKind::ExclusiveMaximum { limit } => format!("must be less than {limit}"),
+        ValidationErrorKind::ExclusiveMinimum { limit } => format!("must be more than {limit}"),
+        ValidationErrorKind::MaxItems { limit } => format!("must have at most {limit} items"),
+        ValidationErrorKind::MinItems { limit } => format!("must have at least {limit} items"),
+        ValidationErrorKind::Enum { options } => {
+            let options: Vec<String> = options
+                .as_array()
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter(|v| !v.is_null())
+                        .map(Value::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("must be one of {}", options.join(", "))
+        }
+        ValidationErrorKind::Constant { expected_value } => format!("must be {expected_value}"),
+        other => format!("is invalid ({other:?})"),
+    }
+}
+
+/// A JSON pointer (`/metadata/latitude`) as a dotted field path (`metadata.latitude`).
+fn field_path(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::types::{LeadCreate, LeadListQuery};
+
+    fn problems(schema: &str, value: Value) -> Vec<FieldProblem> {
+        match deserialize::<Value>(schema, &value, "Invalid") {
+            Err(Error::Validation { details, .. }) => details,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_schema_compiles() {
+        assert!(schemas().is_ok());
+    }
+
+    #[test]
+    fn a_valid_body_deserializes() {
+        let lead: LeadCreate =
+            deserialize("LeadCreate", &json!({"email": "john@example.com"}), "x").unwrap();
+        assert_eq!(lead.email.as_str(), "john@example.com");
+    }
+
+    #[test]
+    fn each_problem_names_its_field() {
+        let found = problems(
+            "LeadCreate",
+            json!({"phone": "555", "fullname": "J", "metadata": {"latitude": 91}}),
+        );
+        let fields: Vec<&str> = found.iter().map(|p| p.field.as_str()).collect();
+        assert!(fields.contains(&"email"), "{found:?}");
+        assert!(fields.contains(&"phone"), "{found:?}");
+        assert!(fields.contains(&"fullname"), "{found:?}");
+        assert!(fields.contains(&"metadata.latitude"), "{found:?}");
+    }
+
+    #[test]
+    fn formats_and_bounds_are_enforced() {
+        let found = problems("LeadCreate", json!({"email": "not-an-email"}));
+        assert_eq!(
+            found,
+            [FieldProblem::new("email", "must be a valid email address")]
+        );
+        let found = problems("LeadListQuery", json!({"limit": 101}));
+        assert_eq!(found, [FieldProblem::new("limit", "must be at most 100")]);
+    }
+
+    #[test]
+    fn query_defaults_apply() {
+        let query: LeadListQuery = deserialize("LeadListQuery", &json!({}), "x").unwrap();
+        assert_eq!(query.limit.get(), 50);
+    }
+
+    #[test]
+    fn property_types_follow_refs() {
+        assert_eq!(property_type("LeadListQuery", "limit"), Some("integer"));
+        assert_eq!(property_type("LeadListQuery", "status"), Some("string"));
+        assert_eq!(property_type("LeadListQuery", "nope"), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! A lead and the values the store reads and writes.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// The organization (tenant) that owns leads and API keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrganizationId(pub Uuid);
+
+/// An API key's id (not the key: the key itself is never stored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ApiKeyId(pub Uuid);
+
+/// Where a lead is in the funnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeadStatus {
+    New,
+    Contacted,
+    Qualified,
+    Disqualified,
+    Closed,
+    Lost,
+}
+
+impl LeadStatus {
+    pub const ALL: [LeadStatus; 6] = [
+        LeadStatus::New,
+        LeadStatus::Contacted,
+        LeadStatus::Qualified,
+        LeadStatus::Disqualified,
+        LeadStatus::Closed,
+        LeadStatus::Lost,
+    ];
+
+    /// The status as the API and the database spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::New => "new",
+            LeadStatus::Contacted => "contacted",
+            LeadStatus::Qualified => "qualified",
+            LeadStatus::Disqualified => "disqualified",
+            LeadStatus::Closed => "closed",
+            LeadStatus::Lost => "lost",
+        }
+    }
+
+    /// The inverse of [`LeadStatus::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+/// Where a lead came from, derived from its metadata at creation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeadSource {
+    pub referrer: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_content: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_term: Option<String>,
+}
+
+/// A JSON object, as given by a client (metadata, a note, disqualification data).
+pub type JsonObject = Map<String, Value>;
+
+/// A lead, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lead {
+    pub id: Uuid,
+    pub organization_id: OrganizationId,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub timezone: Option<String>,
+    pub status: LeadStatus,
+    pub assigned_to_id: Option<String>,
+    pub source: LeadSource,
+    /// Attribution metadata as given at creation, unknown keys included.
+    pub metadata: Option<JsonObject>,
+    /// Notes in the order given; each a JSON object (`content`, `created_at`, `user_id`, and
+    /// any extra keys the client sent).
+    pub notes: Vec<JsonObject>,
+    pub disqualification_data: Option<JsonObject>,
+    pub payment_count: i64,
+    pub payment_status: Option<String>,
+    pub last_payment_at: Option<DateTime<Utc>>,
+    pub total_paid_cents: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The fields an update changes; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LeadChanges {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub timezone: Option<String>,
+    pub status: Option<LeadStatus>,
+    pub assigned_to_id: Option<String>,
+    /// Replaces every note.
+    pub notes: Option<Vec<JsonObject>>,
+}
+
+impl LeadChanges {
+    /// Whether the update changes nothing (an empty PATCH body).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Which leads a list returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeadFilter {
+    pub status: Option<LeadStatus>,
+    /// Matches `source.utm_source` exactly.
+    pub utm_source: Option<String>,
+    pub assigned_to_id: Option<String>,
+}
+
+/// A position in the list order (`created_at` descending, then `id` descending): a page
+/// after it holds only leads strictly older, or as old with a smaller id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keyset {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Lead {
+    /// This lead's position in the list order.
+    pub fn keyset(&self) -> Keyset {
+        Keyset {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}

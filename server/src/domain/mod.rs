@@ -1,0 +1,8 @@
+//! The rules of a lead, independent of HTTP and of storage: what a lead is, what may change,
+//! how it is listed.
+
+mod lead;
+mod rules;
+
+pub use lead::*;
+pub use rules::*;

@@ -1,0 +1,85 @@
+//! The one error type of the server's own code. Every failure becomes an [`Error`]; the API
+//! layer turns it into the wire envelope in one place (`api::error`).
+
+use std::fmt;
+
+/// One offending field of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field's name, or its dotted path (`metadata.latitude`).
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The request is malformed or breaks a rule; `details` names the fields.
+    Validation {
+        message: String,
+        details: Vec<FieldProblem>,
+    },
+    /// No, a malformed, or an unknown API key.
+    Unauthorized,
+    /// No lead of the caller's organization has this id.
+    NotFound,
+    /// The request conflicts with existing data (an email already in use).
+    Conflict(String),
+    /// The body is larger than `limit` bytes.
+    PayloadTooLarge { limit: usize },
+    /// Too many requests; the caller may retry after `retry_after` seconds.
+    RateLimited { retry_after: u64 },
+    /// A failure of ours. The detail is logged, never sent.
+    Internal(String),
+}
+
+impl Error {
+    /// A validation error about one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let problem = FieldProblem::new(field, message);
+        Self::Validation {
+            message: format!("Invalid {}: {}", problem.field, problem.message),
+            details: vec![problem],
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Validation { message, .. } => f.write_str(message),
+            Error::Unauthorized => f.write_str("Missing or invalid API key"),
+            Error::NotFound => f.write_str("Lead not found"),
+            Error::Conflict(message) => f.write_str(message),
+            Error::PayloadTooLarge { limit } => {
+                write!(f, "Request body is larger than {limit} bytes")
+            }
+            Error::RateLimited { retry_after } => {
+                write!(f, "Rate limit exceeded, retry in {retry_after} seconds")
+            }
+            Error::Internal(_) => f.write_str("Internal server error"),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(error: crate::store::StoreError) -> Self {
+        match error {
+            crate::store::StoreError::EmailTaken => {
+                Error::Conflict("A lead with this email already exists".to_string())
+            }
+            crate::store::StoreError::Internal(detail) => Error::Internal(detail),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

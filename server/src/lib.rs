@@ -1,0 +1,22 @@
+//! The Leads API server: a dropshot interface generated from `openapi/leads.yaml`,
+//! implemented on SQLite.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`api`] | the generated trait and wire types, the extractors, the error envelope, the handlers |
+//! | [`domain`] | what a lead is and the rules it obeys |
+//! | [`store`] | storage behind a small trait; SQLite with migrations |
+//! | [`auth`] | API keys: generation, hashing, authentication |
+//! | [`ratelimit`] | per-key and per-organization rate limits |
+//! | [`error`] | the one error type of the server's own code |
+//! | [`config`], [`context`], [`server`] | configuration, shared state, start-up |
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod ratelimit;
+pub mod server;
+pub mod store;

@@ -1,0 +1,46 @@
+//! Starting a server: the store, the API description and dropshot, wired together.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use dropshot::{ConfigDropshot, ConfigLogging, HandlerTaskMode, HttpServer, ServerBuilder};
+
+use crate::api::{LeadsServer, leads_api_mod};
+use crate::config::{Config, MAX_BODY_BYTES};
+use crate::context::AppContext;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// Opens (creating and migrating if needed) the SQLite database of `config`.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let store = SqliteStore::open(&config.database)
+        .with_context(|| format!("opening the database {}", config.database.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Starts serving `store` on `config.bind`; the returned server runs until closed.
+pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppContext>> {
+    let log = ConfigLogging::StderrTerminal {
+        level: config.log_level.clone(),
+    }
+    .to_logger("leads-server")
+    .context("setting up the log")?;
+    let api = leads_api_mod::api_description::<LeadsServer>()
+        .map_err(|error| anyhow!("the API description does not build: {error}"))?;
+    let context = AppContext {
+        store,
+        limiter: RateLimiter::new(config.rate_limits),
+    };
+    let dropshot = ConfigDropshot {
+        bind_address: config.bind,
+        default_request_body_max_bytes: MAX_BODY_BYTES,
+        // A request that has started changing data finishes even if its client goes away.
+        default_handler_task_mode: HandlerTaskMode::Detached,
+        ..ConfigDropshot::default()
+    };
+    ServerBuilder::new(api, context, log)
+        .config(dropshot)
+        .start()
+        .map_err(|error| anyhow!("starting the HTTP server on {}: {error}", config.bind))
+}

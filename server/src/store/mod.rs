@@ -1,0 +1,86 @@
+//! Storage behind a small interface, so that handlers never see SQL and another backend
+//! (PostgreSQL) can be added without touching them. [`sqlite`] is the embedded default.
+//!
+//! Every method is scoped by organization where leads are concerned: a lead of another
+//! organization is never returned, changed or counted.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
+
+/// The SHA-256 of an API key: all the store ever sees of a key.
+pub type KeyHash = [u8; 32];
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another lead of the organization already has this email (case-insensitively).
+    #[error("a lead with this email already exists")]
+    EmailTaken,
+    /// Anything else: I/O, a corrupt database, a bug. Logged, never shown to clients.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// What the server needs from storage.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Whether no organization exists yet (a new database).
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+
+    /// The organization called `name`, created if it does not exist.
+    async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError>;
+
+    /// Stores a new API key of `organization` by its hash.
+    async fn api_key_insert(
+        &self,
+        organization: OrganizationId,
+        hash: KeyHash,
+        created_at: DateTime<Utc>,
+    ) -> Result<ApiKeyId, StoreError>;
+
+    /// The key with this hash and its organization, if it exists.
+    async fn api_key_find(
+        &self,
+        hash: KeyHash,
+    ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError>;
+
+    /// Stores a new lead. [`StoreError::EmailTaken`] if the organization already has a lead
+    /// with this email, compared case-insensitively.
+    async fn lead_insert(&self, lead: Lead) -> Result<Lead, StoreError>;
+
+    /// The organization's lead with this id.
+    async fn lead_get(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Lead>, StoreError>;
+
+    /// Applies `changes` to the organization's lead atomically and sets `updated_at` to
+    /// `now`; with no changes, returns the lead untouched. `None` if there is no such lead;
+    /// [`StoreError::EmailTaken`] if the new email belongs to another of its leads.
+    async fn lead_update(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        changes: LeadChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lead>, StoreError>;
+
+    /// At most `limit` of the organization's leads matching `filter`, newest first
+    /// (`created_at` descending, then `id` descending), starting strictly after `after`.
+    async fn lead_list(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Lead>, StoreError>;
+}
