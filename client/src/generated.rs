@@ -4062,9 +4062,13 @@ a path does not support. Their body is `{"request_id": "…", "message": "…"}`
 ## Rate limits
 
 Each key may make 100 requests a minute and each organization 1000 (both configurable per
-deployment). Every answer to a request with a valid key carries `X-RateLimit-Limit`,
-`X-RateLimit-Remaining` and `X-RateLimit-Reset`; over the limit the answer is
-`429 RATE_LIMITED` with `Retry-After`.
+deployment), counted in fixed one-minute windows. Every successful answer to a request
+with a key carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`;
+over the limit the answer is `429 RATE_LIMITED`, whose message says when to retry.
+
+Where this differs from Aura: Aura also sends the rate-limit headers, and `Retry-After`,
+with error answers. This server is built on dropshot 0.18, which gives a custom error
+body no way to carry headers, so error answers carry only `x-request-id`.
 
 ## Request size
 

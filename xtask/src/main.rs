@@ -13,7 +13,7 @@ mod spec;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -42,7 +42,8 @@ enum Command {
         /// The spec to lint [default: the workspace's openapi/leads.yaml].
         spec: Option<PathBuf>,
     },
-    /// Everything CI checks about the spec and its generated code: `generate --check` and `lint`.
+    /// Everything CI checks about the spec and its generated code: `lint`, `generate --check`,
+    /// and the conformance test (the server's rendered document against the spec).
     Check,
 }
 
@@ -68,7 +69,26 @@ fn main() -> ExitCode {
 fn check(root: &Path) -> Result<bool> {
     let lint_ok = lint::run(&root.join(spec::SPEC_PATH))?;
     let generate_ok = generate::run(root, true)?;
-    Ok(lint_ok && generate_ok)
+    let conformance_ok = conformance(root)?;
+    Ok(lint_ok && generate_ok && conformance_ok)
+}
+
+/// The server crate's conformance test: its rendered OpenAPI document describes the spec.
+fn conformance(root: &Path) -> Result<bool> {
+    println!("conformance: cargo test -p leads-server --lib api::conformance");
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .current_dir(root)
+        .args([
+            "test",
+            "--quiet",
+            "-p",
+            "leads-server",
+            "--lib",
+            "api::conformance",
+        ])
+        .status()
+        .context("running cargo test")?;
+    Ok(status.success())
 }
 
 /// The workspace root: xtask lives one level below it.

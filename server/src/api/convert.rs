@@ -48,15 +48,12 @@ pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Erro
     if let Some(timezone) = &body.timezone {
         domain::check_timezone("timezone", timezone)?;
     }
-    let notes = match raw.get("notes").and_then(Value::as_array) {
-        Some(notes) => Some(
-            notes
-                .iter()
-                .filter_map(|note| note.as_object().cloned())
-                .collect::<Vec<JsonObject>>(),
-        ),
-        None => None,
-    };
+    let notes = raw.get("notes").and_then(Value::as_array).map(|notes| {
+        notes
+            .iter()
+            .filter_map(|note| note.as_object().cloned())
+            .collect::<Vec<JsonObject>>()
+    });
     Ok(LeadChanges {
         email: body.email.map(|v| v.to_string()),
         full_name: body.full_name.map(|v| v.to_string()),

@@ -1,6 +1,8 @@
 //! The HTTP interface: the trait and wire types generated from the spec (`generated`), the
 //! extractors and the error envelope the trait is written against, and its implementation.
 
+#[cfg(test)]
+mod conformance;
 mod convert;
 mod cursor;
 mod error;

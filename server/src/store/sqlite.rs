@@ -19,6 +19,7 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, named_params,
     params_from_iter,
 };
+use rusqlite_migration::{M, Migrations};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -30,9 +31,10 @@ use crate::domain::{
     OrganizationId,
 };
 
-/// The schema, one entry per version, oldest first. `PRAGMA user_version` records how many
-/// have been applied, so only append: never edit or reorder a migration that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+/// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
+/// many have been applied, so only append: never edit or reorder a migration that has shipped.
+const MIGRATION_STEPS: &[M<'static>] = &[M::up(include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
 /// Enough for reads to overlap each other and the writer without holding many file handles.
 const READERS: usize = 4;
@@ -42,11 +44,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Storage in one SQLite database file.
 pub struct SqliteStore {
+    /// Declared before the writer so that it closes first: the last connection to close
+    /// checkpoints the WAL into the database file, and only the writer may.
+    readers: Arc<ReaderPool>,
     /// The only connection that writes. An async mutex, so that queued writes wait without
     /// each parking a blocking-pool thread; it does not poison, and a write that fails midway
     /// leaves the connection usable because its transaction rolls back when dropped.
     writer: Arc<tokio::sync::Mutex<Connection>>,
-    readers: Arc<ReaderPool>,
 }
 
 impl SqliteStore {
@@ -70,11 +74,15 @@ impl SqliteStore {
         writer
             .pragma_update(None, "synchronous", "NORMAL")
             .context(&format!("configuring database {shown}"))?;
-        migrate(&mut writer).map_err(|error| match error {
-            StoreError::Internal(message) => {
-                StoreError::Internal(format!("migrating database {shown}: {message}"))
-            }
-            other => other,
+        // rusqlite_migration opens its transaction with the connection's default behaviour.
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        // fails with SQLITE_BUSY when another process wrote meanwhile, which the busy timeout
+        // cannot cure. (The store's own transactions ask for IMMEDIATE by name.)
+        writer.set_transaction_behavior(TransactionBehavior::Immediate);
+        // All pending migrations run in one transaction; a file whose schema is newer than
+        // this build's is refused rather than used.
+        MIGRATIONS.to_latest(&mut writer).map_err(|error| {
+            StoreError::Internal(format!("migrating database {shown}: {error}"))
         })?;
 
         let idle = (0..READERS)
@@ -91,11 +99,11 @@ impl SqliteStore {
             .context(&format!("opening readers of {shown}"))?;
 
         Ok(SqliteStore {
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
             readers: Arc::new(ReaderPool {
                 permits: Arc::new(Semaphore::new(idle.len())),
                 idle: Mutex::new(idle),
             }),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
         })
     }
 
@@ -135,38 +143,6 @@ impl SqliteStore {
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "foreign_keys", "ON")
-}
-
-/// Applies the migrations the database lacks, all in one transaction: a failure leaves the
-/// schema as it was. IMMEDIATE, so that two processes opening a new file do not both migrate.
-///
-/// Uses `PRAGMA user_version` as `rusqlite_migration` does, so that a database is compatible
-/// with it should the crate be adopted.
-fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .context("starting the migration transaction")?;
-    let version: i64 = transaction
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .context("reading the schema version")?;
-    let applied = usize::try_from(version)
-        .map_err(|_| StoreError::Internal(format!("the schema version {version} is negative")))?;
-    if applied > MIGRATIONS.len() {
-        return Err(StoreError::Internal(format!(
-            "the schema version {applied} is newer than this server's ({}); \
-             upgrade the server",
-            MIGRATIONS.len()
-        )));
-    }
-    for (version, sql) in (1_i64..).zip(MIGRATIONS).skip(applied) {
-        transaction
-            .execute_batch(sql)
-            .context(&format!("applying migration {version}"))?;
-        transaction
-            .pragma_update(None, "user_version", version)
-            .context(&format!("recording schema version {version}"))?;
-    }
-    transaction.commit().context("committing the migrations")
 }
 
 /// Reader connections, each lent to one blocking task at a time.
@@ -281,7 +257,7 @@ fn from_json<T: DeserializeOwned>(text: &str, column: &str, lead: Uuid) -> Resul
     })
 }
 
-/// The columns of `leads` that make a [`Lead`], as [`LeadRow::read`] expects them.
+/// The columns of `leads` that make a [`Lead`]: those [`LeadRow::read`] reads, by name.
 macro_rules! lead_columns {
     () => {
         "id, organization_id, email, full_name, phone, company, timezone, status, \
@@ -933,7 +909,7 @@ mod tests {
 
     /// `leads` in the list order: newest first, then by id descending.
     fn in_list_order(mut leads: Vec<Lead>) -> Vec<Lead> {
-        leads.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        leads.sort_by_key(|lead| std::cmp::Reverse((lead.created_at, lead.id)));
         leads
     }
 
@@ -954,7 +930,7 @@ mod tests {
             .expect("user_version");
         assert_eq!(
             version,
-            i64::try_from(MIGRATIONS.len()).expect("few migrations")
+            i64::try_from(MIGRATION_STEPS.len()).expect("few migrations")
         );
         let mode: String = raw
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
@@ -993,12 +969,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn closing_the_store_leaves_every_commit_in_the_database_file() {
+        let (dir, store, organization) = open().await;
+        let lead = store
+            .lead_insert(full_lead(organization))
+            .await
+            .expect("insert");
+        // Readers too, since a connection opens the file only when first used.
+        store.lead_get(organization, lead.id).await.expect("get");
+        drop(store);
+        // So a copy of the file alone is a complete backup.
+        assert!(!dir.path().join("leads.db-wal").exists());
+    }
+
+    #[tokio::test]
     async fn a_schema_newer_than_the_server_is_refused() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("leads.db");
         Connection::open(&path)
             .and_then(|raw| {
-                let future = i64::try_from(MIGRATIONS.len() + 1).expect("few migrations");
+                let future = i64::try_from(MIGRATION_STEPS.len() + 1).expect("few migrations");
                 raw.pragma_update(None, "user_version", future)
             })
             .expect("future schema");
@@ -1130,6 +1120,34 @@ mod tests {
         let mut again = lead(acme, "two@example.com", at(T0));
         again.id = first.id;
         assert_internal(store.lead_insert(again).await);
+    }
+
+    #[tokio::test]
+    async fn only_a_clash_on_the_email_is_email_taken() {
+        let (dir, store, organization) = open().await;
+        store
+            .lead_insert(lead(organization, "one@example.com", at(T0)))
+            .await
+            .expect("insert");
+        let raw = raw(&dir);
+        let email_clash = raw.execute(
+            "INSERT INTO leads (id, organization_id, email, email_lower, status, notes, \
+             created_at, updated_at) VALUES (?, ?, 'ONE@example.com', 'one@example.com', \
+             'new', '[]', 0, 0)",
+            (id_text(Uuid::new_v4()), id_text(organization.0)),
+        );
+        let error = email_clash.expect_err("the email is taken");
+        assert!(matches!(write_error("test")(error), StoreError::EmailTaken));
+
+        let name_clash = raw.execute(
+            "INSERT INTO organizations (id, name, created_at) VALUES (?, 'acme', 0)",
+            [id_text(Uuid::new_v4())],
+        );
+        let error = name_clash.expect_err("the name is taken");
+        assert!(matches!(
+            write_error("test")(error),
+            StoreError::Internal(_)
+        ));
     }
 
     #[tokio::test]
@@ -1458,6 +1476,10 @@ mod tests {
             let Some(last) = page.last() else { break };
             let cursor = last.keyset();
             after = Some(cursor);
+            // Older leads inserted on every page would keep the walk going for ever.
+            if inserted == 2 {
+                continue;
+            }
 
             // Before the cursor (newer, or as new with a larger id): never on a later page.
             // After it (older, or as new with a smaller id): on a later page.
@@ -1495,6 +1517,18 @@ mod tests {
         let unique: HashSet<Uuid> = seen.iter().map(|lead| lead.id).collect();
         assert_eq!(unique.len(), seen.len(), "no lead twice");
         assert_eq!(ids(&seen), ids(&in_list_order(expected)));
+        let listed = |prefix: &str| {
+            seen.iter()
+                .filter(|lead| lead.email.starts_with(prefix))
+                .count()
+        };
+        assert_eq!(listed("o"), 2, "older leads inserted meanwhile are listed");
+        assert_eq!(listed("n"), 0, "newer leads inserted meanwhile are not");
+        assert_eq!(
+            listed("tl"),
+            0,
+            "nor those tied with the cursor, with a larger id"
+        );
     }
 
     #[tokio::test]

@@ -1,0 +1,477 @@
+//! Conformance: the document the server renders from its generated trait describes the same
+//! contract as `openapi/leads.yaml`.
+//!
+//! Both documents are reduced to the contract (paths, methods, operationIds, summaries,
+//! descriptions, tags, parameters, request bodies, responses and their schemas, component
+//! schemas with every constraint) and compared value by value. Where dropshot cannot render
+//! what the spec says, one of the [`RULES`] below says how the two are brought together;
+//! anything else that differs is a failure that names where.
+//!
+//! `cargo xtask check` runs this test; so does `cargo test`.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+/// A difference between the spec and the rendered document that dropshot makes and that the
+/// comparison tolerates.
+pub struct Rule {
+    pub name: &'static str,
+    pub why: &'static str,
+}
+
+/// Every tolerated difference. Each is applied by one function below and has a test.
+pub const RULES: [Rule; 7] = [
+    Rule {
+        name: "error-status-ranges",
+        why: "dropshot documents error answers as `4XX`/`5XX` ranges, never single statuses; \
+              the spec's single 4xx/5xx statuses are compared as the ranges they fall in (the \
+              contract tests check each single status)",
+    },
+    Rule {
+        name: "implicit-4xx",
+        why: "dropshot documents `4XX` for every operation, even one that never answers 4xx \
+              (`/health`); a rendered `4XX` is ignored where the spec lists no 4xx status",
+    },
+    Rule {
+        name: "parameter-annotations",
+        why: "dropshot drops `default`, `example` and `title` from parameter schemas, and the \
+              description of a parameter whose schema is a `$ref`",
+    },
+    Rule {
+        name: "response-descriptions",
+        why: "dropshot describes every response with a fixed text",
+    },
+    Rule {
+        name: "request-id-header",
+        why: "dropshot sets `x-request-id` on every response by itself and does not document it",
+    },
+    Rule {
+        name: "doc-whitespace",
+        why: "dropshot reflows doc comments, so descriptions are compared with runs of white \
+              space collapsed",
+    },
+    Rule {
+        name: "security",
+        why: "dropshot renders no security schemes; authentication is checked by the contract \
+              tests",
+    },
+];
+
+/// What `doc` says of the contract, normalized by [`RULES`].
+pub fn contract(doc: &Value) -> Value {
+    let mut operations = Map::new();
+    for (path, item) in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let shared = item.get("parameters").and_then(Value::as_array).cloned();
+        for method in [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ] {
+            let Some(op) = item.get(method) else { continue };
+            let mut parameters = shared.clone().unwrap_or_default();
+            parameters.extend(
+                op.get("parameters")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            let key = format!("{} {path}", method.to_uppercase());
+            operations.insert(key, operation(doc, op, &parameters));
+        }
+    }
+    let schemas: Map<String, Value> = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, schema)| (name.clone(), schema_contract(schema)))
+        .collect();
+    json!({"operations": operations, "schemas": schemas})
+}
+
+fn operation(doc: &Value, op: &Value, parameters: &[Value]) -> Value {
+    let parameters: Map<String, Value> = parameters
+        .iter()
+        .map(|parameter| resolve(doc, parameter))
+        .map(|parameter| {
+            let key = format!(
+                "{} {}",
+                text(parameter.get("in")),
+                text(parameter.get("name"))
+            );
+            (key, parameter_contract(parameter))
+        })
+        .collect();
+    let mut responses = Map::new();
+    for (status, response) in op
+        .get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let response = resolve(doc, response);
+        let status = error_status_range(status);
+        let contract = response_contract(response);
+        // Single statuses of one range must agree with each other, or the range is ambiguous.
+        match responses.get(&status) {
+            Some(existing) if *existing != contract => {
+                responses.insert(status, json!({"conflicting responses in one range": true}));
+            }
+            _ => {
+                responses.insert(status, contract);
+            }
+        }
+    }
+    let request_body = op.get("requestBody").map(|body| {
+        let body = resolve(doc, body);
+        json!({
+            "required": body.get("required").cloned().unwrap_or(Value::Bool(false)),
+            "content": content_contract(body),
+        })
+    });
+    json!({
+        "operationId": op.get("operationId"),
+        "summary": op.get("summary"),
+        "description": op.get("description").map(|d| collapse_whitespace(&text(Some(d)))),
+        "tags": op.get("tags"),
+        "parameters": parameters,
+        "requestBody": request_body,
+        "responses": responses,
+    })
+}
+
+/// Rule `implicit-4xx`: drops the server's `4XX` from operations whose spec lists no 4xx.
+fn drop_implicit_4xx(spec: &Value, server: &mut Value) {
+    let Some(operations) = server["operations"].as_object_mut() else {
+        return;
+    };
+    for (key, operation) in operations {
+        let spec_has_4xx = spec
+            .pointer(&format!(
+                "/operations/{}/responses/4XX",
+                key.replace('~', "~0").replace('/', "~1")
+            ))
+            .is_some();
+        if !spec_has_4xx && let Some(responses) = operation["responses"].as_object_mut() {
+            responses.remove("4XX");
+        }
+    }
+}
+
+/// Rule `error-status-ranges`: `404` → `4XX`; success statuses stay as they are.
+fn error_status_range(status: &str) -> String {
+    match status.chars().next() {
+        Some(class @ ('4' | '5')) => format!("{class}XX"),
+        _ => status.to_string(),
+    }
+}
+
+/// Rule `parameter-annotations`.
+fn parameter_contract(parameter: &Value) -> Value {
+    let mut schema = parameter.get("schema").cloned().unwrap_or(Value::Null);
+    if let Some(object) = schema.as_object_mut() {
+        for annotation in ["default", "example", "title"] {
+            object.remove(annotation);
+        }
+    }
+    let is_ref = schema.get("$ref").is_some();
+    json!({
+        "required": parameter.get("required").cloned().unwrap_or(Value::Bool(false)),
+        "schema": schema_contract(&schema),
+        "description": if is_ref {
+            Value::Null
+        } else {
+            parameter
+                .get("description")
+                .map(|d| Value::String(collapse_whitespace(&text(Some(d)))))
+                .unwrap_or(Value::Null)
+        },
+    })
+}
+
+/// Rules `response-descriptions` (not compared) and `request-id-header`.
+fn response_contract(response: &Value) -> Value {
+    let headers: BTreeSet<String> = response
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .filter(|name| name != "x-request-id")
+        .collect();
+    json!({"content": content_contract(response), "headers": headers})
+}
+
+fn content_contract(owner: &Value) -> Value {
+    let content: Map<String, Value> = owner
+        .get("content")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(media_type, object)| {
+            let schema = object
+                .get("schema")
+                .map(schema_contract)
+                .unwrap_or(Value::Null);
+            (media_type.clone(), schema)
+        })
+        .collect();
+    Value::Object(content)
+}
+
+/// A schema with its constraints; `required` as a set, descriptions whitespace-collapsed
+/// (rule `doc-whitespace`), examples left out (they are documentation, linted separately).
+fn schema_contract(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, value) in map {
+                let value = match key.as_str() {
+                    "example" | "examples" => continue,
+                    "description" => Value::String(collapse_whitespace(&text(Some(value)))),
+                    "required" => {
+                        let mut names: Vec<Value> = value.as_array().cloned().unwrap_or_default();
+                        names.sort_by_key(|name| text(Some(name)));
+                        Value::Array(names)
+                    }
+                    // Property names are data, not keywords: recurse into their schemas.
+                    "properties" => Value::Object(
+                        value
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(name, schema)| (name.clone(), schema_contract(schema)))
+                            .collect(),
+                    ),
+                    _ => schema_contract(value),
+                };
+                out.insert(key.clone(), value);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(schema_contract).collect()),
+        other => other.clone(),
+    }
+}
+
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    value
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.strip_prefix('#'))
+        .and_then(|pointer| doc.pointer(pointer))
+        .unwrap_or(value)
+}
+
+fn text(value: Option<&Value>) -> String {
+    value
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every difference between the spec and the server's rendered document, after [`RULES`].
+pub fn compare(spec: &Value, server: &Value) -> Vec<String> {
+    let spec = contract(spec);
+    let mut server = contract(server);
+    drop_implicit_4xx(&spec, &mut server);
+    differences(&spec, &server)
+}
+
+/// Every difference between two contracts, each as `pointer: what differs`.
+fn differences(spec: &Value, server: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    diff(spec, server, String::new(), &mut found);
+    found
+}
+
+fn diff(spec: &Value, server: &Value, at: String, found: &mut Vec<String>) {
+    match (spec, server) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let at = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => diff(x, y, at, found),
+                    (Some(x), None) => {
+                        found.push(format!("{at}: in the spec ({x}), not in the server"))
+                    }
+                    (None, Some(y)) => {
+                        found.push(format!("{at}: in the server ({y}), not in the spec"))
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (index, (x, y)) in a.iter().zip(b).enumerate() {
+                diff(x, y, format!("{at}/{index}"), found);
+            }
+        }
+        (a, b) if a == b => {}
+        // `90` in YAML, `90.0` from a Rust `f64`: the same bound.
+        (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
+        (a, b) => found.push(format!("{at}: the spec says {a}, the server says {b}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn spec() -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/leads.yaml");
+        let text = std::fs::read_to_string(path).expect("the spec is readable");
+        serde_yaml_ng::from_str(&text).expect("the spec is YAML")
+    }
+
+    fn rendered() -> Value {
+        crate::api::openapi_document().expect("the server renders its document")
+    }
+
+    #[test]
+    fn the_server_implements_the_spec() {
+        let found = compare(&spec(), &rendered());
+        let tolerated: Vec<String> = RULES
+            .iter()
+            .map(|rule| format!("- {}: {}", rule.name, rule.why))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "the server's interface differs from openapi/leads.yaml (run `cargo xtask generate` \
+             if you edited the spec; never edit generated code by hand):\n{}\n\n\
+             Differences tolerated by rule, not listed above:\n{}",
+            found.join("\n"),
+            tolerated.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_field_the_generated_code_lacks_is_reported() {
+        let mut spec = spec();
+        spec["components"]["schemas"]["Lead"]["properties"]["score"] = json!({"type": "integer"});
+        let found = compare(&spec, &rendered());
+        assert_eq!(
+            found,
+            [
+                r#"/schemas/Lead/properties/score: in the spec ({"type":"integer"}), not in the server"#
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_constraint_is_reported() {
+        let mut spec = spec();
+        spec["components"]["parameters"]["Limit"]["schema"]["maximum"] = json!(200);
+        let found = compare(&spec, &rendered());
+        assert_eq!(
+            found,
+            [
+                "/operations/GET ~1v1~1leads/parameters/query limit/schema/maximum: the spec says \
+              200, the server says 100"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_operation_is_reported() {
+        let mut spec = spec();
+        spec["paths"]["/v1/leads/{id}"]["delete"] = spec["paths"]["/v1/leads/{id}"]["get"].clone();
+        let found = compare(&spec, &rendered());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("/operations/DELETE ~1v1~1leads~1{id}: in the spec"));
+    }
+
+    #[test]
+    fn rule_error_status_ranges() {
+        assert_eq!(error_status_range("404"), "4XX");
+        assert_eq!(error_status_range("503"), "5XX");
+        assert_eq!(error_status_range("201"), "201");
+        let doc = |responses: Value| json!({"paths": {"/a": {"get": {"responses": responses}}}});
+        let error = json!({"content": {"application/json": {"schema": {"$ref": "#/e"}}}});
+        let single = contract(&doc(json!({"400": error, "404": error})));
+        let range = contract(&doc(json!({"4XX": error})));
+        assert_eq!(differences(&single, &range), Vec::<String>::new());
+        // Two different bodies in one range cannot be told apart by a range.
+        let other = json!({"content": {"application/json": {"schema": {"$ref": "#/f"}}}});
+        let mixed = contract(&doc(json!({"400": error, "404": other})));
+        assert!(!differences(&mixed, &range).is_empty());
+    }
+
+    #[test]
+    fn rule_implicit_4xx() {
+        let error = json!({"content": {"application/json": {"schema": {"$ref": "#/e"}}}});
+        let doc = |responses: Value| json!({"paths": {"/a": {"get": {"responses": responses}}}});
+        let spec = doc(json!({"200": {}, "500": error}));
+        let server = doc(json!({"200": {}, "4XX": error, "5XX": error}));
+        assert_eq!(compare(&spec, &server), Vec::<String>::new());
+        // Where the spec documents a 4xx, the server must too.
+        let spec = doc(json!({"200": {}, "404": error, "500": error}));
+        let server = doc(json!({"200": {}, "5XX": error}));
+        assert_eq!(compare(&spec, &server).len(), 1);
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(differences(&json!({"maximum": 90}), &json!({"maximum": 90.0})).is_empty());
+        assert_eq!(
+            differences(&json!({"maximum": 90}), &json!({"maximum": 91})).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn rule_parameter_annotations() {
+        let spec = json!({"name": "limit", "in": "query", "description": "How many.",
+            "schema": {"type": "integer", "default": 50, "example": 5, "title": "L", "maximum": 9}});
+        let server = json!({"name": "limit", "in": "query", "description": "How many.",
+            "schema": {"type": "integer", "maximum": 9}});
+        assert_eq!(parameter_contract(&spec), parameter_contract(&server));
+        let with_ref = json!({"name": "s", "in": "query", "description": "d",
+            "schema": {"$ref": "#/x"}});
+        let without = json!({"name": "s", "in": "query", "schema": {"$ref": "#/x"}});
+        assert_eq!(parameter_contract(&with_ref), parameter_contract(&without));
+        let tighter =
+            json!({"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 8}});
+        assert_ne!(parameter_contract(&spec), parameter_contract(&tighter));
+    }
+
+    #[test]
+    fn rule_response_descriptions_and_request_id_header() {
+        let spec = json!({"description": "The lead.", "headers": {"x-request-id": {}, "X-A": {}}});
+        let server = json!({"description": "successful operation", "headers": {"X-A": {}}});
+        assert_eq!(response_contract(&spec), response_contract(&server));
+        let missing = json!({"description": "successful operation"});
+        assert_ne!(response_contract(&spec), response_contract(&missing));
+    }
+
+    #[test]
+    fn rule_doc_whitespace() {
+        let spec = json!({"type": "string", "description": "Two\nlines.\n"});
+        let server = json!({"type": "string", "description": "Two lines."});
+        assert_eq!(schema_contract(&spec), schema_contract(&server));
+    }
+
+    #[test]
+    fn rule_security() {
+        let spec = json!({"security": [{"bearerAuth": []}], "paths": {},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http"}}}});
+        assert_eq!(contract(&spec), contract(&json!({"paths": {}})));
+    }
+
+    #[test]
+    fn every_rule_is_named_once() {
+        let names: BTreeSet<&str> = RULES.iter().map(|rule| rule.name).collect();
+        assert_eq!(names.len(), RULES.len());
+    }
+}
