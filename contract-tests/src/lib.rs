@@ -1,2 +1,20 @@
-//! Contract tests: the generated client against a real Leads server, pinned with insta.
-//! The harness and the suite come with the contract-test issue.
+//! The contract-test harness: a Leads server to test (in-process by default, or any deployment),
+//! and the checks every answer goes through.
+//!
+//! - [`Env`] starts a `leads-server` in-process on `127.0.0.1:0` with its own temporary
+//!   database and a key for each of two organizations. With `LEADS_BASE_URL`,
+//!   `LEADS_API_KEY` and `LEADS_API_KEY_OTHER_ORG` set it points at that deployment instead.
+//! - Every answer becomes an [`Exchange`], and on the way is [recorded](coverage): its
+//!   (operationId, status) counts towards the spec coverage gate, its body is validated against
+//!   the spec's schema for that operation and status, and error answers are checked for the
+//!   envelope (`success: false`, a code matching the status, `requestId` = `x-request-id`).
+//! - [`Exchange::snapshot`] is what the tests pin with insta: status, the headers that matter,
+//!   and the body, with ids, timestamps, request ids, cursors and per-test tags redacted so
+//!   that the snapshots hold on any server.
+
+pub mod coverage;
+mod env;
+mod exchange;
+
+pub use env::{Env, Org, in_process};
+pub use exchange::Exchange;

@@ -37,7 +37,7 @@ pub fn decode(cursor: &str) -> Result<Keyset, Error> {
             created_at: position.c,
             id: position.i,
         })
-        .ok_or_else(|| Error::invalid_field("cursor", "is not a cursor issued by this API"))
+        .ok_or_else(|| Error::invalid_field("cursor", "was not issued by this API"))
 }
 
 #[cfg(test)]

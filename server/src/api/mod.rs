@@ -16,6 +16,7 @@ pub use error::ApiError;
 pub use extract::{JsonBody, PathParams, QueryParams};
 pub use generated::{LeadsApi, leads_api_mod, types};
 pub use handlers::LeadsServer;
+pub use validate::schema_problems;
 
 /// The server's OpenAPI document, rendered from the generated trait.
 pub fn openapi_document() -> Result<serde_json::Value, String> {

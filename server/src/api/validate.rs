@@ -74,12 +74,15 @@ pub fn property_type(schema_name: &str, property: &str) -> Option<&'static str> 
     }
 }
 
-/// Validates `value` against the schema `schema_name`, then deserializes it.
-pub fn deserialize<T: DeserializeOwned>(
-    schema_name: &str,
-    value: &Value,
-    what: &str,
-) -> Result<T, Error> {
+/// Every way `value` breaks the schema `schema_name` of the spec, as `field: message`.
+pub fn schema_problems(schema_name: &str, value: &Value) -> Result<Vec<String>, Error> {
+    Ok(problems(schema_name, value)?
+        .into_iter()
+        .map(|problem| format!("{}: {}", problem.field, problem.message))
+        .collect())
+}
+
+fn problems(schema_name: &str, value: &Value) -> Result<Vec<FieldProblem>, Error> {
     let validator = schemas()?
         .validators
         .get(schema_name)
@@ -89,11 +92,22 @@ pub fn deserialize<T: DeserializeOwned>(
         collect_problems(&error, &mut details);
     }
     details.dedup();
+    Ok(details)
+}
+
+/// Validates `value` against the schema `schema_name`, then deserializes it.
+pub fn deserialize<T: DeserializeOwned>(
+    schema_name: &str,
+    value: &Value,
+    what: &str,
+) -> Result<T, Error> {
+    let details = problems(schema_name, value)?;
     if !details.is_empty() {
-        let message = match details.as_slice() {
-            [only] => format!("{what}: {} {}", only.field, only.message),
-            _ => format!("{what}: {} fields are invalid", details.len()),
-        };
+        let problems: Vec<String> = details
+            .iter()
+            .map(|problem| format!("{} {}", problem.field, problem.message))
+            .collect();
+        let message = format!("{what}: {}", problems.join("; "));
         return Err(Error::Validation { message, details });
     }
     // The schema accepted it, so this fails only where typify is stricter than the schema.
@@ -111,24 +125,29 @@ fn collect_problems(error: &ValidationError<'_>, out: &mut Vec<FieldProblem>) {
     let path = field_path(&error.instance_path().to_string());
     match error.kind() {
         // A nullable value that is neither null nor valid: the reasons are in the branch that
-        // is not `null`.
+        // is not `null`; if every branch only wants another type, say which types.
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            let before = out.len();
-            for branch in context {
-                let is_null_branch = branch.iter().all(|e| {
-                    matches!(
-                        e.kind(),
-                        ValidationErrorKind::Type {
-                            kind: TypeKind::Single(_)
-                        }
-                    ) && e.instance_path() == error.instance_path()
-                });
-                if !is_null_branch {
+            let only_wants_a_type = |branch: &Vec<ValidationError<'static>>| {
+                branch.iter().all(|e| {
+                    matches!(e.kind(), ValidationErrorKind::Type { .. })
+                        && e.instance_path() == error.instance_path()
+                })
+            };
+            if context.iter().all(only_wants_a_type) {
+                let kinds: Vec<String> = context
+                    .iter()
+                    .flatten()
+                    .filter_map(|e| match e.kind() {
+                        ValidationErrorKind::Type { kind } => Some(type_names(kind)),
+                        _ => None,
+                    })
+                    .collect();
+                let message = format!("must be of type {}", kinds.join(" or "));
+                out.push(FieldProblem::new(or_body(path), message));
+            } else {
+                for branch in context.iter().filter(|branch| !only_wants_a_type(branch)) {
                     branch.iter().for_each(|e| collect_problems(e, out));
                 }
-            }
-            if out.len() == before {
-                out.push(FieldProblem::new(path, "has an invalid value"));
             }
         }
         ValidationErrorKind::Required { property } => {
@@ -143,20 +162,14 @@ fn collect_problems(error: &ValidationError<'_>, out: &mut Vec<FieldProblem>) {
                 out.push(FieldProblem::new(join(&path, name), "is not a known field"));
             }
         }
-        kind => out.push(FieldProblem::new(path, message(kind))),
+        kind => out.push(FieldProblem::new(or_body(path), message(kind))),
     }
 }
 
 /// What is wrong, in words for the client.
 fn message(kind: &ValidationErrorKind) -> String {
     match kind {
-        ValidationErrorKind::Type { kind } => match kind {
-            TypeKind::Single(kind) => format!("must be of type {kind}"),
-            TypeKind::Multiple(kinds) => {
-                let kinds: Vec<String> = (*kinds).into_iter().map(|k| k.to_string()).collect();
-                format!("must be of type {}", kinds.join(" or "))
-            }
-        },
+        ValidationErrorKind::Type { kind } => format!("must be of type {}", type_names(kind)),
         ValidationErrorKind::Format { format } => match format.as_str() {
             "email" => "must be a valid email address".to_string(),
             "uuid" => "must be a UUID".to_string(),
@@ -190,6 +203,16 @@ fn message(kind: &ValidationErrorKind) -> String {
     }
 }
 
+fn type_names(kind: &TypeKind) -> String {
+    match kind {
+        TypeKind::Single(kind) => kind.to_string(),
+        TypeKind::Multiple(kinds) => {
+            let kinds: Vec<String> = (*kinds).into_iter().map(|k| k.to_string()).collect();
+            kinds.join(" or ")
+        }
+    }
+}
+
 /// A JSON pointer (`/metadata/latitude`) as a dotted field path (`metadata.latitude`).
 fn field_path(pointer: &str) -> String {
     pointer
@@ -198,6 +221,15 @@ fn field_path(pointer: &str) -> String {
         .map(|token| token.replace("~1", "/").replace("~0", "~"))
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// The whole document is called `body` (only a body can be wrong as a whole).
+fn or_body(path: String) -> String {
+    if path.is_empty() {
+        "body".to_string()
+    } else {
+        path
+    }
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -249,6 +281,19 @@ mod tests {
 
     #[test]
     fn formats_and_bounds_are_enforced() {
+        let found = problems(
+            "LeadCreate",
+            json!({"email": "a@b.co", "metadata": "utm=x"}),
+        );
+        assert_eq!(
+            found,
+            [FieldProblem::new(
+                "metadata",
+                "must be of type object or null"
+            )]
+        );
+        let found = problems("LeadCreate", json!(["a@b.co"]));
+        assert_eq!(found, [FieldProblem::new("body", "must be of type object")]);
         let found = problems("LeadCreate", json!({"email": "not-an-email"}));
         assert_eq!(
             found,

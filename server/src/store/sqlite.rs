@@ -615,8 +615,15 @@ fn list_query(
 impl Store for SqliteStore {
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|connection| {
+            // Reads the schema's tables, not just `SELECT 1`: a database that lost them cannot
+            // serve requests.
             connection
-                .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                .query_row(
+                    "SELECT (SELECT count(*) FROM (SELECT 1 FROM leads LIMIT 1)) \
+                     + (SELECT count(*) FROM (SELECT 1 FROM api_keys LIMIT 1))",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
                 .context("probing the database")?;
             Ok(())
         })

@@ -1,0 +1,169 @@
+//! What the spec documents, what the suite exercised, and the checks each answer must pass
+//! against the spec.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+use crate::exchange::Exchange;
+
+/// An (operationId, status) pair of the spec.
+pub type Pair = (String, u16);
+
+/// For each documented (operationId, status): the component schema of its JSON body.
+fn documented() -> &'static BTreeMap<Pair, String> {
+    static DOCUMENTED: OnceLock<BTreeMap<Pair, String>> = OnceLock::new();
+    DOCUMENTED.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/leads.yaml");
+        let text = std::fs::read_to_string(&path).expect("openapi/leads.yaml is readable");
+        let spec: Value = serde_yaml_ng::from_str(&text).expect("openapi/leads.yaml is YAML");
+        responses(&spec)
+    })
+}
+
+/// The (operationId, status) → schema name table of a spec.
+pub fn responses(spec: &Value) -> BTreeMap<Pair, String> {
+    let mut table = BTreeMap::new();
+    let resolve = |value: &Value| -> Value {
+        value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| spec.pointer(pointer))
+            .unwrap_or(value)
+            .clone()
+    };
+    for item in spec["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, item)| item)
+    {
+        for operation in item.as_object().into_iter().flatten().map(|(_, op)| op) {
+            let Some(id) = operation.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                let Ok(status) = status.parse::<u16>() else {
+                    continue;
+                };
+                let schema = resolve(response)
+                    .pointer("/content/application~1json/schema/$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_string();
+                table.insert((id.to_string(), status), schema);
+            }
+        }
+    }
+    table
+}
+
+fn exercised() -> &'static Mutex<BTreeSet<Pair>> {
+    static EXERCISED: OnceLock<Mutex<BTreeSet<Pair>>> = OnceLock::new();
+    EXERCISED.get_or_init(Mutex::default)
+}
+
+/// Checks `exchange` against the spec and counts it towards coverage. Panics, failing the
+/// test, on an undocumented status, a body its schema refuses, or a broken error envelope.
+pub fn record(exchange: &Exchange) {
+    let pair = (exchange.operation.to_string(), exchange.status);
+    let schema = documented().get(&pair).unwrap_or_else(|| {
+        panic!(
+            "{} answered {}, a status the spec does not document for it: {}",
+            exchange.operation, exchange.status, exchange.body
+        )
+    });
+    let problems = leads_server::api::schema_problems(schema, &exchange.body)
+        .unwrap_or_else(|error| panic!("no schema {schema}: {error}"));
+    assert!(
+        problems.is_empty(),
+        "{} {}: the body breaks the spec's {schema}: {problems:?}\n{}",
+        exchange.operation,
+        exchange.status,
+        exchange.body
+    );
+    if exchange.status >= 400 {
+        check_envelope(exchange);
+    }
+    exercised()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .insert(pair);
+}
+
+fn check_envelope(exchange: &Exchange) {
+    let expected_code = match exchange.status {
+        400 => "VALIDATION_ERROR",
+        401 => "UNAUTHORIZED",
+        404 => "NOT_FOUND",
+        409 => "CONFLICT",
+        413 => "PAYLOAD_TOO_LARGE",
+        429 => "RATE_LIMITED",
+        _ => "INTERNAL_ERROR",
+    };
+    assert_eq!(exchange.body["success"], false, "{}", exchange.body);
+    assert_eq!(exchange.body["code"], expected_code, "{}", exchange.body);
+    let header = exchange
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("every answer has x-request-id");
+    assert_eq!(
+        exchange.body["requestId"], header,
+        "requestId must equal the x-request-id header"
+    );
+}
+
+/// The documented pairs no test has exercised yet.
+pub fn missing() -> Vec<Pair> {
+    let exercised = exercised()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .clone();
+    documented()
+        .keys()
+        .filter(|pair| !exercised.contains(*pair))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn responses_are_read_through_refs() {
+        let spec = json!({
+            "paths": {"/a": {"get": {"operationId": "a_view", "responses": {
+                "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}},
+                "404": {"$ref": "#/components/responses/NotFound"}
+            }}}},
+            "components": {"responses": {"NotFound": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}}}
+        });
+        let table = responses(&spec);
+        assert_eq!(table[&("a_view".to_string(), 200)], "A");
+        assert_eq!(table[&("a_view".to_string(), 404)], "ErrorResponse");
+    }
+
+    #[test]
+    fn the_project_spec_documents_every_operation() {
+        let operations: BTreeSet<&str> = documented().keys().map(|(op, _)| op.as_str()).collect();
+        assert_eq!(
+            operations,
+            BTreeSet::from([
+                "health_view",
+                "lead_create",
+                "lead_list",
+                "lead_update",
+                "lead_view"
+            ])
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The server under test: in-process with a temporary database, or a deployment named by
+//! `LEADS_BASE_URL` (with `LEADS_API_KEY` and `LEADS_API_KEY_OTHER_ORG`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use leads_client::Client;
+use leads_client::types::ErrorResponse;
+use leads_server::config::Config;
+use leads_server::context::AppContext;
+use leads_server::ratelimit::Limits;
+use leads_server::{auth, server};
+use reqwest::Method;
+use serde::Serialize;
+
+use crate::exchange::Exchange;
+
+/// An organization's view of the server: its key and a client that sends it.
+pub struct Org {
+    pub key: String,
+    pub client: Client,
+}
+
+/// A server to test, two organizations on it, and a tag unique to this test.
+pub struct Env {
+    pub base_url: String,
+    /// Organization A, the one most tests act as.
+    pub a: Org,
+    /// Organization B, for tenancy checks.
+    pub b: Org,
+    tag: String,
+    http: reqwest::Client,
+    server: Option<InProcess>,
+}
+
+struct InProcess {
+    dir: tempfile::TempDir,
+    _server: dropshot::HttpServer<AppContext>,
+}
+
+/// Whether the tests run against an in-process server (no `LEADS_BASE_URL`).
+pub fn in_process() -> bool {
+    std::env::var_os("LEADS_BASE_URL").is_none()
+}
+
+impl Env {
+    /// A server with the default rate limits.
+    pub async fn start() -> Self {
+        Self::start_with(Limits::default()).await
+    }
+
+    /// A server with these rate limits (in-process only; a deployment has its own).
+    pub async fn start_with(limits: Limits) -> Self {
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        match std::env::var("LEADS_BASE_URL") {
+            Ok(base_url) => {
+                let key = |name: &str| {
+                    std::env::var(name).unwrap_or_else(|_| {
+                        panic!("LEADS_BASE_URL is set, so {name} must be set too")
+                    })
+                };
+                let (key_a, key_b) = (key("LEADS_API_KEY"), key("LEADS_API_KEY_OTHER_ORG"));
+                Self::new(
+                    base_url.trim_end_matches('/').to_string(),
+                    key_a,
+                    key_b,
+                    tag,
+                    None,
+                )
+            }
+            Err(_) => Self::start_in_process(limits, tag).await,
+        }
+    }
+
+    async fn start_in_process(limits: Limits, tag: String) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = Config {
+            bind: "127.0.0.1:0".parse().expect("a socket address"),
+            database: dir.path().join("leads.db"),
+            rate_limits: limits,
+            log_level: dropshot::ConfigLoggingLevel::Error,
+        };
+        let store = server::open_store(&config).expect("the database opens");
+        let key_a = auth::create_key(store.as_ref(), "org-a")
+            .await
+            .expect("a key");
+        let key_b = auth::create_key(store.as_ref(), "org-b")
+            .await
+            .expect("a key");
+        let running = server::start(&config, store).expect("the server starts");
+        let base_url = format!("http://{}", running.local_addr());
+        let server = InProcess {
+            dir,
+            _server: running,
+        };
+        Self::new(base_url, key_a, key_b, tag, Some(server))
+    }
+
+    fn new(
+        base_url: String,
+        key_a: String,
+        key_b: String,
+        tag: String,
+        server: Option<InProcess>,
+    ) -> Self {
+        let org = |key: String| Org {
+            client: Client::with_api_key(&base_url, &key).expect("a client"),
+            key,
+        };
+        Self {
+            a: org(key_a),
+            b: org(key_b),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+            base_url,
+            tag,
+            server,
+        }
+    }
+
+    /// The in-process server's database file; `None` against a deployment.
+    pub fn database(&self) -> Option<PathBuf> {
+        self.server.as_ref().map(|s| s.dir.path().join("leads.db"))
+    }
+
+    /// A string unique to this test, redacted as `[tag]` in snapshots. Tests put it into
+    /// emails and attribution so that they never collide with other data on a deployment.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// A unique email address for this test: `label.<tag>@example.com`.
+    pub fn email(&self, label: &str) -> String {
+        format!("{label}.{}@example.com", self.tag)
+    }
+
+    /// A client that sends no key at all.
+    pub fn client_without_key(&self) -> Client {
+        Client::new(&self.base_url)
+    }
+
+    /// A client that sends `key`, whatever it is.
+    pub fn client_with_key(&self, key: &str) -> Client {
+        Client::with_api_key(&self.base_url, key).expect("a client")
+    }
+
+    /// Records the outcome of a client call as the answer to `operation`.
+    pub async fn observe<T: Serialize>(
+        &self,
+        operation: &'static str,
+        result: Result<leads_client::ResponseValue<T>, leads_client::Error<ErrorResponse>>,
+    ) -> Exchange {
+        let exchange = Exchange::from_client(operation, result, &self.tag).await;
+        crate::coverage::record(&exchange);
+        exchange
+    }
+
+    /// Sends a request the client cannot send (invalid input it refuses, malformed JSON, an
+    /// odd content type) and records its answer as the answer to `operation`.
+    pub async fn raw(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Exchange {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().await.expect("the server answers");
+        let exchange = Exchange::from_response(operation, response, &self.tag).await;
+        crate::coverage::record(&exchange);
+        exchange
+    }
+
+    /// [`Env::raw`] with a JSON body.
+    pub async fn raw_json(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Exchange {
+        let bytes = serde_json::to_vec(body).expect("JSON");
+        self.raw(
+            operation,
+            method,
+            path,
+            Some(key),
+            Some(("application/json", bytes)),
+        )
+        .await
+    }
+}

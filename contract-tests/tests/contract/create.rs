@@ -1,0 +1,249 @@
+//! `lead_create`: the seed example, every validation rule, metadata and source, conflicts,
+//! the body size limit.
+
+use leads_client::types::{LeadCreate, LeadMetadata};
+use leads_contract_tests::{Env, Exchange};
+use libtest_mimic::Trial;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{pin, scenario};
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        scenario("create::seed_example", seed_example),
+        scenario("create::every_field", every_field),
+        scenario("create::metadata_null_is_skipped", metadata_null_is_skipped),
+        scenario("create::validation_rules", validation_rules),
+        scenario("create::unreadable_bodies", unreadable_bodies),
+        scenario("create::duplicate_email", duplicate_email),
+        scenario("create::body_over_the_limit", body_over_the_limit),
+    ]
+}
+
+/// A typed client body from JSON (the client's own types check it on the way).
+pub fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value).expect("a body the client accepts")
+}
+
+pub async fn create(env: &Env, body: Value) -> Exchange {
+    let body: LeadCreate = typed(body);
+    env.observe(
+        "lead_create",
+        env.a.client.lead_create().body(body).send().await,
+    )
+    .await
+}
+
+/// The seed page's example: only an email.
+async fn seed_example() {
+    let env = Env::start().await;
+    let created = create(&env, json!({"email": env.email("john")})).await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.data()["status"], "new");
+    assert_eq!(created.data()["created_at"], created.data()["updated_at"]);
+    pin!("seed_example", created);
+}
+
+async fn every_field() {
+    let env = Env::start().await;
+    let created = create(
+        &env,
+        json!({
+            "email": env.email("full"),
+            "full_name": "John Doe",
+            "phone": "+14155552671",
+            "company": "Acme Corp",
+            "timezone": "America/New_York",
+            "metadata": {
+                "utmSource": "google", "utmMedium": "cpc", "utmCampaign": "spring-2026",
+                "utmTerm": "crm", "utmContent": "ad-1", "utmId": "x1",
+                "referrer": "https://acme.com/book-a-call",
+                "countryCode": "US", "language": "en-US", "latitude": 40.7128,
+                "longitude": -74.006, "screenWidth": 1920, "screenHeight": 1080,
+                "dataConsentAcceptedAt": "2026-05-08T14:23:11Z",
+                "landingVariant": "b", "experiment": {"arm": 2, "flags": ["x", "y"]}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let lead = created.data();
+    assert_eq!(
+        lead["metadata"]["landingVariant"], "b",
+        "unknown keys are kept"
+    );
+    assert_eq!(
+        lead["metadata"]["experiment"],
+        json!({"arm": 2, "flags": ["x", "y"]})
+    );
+    assert_eq!(
+        lead["source"],
+        json!({
+            "referrer": "https://acme.com/book-a-call", "utm_campaign": "spring-2026",
+            "utm_content": "ad-1", "utm_medium": "cpc", "utm_source": "google", "utm_term": "crm"
+        })
+    );
+    pin!("every_field", created);
+
+    let id: Uuid = lead["id"].as_str().unwrap().parse().unwrap();
+    let read = env
+        .observe("lead_view", env.a.client.lead_view().id(id).send().await)
+        .await;
+    assert_eq!(read.data(), lead, "a read returns what the create returned");
+    pin!("every_field_read", read);
+}
+
+async fn metadata_null_is_skipped() {
+    let env = Env::start().await;
+    let created = create(
+        &env,
+        json!({"email": env.email("nometa"), "metadata": null}),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.data()["metadata"], Value::Null);
+    assert_eq!(created.data()["source"]["utm_source"], Value::Null);
+}
+
+/// One rule broken at a time; each answer names the field.
+async fn validation_rules() {
+    let env = Env::start().await;
+    // Through the client: values its types accept but the server refuses.
+    let client_cases = [
+        ("email_format", json!({"email": "not-an-email"}), "email"),
+        (
+            "timezone_not_iana",
+            json!({"email": env.email("tz"), "timezone": "Mars/Olympus"}),
+            "timezone",
+        ),
+        (
+            "latitude_out_of_range",
+            json!({"email": env.email("lat"), "metadata": {"latitude": 91.5}}),
+            "metadata.latitude",
+        ),
+    ];
+    for (name, body, field) in client_cases {
+        let answer = create(&env, body).await;
+        assert_eq!(
+            (answer.status, answer.fields()),
+            (400, vec![field.to_string()]),
+            "{name}"
+        );
+        pin!(format!("create_invalid_{name}"), answer);
+    }
+    // Raw: the client's types refuse to send these at all.
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    let raw_cases = [
+        ("email_missing", json!({"full_name": "No Email"}), "email"),
+        ("email_too_long", json!({"email": long_email}), "email"),
+        ("email_not_a_string", json!({"email": 5}), "email"),
+        (
+            "phone_not_e164",
+            json!({"email": env.email("ph"), "phone": "415-555-2671"}),
+            "phone",
+        ),
+        (
+            "full_name_too_long",
+            json!({"email": env.email("fn"), "full_name": "x".repeat(201)}),
+            "full_name",
+        ),
+        (
+            "unknown_field",
+            json!({"email": env.email("uf"), "fullname": "Typo"}),
+            "fullname",
+        ),
+        (
+            "metadata_not_an_object",
+            json!({"email": env.email("mo"), "metadata": "utm=google"}),
+            "metadata",
+        ),
+        (
+            "metadata_wrong_type",
+            json!({"email": env.email("mt"), "metadata": {"screenWidth": "wide"}}),
+            "metadata.screenWidth",
+        ),
+    ];
+    for (name, body, field) in raw_cases {
+        let answer = env
+            .raw_json("lead_create", Method::POST, "/v1/leads", &env.a.key, &body)
+            .await;
+        assert_eq!(
+            (answer.status, answer.fields()),
+            (400, vec![field.to_string()]),
+            "{name}"
+        );
+        pin!(format!("create_invalid_{name}"), answer);
+    }
+}
+
+/// Raw: bodies that are not JSON, or not declared as JSON, cannot go through the client.
+async fn unreadable_bodies() {
+    let env = Env::start().await;
+    let key = Some(env.a.key.as_str());
+    let cases: [(&str, &str, &[u8]); 3] = [
+        ("malformed_json", "application/json", b"{\"email\": "),
+        (
+            "not_json_content_type",
+            "text/plain",
+            b"{\"email\": \"a@b.co\"}",
+        ),
+        (
+            "json_but_not_an_object",
+            "application/json",
+            b"[\"a@b.co\"]",
+        ),
+    ];
+    for (name, content_type, body) in cases {
+        let answer = env
+            .raw(
+                "lead_create",
+                Method::POST,
+                "/v1/leads",
+                key,
+                Some((content_type, body.to_vec())),
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{name}");
+        pin!(format!("create_{name}"), answer);
+    }
+}
+
+async fn duplicate_email() {
+    let env = Env::start().await;
+    assert_eq!(
+        create(&env, json!({"email": env.email("dup")}))
+            .await
+            .status,
+        201
+    );
+    let upper = env
+        .email("dup")
+        .to_uppercase()
+        .replace(&env.tag().to_uppercase(), env.tag());
+    let again = create(&env, json!({"email": upper})).await;
+    assert_eq!(again.status, 409);
+    pin!("create_duplicate_email", again);
+}
+
+async fn body_over_the_limit() {
+    let env = Env::start().await;
+    let mut metadata: LeadMetadata = typed(json!({}));
+    metadata
+        .extra
+        .insert("blob".into(), json!("a".repeat(1024 * 1024)));
+    let body: LeadCreate = typed(json!({"email": env.email("big")}));
+    let body = LeadCreate {
+        metadata: Some(metadata),
+        ..body
+    };
+    let answer = env
+        .observe(
+            "lead_create",
+            env.a.client.lead_create().body(body).send().await,
+        )
+        .await;
+    assert_eq!(answer.status, 413);
+    pin!("create_body_over_the_limit", answer);
+}
