@@ -46,15 +46,24 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> ErrorCode {
+    /// The wire code and HTTP status of the error: the one table of them.
+    fn classify(&self) -> (ErrorCode, ErrorStatusCode) {
         match self.error {
-            Error::Validation { .. } => ErrorCode::ValidationError,
-            Error::Unauthorized => ErrorCode::Unauthorized,
-            Error::NotFound => ErrorCode::NotFound,
-            Error::Conflict(_) => ErrorCode::Conflict,
-            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
-            Error::RateLimited { .. } => ErrorCode::RateLimited,
-            Error::Internal(_) => ErrorCode::InternalError,
+            Error::Validation { .. } => (ErrorCode::ValidationError, ErrorStatusCode::BAD_REQUEST),
+            Error::Unauthorized => (ErrorCode::Unauthorized, ErrorStatusCode::UNAUTHORIZED),
+            Error::NotFound => (ErrorCode::NotFound, ErrorStatusCode::NOT_FOUND),
+            Error::Conflict(_) => (ErrorCode::Conflict, ErrorStatusCode::CONFLICT),
+            Error::PayloadTooLarge { .. } => (
+                ErrorCode::PayloadTooLarge,
+                ErrorStatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            Error::RateLimited { .. } => {
+                (ErrorCode::RateLimited, ErrorStatusCode::TOO_MANY_REQUESTS)
+            }
+            Error::Internal(_) => (
+                ErrorCode::InternalError,
+                ErrorStatusCode::INTERNAL_SERVER_ERROR,
+            ),
         }
     }
 
@@ -70,7 +79,7 @@ impl ApiError {
             _ => Vec::new(),
         };
         ErrorResponse {
-            code: self.code(),
+            code: self.classify().0,
             details,
             error: self.error.to_string(),
             request_id: self
@@ -129,15 +138,7 @@ impl From<HttpError> for ApiError {
 
 impl HttpResponseError for ApiError {
     fn status_code(&self) -> ErrorStatusCode {
-        match self.error {
-            Error::Validation { .. } => ErrorStatusCode::BAD_REQUEST,
-            Error::Unauthorized => ErrorStatusCode::UNAUTHORIZED,
-            Error::NotFound => ErrorStatusCode::NOT_FOUND,
-            Error::Conflict(_) => ErrorStatusCode::CONFLICT,
-            Error::PayloadTooLarge { .. } => ErrorStatusCode::PAYLOAD_TOO_LARGE,
-            Error::RateLimited { .. } => ErrorStatusCode::TOO_MANY_REQUESTS,
-            Error::Internal(_) => ErrorStatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.classify().1
     }
 }
 
