@@ -4070,6 +4070,13 @@ Where this differs from Aura: Aura also sends the rate-limit headers, and `Retry
 with error answers. This server is built on dropshot 0.18, which gives a custom error
 body no way to carry headers, so error answers carry only `x-request-id`.
 
+## Formats
+
+Besides the standard string formats (`email`, `uuid`, `date-time`), two are this API's
+own: `iana-time-zone`, a zone name of the IANA time zone database such as
+`America/New_York`; and `cursor`, a value of `pagination.next_cursor` issued by this API.
+The server enforces both.
+
 ## Request size
 
 Request bodies may be up to 1 MiB; a larger body is answered `413 PAYLOAD_TOO_LARGE`.

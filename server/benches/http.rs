@@ -27,7 +27,9 @@ async fn main() {
         log_level: dropshot::ConfigLoggingLevel::Error,
     };
     let store = server::open_store(&config).expect("the database opens");
-    let key = auth::create_key(store.as_ref(), "bench").await.expect("a key");
+    let key = auth::create_key(store.as_ref(), "bench")
+        .await
+        .expect("a key");
     let running = server::start(&config, store).expect("the server starts");
     let base = Arc::new(format!("http://{}", running.local_addr()));
     let http = reqwest::Client::builder()
@@ -36,22 +38,46 @@ async fn main() {
         .expect("an HTTP client");
     let key = Arc::new(key);
 
-    println!("{CLIENTS} concurrent clients, {} s per phase", PHASE.as_secs());
-    let ids = phase("create (POST /v1/leads)", &http, &base, &key, |http, base, key, n| {
-        let body = json!({"email": format!("bench{n}@example.com"),
+    println!(
+        "{CLIENTS} concurrent clients, {} s per phase",
+        PHASE.as_secs()
+    );
+    let ids = phase(
+        "create (POST /v1/leads)",
+        &http,
+        &base,
+        &key,
+        |http, base, key, n| {
+            let body = json!({"email": format!("bench{n}@example.com"),
                           "metadata": {"utmSource": "bench", "landing": "a"}});
-        http.post(format!("{base}/v1/leads")).bearer_auth(key).json(&body)
-    })
+            http.post(format!("{base}/v1/leads"))
+                .bearer_auth(key)
+                .json(&body)
+        },
+    )
     .await;
     let ids = Arc::new(ids);
-    phase("view (GET /v1/leads/{id})", &http, &base, &key, move |http, base, key, n| {
-        let id = ids[n % ids.len()].clone();
-        http.get(format!("{base}/v1/leads/{id}")).bearer_auth(key)
-    })
+    phase(
+        "view (GET /v1/leads/{id})",
+        &http,
+        &base,
+        &key,
+        move |http, base, key, n| {
+            let id = ids[n % ids.len()].clone();
+            http.get(format!("{base}/v1/leads/{id}")).bearer_auth(key)
+        },
+    )
     .await;
-    phase("list (GET /v1/leads?limit=50)", &http, &base, &key, |http, base, key, _| {
-        http.get(format!("{base}/v1/leads?limit=50")).bearer_auth(key)
-    })
+    phase(
+        "list (GET /v1/leads?limit=50)",
+        &http,
+        &base,
+        &key,
+        |http, base, key, _| {
+            http.get(format!("{base}/v1/leads?limit=50"))
+                .bearer_auth(key)
+        },
+    )
     .await;
     println!("peak resident memory of the process: {}", peak_memory());
     running.close().await.expect("the server stops");
@@ -80,7 +106,10 @@ where
             let mut n = client * 1_000_000;
             while started.elapsed() < PHASE {
                 let sent = Instant::now();
-                let response = request(&http, &base, &key, n).send().await.expect("an answer");
+                let response = request(&http, &base, &key, n)
+                    .send()
+                    .await
+                    .expect("an answer");
                 assert!(response.status().is_success(), "{}", response.status());
                 let body: Value = response.json().await.expect("JSON");
                 latencies.push(sent.elapsed());

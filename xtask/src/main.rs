@@ -4,7 +4,9 @@
 //! - `generate` ([`generate`]) writes every file derived from the spec; `--check` only compares.
 //! - `lint` ([`lint`]) checks the spec itself.
 //! - `check` runs both in check mode; it is what CI and API designers run.
+//! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server.
 
+mod fuzz;
 mod generate;
 mod lint;
 mod schema;
@@ -45,6 +47,19 @@ enum Command {
     /// Everything CI checks about the spec and its generated code: `lint`, `generate --check`,
     /// and the conformance test (the server's rendered document against the spec).
     Check,
+    /// Fuzz a real server with Schemathesis (installed from PyPI into
+    /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
+    Fuzz {
+        /// Test cases per API operation (and test phase).
+        #[arg(long, default_value_t = 100)]
+        max_examples: u32,
+        /// Seed of the generator: the same seed generates the same test cases.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Stop and fail the run after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +69,18 @@ fn main() -> ExitCode {
         Command::Generate { check } => generate::run(&root, check),
         Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(spec::SPEC_PATH))),
         Command::Check => check(&root),
+        Command::Fuzz {
+            max_examples,
+            seed,
+            timeout,
+        } => fuzz::run(
+            &root,
+            &fuzz::Options {
+                max_examples,
+                seed,
+                timeout: std::time::Duration::from_secs(timeout),
+            },
+        ),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -1842,6 +1842,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       },
       "timezone": {
         "description": "The lead's timezone, an IANA zone name.",
+        "format": "iana-time-zone",
         "nullable": true,
         "type": "string"
       },
@@ -1918,6 +1919,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       },
       "timezone": {
         "description": "The lead's timezone, an IANA zone name such as `America/New_York`.",
+        "format": "iana-time-zone",
         "maxLength": 64,
         "nullable": true,
         "type": "string"
@@ -1938,6 +1940,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       },
       "cursor": {
         "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
         "maxLength": 512,
         "type": "string"
       },
@@ -2286,6 +2289,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       },
       "timezone": {
         "description": "An IANA zone name such as `Europe/Paris`.",
+        "format": "iana-time-zone",
         "maxLength": 64,
         "nullable": true,
         "type": "string"
@@ -2606,6 +2610,7 @@ pub const JSON_SCHEMAS: &str = r##"{
       },
       "timezone": {
         "description": "The lead's timezone, an IANA zone name.",
+        "format": "iana-time-zone",
         "type": [
           "string",
           "null"
@@ -2696,6 +2701,7 @@ pub const JSON_SCHEMAS: &str = r##"{
       },
       "timezone": {
         "description": "The lead's timezone, an IANA zone name such as `America/New_York`.",
+        "format": "iana-time-zone",
         "maxLength": 64,
         "type": [
           "string",
@@ -2718,6 +2724,7 @@ pub const JSON_SCHEMAS: &str = r##"{
       },
       "cursor": {
         "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
         "maxLength": 512,
         "type": "string"
       },
@@ -3098,6 +3105,7 @@ pub const JSON_SCHEMAS: &str = r##"{
       },
       "timezone": {
         "description": "An IANA zone name such as `Europe/Paris`.",
+        "format": "iana-time-zone",
         "maxLength": 64,
         "type": [
           "string",

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::generated::JSON_SCHEMAS;
+use crate::domain;
 use crate::error::{Error, FieldProblem};
 
 struct Schemas {
@@ -38,6 +39,10 @@ fn compile() -> Result<Schemas, String> {
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
+            .with_format("iana-time-zone", |zone: &str| domain::is_timezone(zone))
+            .with_format("cursor", |cursor: &str| {
+                super::cursor::decode(cursor).is_ok()
+            })
             .build(&root)
             .map_err(|error| format!("{name}: {error}"))?;
         validators.insert(name.clone(), validator);
@@ -174,6 +179,8 @@ fn message(kind: &ValidationErrorKind) -> String {
             "email" => "must be a valid email address".to_string(),
             "uuid" => "must be a UUID".to_string(),
             "date-time" => "must be an RFC 3339 date-time".to_string(),
+            "iana-time-zone" => "must be an IANA time zone such as America/New_York".to_string(),
+            "cursor" => "was not issued by this API".to_string(),
             other => format!("must be a valid {other}"),
         },
         ValidationErrorKind::Pattern { pattern } => format!("must match the pattern {pattern}"),

@@ -1,0 +1,415 @@
+//! `cargo xtask fuzz`: Schemathesis against a real `leads-server`.
+//!
+//! This module owns three things:
+//! - the Schemathesis install: one pinned version from PyPI in a virtual environment under
+//!   `target/`, so that a machine needs only Rust and `python3`;
+//! - a throwaway server: built, given a fresh database with two organizations and a key for
+//!   each, started on a free loopback port, and killed when the run ends, however it ends;
+//! - the Schemathesis run: every check, valid and invalid inputs, the bounds that keep it
+//!   finite and repeatable, and the little configuration the checks need to judge this API
+//!   (see [`CONFIG`] and [`HOOKS`]).
+//!
+//! The API keys never reach a command line or the output: Schemathesis reads them from a file
+//! in the run's private temporary directory, and masks `Authorization` in everything it prints
+//! (`--output-sanitize`, on by default).
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The Schemathesis release the fuzz run uses, installed from PyPI. Changing it changes which
+/// test cases are generated, so bump it on purpose and rerun `cargo xtask fuzz`.
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Where the virtual environment lives, relative to the workspace root: under `target/`, so
+/// `cargo clean` removes it and git ignores it.
+const VENV_DIR: &str = "target/schemathesis-venv";
+
+/// How long the freshly started server may take to answer `GET /health`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The two organizations of the run. Schemathesis makes requests as the first; the second is
+/// the peer of `object_level_authorization`, which replays the first's reads with the
+/// second's key and fails if it sees the first's leads (the contract answers 404).
+const ORGANIZATIONS: [&str; 2] = ["fuzz", "fuzz-other"];
+
+/// Schemathesis's configuration; `{auth_file}` and `{peers}` are filled in by [`run`].
+///
+/// - `negative_data_rejection` takes `413` as a rejection too: Schemathesis's default list of
+///   rejecting statuses lacks it, but an invalid body over 1 MiB (a `notes` array past
+///   `maxItems`, say) is rejected with `413 PAYLOAD_TOO_LARGE`, as the spec documents for
+///   every operation with a body.
+/// - `[auth.wfc]`: the keys, one per organization, in a Web Fuzzing Commons auth file. With
+///   `peers`, `object_level_authorization` runs; without, `--checks all` skips it silently.
+/// - `[cache]` off: Schemathesis would keep its findings in `.schemathesis/` in the working
+///   tree and replay them first next time, so that a run would depend on the ones before it.
+/// - No check is excluded: each applies to this API (the router's own 404/405 bodies, the
+///   error answers without rate-limit headers and the 413 all conform to the spec).
+const CONFIG: &str = r#"
+[cache]
+enabled = false
+
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+
+[auth.wfc]
+path = {auth_file}
+peers = {peers}
+"#;
+
+/// Schemathesis hooks: generators for string formats that JSON Schema cannot express, so that
+/// a schema declaring one gets valid values where the checks expect valid values. Without a
+/// generator, any string of the right length passes for valid, and the server (rightly)
+/// refusing it fails `positive_data_acceptance`.
+const HOOKS: &str = r#"
+import base64
+import datetime
+import json
+
+import schemathesis
+from hypothesis import strategies as st
+
+# `iana-time-zone`: a zone of the IANA time zone database, which the server checks.
+schemathesis.openapi.format(
+    "iana-time-zone",
+    st.sampled_from(
+        [
+            "UTC",
+            "America/New_York",
+            "America/Sao_Paulo",
+            "Europe/Paris",
+            "Africa/Nairobi",
+            "Asia/Kolkata",
+            "Asia/Tokyo",
+            "Australia/Sydney",
+            "Pacific/Auckland",
+            "Etc/GMT+5",
+        ]
+    ),
+)
+
+
+def _cursor(position):
+    created_at, lead_id = position
+    text = json.dumps({"c": created_at.isoformat() + "Z", "i": str(lead_id)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+# `cursor`: the list's cursor, opaque to clients; valid ones are what the server issues,
+# base64url of `{"c": created_at, "i": id}` (server/src/api/cursor.rs).
+schemathesis.openapi.format(
+    "cursor",
+    st.tuples(
+        st.datetimes(min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(2100, 1, 1)),
+        st.uuids(),
+    ).map(_cursor),
+)
+"#;
+
+/// The module name [`HOOKS`] is written under.
+const HOOKS_MODULE: &str = "leads_fuzz_hooks";
+
+/// What `cargo xtask fuzz` takes from its command line.
+pub struct Options {
+    /// Test cases per API operation and phase (`--max-examples`).
+    pub max_examples: u32,
+    /// Seed of Schemathesis's generator: the same seed and version generate the same cases.
+    pub seed: u64,
+    /// Wall-clock limit for the Schemathesis run; past it the run is stopped and fails.
+    pub timeout: Duration,
+}
+
+/// Runs Schemathesis against a server of its own; `Ok(false)` when Schemathesis found anything.
+pub fn run(root: &Path, options: &Options) -> Result<bool> {
+    let schemathesis = install_schemathesis(root)?;
+    let server_binary = build_server(root)?;
+
+    // Holds the database, the keys, the configuration and the hooks; private to this user.
+    // Declared before the server guard, so the guard (dropped first) kills the server before
+    // the directory is removed.
+    let work = tempfile::tempdir().context("creating a temporary directory")?;
+    let database = work.path().join("leads.db");
+    let mut identities = Vec::new();
+    for organization in ORGANIZATIONS {
+        let key = create_key(&server_binary, &database, organization)?;
+        identities.push(serde_json::json!({
+            "name": organization,
+            "fixedHeaders": [{"name": "Authorization", "value": format!("Bearer {key}")}],
+        }));
+    }
+    let auth_file = work.path().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        serde_json::to_vec(&serde_json::json!({ "auth": identities }))?,
+    )
+    .context("writing the keys file")?;
+    let auth_file = auth_file
+        .to_str()
+        .context("the temporary directory's path is not UTF-8")?;
+    // JSON strings and arrays of them are valid TOML: this escapes what needs escaping.
+    let config = CONFIG
+        .replace("{auth_file}", &serde_json::to_string(auth_file)?)
+        .replace("{peers}", &serde_json::to_string(&ORGANIZATIONS)?);
+    let config_file = work.path().join("schemathesis.toml");
+    std::fs::write(&config_file, config).context("writing the Schemathesis configuration")?;
+    std::fs::write(work.path().join(format!("{HOOKS_MODULE}.py")), HOOKS)
+        .context("writing the Schemathesis hooks")?;
+
+    let server = Server::start(&server_binary, &database)?;
+    let url = format!("http://{}", server.address);
+    println!("fuzz: leads-server is up at {url}");
+
+    let mut command = Command::new(&schemathesis);
+    command
+        .current_dir(root)
+        // The hooks module is found on PYTHONPATH; nothing else the run needs is.
+        .env("PYTHONPATH", work.path())
+        .env("SCHEMATHESIS_HOOKS", HOOKS_MODULE)
+        // Named explicitly, so that a stray schemathesis.toml in the workspace is not read.
+        .arg("--config-file")
+        .arg(&config_file)
+        .arg("run")
+        .arg(crate::spec::SPEC_PATH)
+        .args(["--url", &url])
+        .args(["--checks", "all"])
+        // Both valid cases (the server must accept them) and invalid ones (it must reject them).
+        .args(["--mode", "all"])
+        .args(["--max-examples", &options.max_examples.to_string()])
+        .args(["--seed", &options.seed.to_string()])
+        // One worker: with more, the order of requests (and so the cases) varies between runs.
+        .args(["--workers", "1"])
+        // No example database: it would live in the working tree (`.hypothesis/`) and replay
+        // earlier failures, making a run depend on the ones before it.
+        .args(["--generation-database", "none"])
+        // Report every distinct failure of an operation, not only its first.
+        .arg("--continue-on-failure")
+        .args(["--request-timeout", "10"])
+        // The default, stated so that nobody turns it off: it masks the Authorization header.
+        .args(["--output-sanitize", "true"]);
+    println!(
+        "fuzz: schemathesis {SCHEMATHESIS_VERSION} run {} --url {url} --checks all --mode all \
+         --max-examples {} --seed {} --workers 1 (time limit {} s)",
+        crate::spec::SPEC_PATH,
+        options.max_examples,
+        options.seed,
+        options.timeout.as_secs(),
+    );
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {}", schemathesis.display()))?;
+    let mut schemathesis_run = KillOnDrop(child);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = schemathesis_run.0.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > options.timeout {
+            bail!(
+                "Schemathesis did not finish within {} s (raise --timeout or lower --max-examples)",
+                options.timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(server);
+    Ok(status.success())
+}
+
+/// The `schemathesis` executable of the pinned version, installed first if need be.
+fn install_schemathesis(root: &Path) -> Result<PathBuf> {
+    let venv = root.join(VENV_DIR);
+    let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
+    let python = bin.join(format!("python{}", std::env::consts::EXE_SUFFIX));
+    let schemathesis = bin.join(format!("schemathesis{}", std::env::consts::EXE_SUFFIX));
+    if installed_version(&python).as_deref() == Some(SCHEMATHESIS_VERSION) && schemathesis.exists()
+    {
+        return Ok(schemathesis);
+    }
+    if !python.exists() {
+        println!("fuzz: creating the virtual environment {VENV_DIR}");
+        let system_python = if cfg!(windows) { "python" } else { "python3" };
+        // `--clear`: a venv whose interpreter is gone (Python was upgraded) is rebuilt whole.
+        run_checked(
+            Command::new(system_python)
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
+            "creating the virtual environment (is python3 with its venv module installed?)",
+        )?;
+    }
+    println!("fuzz: installing schemathesis=={SCHEMATHESIS_VERSION} from PyPI into {VENV_DIR}");
+    run_checked(
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+        ]),
+        "installing Schemathesis with pip",
+    )?;
+    match installed_version(&python) {
+        Some(version) if version == SCHEMATHESIS_VERSION => Ok(schemathesis),
+        other => bail!("after pip install, the virtual environment has schemathesis {other:?}"),
+    }
+}
+
+/// The Schemathesis version installed for `python`, if any.
+fn installed_version(python: &Path) -> Option<String> {
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('schemathesis'))",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Builds `leads-server` and returns its executable, wherever the target directory is.
+fn build_server(root: &Path) -> Result<PathBuf> {
+    println!("fuzz: cargo build -p leads-server");
+    let output = Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .current_dir(root)
+        .args([
+            "build",
+            "-p",
+            "leads-server",
+            "--bin",
+            "leads-server",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo build")?;
+    if !output.status.success() {
+        bail!("cargo build -p leads-server failed");
+    }
+    // Cargo reports each artifact as a JSON line; the binary's names its executable.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == "leads-server")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .context("cargo build named no leads-server executable")
+}
+
+/// Creates an API key of `organization` and returns it, printing nothing of it.
+fn create_key(server_binary: &Path, database: &Path, organization: &str) -> Result<String> {
+    let output = Command::new(server_binary)
+        .args(["keys", "create", "--org", organization, "--database"])
+        .arg(database)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running leads-server keys create")?;
+    if !output.status.success() {
+        bail!("leads-server keys create failed");
+    }
+    let key = String::from_utf8(output.stdout)
+        .context("the key is not UTF-8")?
+        .trim()
+        .to_owned();
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        bail!("leads-server keys create did not print exactly one key");
+    }
+    Ok(key)
+}
+
+/// The server under test; dropping it kills the process.
+struct Server {
+    process: KillOnDrop,
+    address: SocketAddr,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port and waits until `GET /health` answers 200.
+    fn start(server_binary: &Path, database: &Path) -> Result<Self> {
+        let address = free_loopback_port()?;
+        let child = Command::new(server_binary)
+            .arg("serve")
+            .args(["--bind", &address.to_string()])
+            .arg("--database")
+            .arg(database)
+            // Limits no run reaches: a fuzz run is far over 100 requests a minute, and 429s
+            // would hide every other answer.
+            .args(["--rate-limit-per-key", "100000000"])
+            .args(["--rate-limit-per-org", "100000000"])
+            .args(["--log-level", "warn"])
+            // Its stdout is only the greeting; left out so the run's output is Schemathesis's.
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting leads-server serve")?;
+        let mut server = Self {
+            process: KillOnDrop(child),
+            address,
+        };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = server.process.0.try_wait()? {
+                bail!("leads-server exited before it was ready ({status})");
+            }
+            if health_is_ok(address) {
+                return Ok(server);
+            }
+            if started.elapsed() > STARTUP_TIMEOUT {
+                bail!(
+                    "leads-server did not answer GET /health with 200 within {} s",
+                    STARTUP_TIMEOUT.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A loopback address whose port was free a moment ago. Another process could take it before
+/// the server binds it; then the server exits and the run fails saying so.
+fn free_loopback_port() -> Result<SocketAddr> {
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
+    Ok(listener.local_addr()?)
+}
+
+/// Whether `GET /health` answers 200: one HTTP/1.1 request by hand, which is all it takes.
+fn health_is_ok(address: SocketAddr) -> bool {
+    let attempt = || -> std::io::Result<bool> {
+        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(
+            stream,
+            "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut head = [0; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    attempt().unwrap_or(false)
+}
+
+/// A child process that is killed (and reaped) when this goes out of scope, error or not.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // An error means it has exited already, which is what we want.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `command` and fails with `what` unless it succeeds; its output goes to ours.
+fn run_checked(command: &mut Command, what: &str) -> Result<()> {
+    let status = command.status().with_context(|| what.to_owned())?;
+    if !status.success() {
+        bail!("{what}: {status}");
+    }
+    Ok(())
+}
