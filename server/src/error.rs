@@ -43,6 +43,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// A validation error about the request as a whole, naming no field.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Validation {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
     /// A validation error about one field.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let problem = FieldProblem::new(field, message);

@@ -123,10 +123,7 @@ impl From<HttpError> for ApiError {
             413 => Error::PayloadTooLarge {
                 limit: crate::config::MAX_BODY_BYTES,
             },
-            400..=499 => Error::Validation {
-                message: error.external_message,
-                details: Vec::new(),
-            },
+            400..=499 => Error::invalid(error.external_message),
             _ => Error::Internal(error.internal_message),
         };
         Self {

@@ -86,10 +86,9 @@ where
             .and_then(|value| value.split(';').next())
             .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
-            return Err(Error::Validation {
-                message: "Content-Type must be application/json".to_string(),
-                details: Vec::new(),
-            });
+            return Err(Error::invalid(
+                "Content-Type must be application/json".to_string(),
+            ));
         }
     }
     let limit = rqctx.request_body_max_bytes();
@@ -99,16 +98,13 @@ where
             return Err(Error::PayloadTooLarge { limit });
         }
         Err(error) => {
-            return Err(Error::Validation {
-                message: format!("Could not read the request body: {error}"),
-                details: Vec::new(),
-            });
+            return Err(Error::invalid(format!(
+                "Could not read the request body: {error}"
+            )));
         }
     };
-    let value: Value = serde_json::from_slice(&bytes).map_err(|error| Error::Validation {
-        message: format!("Request body is not valid JSON: {error}"),
-        details: Vec::new(),
-    })?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|error| Error::invalid(format!("Request body is not valid JSON: {error}")))?;
     let typed = validate::deserialize(T::SCHEMA_NAME, &value, "Invalid request body")?;
     Ok((typed, value))
 }
@@ -136,10 +132,10 @@ where
                         "Invalid path parameter",
                     )
                 }
-                Err(error) => Err(Error::Validation {
-                    message: format!("Invalid path: {}", error.external_message),
-                    details: Vec::new(),
-                }),
+                Err(error) => Err(Error::invalid(format!(
+                    "Invalid path: {}",
+                    error.external_message
+                ))),
             };
         Ok(Self(parsed))
     }
@@ -176,11 +172,8 @@ where
 /// The query string as a JSON object, each value typed as the schema declares it, so that
 /// `limit=abc` is reported as "must be an integer" rather than a parse error.
 fn query_object(schema_name: &str, query: &str) -> Result<Map<String, Value>, Error> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query).map_err(|error| Error::Validation {
-            message: format!("Malformed query string: {error}"),
-            details: Vec::new(),
-        })?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|error| Error::invalid(format!("Malformed query string: {error}")))?;
     let mut object = Map::new();
     for (name, text) in pairs {
         let value = match validate::property_type(schema_name, &name) {
