@@ -1,15 +1,12 @@
 //! The server under test: in-process with a temporary database, or a deployment named by
 //! `LEADS_BASE_URL` (with `LEADS_API_KEY` and `LEADS_API_KEY_OTHER_ORG`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use leads_client::Client;
 use leads_client::types::ErrorResponse;
-use leads_server::config::Config;
-use leads_server::context::AppContext;
 use leads_server::ratelimit::Limits;
-use leads_server::{auth, server};
+use leads_server::testing::TestServer;
 use reqwest::Method;
 use serde::Serialize;
 
@@ -30,12 +27,7 @@ pub struct Env {
     pub b: Org,
     tag: String,
     http: reqwest::Client,
-    server: Option<InProcess>,
-}
-
-struct InProcess {
-    dir: tempfile::TempDir,
-    _server: dropshot::HttpServer<AppContext>,
+    server: Option<TestServer>,
 }
 
 /// Whether the tests run against an in-process server (no `LEADS_BASE_URL`).
@@ -73,27 +65,19 @@ impl Env {
     }
 
     async fn start_in_process(limits: Limits, tag: String) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let config = Config {
-            bind: "127.0.0.1:0".parse().expect("a socket address"),
-            database: dir.path().join("leads.db"),
-            rate_limits: limits,
-            log_level: dropshot::ConfigLoggingLevel::Error,
-        };
-        let store = server::open_store(&config).expect("the database opens");
-        let key_a = auth::create_key(store.as_ref(), "org-a")
+        let server = TestServer::builder()
+            .rate_limits(limits)
+            .start()
             .await
-            .expect("a key");
-        let key_b = auth::create_key(store.as_ref(), "org-b")
-            .await
-            .expect("a key");
-        let running = server::start(&config, store).expect("the server starts");
-        let base_url = format!("http://{}", running.local_addr());
-        let server = InProcess {
-            dir,
-            _server: running,
-        };
-        Self::new(base_url, key_a, key_b, tag, Some(server))
+            .expect("the server starts");
+        let key_b = server.create_key("other").await.expect("a key");
+        Self::new(
+            server.base_url().to_string(),
+            server.api_key().to_string(),
+            key_b,
+            tag,
+            Some(server),
+        )
     }
 
     fn new(
@@ -101,7 +85,7 @@ impl Env {
         key_a: String,
         key_b: String,
         tag: String,
-        server: Option<InProcess>,
+        server: Option<TestServer>,
     ) -> Self {
         let org = |key: String| Org {
             client: Client::with_api_key(&base_url, &key).expect("a client"),
@@ -120,9 +104,9 @@ impl Env {
         }
     }
 
-    /// The in-process server's database file; `None` against a deployment.
-    pub fn database(&self) -> Option<PathBuf> {
-        self.server.as_ref().map(|s| s.dir.path().join("leads.db"))
+    /// The in-process server, to control it; `None` against a deployment.
+    pub fn server(&self) -> Option<&TestServer> {
+        self.server.as_ref()
     }
 
     /// A string unique to this test, redacted as `[tag]` in snapshots. Tests put it into

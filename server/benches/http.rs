@@ -6,9 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leads_server::config::Config;
-use leads_server::ratelimit::Limits;
-use leads_server::{auth, server};
+use leads_server::testing::TestServer;
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 32;
@@ -16,27 +14,17 @@ const PHASE: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let config = Config {
-        bind: "127.0.0.1:0".parse().expect("an address"),
-        database: dir.path().join("bench.db"),
-        rate_limits: Limits {
-            per_key: u32::MAX,
-            per_organization: u32::MAX,
-        },
-        log_level: dropshot::ConfigLoggingLevel::Error,
-    };
-    let store = server::open_store(&config).expect("the database opens");
-    let key = auth::create_key(store.as_ref(), "bench")
+    let server = TestServer::builder()
+        .unlimited()
+        .start()
         .await
-        .expect("a key");
-    let running = server::start(&config, store).expect("the server starts");
-    let base = Arc::new(format!("http://{}", running.local_addr()));
+        .expect("the server starts");
+    let base = Arc::new(server.base_url().to_string());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
         .build()
         .expect("an HTTP client");
-    let key = Arc::new(key);
+    let key = Arc::new(server.api_key().to_string());
 
     println!(
         "{CLIENTS} concurrent clients, {} s per phase",
@@ -80,7 +68,7 @@ async fn main() {
     )
     .await;
     println!("peak resident memory of the process: {}", peak_memory());
-    running.close().await.expect("the server stops");
+    server.stop().await.expect("the server stops");
 }
 
 /// Runs `request` from [`CLIENTS`] tasks for [`PHASE`]; prints throughput and latency, and

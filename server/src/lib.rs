@@ -10,6 +10,7 @@
 //! | [`ratelimit`] | per-key and per-organization rate limits |
 //! | [`error`] | the one error type of the server's own code |
 //! | [`config`], [`context`], [`server`] | configuration, shared state, start-up |
+//! | `testing` (feature `testing`) | `TestServer`: a real server in-process, for tests |
 
 pub mod api;
 pub mod auth;
@@ -20,3 +21,5 @@ pub mod error;
 pub mod ratelimit;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -16,8 +16,10 @@ pub fn trials() -> Vec<Trial> {
         scenario("create::every_field", every_field),
         scenario("create::metadata_null_is_skipped", metadata_null_is_skipped),
         scenario("create::validation_rules", validation_rules),
+        scenario("create::several_fields_at_once", several_fields_at_once),
         scenario("create::unreadable_bodies", unreadable_bodies),
         scenario("create::duplicate_email", duplicate_email),
+        scenario("create::body_at_the_limit", body_at_the_limit),
         scenario("create::body_over_the_limit", body_over_the_limit),
     ]
 }
@@ -178,6 +180,39 @@ async fn validation_rules() {
     }
 }
 
+/// Raw (the client's types refuse these): several rules broken at once, each field named.
+async fn several_fields_at_once() {
+    let env = Env::start().await;
+    let body = json!({
+        "email": "not-an-email",
+        "phone": "555-1234",
+        "timezone": "America/New_York",
+        "metadata": {"latitude": 91, "screenWidth": "wide"},
+        "nickname": "J"
+    });
+    let answer = env
+        .raw_json("lead_create", Method::POST, "/v1/leads", &env.a.key, &body)
+        .await;
+    let mut fields = answer.fields();
+    fields.sort();
+    assert_eq!(
+        (answer.status, fields),
+        (
+            400,
+            [
+                "email",
+                "metadata.latitude",
+                "metadata.screenWidth",
+                "nickname",
+                "phone"
+            ]
+            .map(String::from)
+            .to_vec()
+        )
+    );
+    pin!("create_invalid_several_fields", answer);
+}
+
 /// Raw: bodies that are not JSON, or not declared as JSON, cannot go through the client.
 async fn unreadable_bodies() {
     let env = Env::start().await;
@@ -227,17 +262,39 @@ async fn duplicate_email() {
     pin!("create_duplicate_email", again);
 }
 
-async fn body_over_the_limit() {
-    let env = Env::start().await;
+/// A lead with this much metadata.
+fn with_blob(env: &Env, label: &str, blob_bytes: usize) -> LeadCreate {
     let mut metadata: LeadMetadata = typed(json!({}));
     metadata
         .extra
-        .insert("blob".into(), json!("a".repeat(1024 * 1024)));
-    let body: LeadCreate = typed(json!({"email": env.email("big")}));
-    let body = LeadCreate {
+        .insert("blob".into(), json!("a".repeat(blob_bytes)));
+    LeadCreate {
         metadata: Some(metadata),
-        ..body
-    };
+        ..typed(json!({"email": env.email(label)}))
+    }
+}
+
+/// A body just under 1 MiB is taken whole (not pinned: the snapshot would hold the blob).
+async fn body_at_the_limit() {
+    let env = Env::start().await;
+    let blob_bytes = 1024 * 1024 - 200;
+    let body = with_blob(&env, "large", blob_bytes);
+    let answer = env
+        .observe(
+            "lead_create",
+            env.a.client.lead_create().body(body).send().await,
+        )
+        .await;
+    assert_eq!(answer.status, 201);
+    let stored = answer.data()["metadata"]["blob"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(stored.len(), blob_bytes);
+}
+
+async fn body_over_the_limit() {
+    let env = Env::start().await;
+    let body = with_blob(&env, "big", 1024 * 1024);
     let answer = env
         .observe(
             "lead_create",

@@ -72,11 +72,9 @@ async fn rate_limited() {
 
 async fn internal_errors() {
     let env = Env::start().await;
-    let database = env.database().expect("an in-process server");
-    let connection = rusqlite::Connection::open(database).expect("the database opens");
-    connection
-        .execute_batch("DROP TABLE leads")
-        .expect("the table drops");
+    env.server()
+        .expect("an in-process server")
+        .fail_storage(true);
     let health = env
         .observe("health_view", env.a.client.health_view().send().await)
         .await;

@@ -184,6 +184,7 @@ async fn invalid_parameters() {
     for (name, query, field) in [
         ("limit_zero", "limit=0", "limit"),
         ("limit_not_a_number", "limit=ten", "limit"),
+        ("limit_repeated", "limit=5&limit=6", "limit"),
         ("status_unknown", "status=won", "status"),
         (
             "assigned_to_id_pattern",

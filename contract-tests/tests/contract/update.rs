@@ -232,7 +232,10 @@ async fn unknown_lead() {
             None,
         )
         .await;
-    assert_eq!(bad_id.status, 400);
+    assert_eq!(
+        (bad_id.status, bad_id.fields()),
+        (400, vec!["id".to_string()])
+    );
     pin!("view_invalid_id", bad_id);
 }
 

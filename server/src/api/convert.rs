@@ -1,11 +1,20 @@
 //! Wire ⇄ domain: the generated request types into domain values, and leads into the
 //! generated response types.
+//!
+//! Every conversion names every field of the generated type it reads (destructuring) or
+//! builds (a struct literal), so that a field added to the spec and regenerated fails to
+//! compile here until it is handled, rather than at run time. Metadata, notes and
+//! disqualification data are open objects kept as the client sent them: they go through serde,
+//! whole, and a key added to their schemas needs no code.
 
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::types;
-use crate::domain::{self, JsonObject, Lead, LeadChanges, LeadFilter, LeadStatus, OrganizationId};
+use crate::domain::{
+    self, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus, OrganizationId,
+};
 use crate::error::Error;
 
 /// A new lead from a create body. `raw` is the body as sent, so that metadata is stored
@@ -15,7 +24,16 @@ pub fn new_lead(
     raw: &Value,
     organization: OrganizationId,
 ) -> Result<Lead, Error> {
-    if let Some(timezone) = &body.timezone {
+    let types::LeadCreate {
+        email,
+        full_name,
+        phone,
+        company,
+        timezone,
+        // Taken from `raw` below: the typed value has lost unknown keys' exact form.
+        metadata: _,
+    } = body;
+    if let Some(timezone) = &timezone {
         domain::check_timezone("timezone", timezone)?;
     }
     let metadata = raw.get("metadata").and_then(Value::as_object).cloned();
@@ -23,11 +41,11 @@ pub fn new_lead(
     Ok(Lead {
         id: Uuid::new_v4(),
         organization_id: organization,
-        email: body.email.to_string(),
-        full_name: body.full_name.map(|v| v.to_string()),
-        phone: body.phone.map(|v| v.to_string()),
-        company: body.company.map(|v| v.to_string()),
-        timezone: body.timezone.map(|v| v.to_string()),
+        email: email.into(),
+        full_name: full_name.map(Into::into),
+        phone: phone.map(Into::into),
+        company: company.map(Into::into),
+        timezone: timezone.map(Into::into),
         status: LeadStatus::New,
         assigned_to_id: None,
         source: domain::derive_source(metadata.as_ref()),
@@ -45,7 +63,18 @@ pub fn new_lead(
 
 /// The changes of an update body; `raw` keeps the notes exactly as sent.
 pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Error> {
-    if let Some(timezone) = &body.timezone {
+    let types::LeadUpdate {
+        email,
+        full_name,
+        phone,
+        company,
+        timezone,
+        status,
+        assigned_to_id,
+        // Taken from `raw` below, extra keys and all.
+        notes: _,
+    } = body;
+    if let Some(timezone) = &timezone {
         domain::check_timezone("timezone", timezone)?;
     }
     let notes = raw.get("notes").and_then(Value::as_array).map(|notes| {
@@ -55,26 +84,44 @@ pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Erro
             .collect::<Vec<JsonObject>>()
     });
     Ok(LeadChanges {
-        email: body.email.map(|v| v.to_string()),
-        full_name: body.full_name.map(|v| v.to_string()),
-        phone: body.phone.map(|v| v.to_string()),
-        company: body.company.map(|v| v.to_string()),
-        timezone: body.timezone.map(|v| v.to_string()),
-        status: body.status.map(status),
-        assigned_to_id: body.assigned_to_id.map(|v| v.to_string()),
+        email: email.map(Into::into),
+        full_name: full_name.map(Into::into),
+        phone: phone.map(Into::into),
+        company: company.map(Into::into),
+        timezone: timezone.map(Into::into),
+        status: status.map(status_from_wire),
+        assigned_to_id: assigned_to_id.map(Into::into),
         notes,
     })
 }
 
-pub fn filter(query: &types::LeadListQuery) -> LeadFilter {
-    LeadFilter {
-        status: query.status.map(status),
-        utm_source: query.source.as_ref().map(|v| v.to_string()),
-        assigned_to_id: query.assigned_to_id.as_ref().map(|v| v.to_string()),
-    }
+/// What a list request asks for: which leads, after which position, how many.
+pub struct ListRequest {
+    pub filter: LeadFilter,
+    pub after: Option<Keyset>,
+    pub limit: u32,
 }
 
-fn status(status: types::LeadStatus) -> LeadStatus {
+pub fn list_request(query: types::LeadListQuery) -> Result<ListRequest, Error> {
+    let types::LeadListQuery {
+        status,
+        source,
+        assigned_to_id,
+        cursor,
+        limit,
+    } = query;
+    Ok(ListRequest {
+        filter: LeadFilter {
+            status: status.map(status_from_wire),
+            utm_source: source.map(Into::into),
+            assigned_to_id: assigned_to_id.map(Into::into),
+        },
+        after: cursor.map(|c| super::cursor::decode(&c)).transpose()?,
+        limit: limit.get(),
+    })
+}
+
+fn status_from_wire(status: types::LeadStatus) -> LeadStatus {
     match status {
         types::LeadStatus::New => LeadStatus::New,
         types::LeadStatus::Contacted => LeadStatus::Contacted,
@@ -85,39 +132,110 @@ fn status(status: types::LeadStatus) -> LeadStatus {
     }
 }
 
+fn status_to_wire(status: LeadStatus) -> types::LeadStatus {
+    match status {
+        LeadStatus::New => types::LeadStatus::New,
+        LeadStatus::Contacted => types::LeadStatus::Contacted,
+        LeadStatus::Qualified => types::LeadStatus::Qualified,
+        LeadStatus::Disqualified => types::LeadStatus::Disqualified,
+        LeadStatus::Closed => types::LeadStatus::Closed,
+        LeadStatus::Lost => types::LeadStatus::Lost,
+    }
+}
+
 /// A stored lead as the wire shows it. Fails only if stored data no longer fits the spec.
 pub fn lead(lead: Lead) -> Result<types::Lead, Error> {
-    let wire = json!({
-        "assigned_to_id": lead.assigned_to_id,
-        "company": lead.company,
-        "created_at": lead.created_at,
-        "disqualification_data": lead.disqualification_data,
-        "email": lead.email,
-        "full_name": lead.full_name,
-        "id": lead.id,
-        "last_payment_at": lead.last_payment_at,
-        "metadata": lead.metadata,
-        "notes": lead.notes,
-        "payment_count": lead.payment_count,
-        "payment_status": lead.payment_status,
-        "phone": lead.phone,
-        "source": {
-            "referrer": lead.source.referrer,
-            "utm_campaign": lead.source.utm_campaign,
-            "utm_content": lead.source.utm_content,
-            "utm_medium": lead.source.utm_medium,
-            "utm_source": lead.source.utm_source,
-            "utm_term": lead.source.utm_term,
+    let Lead {
+        id,
+        organization_id: _,
+        email,
+        full_name,
+        phone,
+        company,
+        timezone,
+        status,
+        assigned_to_id,
+        source,
+        metadata,
+        notes,
+        disqualification_data,
+        payment_count,
+        payment_status,
+        last_payment_at,
+        total_paid_cents,
+        created_at,
+        updated_at,
+    } = lead;
+    let LeadSource {
+        referrer,
+        utm_campaign,
+        utm_content,
+        utm_medium,
+        utm_source,
+        utm_term,
+    } = source;
+    let stored = StoredLead(id);
+    Ok(types::Lead {
+        id,
+        email,
+        full_name,
+        phone: phone.map(|p| stored.fit("phone", p)).transpose()?,
+        company,
+        timezone,
+        status: status_to_wire(status),
+        assigned_to_id: assigned_to_id
+            .map(|a| stored.fit("assigned_to_id", a))
+            .transpose()?,
+        source: types::LeadSource {
+            referrer,
+            utm_campaign,
+            utm_content,
+            utm_medium,
+            utm_source,
+            utm_term,
         },
-        "status": lead.status.as_str(),
-        "timezone": lead.timezone,
-        "total_paid_cents": lead.total_paid_cents,
-        "updated_at": lead.updated_at,
-    });
-    serde_json::from_value(wire).map_err(|error| {
-        Error::Internal(format!(
-            "stored lead {} does not fit the spec: {error}",
-            lead.id
-        ))
+        metadata: metadata.map(|m| stored.object("metadata", m)).transpose()?,
+        notes: Some(
+            notes
+                .into_iter()
+                .map(|note| stored.object("notes", note))
+                .collect::<Result<_, _>>()?,
+        ),
+        disqualification_data: disqualification_data
+            .map(|d| stored.object("disqualification_data", d))
+            .transpose()?,
+        payment_count,
+        payment_status,
+        last_payment_at,
+        total_paid_cents,
+        created_at,
+        updated_at,
     })
+}
+
+/// A stored lead's values checked into wire types on the way out; a value that no longer fits
+/// (stored before a rule was tightened, say) is an internal error naming the lead and field.
+struct StoredLead(Uuid);
+
+impl StoredLead {
+    /// A string into a constrained newtype (a pattern, a length).
+    fn fit<T>(&self, field: &str, value: String) -> Result<T, Error>
+    where
+        T: TryFrom<String>,
+        T::Error: std::fmt::Display,
+    {
+        T::try_from(value).map_err(|error| self.misfit(field, error))
+    }
+
+    /// A JSON object into its wire type.
+    fn object<T: DeserializeOwned>(&self, field: &str, value: JsonObject) -> Result<T, Error> {
+        serde_json::from_value(Value::Object(value)).map_err(|error| self.misfit(field, error))
+    }
+
+    fn misfit(&self, field: &str, error: impl std::fmt::Display) -> Error {
+        Error::Internal(format!(
+            "stored lead {} has a {field} that does not fit the spec: {error}",
+            self.0
+        ))
+    }
 }

@@ -54,20 +54,15 @@ impl LeadsApi for LeadsServer {
         ApiError,
     > {
         authenticated(&rqctx, |app, caller| async move {
-            let query = query.into_inner()?;
-            let after = query
-                .cursor
-                .as_ref()
-                .map(|c| cursor::decode(c))
-                .transpose()?;
-            let limit = query.limit.get();
+            let request = convert::list_request(query.into_inner()?)?;
+            let limit = request.limit;
             // One more than asked tells whether another page follows.
             let mut leads = app
                 .store
                 .lead_list(
                     caller.organization,
-                    convert::filter(&query),
-                    after,
+                    request.filter,
+                    request.after,
                     limit + 1,
                 )
                 .await?;

@@ -1,0 +1,246 @@
+//! A real Leads server in-process, for tests: this crate's, the contract suite's, the
+//! benchmark's, and consumers' own (feature `testing`).
+//!
+//! [`TestServer::start`] opens a temporary SQLite database, creates an organization with an
+//! API key, and serves the API on a free loopback port until the value is dropped. The builder
+//! sets the rate limits and the log level; [`TestServer::fail_storage`] makes every storage
+//! call fail, so that tests can see the `500` answers without breaking a database by hand.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use leads_server::testing::TestServer;
+//!
+//! let server = TestServer::start().await?;
+//! // Send `Authorization: Bearer <server.api_key()>` to `server.base_url()`.
+//! # Ok(())
+//! # }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use dropshot::{ConfigLoggingLevel, HttpServer};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::context::AppContext;
+use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
+use crate::ratelimit::Limits;
+use crate::store::{KeyHash, Store, StoreError};
+use crate::{auth, server};
+
+/// The organization [`TestServer::start`] creates, whose key is [`TestServer::api_key`].
+pub const ORGANIZATION: &str = "test";
+
+/// How a [`TestServer`] is set up.
+#[derive(Clone, Debug)]
+pub struct TestServerBuilder {
+    rate_limits: Limits,
+    log_level: ConfigLoggingLevel,
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        Self {
+            rate_limits: Limits::default(),
+            log_level: ConfigLoggingLevel::Error,
+        }
+    }
+}
+
+impl TestServerBuilder {
+    /// The per-key and per-organization rate limits (default: Aura's, 100 and 1000 a minute).
+    pub fn rate_limits(mut self, limits: Limits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// No rate limit a test could reach: for load and benchmarks.
+    pub fn unlimited(self) -> Self {
+        self.rate_limits(Limits {
+            per_key: u32::MAX,
+            per_organization: u32::MAX,
+        })
+    }
+
+    /// How much the server logs to stderr (default: errors only).
+    pub fn log_level(mut self, level: ConfigLoggingLevel) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Starts the server on a new temporary database, with the organization
+    /// [`ORGANIZATION`] and a key for it.
+    pub async fn start(self) -> Result<TestServer> {
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let config = Config {
+            bind: ([127, 0, 0, 1], 0).into(),
+            database: dir.path().join("leads.db"),
+            rate_limits: self.rate_limits,
+            log_level: self.log_level,
+        };
+        let store = Arc::new(FaultyStore {
+            inner: server::open_store(&config)?,
+            failing: AtomicBool::new(false),
+        });
+        let api_key = auth::create_key(store.as_ref(), ORGANIZATION)
+            .await
+            .context("creating the test organization's key")?;
+        let running = server::start(&config, Arc::clone(&store) as Arc<dyn Store>)?;
+        Ok(TestServer {
+            base_url: format!("http://{}", running.local_addr()),
+            api_key,
+            store,
+            running,
+            database: config.database,
+            _dir: dir,
+        })
+    }
+}
+
+/// A Leads server serving on loopback from a temporary database; stops when dropped.
+pub struct TestServer {
+    base_url: String,
+    api_key: String,
+    store: Arc<FaultyStore>,
+    running: HttpServer<AppContext>,
+    database: PathBuf,
+    /// Deleted when the server is dropped, after the server.
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A server with the default settings: see [`TestServerBuilder`].
+    pub async fn start() -> Result<TestServer> {
+        Self::builder().start().await
+    }
+
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    /// Where the server listens: `http://127.0.0.1:<port>`, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The key of the organization [`ORGANIZATION`].
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// A new key for the organization called `organization`, created if it does not exist:
+    /// another name is another tenant, which sees none of the first one's leads.
+    pub async fn create_key(&self, organization: &str) -> Result<String> {
+        auth::create_key(self.store.as_ref(), organization)
+            .await
+            .with_context(|| format!("creating a key for `{organization}`"))
+    }
+
+    /// The SQLite database file the server runs on.
+    pub fn database(&self) -> &std::path::Path {
+        &self.database
+    }
+
+    /// From now on, every storage call fails as a broken database would (`true`), or works
+    /// again (`false`). Requests that need storage then answer `500 INTERNAL_ERROR`.
+    pub fn fail_storage(&self, failing: bool) {
+        self.store.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Stops serving, after the requests in flight.
+    pub async fn stop(self) -> Result<()> {
+        self.running.close().await.map_err(anyhow::Error::msg)
+    }
+}
+
+/// The real store, and a switch that makes every call fail before reaching it.
+struct FaultyStore {
+    inner: Arc<dyn Store>,
+    failing: AtomicBool,
+}
+
+impl FaultyStore {
+    fn check(&self) -> Result<&dyn Store, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError::Internal(
+                "storage failure injected by TestServer::fail_storage".to_string(),
+            ))
+        } else {
+            Ok(self.inner.as_ref())
+        }
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn health(&self) -> Result<(), StoreError> {
+        self.check()?.health().await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.check()?.is_empty().await
+    }
+
+    async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError> {
+        self.check()?.organization_ensure(name).await
+    }
+
+    async fn api_key_insert(
+        &self,
+        organization: OrganizationId,
+        hash: KeyHash,
+        created_at: DateTime<Utc>,
+    ) -> Result<ApiKeyId, StoreError> {
+        self.check()?
+            .api_key_insert(organization, hash, created_at)
+            .await
+    }
+
+    async fn api_key_find(
+        &self,
+        hash: KeyHash,
+    ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
+        self.check()?.api_key_find(hash).await
+    }
+
+    async fn lead_insert(&self, lead: Lead) -> Result<Lead, StoreError> {
+        self.check()?.lead_insert(lead).await
+    }
+
+    async fn lead_get(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Lead>, StoreError> {
+        self.check()?.lead_get(organization, id).await
+    }
+
+    async fn lead_update(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        changes: LeadChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lead>, StoreError> {
+        self.check()?
+            .lead_update(organization, id, changes, now)
+            .await
+    }
+
+    async fn lead_list(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Lead>, StoreError> {
+        self.check()?
+            .lead_list(organization, filter, after, limit)
+            .await
+    }
+}
