@@ -1,0 +1,11 @@
+//! The client as its consumers use it, against a real server in-process
+//! (`leads_server::testing::TestServer`): one test binary, so that it links once.
+//!
+//! - [`integration`]: a consumer's own integration test, as the README shows it;
+//! - [`examples`]: every program in `client/examples/` runs, as its doc says, against a fresh
+//!   server;
+//! - [`readme`]: every Rust block of the README is code that one of the above runs.
+
+mod examples;
+mod integration;
+mod readme;
