@@ -8,6 +8,8 @@
 //!   (operationId, status) counts towards the spec coverage gate, its body is validated against
 //!   the spec's schema for that operation and status, and error answers are checked for the
 //!   envelope (`success: false`, a code matching the status, `requestId` = `x-request-id`).
+//! - [`operations::every_operation`] calls every operation that needs a key once, for the
+//!   answers they all share.
 //! - [`Exchange::snapshot`] is what the tests pin with insta: status, the headers that matter,
 //!   and the body, with ids, timestamps, request ids, cursors and per-test tags redacted so
 //!   that the snapshots hold on any server.
@@ -15,6 +17,7 @@
 pub mod coverage;
 mod env;
 mod exchange;
+pub mod operations;
 
 pub use env::{Env, Org, in_process};
 pub use exchange::Exchange;

@@ -2,6 +2,7 @@
 
 use leads_client::types::{LeadCreate, LeadUpdate};
 use leads_contract_tests::Env;
+use leads_contract_tests::operations::every_operation;
 use libtest_mimic::Trial;
 use uuid::Uuid;
 
@@ -30,25 +31,7 @@ async fn health_needs_no_key() {
 
 /// Every operation that needs a key, called through `client`; each answer is pinned.
 async fn every_operation_refused(env: &Env, client: leads_client::Client, label: &str) {
-    let id = Uuid::new_v4();
-    let list = env
-        .observe("lead_list", client.lead_list().send().await)
-        .await;
-    let body = LeadCreate::builder().email(env.email("refused"));
-    let create = env
-        .observe("lead_create", client.lead_create().body(body).send().await)
-        .await;
-    let view = env
-        .observe("lead_view", client.lead_view().id(id).send().await)
-        .await;
-    let update = client
-        .lead_update()
-        .id(id)
-        .body(LeadUpdate::builder())
-        .send()
-        .await;
-    let update = env.observe("lead_update", update).await;
-    for exchange in [list, create, view, update] {
+    for exchange in every_operation(env, &client).await {
         assert_eq!(exchange.status, 401, "{exchange:?}");
         pin!(format!("{label}_{}", exchange.operation), exchange);
     }

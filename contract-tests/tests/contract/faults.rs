@@ -1,11 +1,10 @@
 //! Answers that need control of the server, so only in-process: rate limits and internal
 //! failures, on every operation.
 
-use leads_client::types::{LeadCreate, LeadUpdate};
 use leads_contract_tests::Env;
+use leads_contract_tests::operations::every_operation;
 use leads_server::ratelimit::Limits;
 use libtest_mimic::Trial;
-use uuid::Uuid;
 
 use crate::{in_process_scenario, pin};
 
@@ -13,34 +12,6 @@ pub fn trials() -> Vec<Trial> {
     vec![
         in_process_scenario("faults::rate_limited", rate_limited),
         in_process_scenario("faults::internal_errors", internal_errors),
-    ]
-}
-
-/// Every operation of `env`'s organization A, once; the answers, in operation order.
-async fn every_operation(env: &Env) -> Vec<leads_contract_tests::Exchange> {
-    let client = &env.a.client;
-    let id = Uuid::new_v4();
-    let create = LeadCreate::builder().email(env.email("fault"));
-    vec![
-        env.observe("lead_list", client.lead_list().send().await)
-            .await,
-        env.observe(
-            "lead_create",
-            client.lead_create().body(create).send().await,
-        )
-        .await,
-        env.observe("lead_view", client.lead_view().id(id).send().await)
-            .await,
-        env.observe(
-            "lead_update",
-            client
-                .lead_update()
-                .id(id)
-                .body(LeadUpdate::builder())
-                .send()
-                .await,
-        )
-        .await,
     ]
 }
 
@@ -59,7 +30,7 @@ async fn rate_limited() {
         .await;
     assert_eq!(allowed.status, 200);
     assert_eq!(allowed.headers["x-ratelimit-remaining"], "0");
-    for answer in every_operation(&env).await {
+    for answer in every_operation(&env, &env.a.client).await {
         assert_eq!(answer.status, 429, "{answer:?}");
         pin!(format!("rate_limited_{}", answer.operation), answer);
     }
@@ -80,7 +51,7 @@ async fn internal_errors() {
         .await;
     assert_eq!(health.status, 500);
     pin!("internal_error_health_view", health);
-    for answer in every_operation(&env).await {
+    for answer in every_operation(&env, &env.a.client).await {
         assert_eq!(answer.status, 500, "{answer:?}");
         assert_eq!(
             answer.body["error"], "Internal server error",

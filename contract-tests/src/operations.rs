@@ -1,0 +1,36 @@
+//! Every operation that needs a key, called once: for the scenarios that check an answer all
+//! of them share (no key, a bad key, rate limited, storage down).
+
+use leads_client::Client;
+use leads_client::types::{LeadCreate, LeadUpdate};
+use uuid::Uuid;
+
+use crate::{Env, Exchange};
+
+/// The operationIds [`every_operation`] calls, in its order. A test checks this list against
+/// the spec, so that a new operation cannot be left out of those scenarios.
+pub const KEYED_OPERATIONS: [&str; 4] = ["lead_list", "lead_create", "lead_view", "lead_update"];
+
+/// Calls each of [`KEYED_OPERATIONS`] once through `client` (with harmless input: a new
+/// tagged email, an id that exists nowhere) and returns the answers in that order.
+pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
+    let id = Uuid::new_v4();
+    let create = LeadCreate::builder().email(env.email("every-operation"));
+    let update = LeadUpdate::builder();
+    vec![
+        env.observe("lead_list", client.lead_list().send().await)
+            .await,
+        env.observe(
+            "lead_create",
+            client.lead_create().body(create).send().await,
+        )
+        .await,
+        env.observe("lead_view", client.lead_view().id(id).send().await)
+            .await,
+        env.observe(
+            "lead_update",
+            client.lead_update().id(id).body(update).send().await,
+        )
+        .await,
+    ]
+}
