@@ -52,13 +52,7 @@ impl Exchange {
             ),
             Err(error) => panic!("{operation}: the request failed: {error}"),
         };
-        Self {
-            operation,
-            status,
-            headers,
-            body,
-            tag: tag.to_string(),
-        }
+        Self::new(operation, status, headers, body, tag)
     }
 
     pub(crate) async fn from_response(
@@ -75,6 +69,16 @@ impl Exchange {
                 String::from_utf8_lossy(&bytes)
             )
         });
+        Self::new(operation, status, headers, body, tag)
+    }
+
+    fn new(
+        operation: &'static str,
+        status: u16,
+        headers: HeaderMap,
+        body: Value,
+        tag: &str,
+    ) -> Self {
         Self {
             operation,
             status,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::types;
 use crate::domain::{
-    self, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus, OrganizationId,
+    self, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadStatus, OrganizationId,
 };
 use crate::error::Error;
 
@@ -25,58 +25,41 @@ pub fn new_lead(
     organization: OrganizationId,
 ) -> Result<Lead, Error> {
     let types::LeadCreate {
+        company,
         email,
         full_name,
-        phone,
-        company,
-        timezone,
         // Taken from `raw` below: the typed value has lost unknown keys' exact form.
         metadata: _,
+        phone,
+        timezone,
     } = body;
-    if let Some(timezone) = &timezone {
-        domain::check_timezone("timezone", timezone)?;
-    }
+    check_timezone(timezone.as_deref().map(String::as_str))?;
     let metadata = raw.get("metadata").and_then(Value::as_object).cloned();
-    let now = domain::now();
     Ok(Lead {
-        id: Uuid::new_v4(),
-        organization_id: organization,
-        email: email.into(),
         full_name: full_name.map(Into::into),
         phone: phone.map(Into::into),
         company: company.map(Into::into),
         timezone: timezone.map(Into::into),
-        status: LeadStatus::New,
-        assigned_to_id: None,
         source: domain::derive_source(metadata.as_ref()),
         metadata,
-        notes: Vec::new(),
-        disqualification_data: None,
-        payment_count: 0,
-        payment_status: None,
-        last_payment_at: None,
-        total_paid_cents: 0,
-        created_at: now,
-        updated_at: now,
+        ..Lead::new(organization, email.into(), domain::now())
     })
 }
 
 /// The changes of an update body; `raw` keeps the notes exactly as sent.
 pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Error> {
     let types::LeadUpdate {
+        assigned_to_id,
+        company,
         email,
         full_name,
-        phone,
-        company,
-        timezone,
-        status,
-        assigned_to_id,
         // Taken from `raw` below, extra keys and all.
         notes: _,
+        phone,
+        status,
+        timezone,
     } = body;
-    if let Some(timezone) = &timezone {
-        domain::check_timezone("timezone", timezone)?;
-    }
+    check_timezone(timezone.as_deref().map(String::as_str))?;
     let notes = raw.get("notes").and_then(Value::as_array).map(|notes| {
         notes
             .iter()
@@ -93,6 +76,11 @@ pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Erro
         assigned_to_id: assigned_to_id.map(Into::into),
         notes,
     })
+}
+
+/// A time zone must be one of the IANA database's, which no JSON Schema can say.
+fn check_timezone(timezone: Option<&str>) -> Result<(), Error> {
+    timezone.map_or(Ok(()), |zone| domain::check_timezone("timezone", zone))
 }
 
 /// What a list request asks for: which leads, after which position, how many.
@@ -145,71 +133,48 @@ fn status_to_wire(status: LeadStatus) -> types::LeadStatus {
 
 /// A stored lead as the wire shows it. Fails only if stored data no longer fits the spec.
 pub fn lead(lead: Lead) -> Result<types::Lead, Error> {
-    let Lead {
-        id,
-        organization_id: _,
-        email,
-        full_name,
-        phone,
-        company,
-        timezone,
-        status,
-        assigned_to_id,
-        source,
-        metadata,
-        notes,
-        disqualification_data,
-        payment_count,
-        payment_status,
-        last_payment_at,
-        total_paid_cents,
-        created_at,
-        updated_at,
-    } = lead;
-    let LeadSource {
-        referrer,
-        utm_campaign,
-        utm_content,
-        utm_medium,
-        utm_source,
-        utm_term,
-    } = source;
-    let stored = StoredLead(id);
+    let stored = StoredLead(lead.id);
+    let source = lead.source;
     Ok(types::Lead {
-        id,
-        email,
-        full_name,
-        phone: phone.map(|p| stored.fit("phone", p)).transpose()?,
-        company,
-        timezone,
-        status: status_to_wire(status),
-        assigned_to_id: assigned_to_id
+        id: lead.id,
+        email: lead.email,
+        full_name: lead.full_name,
+        phone: lead.phone.map(|p| stored.fit("phone", p)).transpose()?,
+        company: lead.company,
+        timezone: lead.timezone,
+        status: status_to_wire(lead.status),
+        assigned_to_id: lead
+            .assigned_to_id
             .map(|a| stored.fit("assigned_to_id", a))
             .transpose()?,
         source: types::LeadSource {
-            referrer,
-            utm_campaign,
-            utm_content,
-            utm_medium,
-            utm_source,
-            utm_term,
+            referrer: source.referrer,
+            utm_campaign: source.utm_campaign,
+            utm_content: source.utm_content,
+            utm_medium: source.utm_medium,
+            utm_source: source.utm_source,
+            utm_term: source.utm_term,
         },
-        metadata: metadata.map(|m| stored.object("metadata", m)).transpose()?,
+        metadata: lead
+            .metadata
+            .map(|m| stored.object("metadata", m))
+            .transpose()?,
         notes: Some(
-            notes
+            lead.notes
                 .into_iter()
                 .map(|note| stored.object("notes", note))
                 .collect::<Result<_, _>>()?,
         ),
-        disqualification_data: disqualification_data
+        disqualification_data: lead
+            .disqualification_data
             .map(|d| stored.object("disqualification_data", d))
             .transpose()?,
-        payment_count,
-        payment_status,
-        last_payment_at,
-        total_paid_cents,
-        created_at,
-        updated_at,
+        payment_count: lead.payment_count,
+        payment_status: lead.payment_status,
+        last_payment_at: lead.last_payment_at,
+        total_paid_cents: lead.total_paid_cents,
+        created_at: lead.created_at,
+        updated_at: lead.updated_at,
     })
 }
 

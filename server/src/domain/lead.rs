@@ -131,6 +131,32 @@ pub struct Keyset {
 }
 
 impl Lead {
+    /// A lead of `organization` as it starts: status `new`, nothing but its email known, no
+    /// notes, payments or assignee, never updated since `created_at`.
+    pub fn new(organization: OrganizationId, email: String, created_at: DateTime<Utc>) -> Lead {
+        Lead {
+            id: Uuid::new_v4(),
+            organization_id: organization,
+            email,
+            full_name: None,
+            phone: None,
+            company: None,
+            timezone: None,
+            status: LeadStatus::New,
+            assigned_to_id: None,
+            source: LeadSource::default(),
+            metadata: None,
+            notes: Vec::new(),
+            disqualification_data: None,
+            payment_count: 0,
+            payment_status: None,
+            last_payment_at: None,
+            total_paid_cents: 0,
+            created_at,
+            updated_at: created_at,
+        }
+    }
+
     /// This lead's position in the list order.
     pub fn keyset(&self) -> Keyset {
         Keyset {
