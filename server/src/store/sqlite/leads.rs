@@ -458,7 +458,7 @@ fn list_query(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{open, raw};
+    use super::super::tests::{first_column, open, raw};
     use super::*;
     use crate::store::Store;
     use crate::store::suite::{T0, assert_internal, at, full_lead};
@@ -466,14 +466,10 @@ mod tests {
     #[tokio::test]
     async fn the_row_has_every_column_of_the_table() {
         let (dir, _store, _) = open().await;
-        let table: Vec<String> = raw(&dir)
-            .prepare("SELECT name FROM pragma_table_info('leads') ORDER BY cid")
-            .and_then(|mut statement| {
-                statement
-                    .query_map([], |row| row.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .expect("the table's columns");
+        let table = first_column(
+            &raw(&dir),
+            "SELECT name FROM pragma_table_info('leads') ORDER BY cid",
+        );
         // In the table's order too, so that the row reads like the schema.
         assert_eq!(table, LeadRow::COLUMNS);
     }

@@ -238,6 +238,18 @@ mod tests {
         Connection::open(dir.path().join("leads.db")).expect("raw connection")
     }
 
+    /// The first column of every row of `sql`, as text.
+    pub(super) fn first_column(connection: &Connection, sql: &str) -> Vec<String> {
+        connection
+            .prepare(sql)
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
     /// A new, empty store for the backend-independent suite.
     pub(super) async fn subject() -> Subject {
         let (dir, store) = create();
@@ -260,14 +272,10 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .expect("journal_mode");
         assert_eq!(mode, "wal");
-        let tables: Vec<String> = raw
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
-            .and_then(|mut statement| {
-                statement
-                    .query_map([], |row| row.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .expect("tables");
+        let tables = first_column(
+            &raw,
+            "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+        );
         assert_eq!(tables, ["api_keys", "leads", "organizations"]);
     }
 
