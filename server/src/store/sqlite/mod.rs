@@ -214,7 +214,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::store::suite::{Subject, assert_internal, full_lead};
+    use crate::store::suite::{Subject, assert_internal, ensure_acme, full_lead};
 
     /// A new store in a temporary directory.
     fn create() -> (TempDir, SqliteStore) {
@@ -226,10 +226,7 @@ mod tests {
     /// A new store, with the organization most tests work in.
     pub(super) async fn open() -> (TempDir, SqliteStore, OrganizationId) {
         let (dir, store) = create();
-        let organization = store
-            .organization_ensure("acme")
-            .await
-            .expect("organization");
+        let organization = ensure_acme(&store).await;
         (dir, store, organization)
     }
 
@@ -307,7 +304,7 @@ mod tests {
             .lead_insert(full_lead(organization))
             .await
             .expect("insert");
-        // Readers too, since a connection opens the file only when first used.
+        // A read too, since the pool opens a reader only when a read needs one.
         store.lead_get(organization, lead.id).await.expect("get");
         drop(store);
         // So a copy of the file alone is a complete backup.

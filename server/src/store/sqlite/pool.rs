@@ -1,16 +1,22 @@
 //! The connections to the database file: the settings each one needs, and the pool that lends
 //! read-only connections to reads.
 //!
-//! The pool is [deadpool]'s, with a manager of our own. `deadpool-sqlite` 0.14 (rusqlite
-//! 0.40, like this crate) was weighed and not taken: it opens every connection read-write
-//! with no way to pass `SQLITE_OPEN_READ_ONLY`, checks each connection with a query on every
-//! checkout (one more trip through the blocking pool per read), and closes connections in a
-//! background task, so a reader could close after the writer and leave the WAL behind
-//! unchecked (see [`super::SqliteStore`]). `r2d2` 0.8 with `r2d2_sqlite` 0.35 (also rusqlite
-//! 0.40) opens read-only connections with an init hook, but it is a blocking pool: a read
-//! waiting for a connection would park a thread of tokio's blocking pool, which writes need
-//! too. deadpool waits asynchronously, and its pool drops idle connections where it is
-//! dropped, in order.
+//! The pool is [deadpool] 0.13's generic one, with a manager of our own; deadpool knows nothing
+//! of SQLite, so the build keeps its single rusqlite 0.40 and libsqlite3-sys. Two ready-made
+//! SQLite pools were weighed and not taken, though both build on rusqlite 0.40 too:
+//!
+//! - `deadpool-sqlite` 0.14 opens every connection read-write, with no way to ask for
+//!   `SQLITE_OPEN_READ_ONLY`; it checks each connection with a query on every checkout, one
+//!   more trip through the blocking pool per read; and `deadpool-sync`'s wrapper closes
+//!   connections in a background task, which needs a tokio runtime wherever the pool is
+//!   dropped and lets a reader close after the writer, leaving the WAL file behind (see
+//!   [`super::SqliteStore`]).
+//! - `r2d2` 0.8 with `r2d2_sqlite` 0.35 opens read-only connections with an init hook, but it
+//!   is a blocking pool: a read waiting for a connection would park a thread of tokio's
+//!   blocking pool, which writes need too.
+//!
+//! deadpool waits for a connection asynchronously, in FIFO order, and drops idle connections
+//! where the pool is dropped.
 //!
 //! [deadpool]: https://docs.rs/deadpool
 
