@@ -6,8 +6,9 @@
 //! mode readers do not wait for the writer, so reads get a small pool of their own.
 //!
 //! This module opens, configures and migrates the file and routes each [`Store`] method to the
-//! writer or a reader; the SQL lives with the table it concerns: [`leads`],
-//! [`organizations`], [`api_keys`].
+//! writer or a reader. The SQL lives with the table it concerns (`leads`, `organizations`,
+//! `api_keys`); `pool` opens the connections; `values` and `errors` translate between SQLite
+//! and the domain.
 
 mod api_keys;
 mod errors;
@@ -230,6 +231,16 @@ mod tests {
         (dir, store, organization)
     }
 
+    /// A new store holding one lead, with every field set.
+    pub(super) async fn open_with_a_lead() -> (TempDir, SqliteStore, Lead) {
+        let (dir, store, organization) = open().await;
+        let lead = store
+            .lead_insert(full_lead(organization))
+            .await
+            .expect("insert");
+        (dir, store, lead)
+    }
+
     /// A connection of its own to the store's file, to look beneath the interface.
     pub(super) fn raw(dir: &TempDir) -> Connection {
         Connection::open(dir.path().join("leads.db")).expect("raw connection")
@@ -278,11 +289,8 @@ mod tests {
 
     #[tokio::test]
     async fn reopening_an_existing_file_keeps_its_data() {
-        let (dir, store, organization) = open().await;
-        let stored = store
-            .lead_insert(full_lead(organization))
-            .await
-            .expect("insert");
+        let (dir, store, stored) = open_with_a_lead().await;
+        let organization = stored.organization_id;
         drop(store);
 
         let store = SqliteStore::open(&dir.path().join("leads.db")).expect("reopen");
@@ -299,13 +307,12 @@ mod tests {
 
     #[tokio::test]
     async fn closing_the_store_leaves_every_commit_in_the_database_file() {
-        let (dir, store, organization) = open().await;
-        let lead = store
-            .lead_insert(full_lead(organization))
-            .await
-            .expect("insert");
+        let (dir, store, lead) = open_with_a_lead().await;
         // A read too, since the pool opens a reader only when a read needs one.
-        store.lead_get(organization, lead.id).await.expect("get");
+        store
+            .lead_get(lead.organization_id, lead.id)
+            .await
+            .expect("get");
         drop(store);
         // So a copy of the file alone is a complete backup.
         assert!(!dir.path().join("leads.db-wal").exists());
