@@ -5,6 +5,8 @@
 //! organization is never returned, changed or counted.
 
 pub mod sqlite;
+#[cfg(test)]
+mod suite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -1,0 +1,564 @@
+//! The `leads` table: a lead's row, the one list of its columns, and the statements that
+//! insert, update, read and list leads.
+//!
+//! A column added to the table cannot be forgotten in any of them: [`lead_row!`] declares
+//! [`LeadRow`]'s fields once and derives every column list, the parameters and the row reader
+//! from that declaration; [`LeadRow::from_lead`] and [`LeadRow::into_lead`] destructure and
+//! build both types exhaustively, so the compiler refuses a field of one that the other
+//! lacks; and a test compares the list with the table's columns.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{
+    Connection, OptionalExtension, Row, ToSql, TransactionBehavior, named_params, params_from_iter,
+};
+use uuid::Uuid;
+
+use super::errors::{Context, internal, write_error};
+use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
+use crate::domain::{
+    JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus, OrganizationId,
+};
+use crate::store::StoreError;
+
+/// `a, b, c`
+macro_rules! column_list {
+    ($first:ident $(, $column:ident)*) => {
+        concat!(stringify!($first) $(, ", ", stringify!($column))*)
+    };
+}
+
+/// `:a, :b, :c`
+macro_rules! placeholder_list {
+    ($first:ident $(, $column:ident)*) => {
+        concat!(":", stringify!($first) $(, ", :", stringify!($column))*)
+    };
+}
+
+/// `a = :a<separator>b = :b`
+macro_rules! assignment_list {
+    ($separator:literal; $first:ident $(, $column:ident)*) => {
+        concat!(
+            stringify!($first), " = :", stringify!($first)
+            $(, $separator, stringify!($column), " = :", stringify!($column))*
+        )
+    };
+}
+
+/// Declares `LeadRow` with one field per column of `$table` and derives from that single list
+/// every statement and binding that names the columns, so none can be left out of one.
+///
+/// The `key` columns address a row (its organization too, so no statement can reach another
+/// organization's lead). An update writes every other column, not only those a
+/// [`LeadChanges`] can change: it rewrites the whole row built from the updated [`Lead`], so
+/// a column added later is written without anyone remembering to. Rewriting an unchanged
+/// value changes no data; it costs index upkeep on one row, which is cheap next to a lost
+/// write.
+///
+/// A `macro_rules!` rather than a query builder or a derive crate: the SQL stays literal text,
+/// joined at compile time by `concat!` with nothing formatted per call; every value stays
+/// bound; and nothing is added to the dependencies.
+macro_rules! lead_row {
+    (
+        table $table:literal;
+        key { $($key:ident: $key_type:ty),+ $(,)? }
+        values { $($value:ident: $value_type:ty),+ $(,)? }
+    ) => {
+        /// A lead's row in SQLite's types, before it is checked into a [`Lead`]: reading and
+        /// checking are apart because a row can hold what no `Lead` can (a corrupt JSON value).
+        struct LeadRow {
+            $($key: $key_type,)+
+            $($value: $value_type,)+
+        }
+
+        impl LeadRow {
+            /// The table's columns, as `SELECT` and `INSERT` list them.
+            #[cfg(test)]
+            const COLUMNS: &[&str] = &[$(stringify!($key),)+ $(stringify!($value),)+];
+
+            /// Every column of every row; a caller appends `WHERE` and `ORDER BY`.
+            const SELECT: &str =
+                concat!("SELECT ", column_list!($($key,)+ $($value),+), " FROM ", $table);
+
+            const SELECT_BY_KEY: &str = concat!(
+                "SELECT ", column_list!($($key,)+ $($value),+), " FROM ", $table,
+                " WHERE ", assignment_list!(" AND "; $($key),+)
+            );
+
+            const INSERT: &str = concat!(
+                "INSERT INTO ", $table, " (", column_list!($($key,)+ $($value),+), ") ",
+                "VALUES (", placeholder_list!($($key,)+ $($value),+), ")"
+            );
+
+            const UPDATE_BY_KEY: &str = concat!(
+                "UPDATE ", $table, " SET ", assignment_list!(", "; $($value),+),
+                " WHERE ", assignment_list!(" AND "; $($key),+)
+            );
+
+            /// Every column's value, bound by name: to [`Self::INSERT`] and
+            /// [`Self::UPDATE_BY_KEY`], which name them all.
+            fn parameters(&self) -> Vec<(&'static str, &dyn ToSql)> {
+                vec![
+                    $((concat!(":", stringify!($key)), &self.$key as &dyn ToSql),)+
+                    $((concat!(":", stringify!($value)), &self.$value as &dyn ToSql),)+
+                ]
+            }
+
+            /// Reads a row selected by [`Self::SELECT`] or [`Self::SELECT_BY_KEY`].
+            fn read(row: &Row<'_>) -> rusqlite::Result<LeadRow> {
+                Ok(LeadRow {
+                    $($key: row.get(stringify!($key))?,)+
+                    $($value: row.get(stringify!($value))?,)+
+                })
+            }
+        }
+    };
+}
+
+lead_row! {
+    table "leads";
+    key {
+        id: String,
+        organization_id: String,
+    }
+    values {
+        email: String,
+        email_lower: String,
+        full_name: Option<String>,
+        phone: Option<String>,
+        company: Option<String>,
+        timezone: Option<String>,
+        status: String,
+        assigned_to_id: Option<String>,
+        source_referrer: Option<String>,
+        source_utm_campaign: Option<String>,
+        source_utm_content: Option<String>,
+        source_utm_medium: Option<String>,
+        source_utm_source: Option<String>,
+        source_utm_term: Option<String>,
+        metadata: Option<String>,
+        notes: String,
+        disqualification_data: Option<String>,
+        payment_count: i64,
+        payment_status: Option<String>,
+        last_payment_at: Option<i64>,
+        total_paid_cents: i64,
+        created_at: i64,
+        updated_at: i64,
+    }
+}
+
+impl LeadRow {
+    fn from_lead(lead: Lead) -> Result<LeadRow, StoreError> {
+        // Destructured so that a new field of `Lead` fails to compile here until it is stored.
+        let Lead {
+            id,
+            organization_id,
+            email,
+            full_name,
+            phone,
+            company,
+            timezone,
+            status,
+            assigned_to_id,
+            source:
+                LeadSource {
+                    referrer,
+                    utm_campaign,
+                    utm_content,
+                    utm_medium,
+                    utm_source,
+                    utm_term,
+                },
+            metadata,
+            notes,
+            disqualification_data,
+            payment_count,
+            payment_status,
+            last_payment_at,
+            total_paid_cents,
+            created_at,
+            updated_at,
+        } = lead;
+        Ok(LeadRow {
+            id: id_text(id),
+            organization_id: id_text(organization_id.0),
+            // Rust's folding, not SQLite's `lower()`, which folds ASCII only.
+            email_lower: email.to_lowercase(),
+            email,
+            full_name,
+            phone,
+            company,
+            timezone,
+            status: status.as_str().to_owned(),
+            assigned_to_id,
+            source_referrer: referrer,
+            source_utm_campaign: utm_campaign,
+            source_utm_content: utm_content,
+            source_utm_medium: utm_medium,
+            source_utm_source: utm_source,
+            source_utm_term: utm_term,
+            metadata: metadata
+                .map(|value| to_json(&value, "metadata"))
+                .transpose()?,
+            notes: to_json(&notes, "notes")?,
+            disqualification_data: disqualification_data
+                .map(|value| to_json(&value, "disqualification_data"))
+                .transpose()?,
+            payment_count,
+            payment_status,
+            last_payment_at: last_payment_at.map(micros),
+            total_paid_cents,
+            created_at: micros(created_at),
+            updated_at: micros(updated_at),
+        })
+    }
+
+    fn into_lead(self) -> Result<Lead, StoreError> {
+        // Destructured so that a new column fails to compile here until it is read.
+        let LeadRow {
+            id,
+            organization_id,
+            email,
+            // Derived from `email`, for the uniqueness constraint alone.
+            email_lower: _,
+            full_name,
+            phone,
+            company,
+            timezone,
+            status,
+            assigned_to_id,
+            source_referrer,
+            source_utm_campaign,
+            source_utm_content,
+            source_utm_medium,
+            source_utm_source,
+            source_utm_term,
+            metadata,
+            notes,
+            disqualification_data,
+            payment_count,
+            payment_status,
+            last_payment_at,
+            total_paid_cents,
+            created_at,
+            updated_at,
+        } = self;
+        let id = parse_id(&id, "leads.id")?;
+        let status = LeadStatus::parse(&status).ok_or_else(|| {
+            StoreError::Internal(format!("lead {id} has an unknown status {status:?}"))
+        })?;
+        Ok(Lead {
+            id,
+            organization_id: OrganizationId(parse_id(&organization_id, "leads.organization_id")?),
+            email,
+            full_name,
+            phone,
+            company,
+            timezone,
+            status,
+            assigned_to_id,
+            source: LeadSource {
+                referrer: source_referrer,
+                utm_campaign: source_utm_campaign,
+                utm_content: source_utm_content,
+                utm_medium: source_utm_medium,
+                utm_source: source_utm_source,
+                utm_term: source_utm_term,
+            },
+            metadata: metadata
+                .map(|text| from_json::<JsonObject>(&text, "metadata", id))
+                .transpose()?,
+            notes: from_json(&notes, "notes", id)?,
+            disqualification_data: disqualification_data
+                .map(|text| from_json::<JsonObject>(&text, "disqualification_data", id))
+                .transpose()?,
+            payment_count,
+            payment_status,
+            last_payment_at: last_payment_at
+                .map(|micros| from_micros(micros, "last_payment_at"))
+                .transpose()?,
+            total_paid_cents,
+            created_at: from_micros(created_at, "created_at")?,
+            updated_at: from_micros(updated_at, "updated_at")?,
+        })
+    }
+}
+
+/// The organization's lead with this id.
+pub(super) fn select(
+    connection: &Connection,
+    organization: OrganizationId,
+    id: Uuid,
+) -> Result<Option<Lead>, StoreError> {
+    connection
+        .prepare_cached(LeadRow::SELECT_BY_KEY)
+        .and_then(|mut statement| {
+            statement
+                .query_row(
+                    named_params! {
+                        ":id": id_text(id),
+                        ":organization_id": id_text(organization.0),
+                    },
+                    LeadRow::read,
+                )
+                .optional()
+        })
+        .context("reading a lead")?
+        .map(LeadRow::into_lead)
+        .transpose()
+}
+
+/// Stores `lead` and returns it as read back, so the caller gets exactly what [`select`] will.
+pub(super) fn insert(connection: &mut Connection, lead: Lead) -> Result<Lead, StoreError> {
+    let (organization, id) = (lead.organization_id, lead.id);
+    let row = LeadRow::from_lead(lead)?;
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("starting a lead insert")?;
+    transaction
+        .prepare_cached(LeadRow::INSERT)
+        .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
+        .map_err(write_error("inserting a lead"))?;
+    let stored = select(&transaction, organization, id)?
+        .ok_or_else(|| internal("a lead was not found right after its insert"))?;
+    transaction.commit().context("committing a lead insert")?;
+    Ok(stored)
+}
+
+/// Applies `changes` to the organization's lead and returns it as read back; `None` if there
+/// is no such lead.
+pub(super) fn update(
+    connection: &mut Connection,
+    organization: OrganizationId,
+    id: Uuid,
+    changes: LeadChanges,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, StoreError> {
+    // IMMEDIATE takes the write lock before the read, so no other process can change the lead
+    // between the read and the write.
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("starting a lead update")?;
+    let Some(lead) = select(&transaction, organization, id)? else {
+        return Ok(None);
+    };
+    let row = LeadRow::from_lead(apply(lead, changes, now))?;
+    let updated = transaction
+        .prepare_cached(LeadRow::UPDATE_BY_KEY)
+        .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
+        .map_err(write_error("updating a lead"))?;
+    if updated != 1 {
+        return Err(StoreError::Internal(format!(
+            "updating lead {id} changed {updated} rows"
+        )));
+    }
+    let stored = select(&transaction, organization, id)?
+        .ok_or_else(|| internal("a lead was not found right after its update"))?;
+    transaction.commit().context("committing a lead update")?;
+    Ok(Some(stored))
+}
+
+/// `lead` with `changes` applied and `updated_at` set to `now`.
+fn apply(mut lead: Lead, changes: LeadChanges, now: DateTime<Utc>) -> Lead {
+    // Destructured so that a new field of `LeadChanges` fails to compile here until applied.
+    let LeadChanges {
+        email,
+        full_name,
+        phone,
+        company,
+        timezone,
+        status,
+        assigned_to_id,
+        notes,
+    } = changes;
+    if let Some(email) = email {
+        lead.email = email;
+    }
+    if full_name.is_some() {
+        lead.full_name = full_name;
+    }
+    if phone.is_some() {
+        lead.phone = phone;
+    }
+    if company.is_some() {
+        lead.company = company;
+    }
+    if timezone.is_some() {
+        lead.timezone = timezone;
+    }
+    if let Some(status) = status {
+        lead.status = status;
+    }
+    if assigned_to_id.is_some() {
+        lead.assigned_to_id = assigned_to_id;
+    }
+    if let Some(notes) = notes {
+        lead.notes = notes;
+    }
+    lead.updated_at = now;
+    lead
+}
+
+/// At most `limit` of the organization's leads matching `filter`, in the list order, starting
+/// strictly after `after`.
+pub(super) fn list(
+    connection: &Connection,
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: Option<Keyset>,
+    limit: u32,
+) -> Result<Vec<Lead>, StoreError> {
+    let (sql, parameters) = list_query(organization, filter, after, limit);
+    let rows = connection
+        .prepare_cached(&sql)
+        .and_then(|mut statement| {
+            statement
+                .query_map(params_from_iter(parameters), LeadRow::read)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("listing leads")?;
+    rows.into_iter().map(LeadRow::into_lead).collect()
+}
+
+/// The list query and its parameters, all bound: no value is ever spliced into the SQL.
+fn list_query(
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: Option<Keyset>,
+    limit: u32,
+) -> (String, Vec<Value>) {
+    let LeadFilter {
+        status,
+        utm_source,
+        assigned_to_id,
+    } = filter;
+    let mut sql = format!("{} WHERE organization_id = ?", LeadRow::SELECT);
+    let mut parameters = vec![Value::Text(id_text(organization.0))];
+    if let Some(status) = status {
+        sql.push_str(" AND status = ?");
+        parameters.push(Value::Text(status.as_str().to_owned()));
+    }
+    if let Some(utm_source) = utm_source {
+        sql.push_str(" AND source_utm_source = ?");
+        parameters.push(Value::Text(utm_source.clone()));
+    }
+    if let Some(assigned_to_id) = assigned_to_id {
+        sql.push_str(" AND assigned_to_id = ?");
+        parameters.push(Value::Text(assigned_to_id.clone()));
+    }
+    if let Some(Keyset { created_at, id }) = after {
+        // Means `created_at < ? OR (created_at = ? AND id < ?)`; the leading `<=` gives the
+        // planner a range to seek to in the index, where the OR alone would scan from the top.
+        sql.push_str(" AND created_at <= ? AND (created_at < ? OR id < ?)");
+        parameters.push(Value::Integer(micros(created_at)));
+        parameters.push(Value::Integer(micros(created_at)));
+        parameters.push(Value::Text(id_text(id)));
+    }
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    parameters.push(Value::Integer(i64::from(limit)));
+    (sql, parameters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{first_column, open, open_with_a_lead, raw};
+    use super::*;
+    use crate::store::Store;
+    use crate::store::suite::{T0, assert_internal, at};
+
+    #[tokio::test]
+    async fn the_row_has_every_column_of_the_table() {
+        let (dir, _store, _) = open().await;
+        let table = first_column(
+            &raw(&dir),
+            "SELECT name FROM pragma_table_info('leads') ORDER BY cid",
+        );
+        // In the table's order too, so that the row reads like the schema.
+        assert_eq!(table, LeadRow::COLUMNS);
+    }
+
+    #[tokio::test]
+    async fn each_list_query_reads_an_index_in_order() {
+        let (dir, _store, organization) = open().await;
+        let raw = raw(&dir);
+        let keyset = Keyset {
+            created_at: at(T0),
+            id: Uuid::new_v4(),
+        };
+        let filters = [
+            (LeadFilter::default(), "leads_by_created"),
+            (
+                LeadFilter {
+                    status: Some(LeadStatus::New),
+                    ..LeadFilter::default()
+                },
+                "leads_by_status",
+            ),
+            (
+                LeadFilter {
+                    utm_source: Some("google".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_utm_source",
+            ),
+            (
+                LeadFilter {
+                    assigned_to_id: Some("user_1".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_assignee",
+            ),
+        ];
+        for (filter, index) in filters {
+            for after in [None, Some(keyset)] {
+                let (sql, parameters) = list_query(organization, &filter, after, 10);
+                let plan: Vec<String> = raw
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .and_then(|mut statement| {
+                        statement
+                            .query_map(params_from_iter(parameters), |row| row.get(3))?
+                            .collect::<rusqlite::Result<_>>()
+                    })
+                    .expect("plan");
+                let plan = plan.join("; ");
+                assert!(plan.contains(index), "{filter:?} {after:?}: {plan}");
+                assert!(
+                    !plan.contains("TEMP B-TREE"),
+                    "{filter:?} {after:?}: {plan}"
+                );
+                if after.is_some() {
+                    assert!(plan.contains("created_at<"), "{filter:?} seeks: {plan}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_json_column_is_an_internal_error() {
+        let (dir, store, lead) = open_with_a_lead().await;
+        let organization = lead.organization_id;
+        // An array, as the schema checks, but of something other than objects.
+        raw(&dir)
+            .execute(
+                "UPDATE leads SET notes = '[1]' WHERE id = ?",
+                [id_text(lead.id)],
+            )
+            .expect("corrupt");
+        assert_internal(store.lead_get(organization, lead.id).await);
+        assert_internal(
+            store
+                .lead_list(organization, LeadFilter::default(), None, 1000)
+                .await,
+        );
+        let changes = LeadChanges {
+            company: Some("x".to_owned()),
+            ..LeadChanges::default()
+        };
+        assert_internal(
+            store
+                .lead_update(organization, lead.id, changes, at(T0))
+                .await,
+        );
+    }
+}

@@ -1,0 +1,339 @@
+//! The SQLite [`Store`]: one database file, its schema (the numbered migrations in
+//! `migrations/`), and the connections to it.
+//!
+//! rusqlite blocks, so every call runs on tokio's blocking pool and the async runtime never
+//! waits on SQLite. SQLite admits one writer at a time, so writes share one connection; in WAL
+//! mode readers do not wait for the writer, so reads get a small pool of their own.
+//!
+//! This module opens, configures and migrates the file and routes each [`Store`] method to the
+//! writer or a reader. The SQL lives with the table it concerns (`leads`, `organizations`,
+//! `api_keys`); `pool` opens the connections; `values` and `errors` translate between SQLite
+//! and the domain.
+
+mod api_keys;
+mod errors;
+mod leads;
+mod organizations;
+mod pool;
+mod values;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior};
+use rusqlite_migration::{M, Migrations};
+use uuid::Uuid;
+
+use self::errors::Context;
+use self::pool::ReaderPool;
+use super::{KeyHash, Store, StoreError};
+use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
+
+/// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
+/// many have been applied, so only append: never edit or reorder a migration that has shipped.
+const MIGRATION_STEPS: &[M<'static>] = &[M::up(include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
+
+/// Storage in one SQLite database file.
+pub struct SqliteStore {
+    /// Declared before the writer so that it closes first: the last connection to close
+    /// checkpoints the WAL into the database file, and only the writer may.
+    readers: ReaderPool,
+    /// The only connection that writes. An async mutex, so that queued writes wait without
+    /// each parking a blocking-pool thread; it does not poison, and a write that fails midway
+    /// leaves the connection usable because its transaction rolls back when dropped.
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating the file if needed, and brings its schema up to
+    /// date. Fails if the file holds a schema newer than this build knows. Blocks on file I/O:
+    /// call it before serving, or from a blocking task. Readers open on first use.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let shown = path.display();
+        let mut writer = Connection::open(path).context(&format!("opening database {shown}"))?;
+        pool::configure(&writer).context(&format!("configuring database {shown}"))?;
+        let journal_mode: String = writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .context(&format!("enabling WAL on {shown}"))?;
+        // Without WAL, readers and the writer would block each other: fail loudly instead.
+        if !journal_mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Internal(format!(
+                "database {shown} refused WAL journal mode (it is in {journal_mode} mode)"
+            )));
+        }
+        // Safe in WAL mode: a power loss may drop the last commits but never corrupts.
+        writer
+            .pragma_update(None, "synchronous", "NORMAL")
+            .context(&format!("configuring database {shown}"))?;
+        // rusqlite_migration opens its transaction with the connection's default behaviour.
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        // fails with SQLITE_BUSY when another process wrote meanwhile, which the busy timeout
+        // cannot cure. (The store's own transactions ask for IMMEDIATE by name.)
+        writer.set_transaction_behavior(TransactionBehavior::Immediate);
+        // All pending migrations run in one transaction; a file whose schema is newer than
+        // this build's is refused rather than used.
+        MIGRATIONS.to_latest(&mut writer).map_err(|error| {
+            StoreError::Internal(format!("migrating database {shown}: {error}"))
+        })?;
+
+        Ok(SqliteStore {
+            readers: pool::readers(path)?,
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+        })
+    }
+
+    /// Runs `work` on the writer connection, on the blocking pool.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let mut writer = Arc::clone(&self.writer).lock_owned().await;
+        blocking(move || work(&mut writer)).await
+    }
+
+    /// Runs `work` on a reader connection, on the blocking pool, once one is free.
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reader = self
+            .readers
+            .get()
+            .await
+            .map_err(|error| StoreError::Internal(format!("borrowing a reader: {error}")))?;
+        // The reader goes back to the pool when the closure drops it, even while unwinding.
+        blocking(move || work(&reader)).await
+    }
+}
+
+/// Runs `work` on tokio's blocking pool.
+async fn blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| StoreError::Internal(format!("a storage task failed: {error}")))?
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn health(&self) -> Result<(), StoreError> {
+        self.read(|connection| {
+            // Reads the schema's tables, not just `SELECT 1`: a database that lost them cannot
+            // serve requests.
+            connection
+                .query_row(
+                    "SELECT (SELECT count(*) FROM (SELECT 1 FROM leads LIMIT 1)) \
+                     + (SELECT count(*) FROM (SELECT 1 FROM api_keys LIMIT 1))",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .context("probing the database")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.read(organizations::none_exist).await
+    }
+
+    async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError> {
+        let name = name.to_owned();
+        self.write(move |connection| organizations::ensure(connection, &name))
+            .await
+    }
+
+    async fn api_key_insert(
+        &self,
+        organization: OrganizationId,
+        hash: KeyHash,
+        created_at: DateTime<Utc>,
+    ) -> Result<ApiKeyId, StoreError> {
+        self.write(move |connection| api_keys::insert(connection, organization, hash, created_at))
+            .await
+    }
+
+    async fn api_key_find(
+        &self,
+        hash: KeyHash,
+    ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
+        self.read(move |connection| api_keys::find(connection, hash))
+            .await
+    }
+
+    async fn lead_insert(&self, lead: Lead) -> Result<Lead, StoreError> {
+        self.write(move |connection| leads::insert(connection, lead))
+            .await
+    }
+
+    async fn lead_get(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Lead>, StoreError> {
+        self.read(move |connection| leads::select(connection, organization, id))
+            .await
+    }
+
+    async fn lead_update(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        changes: LeadChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lead>, StoreError> {
+        // Nothing to write, so no need to queue behind the writer.
+        if changes.is_empty() {
+            return self.lead_get(organization, id).await;
+        }
+        self.write(move |connection| leads::update(connection, organization, id, changes, now))
+            .await
+    }
+
+    async fn lead_list(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Lead>, StoreError> {
+        self.read(move |connection| leads::list(connection, organization, &filter, after, limit))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::store::suite::{Subject, assert_internal, ensure_acme, full_lead};
+
+    /// A new store in a temporary directory.
+    fn create() -> (TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open(&dir.path().join("leads.db")).expect("open");
+        (dir, store)
+    }
+
+    /// A new store, with the organization most tests work in.
+    pub(super) async fn open() -> (TempDir, SqliteStore, OrganizationId) {
+        let (dir, store) = create();
+        let organization = ensure_acme(&store).await;
+        (dir, store, organization)
+    }
+
+    /// A new store holding one lead, with every field set.
+    pub(super) async fn open_with_a_lead() -> (TempDir, SqliteStore, Lead) {
+        let (dir, store, organization) = open().await;
+        let lead = store
+            .lead_insert(full_lead(organization))
+            .await
+            .expect("insert");
+        (dir, store, lead)
+    }
+
+    /// A connection of its own to the store's file, to look beneath the interface.
+    pub(super) fn raw(dir: &TempDir) -> Connection {
+        Connection::open(dir.path().join("leads.db")).expect("raw connection")
+    }
+
+    /// The first column of every row of `sql`, as text.
+    pub(super) fn first_column(connection: &Connection, sql: &str) -> Vec<String> {
+        connection
+            .prepare(sql)
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
+    /// A new, empty store for the backend-independent suite.
+    pub(super) async fn subject() -> Subject {
+        let (dir, store) = create();
+        Subject::new(store, dir)
+    }
+
+    #[tokio::test]
+    async fn a_new_file_is_migrated_in_wal_mode() {
+        let (dir, store, _) = open().await;
+        store.health().await.expect("health");
+        let raw = raw(&dir);
+        let version: i64 = raw
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("user_version");
+        assert_eq!(
+            version,
+            i64::try_from(MIGRATION_STEPS.len()).expect("few migrations")
+        );
+        let mode: String = raw
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .expect("journal_mode");
+        assert_eq!(mode, "wal");
+        let tables = first_column(
+            &raw,
+            "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+        );
+        assert_eq!(tables, ["api_keys", "leads", "organizations"]);
+    }
+
+    #[tokio::test]
+    async fn reopening_an_existing_file_keeps_its_data() {
+        let (dir, store, stored) = open_with_a_lead().await;
+        let organization = stored.organization_id;
+        drop(store);
+
+        let store = SqliteStore::open(&dir.path().join("leads.db")).expect("reopen");
+        assert!(!store.is_empty().await.expect("is_empty"));
+        assert_eq!(
+            store.organization_ensure("acme").await.expect("ensure"),
+            organization
+        );
+        assert_eq!(
+            store.lead_get(organization, stored.id).await.expect("get"),
+            Some(stored)
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_the_store_leaves_every_commit_in_the_database_file() {
+        let (dir, store, lead) = open_with_a_lead().await;
+        // A read too, since the pool opens a reader only when a read needs one.
+        store
+            .lead_get(lead.organization_id, lead.id)
+            .await
+            .expect("get");
+        drop(store);
+        // So a copy of the file alone is a complete backup.
+        assert!(!dir.path().join("leads.db-wal").exists());
+    }
+
+    #[tokio::test]
+    async fn a_schema_newer_than_the_server_is_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("leads.db");
+        Connection::open(&path)
+            .and_then(|raw| {
+                let future = i64::try_from(MIGRATION_STEPS.len() + 1).expect("few migrations");
+                raw.pragma_update(None, "user_version", future)
+            })
+            .expect("future schema");
+        assert_internal(SqliteStore::open(&path).map(|_| ()));
+    }
+}
+
+/// The [`Store`] contract, as every backend must keep it.
+#[cfg(test)]
+mod suite {
+    crate::store::suite::store_suite!(super::tests::subject);
+}
