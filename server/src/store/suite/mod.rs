@@ -107,27 +107,7 @@ pub(crate) fn object(value: serde_json::Value) -> JsonObject {
 
 /// A lead with only the required fields set.
 pub(crate) fn lead(organization: OrganizationId, email: &str, created_at: DateTime<Utc>) -> Lead {
-    Lead {
-        id: Uuid::new_v4(),
-        organization_id: organization,
-        email: email.to_owned(),
-        full_name: None,
-        phone: None,
-        company: None,
-        timezone: None,
-        status: LeadStatus::New,
-        assigned_to_id: None,
-        source: LeadSource::default(),
-        metadata: None,
-        notes: Vec::new(),
-        disqualification_data: None,
-        payment_count: 0,
-        payment_status: None,
-        last_payment_at: None,
-        total_paid_cents: 0,
-        created_at,
-        updated_at: created_at,
-    }
+    Lead::new(organization, email.to_owned(), created_at)
 }
 
 /// A lead with every field set, JSON values holding keys the API does not know.
