@@ -214,73 +214,54 @@ impl LeadRow {
         })
     }
 
+    /// The row as a [`Lead`]. Its fields are read by name rather than destructured: each
+    /// column is written from a `Lead` field by [`LeadRow::from_lead`], which destructures, so a
+    /// new column already fails to compile there; `email_lower` is derived, and not read back.
     fn into_lead(self) -> Result<Lead, StoreError> {
-        // Destructured so that a new column fails to compile here until it is read.
-        let LeadRow {
-            id,
-            organization_id,
-            email,
-            // Derived from `email`, for the uniqueness constraint alone.
-            email_lower: _,
-            full_name,
-            phone,
-            company,
-            timezone,
-            status,
-            assigned_to_id,
-            source_referrer,
-            source_utm_campaign,
-            source_utm_content,
-            source_utm_medium,
-            source_utm_source,
-            source_utm_term,
-            metadata,
-            notes,
-            disqualification_data,
-            payment_count,
-            payment_status,
-            last_payment_at,
-            total_paid_cents,
-            created_at,
-            updated_at,
-        } = self;
-        let id = parse_id(&id, "leads.id")?;
-        let status = LeadStatus::parse(&status).ok_or_else(|| {
-            StoreError::Internal(format!("lead {id} has an unknown status {status:?}"))
+        let id = parse_id(&self.id, "leads.id")?;
+        let status = LeadStatus::parse(&self.status).ok_or_else(|| {
+            StoreError::Internal(format!("lead {id} has an unknown status {:?}", self.status))
         })?;
+        let json_object = |text: Option<String>, column: &str| {
+            text.map(|text| from_json::<JsonObject>(&text, column, id))
+                .transpose()
+        };
         Ok(Lead {
             id,
-            organization_id: OrganizationId(parse_id(&organization_id, "leads.organization_id")?),
-            email,
-            full_name,
-            phone,
-            company,
-            timezone,
+            organization_id: OrganizationId(parse_id(
+                &self.organization_id,
+                "leads.organization_id",
+            )?),
+            email: self.email,
+            full_name: self.full_name,
+            phone: self.phone,
+            company: self.company,
+            timezone: self.timezone,
             status,
-            assigned_to_id,
+            assigned_to_id: self.assigned_to_id,
             source: LeadSource {
-                referrer: source_referrer,
-                utm_campaign: source_utm_campaign,
-                utm_content: source_utm_content,
-                utm_medium: source_utm_medium,
-                utm_source: source_utm_source,
-                utm_term: source_utm_term,
+                referrer: self.source_referrer,
+                utm_campaign: self.source_utm_campaign,
+                utm_content: self.source_utm_content,
+                utm_medium: self.source_utm_medium,
+                utm_source: self.source_utm_source,
+                utm_term: self.source_utm_term,
             },
-            metadata: metadata
-                .map(|text| from_json::<JsonObject>(&text, "metadata", id))
-                .transpose()?,
-            notes: from_json(&notes, "notes", id)?,
-            disqualification_data: disqualification_data
-                .map(|text| from_json::<JsonObject>(&text, "disqualification_data", id))
-                .transpose()?,
-            payment_count,
-            payment_status,
-            last_payment_at: last_payment_at
+            metadata: json_object(self.metadata, "metadata")?,
+            notes: from_json(&self.notes, "notes", id)?,
+            disqualification_data: json_object(
+                self.disqualification_data,
+                "disqualification_data",
+            )?,
+            payment_count: self.payment_count,
+            payment_status: self.payment_status,
+            last_payment_at: self
+                .last_payment_at
                 .map(|micros| from_micros(micros, "last_payment_at"))
                 .transpose()?,
-            total_paid_cents,
-            created_at: from_micros(created_at, "created_at")?,
-            updated_at: from_micros(updated_at, "updated_at")?,
+            total_paid_cents: self.total_paid_cents,
+            created_at: from_micros(self.created_at, "created_at")?,
+            updated_at: from_micros(self.updated_at, "updated_at")?,
         })
     }
 }
@@ -361,16 +342,17 @@ pub(super) fn update(
 
 /// `lead` with `changes` applied and `updated_at` set to `now`.
 fn apply(mut lead: Lead, changes: LeadChanges, now: DateTime<Utc>) -> Lead {
-    // Destructured so that a new field of `LeadChanges` fails to compile here until applied.
+    // Destructured (in the spec's order) so that a new field of `LeadChanges` fails to
+    // compile here until applied.
     let LeadChanges {
+        assigned_to_id,
+        company,
         email,
         full_name,
-        phone,
-        company,
-        timezone,
-        status,
-        assigned_to_id,
         notes,
+        phone,
+        status,
+        timezone,
     } = changes;
     if let Some(email) = email {
         lead.email = email;
