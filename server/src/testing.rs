@@ -18,19 +18,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use dropshot::{ConfigLoggingLevel, HttpServer};
-use uuid::Uuid;
 
 use crate::config::Config;
 use crate::context::AppContext;
-use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
 use crate::ratelimit::Limits;
-use crate::store::{KeyHash, Store, StoreError};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
 use crate::{auth, server};
 
 /// The organization [`TestServer::start`] creates, whose key is [`TestServer::api_key`].
@@ -83,10 +79,9 @@ impl TestServerBuilder {
             rate_limits: self.rate_limits,
             log_level: self.log_level,
         };
-        let store = Arc::new(FaultyStore {
-            inner: server::open_store(&config)?,
-            failing: AtomicBool::new(false),
-        });
+        let store = Arc::new(
+            SqliteStore::open(&config.database).context("opening the temporary database")?,
+        );
         let api_key = auth::create_key(store.as_ref(), ORGANIZATION)
             .await
             .context("creating the test organization's key")?;
@@ -106,7 +101,7 @@ impl TestServerBuilder {
 pub struct TestServer {
     base_url: String,
     api_key: String,
-    store: Arc<FaultyStore>,
+    store: Arc<SqliteStore>,
     running: HttpServer<AppContext>,
     database: PathBuf,
     /// Deleted when the server is dropped, after the server.
@@ -149,98 +144,11 @@ impl TestServer {
     /// From now on, every storage call fails as a broken database would (`true`), or works
     /// again (`false`). Requests that need storage then answer `500 INTERNAL_ERROR`.
     pub fn fail_storage(&self, failing: bool) {
-        self.store.failing.store(failing, Ordering::SeqCst);
+        self.store.faults().set(failing);
     }
 
     /// Stops serving, after the requests in flight.
     pub async fn stop(self) -> Result<()> {
         self.running.close().await.map_err(anyhow::Error::msg)
-    }
-}
-
-/// The real store, and a switch that makes every call fail before reaching it.
-struct FaultyStore {
-    inner: Arc<dyn Store>,
-    failing: AtomicBool,
-}
-
-impl FaultyStore {
-    fn check(&self) -> Result<&dyn Store, StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            Err(StoreError::Internal(
-                "storage failure injected by TestServer::fail_storage".to_string(),
-            ))
-        } else {
-            Ok(self.inner.as_ref())
-        }
-    }
-}
-
-#[async_trait]
-impl Store for FaultyStore {
-    async fn health(&self) -> Result<(), StoreError> {
-        self.check()?.health().await
-    }
-
-    async fn is_empty(&self) -> Result<bool, StoreError> {
-        self.check()?.is_empty().await
-    }
-
-    async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError> {
-        self.check()?.organization_ensure(name).await
-    }
-
-    async fn api_key_insert(
-        &self,
-        organization: OrganizationId,
-        hash: KeyHash,
-        created_at: DateTime<Utc>,
-    ) -> Result<ApiKeyId, StoreError> {
-        self.check()?
-            .api_key_insert(organization, hash, created_at)
-            .await
-    }
-
-    async fn api_key_find(
-        &self,
-        hash: KeyHash,
-    ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
-        self.check()?.api_key_find(hash).await
-    }
-
-    async fn lead_insert(&self, lead: Lead) -> Result<Lead, StoreError> {
-        self.check()?.lead_insert(lead).await
-    }
-
-    async fn lead_get(
-        &self,
-        organization: OrganizationId,
-        id: Uuid,
-    ) -> Result<Option<Lead>, StoreError> {
-        self.check()?.lead_get(organization, id).await
-    }
-
-    async fn lead_update(
-        &self,
-        organization: OrganizationId,
-        id: Uuid,
-        changes: LeadChanges,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Lead>, StoreError> {
-        self.check()?
-            .lead_update(organization, id, changes, now)
-            .await
-    }
-
-    async fn lead_list(
-        &self,
-        organization: OrganizationId,
-        filter: LeadFilter,
-        after: Option<Keyset>,
-        limit: u32,
-    ) -> Result<Vec<Lead>, StoreError> {
-        self.check()?
-            .lead_list(organization, filter, after, limit)
-            .await
     }
 }

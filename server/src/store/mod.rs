@@ -8,6 +8,8 @@ pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -26,6 +28,30 @@ pub enum StoreError {
     /// Anything else: I/O, a corrupt database, a bug. Logged, never shown to clients.
     #[error("storage failure: {0}")]
     Internal(String),
+}
+
+/// A switch that makes every call of a store fail as a broken database would, so that tests
+/// can see what clients get then (`TestServer::fail_storage`). Each backend checks it where
+/// all its calls pass; it is off unless switched on.
+#[derive(Debug, Default)]
+pub struct FaultSwitch(AtomicBool);
+
+impl FaultSwitch {
+    /// Every later call fails (`true`), or works again (`false`).
+    pub fn set(&self, failing: bool) {
+        self.0.store(failing, Ordering::SeqCst);
+    }
+
+    /// [`StoreError::Internal`] while the switch is on.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.0.load(Ordering::SeqCst) {
+            Err(StoreError::Internal(
+                "a storage failure injected through the store's FaultSwitch".to_string(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// What the server needs from storage.

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use self::errors::Context;
 use self::pool::ReaderPool;
-use super::{KeyHash, Store, StoreError};
+use super::{FaultSwitch, KeyHash, Store, StoreError};
 use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
@@ -45,6 +45,7 @@ pub struct SqliteStore {
     /// each parking a blocking-pool thread; it does not poison, and a write that fails midway
     /// leaves the connection usable because its transaction rolls back when dropped.
     writer: Arc<tokio::sync::Mutex<Connection>>,
+    faults: FaultSwitch,
 }
 
 impl SqliteStore {
@@ -82,7 +83,13 @@ impl SqliteStore {
         Ok(SqliteStore {
             readers: pool::readers(path)?,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            faults: FaultSwitch::default(),
         })
+    }
+
+    /// Makes every later call fail, for tests of what clients see then.
+    pub fn faults(&self) -> &FaultSwitch {
+        &self.faults
     }
 
     /// Runs `work` on the writer connection, on the blocking pool.
@@ -91,6 +98,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.faults.check()?;
         let mut writer = Arc::clone(&self.writer).lock_owned().await;
         blocking(move || work(&mut writer)).await
     }
@@ -101,6 +109,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.faults.check()?;
         let reader = self
             .readers
             .get()
