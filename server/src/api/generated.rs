@@ -3474,97 +3474,27 @@ impl schemars::JsonSchema for types::TriggeringField {
         openapi_schema("TriggeringField")
     }
 }
-/// Headers of a successful `lead_list` response.
-#[derive(
-    Clone,
-    Debug,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-pub struct LeadListHeaders {
+/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `lead_create`, `lead_view`, `lead_update`.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct RateLimitHeaders {
     /// How many requests the key may make in the current window.
-    #[serde(rename = "X-RateLimit-Limit")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_limit: String,
+    #[serde(rename = "X-RateLimit-Limit", serialize_with = "header_value")]
+    pub x_rate_limit_limit: i64,
     /// How many requests the key has left in the current window.
-    #[serde(rename = "X-RateLimit-Remaining")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_remaining: String,
+    #[serde(rename = "X-RateLimit-Remaining", serialize_with = "header_value")]
+    pub x_rate_limit_remaining: i64,
     /// When the current window ends, in Unix seconds.
-    #[serde(rename = "X-RateLimit-Reset")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_reset: String,
+    #[serde(rename = "X-RateLimit-Reset", serialize_with = "header_value")]
+    pub x_rate_limit_reset: i64,
 }
-/// Headers of a successful `lead_create` response.
-#[derive(
-    Clone,
-    Debug,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-pub struct LeadCreateHeaders {
-    /// How many requests the key may make in the current window.
-    #[serde(rename = "X-RateLimit-Limit")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_limit: String,
-    /// How many requests the key has left in the current window.
-    #[serde(rename = "X-RateLimit-Remaining")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_remaining: String,
-    /// When the current window ends, in Unix seconds.
-    #[serde(rename = "X-RateLimit-Reset")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_reset: String,
-}
-/// Headers of a successful `lead_view` response.
-#[derive(
-    Clone,
-    Debug,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-pub struct LeadViewHeaders {
-    /// How many requests the key may make in the current window.
-    #[serde(rename = "X-RateLimit-Limit")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_limit: String,
-    /// How many requests the key has left in the current window.
-    #[serde(rename = "X-RateLimit-Remaining")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_remaining: String,
-    /// When the current window ends, in Unix seconds.
-    #[serde(rename = "X-RateLimit-Reset")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_reset: String,
-}
-/// Headers of a successful `lead_update` response.
-#[derive(
-    Clone,
-    Debug,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-pub struct LeadUpdateHeaders {
-    /// How many requests the key may make in the current window.
-    #[serde(rename = "X-RateLimit-Limit")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_limit: String,
-    /// How many requests the key has left in the current window.
-    #[serde(rename = "X-RateLimit-Remaining")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_remaining: String,
-    /// When the current window ends, in Unix seconds.
-    #[serde(rename = "X-RateLimit-Reset")]
-    #[schemars(with = "i64")]
-    pub x_rate_limit_reset: String,
+/// Writes a header value as a string: dropshot's header serializer accepts nothing
+/// else, so a typed header field goes through its `Display`.
+fn header_value<T, S>(value: &T, serializer: S) -> Result<S::Ok, S::Error>
+where
+    T: std::fmt::Display,
+    S: serde::Serializer,
+{
+    serializer.collect_str(value)
 }
 /// The Leads API: one method per operation of the spec, named by its operationId.
 #[dropshot::api_description]
@@ -3599,7 +3529,7 @@ pub trait LeadsApi {
     ) -> Result<
         dropshot::HttpResponseHeaders<
             dropshot::HttpResponseOk<types::LeadListResponse>,
-            LeadListHeaders,
+            RateLimitHeaders,
         >,
         ApiError,
     >;
@@ -3626,7 +3556,7 @@ pub trait LeadsApi {
     ) -> Result<
         dropshot::HttpResponseHeaders<
             dropshot::HttpResponseCreated<types::LeadResponse>,
-            LeadCreateHeaders,
+            RateLimitHeaders,
         >,
         ApiError,
     >;
@@ -3644,7 +3574,7 @@ pub trait LeadsApi {
     ) -> Result<
         dropshot::HttpResponseHeaders<
             dropshot::HttpResponseOk<types::LeadResponse>,
-            LeadViewHeaders,
+            RateLimitHeaders,
         >,
         ApiError,
     >;
@@ -3668,7 +3598,7 @@ pub trait LeadsApi {
     ) -> Result<
         dropshot::HttpResponseHeaders<
             dropshot::HttpResponseOk<types::LeadResponse>,
-            LeadUpdateHeaders,
+            RateLimitHeaders,
         >,
         ApiError,
     >;

@@ -9,8 +9,9 @@
 //!   translated to JSON Schema. Each wire type's `JsonSchema` impl returns the first, so the
 //!   rendered document shows exactly the spec's schemas; request extractors validate against
 //!   the second, which enforces what typify does not (`format`, `maximum`, `maxLength`, …).
-//! - `{Operation}Headers`: the response headers an operation documents (bar `x-request-id`,
-//!   which dropshot sets on every response).
+//! - `{Prefix}Headers`: one struct per distinct set of documented success headers (bar
+//!   `x-request-id`, which dropshot sets on every response), shared by the operations that
+//!   document it and named by the rule of [`HeaderSet`]; fields have the headers' types.
 //! - `LeadsApi`: the trait. Bodies, paths and queries come through the server's own
 //!   extractors (`JsonBody`, `PathParams`, `QueryParams`) and errors are its `ApiError`, so
 //!   that every failure, extractor failures included, answers with the error envelope.
@@ -34,6 +35,9 @@ const TRAIT_NAME: &str = "LeadsApi";
 /// The header dropshot sets on every response by itself.
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Where success headers must be defined, to be shared by name.
+const HEADER_COMPONENTS: &str = "#/components/headers/";
+
 pub fn generate(spec: &Value) -> Result<Generated> {
     let operations = operations(spec)?;
     let mut schemas = component_schemas(spec);
@@ -51,8 +55,13 @@ pub fn generate(spec: &Value) -> Result<Generated> {
         .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
         .collect();
     let schema_impls = schema_impls(&schemas);
-    let headers: Vec<TokenStream> = operations.iter().filter_map(headers_struct).collect();
-    let api_trait = api_trait(&operations);
+    let header_sets = header_sets(&operations)?;
+    let header_structs = header_sets
+        .iter()
+        .map(header_set_struct)
+        .collect::<Result<Vec<_>>>()?;
+    let header_value = (!header_sets.is_empty()).then(header_value_helper);
+    let api_trait = api_trait(&operations, &header_sets);
     let title = spec
         .pointer("/info/title")
         .and_then(Value::as_str)
@@ -110,7 +119,9 @@ pub fn generate(spec: &Value) -> Result<Generated> {
 
         #(#schema_impls)*
 
-        #(#headers)*
+        #(#header_structs)*
+
+        #header_value
 
         #api_trait
     };
@@ -135,8 +146,19 @@ struct Operation {
     status: u16,
     /// The component the success response refers to.
     response: Option<String>,
-    /// Documented response headers: (name, description, schema).
-    headers: Vec<(String, String, Value)>,
+    /// The documented success headers (bar `x-request-id`), in document order.
+    headers: Vec<Header>,
+}
+
+/// One documented success header: a `$ref` to `#/components/headers/{component}`.
+#[derive(Clone, PartialEq)]
+struct Header {
+    /// The header's name on the wire.
+    name: String,
+    /// The name of the component it refers to.
+    component: String,
+    description: String,
+    schema: Value,
 }
 
 /// An operation's parameters of one location, as a synthesized object schema.
@@ -244,6 +266,17 @@ fn operation(
             if name.eq_ignore_ascii_case(REQUEST_ID_HEADER) {
                 continue;
             }
+            let component = header
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|reference| reference.strip_prefix(HEADER_COMPONENTS))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "success header `{name}` must be a `$ref` to `{HEADER_COMPONENTS}…`: \
+                         the component names name the shared headers struct"
+                    )
+                })?
+                .to_string();
             let header = resolve(spec, header)?;
             let description = header
                 .get("description")
@@ -251,7 +284,12 @@ fn operation(
                 .unwrap_or_default()
                 .to_string();
             let schema = header.get("schema").cloned().unwrap_or(json!({}));
-            headers.push((name.clone(), description, schema));
+            headers.push(Header {
+                name: name.clone(),
+                component,
+                description,
+                schema,
+            });
         }
     }
 
@@ -437,44 +475,158 @@ fn collect_refs(value: &Value, found: &mut BTreeSet<String>) {
     }
 }
 
-/// The struct of an operation's documented success headers, if it has any.
-fn headers_struct(operation: &Operation) -> Option<TokenStream> {
-    if operation.headers.is_empty() {
-        return None;
-    }
-    let ident = headers_ident(operation);
-    let doc = format!(" Headers of a successful `{}` response.", operation.id);
-    // dropshot sends header fields as strings; `schemars(with)` documents their real type.
-    let fields = operation.headers.iter().map(|(name, description, schema)| {
-        let field = format_ident!("{}", snake_case(name));
-        let documented_type = match schema.get("type").and_then(Value::as_str) {
-            Some("integer") => "i64",
-            Some("number") => "f64",
-            Some("boolean") => "bool",
-            _ => "String",
-        };
-        let doc = doc_attrs(description);
-        quote! {
-            #doc
-            #[serde(rename = #name)]
-            #[schemars(with = #documented_type)]
-            pub #field: String,
+/// A distinct set of documented success headers, and the operations that document it.
+///
+/// Naming rule: every header of a set is a `$ref` to `#/components/headers/{Component}`; the
+/// set's struct is named by the longest run of leading PascalCase words that all its
+/// component names share, plus `Headers` (`RateLimitLimit`, `RateLimitRemaining` and
+/// `RateLimitReset` make `RateLimitHeaders`). The generator refuses inline headers, names
+/// that share no leading word, and two different sets that would get the same name.
+struct HeaderSet {
+    name: String,
+    /// Sorted by wire name, so that the order an operation lists them in does not matter.
+    headers: Vec<Header>,
+    /// The operationIds documenting the set.
+    operations: Vec<String>,
+}
+
+/// The distinct success-header sets of `operations`, in order of first use.
+fn header_sets(operations: &[Operation]) -> Result<Vec<HeaderSet>> {
+    let mut sets: Vec<HeaderSet> = Vec::new();
+    for operation in operations.iter().filter(|op| !op.headers.is_empty()) {
+        let mut headers = operation.headers.clone();
+        headers.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(set) = sets.iter_mut().find(|set| set.headers == headers) {
+            set.operations.push(operation.id.clone());
+            continue;
         }
-    });
-    Some(quote! {
+        let name =
+            header_set_name(&headers).with_context(|| format!("operation `{}`", operation.id))?;
+        if let Some(clash) = sets.iter().find(|set| set.name == name) {
+            bail!(
+                "operations `{}` and `{}` document different success headers, which would both \
+                 be named `{name}`: document the same headers, or rename the components of one \
+                 set",
+                clash.operations[0],
+                operation.id
+            );
+        }
+        sets.push(HeaderSet {
+            name,
+            headers,
+            operations: vec![operation.id.clone()],
+        });
+    }
+    Ok(sets)
+}
+
+/// The name of the struct of `headers`, by the naming rule of [`HeaderSet`].
+fn header_set_name(headers: &[Header]) -> Result<String> {
+    let mut shared: Option<Vec<&str>> = None;
+    for header in headers {
+        if !is_pascal_case(&header.component) {
+            bail!(
+                "header component `{}` is not PascalCase: its name names the headers struct",
+                header.component
+            );
+        }
+        let words = pascal_case_words(&header.component);
+        shared = Some(match shared {
+            None => words,
+            Some(shared) => shared
+                .into_iter()
+                .zip(words)
+                .take_while(|(a, b)| a == b)
+                .map(|(word, _)| word)
+                .collect(),
+        });
+    }
+    let prefix = shared.unwrap_or_default().concat();
+    if prefix.is_empty() {
+        let components: Vec<&str> = headers.iter().map(|h| h.component.as_str()).collect();
+        bail!(
+            "the success header components {components:?} share no leading word, so their \
+             struct has no name: give them a common prefix (`RateLimitLimit`, \
+             `RateLimitRemaining` make `RateLimitHeaders`)"
+        );
+    }
+    Ok(format!("{prefix}Headers"))
+}
+
+/// The struct of one header set. Fields have the types of their schemas; dropshot 0.18
+/// serializes header values from strings only, so each is written through its `Display`.
+fn header_set_struct(set: &HeaderSet) -> Result<TokenStream> {
+    let ident = Ident::new(&set.name, Span::call_site());
+    let names: Vec<String> = set
+        .headers
+        .iter()
+        .map(|h| format!("`{}`", h.name))
+        .collect();
+    let users: Vec<String> = set.operations.iter().map(|id| format!("`{id}`")).collect();
+    let doc = format!(
+        " The success headers {} of {}.",
+        names.join(", "),
+        users.join(", ")
+    );
+    let fields = set
+        .headers
+        .iter()
+        .map(|header| {
+            let field = format_ident!("{}", snake_case(&header.name));
+            let ty = header_type(header)?;
+            let doc = doc_attrs(&header.description);
+            let name = &header.name;
+            Ok(quote! {
+                #doc
+                #[serde(rename = #name, serialize_with = "header_value")]
+                pub #field: #ty,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(quote! {
         #[doc = #doc]
-        #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+        #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
         pub struct #ident {
             #(#fields)*
         }
     })
 }
 
-fn headers_ident(operation: &Operation) -> Ident {
-    format_ident!("{}Headers", pascal_case(&operation.id))
+/// The Rust type of a header's value, from its schema.
+fn header_type(header: &Header) -> Result<TokenStream> {
+    let kind = header.schema.get("type").and_then(Value::as_str);
+    let format = header.schema.get("format").and_then(Value::as_str);
+    Ok(match (kind, format) {
+        (Some("integer"), Some("int32")) => quote!(i32),
+        (Some("integer"), _) => quote!(i64),
+        (Some("number"), _) => quote!(f64),
+        (Some("boolean"), _) => quote!(bool),
+        (Some("string"), _) => quote!(String),
+        _ => bail!(
+            "header `{}` has schema {}: the generator supports headers of type string, \
+             integer, number or boolean",
+            header.name,
+            header.schema
+        ),
+    })
 }
 
-fn api_trait(operations: &[Operation]) -> TokenStream {
+/// The helper every header field serializes with, emitted once if any header set exists.
+fn header_value_helper() -> TokenStream {
+    quote! {
+        /// Writes a header value as a string: dropshot's header serializer accepts nothing
+        /// else, so a typed header field goes through its `Display`.
+        fn header_value<T, S>(value: &T, serializer: S) -> Result<S::Ok, S::Error>
+        where
+            T: std::fmt::Display,
+            S: serde::Serializer,
+        {
+            serializer.collect_str(value)
+        }
+    }
+}
+
+fn api_trait(operations: &[Operation], header_sets: &[HeaderSet]) -> TokenStream {
     let trait_ident = Ident::new(TRAIT_NAME, Span::call_site());
     let methods = operations.iter().map(|op| {
         let ident = Ident::new(&op.id, Span::call_site());
@@ -507,8 +659,11 @@ fn api_trait(operations: &[Operation]) -> TokenStream {
             204 => quote!(dropshot::HttpResponseUpdatedNoContent),
             _ => quote!(dropshot::HttpResponseOk<#content>),
         };
-        if !op.headers.is_empty() {
-            let headers = headers_ident(op);
+        if let Some(set) = header_sets
+            .iter()
+            .find(|set| set.operations.contains(&op.id))
+        {
+            let headers = Ident::new(&set.name, Span::call_site());
             response = quote!(dropshot::HttpResponseHeaders<#response, #headers>);
         }
         quote! {
@@ -574,6 +729,26 @@ fn pascal_case(text: &str) -> String {
         .collect()
 }
 
+/// Whether `name` is an ASCII PascalCase identifier.
+fn is_pascal_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// `RateLimitLimit` → `["Rate", "Limit", "Limit"]`: a word starts at each capital.
+fn pascal_case_words(name: &str) -> Vec<&str> {
+    let mut starts: Vec<usize> = name
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_uppercase())
+        .map(|(index, _)| index)
+        .collect();
+    starts.push(name.len());
+    starts
+        .windows(2)
+        .map(|pair| &name[pair[0]..pair[1]])
+        .collect()
+}
+
 fn snake_case(text: &str) -> String {
     let mut out = String::new();
     let mut previous_lower = false;
@@ -604,6 +779,40 @@ mod tests {
         assert_eq!(pascal_case("lead_list"), "LeadList");
         assert_eq!(snake_case("X-RateLimit-Limit"), "x_rate_limit_limit");
         assert_eq!(snake_case("Retry-After"), "retry_after");
+    }
+
+    fn header(name: &str, component: &str) -> Header {
+        Header {
+            name: name.into(),
+            component: component.into(),
+            description: String::new(),
+            schema: json!({"type": "integer"}),
+        }
+    }
+
+    #[test]
+    fn a_header_set_is_named_by_the_leading_words_its_components_share() {
+        let rate_limit = [
+            header("X-RateLimit-Limit", "RateLimitLimit"),
+            header("X-RateLimit-Reset", "RateLimitReset"),
+        ];
+        assert_eq!(header_set_name(&rate_limit).unwrap(), "RateLimitHeaders");
+        let single = [header("ETag", "EntityTag")];
+        assert_eq!(header_set_name(&single).unwrap(), "EntityTagHeaders");
+        let unrelated = [header("A", "RateLimitLimit"), header("B", "RequestId")];
+        let error = header_set_name(&unrelated).unwrap_err().to_string();
+        assert!(error.contains("share no leading word"), "{error}");
+        let snake = [header("A", "rate_limit")];
+        assert!(header_set_name(&snake).is_err());
+    }
+
+    #[test]
+    fn pascal_case_words_split_at_capitals() {
+        assert_eq!(
+            pascal_case_words("RateLimitLimit"),
+            ["Rate", "Limit", "Limit"]
+        );
+        assert_eq!(pascal_case_words("Http2Proxy"), ["Http2", "Proxy"]);
     }
 
     #[test]
