@@ -87,7 +87,12 @@ fn header() -> String {
 /// Formats generated tokens as a Rust file with the generated-file header.
 fn render(tokens: proc_macro2::TokenStream) -> Result<String> {
     let file: syn::File = syn::parse2(tokens).context("generated code does not parse as Rust")?;
-    Ok(header() + &prettyplease::unparse(&file))
+    Ok(render_file(&file))
+}
+
+/// Formats a generated Rust file with the generated-file header.
+fn render_file(file: &syn::File) -> String {
+    header() + &prettyplease::unparse(file)
 }
 
 fn print_diff(file: &Generated, current: &str) {
