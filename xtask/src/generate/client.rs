@@ -5,21 +5,20 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
+use leads_spec::pointer::to_openapi;
+use leads_spec::schema::keep_unknown_properties;
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 use serde_json::Value;
 use syn::visit_mut::VisitMut;
 
 use super::{Generated, render_file};
-use crate::schema::keep_unknown_properties;
-use crate::spec;
 
 pub const PATH: &str = "client/src/generated.rs";
 
 pub fn generate(spec_json: &Value) -> Result<Generated> {
     let mut spec_json = spec_json.clone();
     keep_unknown_properties(&mut spec_json);
-    let openapi = spec::to_openapi(&spec_json)
-        .map_err(|(pointer, message)| anyhow::anyhow!("{pointer}: {message}"))
+    let openapi = to_openapi(&spec_json)
         .context("the spec is not valid OpenAPI 3.0 (run `cargo xtask lint`)")?;
     let mut settings = GenerationSettings::new();
     settings
