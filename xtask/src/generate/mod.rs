@@ -5,6 +5,8 @@
 //! `--check` can regenerate in memory and compare.
 
 mod client;
+#[cfg(test)]
+mod golden;
 mod server;
 
 use std::path::Path;

@@ -34,8 +34,8 @@ pub fn header_sets(operations: &[Operation]) -> Result<Vec<HeaderSet>> {
             set.operations.push(operation.id.clone());
             continue;
         }
-        let name =
-            header_set_name(&headers).with_context(|| format!("operation `{}`", operation.id))?;
+        let name = header_set_name(&headers)
+            .with_context(|| format!("{} {}", operation.method, operation.path))?;
         if let Some(clash) = sets.iter().find(|set| set.name == name) {
             bail!(
                 "operations `{}` and `{}` document different success headers, which would both \
@@ -107,7 +107,8 @@ pub fn header_set_struct(set: &HeaderSet) -> Result<TokenStream> {
         .iter()
         .map(|header| {
             let field = format_ident!("{}", snake_case(&header.name));
-            let ty = header_type(header)?;
+            let ty = header_type(header)
+                .with_context(|| format!("the success headers of {}", users.join(", ")))?;
             let doc = doc_attrs(&header.description);
             let name = &header.name;
             Ok(quote! {

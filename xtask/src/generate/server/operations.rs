@@ -92,7 +92,10 @@ fn operation(doc: Document, op: &leads_spec::Operation) -> Result<Operation> {
     let query_params = params_struct(&params, "query", format!("{pascal}Query"))?;
 
     let body = match op.request_body() {
-        Some(body) => Some(json_schema_ref(resolve(doc, body.value)?)?),
+        Some(body) => Some(json_schema_ref(
+            resolve(doc, body.value)?,
+            "the request body",
+        )?),
         None => None,
     };
 
@@ -102,15 +105,20 @@ fn operation(doc: Document, op: &leads_spec::Operation) -> Result<Operation> {
         .filter(|response| response.status.starts_with('2'))
         .collect();
     let [success] = successes.as_slice() else {
-        bail!("dropshot needs exactly one 2xx response per operation");
+        let statuses: Vec<&str> = successes.iter().map(|response| response.status).collect();
+        bail!(
+            "dropshot needs exactly one 2xx response per operation, not {}: {statuses:?}",
+            statuses.len()
+        );
     };
     let status: u16 = success
         .status
         .parse()
         .with_context(|| format!("success status `{}` is not a number", success.status))?;
+    let what = format!("response {status}");
     let success = resolve(doc, success.node.value)?;
     let response = match success.get("content") {
-        Some(_) => Some(json_schema_ref(success)?),
+        Some(_) => Some(json_schema_ref(success, &what)?),
         None => None,
     };
     let headers = success_headers(doc, success)?;
@@ -207,17 +215,35 @@ pub fn params_struct(
     Ok(Some(Params { type_name, schema }))
 }
 
-/// The component name of `owner`'s `application/json` schema, which must be a `$ref`.
-fn json_schema_ref(owner: &Value) -> Result<String> {
+/// The component name of the schema of `owner` (`what`: "the request body", "response
+/// 200"), which must be `application/json` only, with a `$ref` to a component schema: the
+/// component names the wire type.
+fn json_schema_ref(owner: &Value, what: &str) -> Result<String> {
+    let media_types: Vec<&String> = owner
+        .get("content")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|content| content.keys())
+        .collect();
+    if media_types != ["application/json"] {
+        bail!(
+            "{what} has media types {media_types:?}: the generator supports `application/json` only"
+        );
+    }
     let reference = owner
         .pointer("/content/application~1json/schema/$ref")
         .and_then(Value::as_str)
         .ok_or_else(|| {
-            anyhow!("request and response bodies must be `application/json` with a schema `$ref`")
+            anyhow!(
+                "{what} has an inline schema: it must be a `$ref` to `#/components/schemas/…`, \
+                 whose name names its wire type"
+            )
         })?;
     schema_component(reference)
         .map(String::from)
-        .ok_or_else(|| anyhow!("`{reference}` is not a reference to #/components/schemas"))
+        .ok_or_else(|| {
+            anyhow!("{what}: `{reference}` is not a reference to `#/components/schemas/…`")
+        })
 }
 
 fn resolve<'a>(doc: Document<'a>, value: &'a Value) -> Result<&'a Value> {

@@ -51,7 +51,10 @@ pub fn wire_types(schemas: &Map<String, Value>, operations: &[Operation]) -> Res
         .context("typify could not generate the wire types")?;
     let names: BTreeSet<String> = type_space.iter_types().map(|t| t.name()).collect();
     if let Some(missing) = schemas.keys().find(|name| !names.contains(*name)) {
-        bail!("typify named schema `{missing}` differently: component names must be PascalCase");
+        bail!(
+            "typify renames schema `{missing}`: component names must be PascalCase, as the \
+             generated code names each wire type by its component"
+        );
     }
     Ok(type_space.to_stream())
 }
