@@ -165,12 +165,8 @@ impl<'a> Operation<'a> {
     /// those of the same name and location, so a caller keying them by `(in, name)` in order
     /// gets OpenAPI's meaning). Not resolved.
     pub fn parameters(&self) -> Vec<Node<'a>> {
-        let path_item_pointer = self
-            .pointer
-            .rsplit_once('/')
-            .map_or("", |(parent, _)| parent);
-        let shared = listed(self.path_item, path_item_pointer, "parameters");
-        shared
+        let path_item_pointer = pointer(["paths", self.path]);
+        listed(self.path_item, &path_item_pointer, "parameters")
             .into_iter()
             .chain(listed(self.value, &self.pointer, "parameters"))
             .collect()

@@ -125,8 +125,8 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let spec = leads_spec::load(&root.join(SPEC_PATH)).expect("the spec loads");
+        let spec = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("the spec loads");
         let first = generate_all(&spec).expect("generates");
         let second = generate_all(&spec).expect("generates again");
         assert_eq!(first.len(), second.len());
