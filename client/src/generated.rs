@@ -1639,7 +1639,7 @@ rejected.
                     booking_link_id: Ok(Default::default()),
                     evaluated_at: Ok(Default::default()),
                     triggering_field: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2793,7 +2793,7 @@ rejected.
                     utm_term: Ok(Default::default()),
                     wbraid: Ok(Default::default()),
                     yclid: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -3391,7 +3391,7 @@ rejected.
                     content: Err("no value supplied for content".to_string()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     user_id: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
+use leads_spec::{Document, schema_component};
 use serde_json::Value;
 
 use crate::exchange::Exchange;
@@ -16,47 +17,33 @@ pub type Pair = (String, u16);
 fn documented() -> &'static BTreeMap<Pair, String> {
     static DOCUMENTED: OnceLock<BTreeMap<Pair, String>> = OnceLock::new();
     DOCUMENTED.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/leads.yaml");
-        let text = std::fs::read_to_string(&path).expect("openapi/leads.yaml is readable");
-        let spec: Value = serde_yaml_ng::from_str(&text).expect("openapi/leads.yaml is YAML");
+        let spec = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .unwrap_or_else(|error| panic!("the spec does not load: {error}"));
         responses(&spec)
     })
 }
 
 /// The (operationId, status) → schema name table of a spec.
+/// Responses without a JSON body schema map to an empty name; ranges (`4XX`) and `default`
+/// are left out, as no answer has them as its status.
 pub fn responses(spec: &Value) -> BTreeMap<Pair, String> {
+    let doc = Document::new(spec);
     let mut table = BTreeMap::new();
-    let resolve = |value: &Value| -> Value {
-        value
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|pointer| spec.pointer(pointer))
-            .unwrap_or(value)
-            .clone()
-    };
-    for item in spec["paths"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(_, item)| item)
-    {
-        for operation in item.as_object().into_iter().flatten().map(|(_, op)| op) {
-            let Some(id) = operation.get("operationId").and_then(Value::as_str) else {
+    for operation in doc.operations() {
+        let Some(id) = operation.id() else { continue };
+        for response in operation.responses() {
+            let Ok(status) = response.status.parse::<u16>() else {
                 continue;
             };
-            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
-                let Ok(status) = status.parse::<u16>() else {
-                    continue;
-                };
-                let schema = resolve(response)
-                    .pointer("/content/application~1json/schema/$ref")
-                    .and_then(Value::as_str)
-                    .and_then(|r| r.rsplit('/').next())
-                    .unwrap_or_default()
-                    .to_string();
-                table.insert((id.to_string(), status), schema);
-            }
+            let schema = doc
+                .resolve(response.node.value)
+                .ok()
+                .and_then(|r| r.pointer("/content/application~1json/schema/$ref"))
+                .and_then(Value::as_str)
+                .and_then(schema_component)
+                .unwrap_or_default()
+                .to_string();
+            table.insert((id.to_string(), status), schema);
         }
     }
     table

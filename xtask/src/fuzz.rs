@@ -173,7 +173,7 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         .arg("--config-file")
         .arg(&config_file)
         .arg("run")
-        .arg(crate::spec::SPEC_PATH)
+        .arg(leads_spec::SPEC_PATH)
         .args(["--url", &url])
         .args(["--checks", "all"])
         // Both valid cases (the server must accept them) and invalid ones (it must reject them).
@@ -193,7 +193,7 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     println!(
         "fuzz: schemathesis {SCHEMATHESIS_VERSION} run {} --url {url} --checks all --mode all \
          --max-examples {} --seed {} --workers 1 (time limit {} s)",
-        crate::spec::SPEC_PATH,
+        leads_spec::SPEC_PATH,
         options.max_examples,
         options.seed,
         options.timeout.as_secs(),

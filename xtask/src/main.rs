@@ -9,14 +9,13 @@
 mod fuzz;
 mod generate;
 mod lint;
-mod schema;
-mod spec;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use leads_spec::SPEC_PATH;
 
 #[derive(Parser)]
 #[command(
@@ -67,7 +66,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let outcome = match cli.command {
         Command::Generate { check } => generate::run(&root, check),
-        Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(spec::SPEC_PATH))),
+        Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(SPEC_PATH))),
         Command::Check => check(&root),
         Command::Fuzz {
             max_examples,
@@ -94,7 +93,7 @@ fn main() -> ExitCode {
 
 /// Runs every check, even after one fails, so that one run shows all that is wrong.
 fn check(root: &Path) -> Result<bool> {
-    let lint_ok = lint::run(&root.join(spec::SPEC_PATH))?;
+    let lint_ok = lint::run(&root.join(SPEC_PATH))?;
     let generate_ok = generate::run(root, true)?;
     let conformance_ok = conformance(root)?;
     Ok(lint_ok && generate_ok && conformance_ok)

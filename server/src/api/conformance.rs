@@ -11,6 +11,8 @@
 
 use std::collections::BTreeSet;
 
+use leads_spec::pointer::escape;
+use leads_spec::{Document, Operation};
 use serde_json::{Map, Value, json};
 
 /// A difference between the spec and the rendered document that dropshot makes and that the
@@ -60,43 +62,26 @@ pub const RULES: [Rule; 7] = [
 
 /// What `doc` says of the contract, normalized by [`RULES`].
 pub fn contract(doc: &Value) -> Value {
-    let mut operations = Map::new();
-    for (path, item) in doc
-        .get("paths")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        let shared = item.get("parameters").and_then(Value::as_array).cloned();
-        for method in [
-            "get", "put", "post", "delete", "options", "head", "patch", "trace",
-        ] {
-            let Some(op) = item.get(method) else { continue };
-            let mut parameters = shared.clone().unwrap_or_default();
-            parameters.extend(
-                op.get("parameters")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            let key = format!("{} {path}", method.to_uppercase());
-            operations.insert(key, operation(doc, op, &parameters));
-        }
-    }
+    let doc = Document::new(doc);
+    let operations: Map<String, Value> = doc
+        .operations()
+        .iter()
+        .map(|operation| (operation.label(), operation_contract(doc, operation)))
+        .collect();
     let schemas: Map<String, Value> = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
+        .components("schemas")
         .into_iter()
-        .flatten()
-        .map(|(name, schema)| (name.clone(), schema_contract(schema)))
+        .map(|(name, schema)| (name.to_string(), schema_contract(schema.value)))
         .collect();
     json!({"operations": operations, "schemas": schemas})
 }
 
-fn operation(doc: &Value, op: &Value, parameters: &[Value]) -> Value {
-    let parameters: Map<String, Value> = parameters
-        .iter()
-        .map(|parameter| resolve(doc, parameter))
+fn operation_contract(doc: Document, operation: &Operation) -> Value {
+    let op = operation.value;
+    let parameters: Map<String, Value> = operation
+        .parameters()
+        .into_iter()
+        .map(|parameter| resolve(doc, parameter.value))
         .map(|parameter| {
             let key = format!(
                 "{} {}",
@@ -107,14 +92,9 @@ fn operation(doc: &Value, op: &Value, parameters: &[Value]) -> Value {
         })
         .collect();
     let mut responses = Map::new();
-    for (status, response) in op
-        .get("responses")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        let response = resolve(doc, response);
-        let status = error_status_range(status);
+    for response in operation.responses() {
+        let status = error_status_range(response.status);
+        let response = resolve(doc, response.node.value);
         let contract = response_contract(response);
         // Single statuses of one range must agree with each other, or the range is ambiguous.
         match responses.get(&status) {
@@ -126,8 +106,8 @@ fn operation(doc: &Value, op: &Value, parameters: &[Value]) -> Value {
             }
         }
     }
-    let request_body = op.get("requestBody").map(|body| {
-        let body = resolve(doc, body);
+    let request_body = operation.request_body().map(|body| {
+        let body = resolve(doc, body.value);
         json!({
             "required": body.get("required").cloned().unwrap_or(Value::Bool(false)),
             "content": content_contract(body),
@@ -151,10 +131,7 @@ fn drop_implicit_4xx(spec: &Value, server: &mut Value) {
     };
     for (key, operation) in operations {
         let spec_has_4xx = spec
-            .pointer(&format!(
-                "/operations/{}/responses/4XX",
-                key.replace('~', "~0").replace('/', "~1")
-            ))
+            .pointer(&format!("/operations/{}/responses/4XX", escape(key)))
             .is_some();
         if !spec_has_4xx && let Some(responses) = operation["responses"].as_object_mut() {
             responses.remove("4XX");
@@ -258,13 +235,10 @@ fn schema_contract(schema: &Value) -> Value {
     }
 }
 
-fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
-    value
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|reference| reference.strip_prefix('#'))
-        .and_then(|pointer| doc.pointer(pointer))
-        .unwrap_or(value)
+/// `value`, its `$ref`s followed; a broken reference stays as written, so that it differs
+/// from the other document's value.
+fn resolve<'a>(doc: Document<'a>, value: &'a Value) -> &'a Value {
+    doc.resolve(value).unwrap_or(value)
 }
 
 fn text(value: Option<&Value>) -> String {
@@ -298,7 +272,7 @@ fn diff(spec: &Value, server: &Value, at: String, found: &mut Vec<String>) {
         (Value::Object(a), Value::Object(b)) => {
             let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for key in keys {
-                let at = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                let at = format!("{at}/{}", escape(key));
                 match (a.get(key), b.get(key)) {
                     (Some(x), Some(y)) => diff(x, y, at, found),
                     (Some(x), None) => {
@@ -330,9 +304,8 @@ mod tests {
     use super::*;
 
     fn spec() -> Value {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/leads.yaml");
-        let text = std::fs::read_to_string(path).expect("the spec is readable");
-        serde_yaml_ng::from_str(&text).expect("the spec is YAML")
+        leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("the spec loads")
     }
 
     fn rendered() -> Value {

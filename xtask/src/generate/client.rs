@@ -1,20 +1,24 @@
 //! The progenitor client, `client/src/generated.rs`.
+//!
+//! progenitor writes it as is, bar one fix of typify's builders ([`default_flattened_maps`]).
+
+use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
+use leads_spec::pointer::to_openapi;
+use leads_spec::schema::keep_unknown_properties;
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 use serde_json::Value;
+use syn::visit_mut::VisitMut;
 
-use super::{Generated, render};
-use crate::schema::keep_unknown_properties;
-use crate::spec;
+use super::{Generated, render_file};
 
 pub const PATH: &str = "client/src/generated.rs";
 
 pub fn generate(spec_json: &Value) -> Result<Generated> {
     let mut spec_json = spec_json.clone();
     keep_unknown_properties(&mut spec_json);
-    let openapi = spec::to_openapi(&spec_json)
-        .map_err(|(pointer, message)| anyhow::anyhow!("{pointer}: {message}"))
+    let openapi = to_openapi(&spec_json)
         .context("the spec is not valid OpenAPI 3.0 (run `cargo xtask lint`)")?;
     let mut settings = GenerationSettings::new();
     settings
@@ -23,8 +27,179 @@ pub fn generate(spec_json: &Value) -> Result<Generated> {
     let tokens = Generator::new(&settings)
         .generate_tokens(&openapi)
         .context("progenitor could not generate the client")?;
+    let mut file: syn::File =
+        syn::parse2(tokens).context("progenitor's client does not parse as Rust")?;
+    default_flattened_maps(&mut file);
     Ok(Generated {
         path: PATH,
-        contents: render(tokens)?,
+        contents: render_file(&file),
     })
+}
+
+/// Makes the builder of every open object start with an empty map of extra keys.
+///
+/// typify turns an object open to unknown keys into a struct with a `#[serde(flatten)]` map
+/// (`extra`), which it marks required; so its builder's `Default` starts `extra` as
+/// `Err("no value supplied for extra")` and a builder nobody gives extra keys fails to build.
+/// Neither typify 0.8 nor progenitor 0.15 has a setting for it: this rewrites those defaults
+/// to `Ok(Default::default())`, i.e. no extra keys.
+fn default_flattened_maps(file: &mut syn::File) {
+    let mut finder = FlattenedMaps::default();
+    finder.visit_file_mut(file);
+    DefaultToEmpty {
+        fields: finder.fields,
+    }
+    .visit_file_mut(file);
+}
+
+/// Collects (struct, field) of every field that is a `#[serde(flatten)]` map.
+#[derive(Default)]
+struct FlattenedMaps {
+    fields: BTreeSet<(String, String)>,
+}
+
+impl VisitMut for FlattenedMaps {
+    fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+        for field in &item.fields {
+            if let Some(ident) = &field.ident
+                && is_flattened(field)
+                && is_map(&field.ty)
+            {
+                self.fields
+                    .insert((item.ident.to_string(), ident.to_string()));
+            }
+        }
+    }
+}
+
+fn is_flattened(field: &syn::Field) -> bool {
+    field.attrs.iter().any(|attr| {
+        let mut flatten = false;
+        if attr.path().is_ident("serde") {
+            // Other serde options are parsed and skipped; only `flatten` matters here.
+            let _ = attr.parse_nested_meta(|meta| {
+                flatten |= meta.path.is_ident("flatten");
+                if meta.input.peek(syn::Token![=]) {
+                    meta.value()?.parse::<syn::Expr>()?;
+                }
+                Ok(())
+            });
+        }
+        flatten
+    })
+}
+
+fn is_map(ty: &syn::Type) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    path.path.segments.last().is_some_and(|segment| {
+        matches!(
+            segment.ident.to_string().as_str(),
+            "Map" | "HashMap" | "BTreeMap"
+        )
+    })
+}
+
+/// In `impl Default for {Struct}` (the builder of the same name), replaces `Err(…)` with
+/// `Ok(Default::default())` for the collected fields.
+struct DefaultToEmpty {
+    fields: BTreeSet<(String, String)>,
+}
+
+impl VisitMut for DefaultToEmpty {
+    fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+        let is_default = item
+            .trait_
+            .as_ref()
+            .and_then(|(_, path, _)| path.segments.last())
+            .is_some_and(|segment| segment.ident == "Default");
+        let type_name = match item.self_ty.as_ref() {
+            syn::Type::Path(self_ty) => self_ty.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        };
+        if let (true, Some(type_name)) = (is_default, type_name) {
+            FieldDefaults {
+                type_name,
+                fields: &self.fields,
+            }
+            .visit_item_impl_mut(item);
+        }
+    }
+}
+
+/// Rewrites the field values of the `Self { … }` literal in one `Default` impl.
+struct FieldDefaults<'a> {
+    type_name: String,
+    fields: &'a BTreeSet<(String, String)>,
+}
+
+impl VisitMut for FieldDefaults<'_> {
+    fn visit_field_value_mut(&mut self, field: &mut syn::FieldValue) {
+        let syn::Member::Named(name) = &field.member else {
+            return;
+        };
+        let key = (self.type_name.clone(), name.to_string());
+        if self.fields.contains(&key) && is_err_call(&field.expr) {
+            field.expr = syn::parse_quote!(Ok(Default::default()));
+        }
+    }
+}
+
+fn is_err_call(expr: &syn::Expr) -> bool {
+    let syn::Expr::Call(call) = expr else {
+        return false;
+    };
+    matches!(call.func.as_ref(), syn::Expr::Path(path) if path.path.is_ident("Err"))
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    use super::*;
+
+    #[test]
+    fn a_flattened_map_defaults_to_empty_in_its_builder() {
+        let mut file: syn::File = syn::parse_quote! {
+            pub mod types {
+                pub struct Open {
+                    pub name: Option<String>,
+                    #[serde(flatten)]
+                    pub extra: ::serde_json::Map<String, ::serde_json::Value>,
+                }
+                pub struct Closed {
+                    pub name: String,
+                }
+                pub mod builder {
+                    impl ::std::default::Default for Open {
+                        fn default() -> Self {
+                            Self {
+                                name: Ok(Default::default()),
+                                extra: Err("no value supplied for extra".to_string()),
+                            }
+                        }
+                    }
+                    impl ::std::default::Default for Closed {
+                        fn default() -> Self {
+                            Self {
+                                name: Err("no value supplied for name".to_string()),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        default_flattened_maps(&mut file);
+        let code = file.to_token_stream().to_string();
+        assert!(
+            code.contains("extra : Ok (Default :: default ())"),
+            "{code}"
+        );
+        // A required field that is not a flattened map stays required.
+        assert!(
+            code.contains("name : Err (\"no value supplied for name\""),
+            "{code}"
+        );
+    }
 }

@@ -1,31 +1,29 @@
 //! Rule: every 4xx and 5xx response (and `default`) carries the error envelope, so that a
 //! client can handle every error one way. Progenitor also needs one error schema per operation.
 
+use leads_spec::Document;
 use serde_json::Value;
 
-use super::{Problem, operations, resolve};
-use crate::spec::escape_pointer_token;
+use super::Problem;
 
 /// The schema every error response must use.
 pub const ERROR_SCHEMA: &str = "#/components/schemas/ErrorResponse";
 
-pub fn check(doc: &Value, problems: &mut Vec<Problem>) {
-    for operation in operations(doc) {
-        let Some(responses) = operation.value.get("responses").and_then(Value::as_object) else {
-            continue;
-        };
-        for (status, response) in responses.iter().filter(|(status, _)| is_error(status)) {
-            let at = format!(
-                "{}/responses/{}",
-                operation.pointer,
-                escape_pointer_token(status)
-            );
-            let schema_ref = resolve(doc, response)
+pub fn check(doc: Document, problems: &mut Vec<Problem>) {
+    for operation in doc.operations() {
+        for response in operation.responses() {
+            let status = response.status;
+            if !is_error(status) {
+                continue;
+            }
+            let schema_ref = doc
+                .resolve(response.node.value)
+                .ok()
                 .and_then(|r| r.pointer("/content/application~1json/schema/$ref"))
                 .and_then(Value::as_str);
             if schema_ref != Some(ERROR_SCHEMA) {
                 problems.push(Problem::new(
-                    at,
+                    response.node.pointer,
                     format!(
                         "error response {status} must use the error envelope: content \
                          `application/json` with schema `$ref: '{ERROR_SCHEMA}'`"

@@ -7,91 +7,62 @@
 //! Schemas are OpenAPI 3.0 Schema Objects; [`to_json_schema`] turns them into JSON Schema
 //! (2020-12) for the validator.
 
+use std::collections::BTreeSet;
+
+use leads_spec::Document;
+use leads_spec::pointer::escape;
+use leads_spec::schema::to_json_schema;
 use serde_json::{Map, Value, json};
 
-use crate::schema::to_json_schema;
+use super::Problem;
 
-use super::{Problem, operations, resolve};
-use crate::spec::escape_pointer_token;
-
-pub fn check(doc: &Value, problems: &mut Vec<Problem>) {
+pub fn check(doc: Document, problems: &mut Vec<Problem>) {
     let checker = Checker::new(doc);
-    let components = doc.get("components");
-    let component = |kind: &'static str| {
-        components
-            .and_then(|c| c.get(kind))
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .map(move |(name, value)| {
-                let at = format!("/components/{kind}/{}", escape_pointer_token(name));
-                (at, value)
-            })
-    };
-    for (at, parameter) in component("parameters") {
-        checker.parameter_or_header(&at, parameter, problems);
+    for (_, parameter) in doc.components("parameters") {
+        checker.parameter_or_header(&parameter.pointer, parameter.value, problems);
     }
-    for (at, header) in component("headers") {
-        checker.parameter_or_header(&at, header, problems);
+    for (_, header) in doc.components("headers") {
+        checker.parameter_or_header(&header.pointer, header.value, problems);
     }
-    for (at, response) in component("responses") {
-        checker.response(&at, response, problems);
+    for (_, response) in doc.components("responses") {
+        checker.response(&response.pointer, response.value, problems);
     }
-    for (at, body) in component("requestBodies") {
-        checker.content(&at, body, problems);
+    for (_, body) in doc.components("requestBodies") {
+        checker.content(&body.pointer, body.value, problems);
     }
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        for (path, item) in paths {
-            let at = format!("/paths/{}", escape_pointer_token(path));
-            checker.parameters(&at, item, problems);
-        }
-    }
-    for operation in operations(doc) {
-        let at = &operation.pointer;
-        checker.parameters(at, operation.value, problems);
-        if let Some(body) = operation.value.get("requestBody") {
-            checker.content(&format!("{at}/requestBody"), body, problems);
-        }
-        if let Some(responses) = operation.value.get("responses").and_then(Value::as_object) {
-            for (status, response) in responses {
-                let at = format!("{at}/responses/{}", escape_pointer_token(status));
-                checker.response(&at, response, problems);
+    // A path item's parameters apply to each of its operations: check them once.
+    let mut checked_parameters = BTreeSet::new();
+    for operation in doc.operations() {
+        for parameter in operation.parameters() {
+            if checked_parameters.insert(parameter.pointer.clone()) {
+                checker.parameter_or_header(&parameter.pointer, parameter.value, problems);
             }
+        }
+        if let Some(body) = operation.request_body() {
+            checker.content(&body.pointer, body.value, problems);
+        }
+        for response in operation.responses() {
+            checker.response(&response.node.pointer, response.node.value, problems);
         }
     }
 }
 
 struct Checker<'a> {
-    doc: &'a Value,
+    doc: Document<'a>,
     /// `components.schemas`, converted to JSON Schema, for `$ref`s to resolve against.
     schemas: Value,
 }
 
 impl<'a> Checker<'a> {
-    fn new(doc: &'a Value) -> Self {
-        let schemas = doc
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-            .map(|schemas| {
-                schemas
-                    .iter()
-                    .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
-                    .collect::<Map<_, _>>()
-            })
-            .unwrap_or_default();
+    fn new(doc: Document<'a>) -> Self {
+        let schemas: Map<String, Value> = doc
+            .components("schemas")
+            .into_iter()
+            .map(|(name, schema)| (name.to_string(), to_json_schema(schema.value)))
+            .collect();
         Self {
             doc,
             schemas: Value::Object(schemas),
-        }
-    }
-
-    /// The inline (not `$ref`) parameters of a path item or operation.
-    fn parameters(&self, at: &str, owner: &Value, problems: &mut Vec<Problem>) {
-        let Some(parameters) = owner.get("parameters").and_then(Value::as_array) else {
-            return;
-        };
-        for (index, parameter) in parameters.iter().enumerate() {
-            self.parameter_or_header(&format!("{at}/parameters/{index}"), parameter, problems);
         }
     }
 
@@ -114,7 +85,7 @@ impl<'a> Checker<'a> {
         self.content(at, response, problems);
         if let Some(headers) = response.get("headers").and_then(Value::as_object) {
             for (name, header) in headers {
-                let at = format!("{at}/headers/{}", escape_pointer_token(name));
+                let at = format!("{at}/headers/{}", escape(name));
                 self.parameter_or_header(&at, header, problems);
             }
         }
@@ -136,7 +107,7 @@ impl<'a> Checker<'a> {
         };
         for (media_type, object) in media_types {
             if let Some(schema) = object.get("schema") {
-                let at = format!("{at}/{}", escape_pointer_token(media_type));
+                let at = format!("{at}/{}", escape(media_type));
                 self.examples(&at, object, schema, problems);
             }
         }
@@ -150,9 +121,9 @@ impl<'a> Checker<'a> {
         }
         if let Some(examples) = owner.get("examples").and_then(Value::as_object) {
             for (name, example) in examples {
-                let at = format!("{at}/examples/{}", escape_pointer_token(name));
+                let at = format!("{at}/examples/{}", escape(name));
                 // A dangling example reference is the refs rule's to report.
-                if let Some(value) = resolve(self.doc, example).and_then(|e| e.get("value")) {
+                if let Some(value) = self.doc.resolve(example).ok().and_then(|e| e.get("value")) {
                     cases.push((format!("{at}/value"), value));
                 }
             }

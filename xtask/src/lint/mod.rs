@@ -22,9 +22,8 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::Result;
+use leads_spec::Document;
 use serde_json::Value;
-
-use crate::spec::{self, pointer};
 
 /// One thing wrong with the spec, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +55,7 @@ impl fmt::Display for Problem {
 
 /// Lints the spec at `path`, printing every problem. Returns whether it is clean.
 pub fn run(path: &Path) -> Result<bool> {
-    let doc = spec::load_json(path)?;
+    let doc = leads_spec::load(path)?;
     let problems = lint(&doc);
     if problems.is_empty() {
         println!("lint: {} is clean", path.display());
@@ -71,6 +70,7 @@ pub fn run(path: &Path) -> Result<bool> {
 
 /// Every problem of `doc`, rule by rule.
 pub fn lint(doc: &Value) -> Vec<Problem> {
+    let doc = Document::new(doc);
     let mut problems = Vec::new();
     structure::check(doc, &mut problems);
     operations::check(doc, &mut problems);
@@ -78,53 +78,6 @@ pub fn lint(doc: &Value) -> Vec<Problem> {
     examples::check(doc, &mut problems);
     error_envelope::check(doc, &mut problems);
     problems
-}
-
-/// The HTTP methods an OpenAPI path item may hold operations for.
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
-/// An operation of the spec with the pointer it sits at.
-struct Operation<'a> {
-    pointer: String,
-    value: &'a Value,
-}
-
-/// Every operation of `doc`, in document order.
-fn operations(doc: &Value) -> Vec<Operation<'_>> {
-    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    paths
-        .iter()
-        .flat_map(|(path, item)| {
-            METHODS.iter().filter_map(move |method| {
-                item.get(*method).map(|value| Operation {
-                    pointer: pointer(["paths", path.as_str(), method]),
-                    value,
-                })
-            })
-        })
-        .collect()
-}
-
-/// Follows `$ref`s (local ones only) until a value that is not a reference.
-fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> Option<&'a Value> {
-    // A chain longer than this is a cycle.
-    for _ in 0..32 {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => value = lookup(doc, reference)?,
-            None => return Some(value),
-        }
-    }
-    None
-}
-
-/// The value a local `$ref` (`#/…`) points at.
-fn lookup<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
-    let fragment = reference.strip_prefix('#')?;
-    doc.pointer(fragment)
 }
 
 #[cfg(test)]
@@ -209,18 +162,9 @@ pub(crate) mod tests {
 
     #[test]
     fn the_project_spec_is_clean() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(spec::SPEC_PATH);
-        let doc = spec::load_json(&path).expect("the project spec loads");
+        let doc = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("the project spec loads");
         let problems: Vec<String> = lint(&doc).iter().map(ToString::to_string).collect();
         assert!(problems.is_empty(), "{}", problems.join("\n"));
-    }
-
-    #[test]
-    fn resolve_follows_chains_and_stops_on_cycles() {
-        let doc = json!({"a": {"$ref": "#/b"}, "b": {"$ref": "#/c"}, "c": 1, "x": {"$ref": "#/x"}});
-        assert_eq!(resolve(&doc, &doc["a"]), Some(&json!(1)));
-        assert_eq!(resolve(&doc, &doc["x"]), None);
     }
 }

@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
+use leads_spec::Document;
 use serde_json::Value;
 
-use super::{Problem, operations};
+use super::Problem;
 
-pub fn check(doc: &Value, problems: &mut Vec<Problem>) {
+pub fn check(doc: Document, problems: &mut Vec<Problem>) {
     let mut seen: HashMap<&str, String> = HashMap::new();
-    for operation in operations(doc) {
+    for operation in doc.operations() {
         for field in ["operationId", "summary", "description"] {
             let present = operation
                 .value
@@ -34,7 +35,7 @@ pub fn check(doc: &Value, problems: &mut Vec<Problem>) {
                 "the operation has no tag",
             ));
         }
-        if let Some(id) = operation.value.get("operationId").and_then(Value::as_str) {
+        if let Some(id) = operation.id() {
             if let Some(first) = seen.get(id) {
                 problems.push(Problem::new(
                     format!("{}/operationId", operation.pointer),

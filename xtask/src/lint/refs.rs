@@ -1,16 +1,17 @@
 //! Rule: every `$ref` points at something inside the document. The generators read one
 //! self-contained file, so references to other files are problems too.
 
+use leads_spec::Document;
+use leads_spec::pointer::escape;
 use serde_json::Value;
 
-use super::{Problem, lookup};
-use crate::spec::escape_pointer_token;
+use super::Problem;
 
-pub fn check(doc: &Value, problems: &mut Vec<Problem>) {
-    walk(doc, doc, String::new(), problems);
+pub fn check(doc: Document, problems: &mut Vec<Problem>) {
+    walk(doc, doc.root(), String::new(), problems);
 }
 
-fn walk(doc: &Value, value: &Value, at: String, problems: &mut Vec<Problem>) {
+fn walk(doc: Document, value: &Value, at: String, problems: &mut Vec<Problem>) {
     match value {
         Value::Object(map) => {
             if let Some(reference) = map.get("$ref") {
@@ -24,12 +25,7 @@ fn walk(doc: &Value, value: &Value, at: String, problems: &mut Vec<Problem>) {
                     }
                     continue;
                 }
-                walk(
-                    doc,
-                    child,
-                    format!("{at}/{}", escape_pointer_token(key)),
-                    problems,
-                );
+                walk(doc, child, format!("{at}/{}", escape(key)), problems);
             }
         }
         Value::Array(items) => {
@@ -42,33 +38,25 @@ fn walk(doc: &Value, value: &Value, at: String, problems: &mut Vec<Problem>) {
 }
 
 /// An `examples` map: its entries may be `$ref`s to components, but their values are data.
-fn walk_examples(doc: &Value, examples: &Value, at: String, problems: &mut Vec<Problem>) {
+fn walk_examples(doc: Document, examples: &Value, at: String, problems: &mut Vec<Problem>) {
     let Some(map) = examples.as_object() else {
         return;
     };
     for (name, example) in map {
         if let Some(reference) = example.get("$ref") {
-            let at = format!("{at}/{}/$ref", escape_pointer_token(name));
+            let at = format!("{at}/{}/$ref", escape(name));
             check_ref(doc, reference, at, problems);
         }
     }
 }
 
-fn check_ref(doc: &Value, reference: &Value, at: String, problems: &mut Vec<Problem>) {
+fn check_ref(doc: Document, reference: &Value, at: String, problems: &mut Vec<Problem>) {
     let Some(reference) = reference.as_str() else {
         problems.push(Problem::new(at, "$ref must be a string"));
         return;
     };
-    if !reference.starts_with('#') {
-        problems.push(Problem::new(
-            at,
-            format!("$ref `{reference}` points outside the document; the spec must be one file"),
-        ));
-    } else if lookup(doc, reference).is_none() {
-        problems.push(Problem::new(
-            at,
-            format!("$ref `{reference}` points at nothing"),
-        ));
+    if let Err(error) = doc.lookup(reference) {
+        problems.push(Problem::new(at, error.to_string()));
     }
 }
 

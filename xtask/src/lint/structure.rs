@@ -5,6 +5,8 @@
 //! first (responses, parameters, bodies, components), and a piece is only reported when none
 //! of its parts already was: the pointer names the smallest piece that is wrong.
 
+use leads_spec::pointer::{deserialize, escape};
+use leads_spec::{Document, METHODS};
 use openapiv3::{
     Example, Header, OpenAPI, Operation, Parameter, PathItem, ReferenceOr, RequestBody, Response,
     Schema, SecurityScheme,
@@ -12,10 +14,10 @@ use openapiv3::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{METHODS, Problem};
-use crate::spec::{self, escape_pointer_token};
+use super::Problem;
 
-pub fn check(doc: &Value, problems: &mut Vec<Problem>) {
+pub fn check(doc: Document, problems: &mut Vec<Problem>) {
+    let doc = doc.root();
     match doc.get("openapi").and_then(Value::as_str) {
         Some(version) if version.starts_with("3.0.") => {}
         Some(version) => problems.push(Problem::new(
@@ -44,7 +46,7 @@ fn components(doc: &Value, problems: &mut Vec<Problem>) {
             continue;
         };
         for (name, value) in entries {
-            let at = format!("/components/{kind}/{}", escape_pointer_token(name));
+            let at = format!("/components/{kind}/{}", escape(name));
             match kind.as_str() {
                 "schemas" => piece::<ReferenceOr<Schema>>(value, &at, problems),
                 "responses" => piece::<ReferenceOr<Response>>(value, &at, problems),
@@ -64,7 +66,7 @@ fn paths(doc: &Value, problems: &mut Vec<Problem>) {
         return;
     };
     for (path, item) in paths {
-        let at = format!("/paths/{}", escape_pointer_token(path));
+        let at = format!("/paths/{}", escape(path));
         let before = problems.len();
         parameters(item, &at, problems);
         for method in METHODS {
@@ -86,7 +88,7 @@ fn operation_parts(operation: &Value, at: &str, problems: &mut Vec<Problem>) {
     }
     if let Some(responses) = operation.get("responses").and_then(Value::as_object) {
         for (status, response) in responses {
-            let at = format!("{at}/responses/{}", escape_pointer_token(status));
+            let at = format!("{at}/responses/{}", escape(status));
             piece::<ReferenceOr<Response>>(response, &at, problems);
         }
     }
@@ -107,10 +109,10 @@ fn parameters(owner: &Value, at: &str, problems: &mut Vec<Problem>) {
 
 /// Deserializes `value` as `T`; on failure reports where, relative to `at`.
 fn piece<T: DeserializeOwned>(value: &Value, at: &str, problems: &mut Vec<Problem>) {
-    if let Err((inner, message)) = spec::deserialize::<T>(value) {
+    if let Err(error) = deserialize::<T>(value) {
         problems.push(Problem::new(
-            format!("{at}{inner}"),
-            format!("not valid OpenAPI 3.0: {message}"),
+            format!("{at}{}", error.pointer),
+            format!("not valid OpenAPI 3.0: {}", error.message),
         ));
     }
 }

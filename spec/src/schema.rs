@@ -1,5 +1,5 @@
-//! OpenAPI 3.0 Schema Objects and JSON Schema: the translation both the lint (to validate
-//! examples) and the server generator (to validate requests, to feed typify) need.
+//! OpenAPI 3.0 Schema Objects and JSON Schema: the translation the lint (to validate
+//! examples) and the server generator (to validate requests, to feed typify) both need.
 
 use serde_json::{Map, Value, json};
 

@@ -1,0 +1,97 @@
+//! The OpenAPI spec as the workspace's tools read it: the generators, the lint, the server's
+//! conformance test and the contract suite's coverage gate.
+//!
+//! - Where the spec lives ([`SPEC_PATH`], [`workspace_spec`]) and loading it ([`load`]).
+//! - [`Document`]: any OpenAPI 3.0 document as plain JSON (the spec, or what dropshot
+//!   renders), with local `$ref`s resolved on demand and its [`Operation`]s listed with their
+//!   JSON pointers, so that whoever reports a problem can say where it is. A `Document`
+//!   borrows its JSON, so two of them (two versions of the spec) can be read side by side.
+//! - [`pointer`]: JSON pointers, and deserializing into `openapiv3` types with the pointer of
+//!   the first value that does not fit.
+//! - [`schema`]: OpenAPI 3.0 Schema Objects translated to JSON Schema.
+
+mod document;
+pub mod pointer;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+pub use document::{Document, METHODS, Node, Operation, RefError, Response, schema_component};
+
+/// Where the spec lives, relative to the workspace root.
+pub const SPEC_PATH: &str = "openapi/leads.yaml";
+
+/// Why the spec could not be found or read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("no {SPEC_PATH} in {} or any directory above it", from.display())]
+    NotFound { from: PathBuf },
+    #[error("reading {}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {} as YAML", path.display())]
+    Parse {
+        path: PathBuf,
+        source: serde_yaml_ng::Error,
+    },
+}
+
+/// The spec of the workspace holding `dir` (a crate's `CARGO_MANIFEST_DIR`, or the workspace
+/// root): [`SPEC_PATH`] under the nearest directory, `dir` or above, that has it.
+pub fn workspace_spec(dir: &Path) -> Result<PathBuf, LoadError> {
+    dir.ancestors()
+        .map(|ancestor| ancestor.join(SPEC_PATH))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| LoadError::NotFound {
+            from: dir.to_path_buf(),
+        })
+}
+
+/// Reads a YAML (or JSON) OpenAPI document into JSON, YAML anchors resolved.
+pub fn load(path: &Path) -> Result<Value, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_yaml_ng::from_str(&text).map_err(|source| LoadError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Loads the spec of the workspace holding `dir` (see [`workspace_spec`]).
+pub fn load_workspace_spec(dir: &Path) -> Result<Value, LoadError> {
+    load(&workspace_spec(dir)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_spec_is_found_from_a_crate_and_loads() {
+        let path = workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert!(path.ends_with(SPEC_PATH), "{}", path.display());
+        let spec = load(&path).unwrap();
+        assert!(spec["openapi"].as_str().unwrap().starts_with("3.0."));
+    }
+
+    #[test]
+    fn a_directory_outside_the_workspace_has_no_spec() {
+        let error = workspace_spec(Path::new("/")).unwrap_err();
+        assert!(matches!(error, LoadError::NotFound { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_yaml_is_a_parse_error() {
+        let path = std::env::temp_dir().join(format!("leads-spec-{}.yaml", std::process::id()));
+        std::fs::write(&path, "a: [").unwrap();
+        let error = load(&path).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(error, LoadError::Parse { .. }), "{error}");
+    }
+}
