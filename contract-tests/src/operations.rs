@@ -34,3 +34,31 @@ pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
         .await,
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use leads_spec::Document;
+
+    use super::KEYED_OPERATIONS;
+
+    #[test]
+    fn every_operation_that_needs_a_key_is_called() {
+        let spec = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("the spec loads");
+        let doc = Document::new(&spec);
+        let keyed: BTreeSet<&str> = doc
+            .operations()
+            .iter()
+            .filter(|operation| doc.requires_auth(operation))
+            .filter_map(|operation| operation.id())
+            .collect();
+        assert_eq!(
+            keyed,
+            BTreeSet::from(KEYED_OPERATIONS),
+            "every_operation must call exactly the spec's operations that need a key"
+        );
+    }
+}

@@ -131,6 +131,17 @@ impl<'a> Document<'a> {
             .collect()
     }
 
+    /// Whether `operation` needs credentials: its own `security`, or else the document's, lists
+    /// at least one requirement (`security: []` opts an operation out).
+    pub fn requires_auth(self, operation: &Operation<'a>) -> bool {
+        operation
+            .value
+            .get("security")
+            .or_else(|| self.root.get("security"))
+            .and_then(Value::as_array)
+            .is_some_and(|requirements| !requirements.is_empty())
+    }
+
     /// The entries of `components.{kind}` (`schemas`, `headers`, …), by name.
     pub fn components(self, kind: &str) -> Vec<(&'a str, Node<'a>)> {
         self.root
@@ -223,6 +234,34 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn security_is_the_operations_own_or_else_the_documents() {
+        let spec = json!({
+            "security": [{"bearer": []}],
+            "paths": {"/a": {
+                "get": {"operationId": "a_view"},
+                "post": {"operationId": "a_create", "security": []}
+            }, "/b": {"get": {"operationId": "b_view", "security": [{"other": []}]}}}
+        });
+        let doc = Document::new(&spec);
+        let needs: Vec<(Option<&str>, bool)> = doc
+            .operations()
+            .iter()
+            .map(|op| (op.id(), doc.requires_auth(op)))
+            .collect();
+        assert_eq!(
+            needs,
+            [
+                (Some("a_view"), true),
+                (Some("a_create"), false),
+                (Some("b_view"), true)
+            ]
+        );
+        let open = json!({"paths": {"/a": {"get": {}}}});
+        let doc = Document::new(&open);
+        assert!(!doc.requires_auth(&doc.operations()[0]));
+    }
 
     fn doc() -> Value {
         json!({
