@@ -26,6 +26,11 @@ use super::generated::SpecSchema;
 use super::validate;
 use crate::error::{Error, FieldProblem};
 
+/// What an extractor reads: a generated wire type with its schema in the spec.
+pub trait WireType: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static {}
+
+impl<T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static> WireType for T {}
+
 /// The JSON body of a request, validated against the spec, with the JSON as sent.
 pub struct JsonBody<T>(Result<(T, Value), Error>);
 
@@ -55,10 +60,7 @@ impl<T> JsonBody<T> {
 }
 
 #[async_trait]
-impl<T> ExclusiveExtractor for JsonBody<T>
-where
-    T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static,
-{
+impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
     async fn from_request<Context: ServerContext>(
         rqctx: &RequestContext<Context>,
         request: http::Request<dropshot::Body>,
@@ -110,10 +112,7 @@ where
 }
 
 #[async_trait]
-impl<T> SharedExtractor for PathParams<T>
-where
-    T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static,
-{
+impl<T: WireType> SharedExtractor for PathParams<T> {
     async fn from_request<Context: ServerContext>(
         rqctx: &RequestContext<Context>,
     ) -> Result<Self, HttpError> {
@@ -146,10 +145,7 @@ where
 }
 
 #[async_trait]
-impl<T> SharedExtractor for QueryParams<T>
-where
-    T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static,
-{
+impl<T: WireType> SharedExtractor for QueryParams<T> {
     async fn from_request<Context: ServerContext>(
         rqctx: &RequestContext<Context>,
     ) -> Result<Self, HttpError> {
