@@ -113,8 +113,33 @@ schemathesis.openapi.format(
 /// The module name [`HOOKS`] is written under.
 const HOOKS_MODULE: &str = "leads_fuzz_hooks";
 
+/// Which test cases Schemathesis generates.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Mode {
+    /// Valid requests only: the server must accept each and answer as the spec says.
+    Positive,
+    /// Invalid requests only: the server must reject each.
+    Negative,
+    /// Both.
+    All,
+}
+
+impl Mode {
+    fn as_arg(self) -> &'static str {
+        match self {
+            Mode::Positive => "positive",
+            Mode::Negative => "negative",
+            Mode::All => "all",
+        }
+    }
+}
+
 /// What `cargo xtask fuzz` takes from its command line.
 pub struct Options {
+    /// The spec whose operations are fuzzed and whose schemas the answers are checked
+    /// against: the working spec, or a released one (what old consumers were promised).
+    pub spec: PathBuf,
+    pub mode: Mode,
     /// Test cases per API operation and phase (`--max-examples`).
     pub max_examples: u32,
     /// Seed of Schemathesis's generator: the same seed and version generate the same cases.
@@ -173,11 +198,10 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         .arg("--config-file")
         .arg(&config_file)
         .arg("run")
-        .arg(leads_spec::SPEC_PATH)
+        .arg(&options.spec)
         .args(["--url", &url])
         .args(["--checks", "all"])
-        // Both valid cases (the server must accept them) and invalid ones (it must reject them).
-        .args(["--mode", "all"])
+        .args(["--mode", options.mode.as_arg()])
         .args(["--max-examples", &options.max_examples.to_string()])
         .args(["--seed", &options.seed.to_string()])
         // One worker: with more, the order of requests (and so the cases) varies between runs.
@@ -191,9 +215,10 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         // The default, stated so that nobody turns it off: it masks the Authorization header.
         .args(["--output-sanitize", "true"]);
     println!(
-        "fuzz: schemathesis {SCHEMATHESIS_VERSION} run {} --url {url} --checks all --mode all \
+        "fuzz: schemathesis {SCHEMATHESIS_VERSION} run {} --url {url} --checks all --mode {} \
          --max-examples {} --seed {} --workers 1 (time limit {} s)",
-        leads_spec::SPEC_PATH,
+        options.spec.display(),
+        options.mode.as_arg(),
         options.max_examples,
         options.seed,
         options.timeout.as_secs(),

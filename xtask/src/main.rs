@@ -4,11 +4,15 @@
 //! - `generate` ([`generate`]) writes every file derived from the spec; `--check` only compares.
 //! - `lint` ([`lint`]) checks the spec itself.
 //! - `check` runs both in check mode; it is what CI and API designers run.
-//! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server.
+//! - `release` ([`release`]) freezes the spec as a released version; `check` also checks
+//!   that released versions stay frozen.
+//! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server, with the working spec or a
+//!   released one.
 
 mod fuzz;
 mod generate;
 mod lint;
+mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,9 +50,20 @@ enum Command {
     /// Everything CI checks about the spec and its generated code: `lint`, `generate --check`,
     /// and the conformance test (the server's rendered document against the spec).
     Check,
+    /// Freeze openapi/leads.yaml as openapi/released/<info.version>.yaml and set leads-client's
+    /// version to match. Runs `check` first: the version must be right for what changed.
+    Release,
     /// Fuzz a real server with Schemathesis (installed from PyPI into
     /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
     Fuzz {
+        /// The spec to fuzz with: a path, or `released` for the latest released version (old
+        /// consumers' view of the API) [default: openapi/leads.yaml].
+        #[arg(long)]
+        spec: Option<String>,
+        /// Which inputs: `positive` (valid requests, which the server must accept and answer
+        /// as the spec says), `negative` (invalid ones, which it must reject), or `all`.
+        #[arg(long, value_enum, default_value_t = fuzz::Mode::All)]
+        mode: fuzz::Mode,
         /// Test cases per API operation (and test phase).
         #[arg(long, default_value_t = 100)]
         max_examples: u32,
@@ -68,18 +83,25 @@ fn main() -> ExitCode {
         Command::Generate { check } => generate::run(&root, check),
         Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(SPEC_PATH))),
         Command::Check => check(&root),
+        Command::Release => release(&root),
         Command::Fuzz {
+            spec,
+            mode,
             max_examples,
             seed,
             timeout,
-        } => fuzz::run(
-            &root,
-            &fuzz::Options {
-                max_examples,
-                seed,
-                timeout: std::time::Duration::from_secs(timeout),
-            },
-        ),
+        } => fuzz_spec(&root, spec.as_deref()).and_then(|spec| {
+            fuzz::run(
+                &root,
+                &fuzz::Options {
+                    spec,
+                    mode,
+                    max_examples,
+                    seed,
+                    timeout: std::time::Duration::from_secs(timeout),
+                },
+            )
+        }),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -96,7 +118,43 @@ fn check(root: &Path) -> Result<bool> {
     let lint_ok = lint::run(&root.join(SPEC_PATH))?;
     let generate_ok = generate::run(root, true)?;
     let conformance_ok = conformance(root)?;
-    Ok(lint_ok && generate_ok && conformance_ok)
+    let releases_ok = releases(root)?;
+    Ok(lint_ok && generate_ok && conformance_ok && releases_ok)
+}
+
+/// Released documents are as frozen, and the client's version follows the latest.
+fn releases(root: &Path) -> Result<bool> {
+    let problems = release::frozen_problems(root)?;
+    if problems.is_empty() {
+        println!("releases: every released document is as frozen");
+        return Ok(true);
+    }
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    Ok(false)
+}
+
+/// `cargo xtask release`, after `check` passes.
+fn release(root: &Path) -> Result<bool> {
+    if !check(root)? {
+        eprintln!("release: `cargo xtask check` fails; fix that first");
+        return Ok(false);
+    }
+    release::run(root)
+}
+
+/// The spec `fuzz --spec` names, relative to the workspace root.
+fn fuzz_spec(root: &Path, spec: Option<&str>) -> Result<PathBuf> {
+    match spec {
+        None => Ok(PathBuf::from(SPEC_PATH)),
+        Some("released") => {
+            let latest = release::latest(root)?
+                .context("no released version yet: run `cargo xtask release`")?;
+            Ok(latest.path)
+        }
+        Some(path) => Ok(PathBuf::from(path)),
+    }
 }
 
 /// The server crate's conformance test: its rendered OpenAPI document describes the spec.
