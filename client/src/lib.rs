@@ -59,23 +59,31 @@ pub struct LeadFilter {
     pub page_size: Option<NonZeroU32>,
 }
 
+/// An HTTP client that sends `Authorization: Bearer <api_key>` with every request, marked
+/// sensitive so that it never shows in debug output: what [`Client::with_api_key`] uses, for
+/// building other clients of the API (`Client::new_with_client`) the same way.
+pub fn authenticated_http(api_key: &str) -> Result<reqwest::Client, BuildError> {
+    let mut authorization = HeaderValue::from_str(&format!("Bearer {api_key}"))
+        .map_err(|_| BuildError::InvalidApiKey)?;
+    authorization.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, authorization);
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(TIMEOUT)
+        .timeout(TIMEOUT)
+        .build()?)
+}
+
 impl Client {
     /// A client for the API at `base_url` (scheme, host, port; no trailing `/v1`) that sends
     /// `Authorization: Bearer <api_key>` with every request.
     ///
-    /// The key is marked sensitive, so that it never shows in debug output of requests.
     pub fn with_api_key(base_url: &str, api_key: &str) -> Result<Self, BuildError> {
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {api_key}"))
-            .map_err(|_| BuildError::InvalidApiKey)?;
-        authorization.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, authorization);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(TIMEOUT)
-            .timeout(TIMEOUT)
-            .build()?;
-        Ok(Self::new_with_client(base_url, http))
+        Ok(Self::new_with_client(
+            base_url,
+            authenticated_http(api_key)?,
+        ))
     }
 
     /// Every lead matching `filter`, newest first, fetching pages as the stream is polled.

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use leads_client::Client;
-use leads_client::types::ErrorResponse;
 use leads_server::ratelimit::Limits;
 use leads_server::testing::TestServer;
 use reqwest::Method;
@@ -130,11 +129,18 @@ impl Env {
         Client::with_api_key(&self.base_url, key).expect("a client")
     }
 
-    /// Records the outcome of a client call as the answer to `operation`.
-    pub async fn observe<T: Serialize>(
+    /// Organization A's client generated from the latest released spec: an old consumer.
+    pub fn released_client(&self) -> crate::released::Client {
+        let http = leads_client::authenticated_http(&self.a.key).expect("an HTTP client");
+        crate::released::Client::new_with_client(&self.base_url, http)
+    }
+
+    /// Records the outcome of a client call (of this client, or of the released one) as the
+    /// answer to `operation`.
+    pub async fn observe<T: Serialize, E: Serialize + std::fmt::Debug>(
         &self,
         operation: &'static str,
-        result: Result<leads_client::ResponseValue<T>, leads_client::Error<ErrorResponse>>,
+        result: Result<leads_client::ResponseValue<T>, leads_client::Error<E>>,
     ) -> Exchange {
         let exchange = Exchange::from_client(operation, result, &self.tag).await;
         crate::coverage::record(&exchange);

@@ -1,6 +1,5 @@
 //! One answer of the server, however it was obtained, and its redacted snapshot form.
 
-use leads_client::types::ErrorResponse;
 use reqwest::header::HeaderMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -27,9 +26,9 @@ const PRESENT_HEADERS: [&str; 5] = [
 ];
 
 impl Exchange {
-    pub(crate) async fn from_client<T: Serialize>(
+    pub(crate) async fn from_client<T: Serialize, E: Serialize + std::fmt::Debug>(
         operation: &'static str,
-        result: Result<leads_client::ResponseValue<T>, leads_client::Error<ErrorResponse>>,
+        result: Result<leads_client::ResponseValue<T>, leads_client::Error<E>>,
         tag: &str,
     ) -> Self {
         let (status, headers, body) = match result {

@@ -19,5 +19,12 @@ mod env;
 mod exchange;
 pub mod operations;
 
+/// The client generated from the latest released spec (`cargo xtask generate`): what an old
+/// consumer runs. The `compat` scenarios drive the server with it.
+#[rustfmt::skip]
+#[allow(unused_imports, clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+#[path = "released/generated.rs"]
+pub mod released;
+
 pub use env::{Env, Org, in_process};
 pub use exchange::Exchange;

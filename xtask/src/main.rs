@@ -151,7 +151,7 @@ fn fuzz_spec(root: &Path, spec: Option<&str>) -> Result<PathBuf> {
         Some("released") => {
             let latest = release::latest(root)?
                 .context("no released version yet: run `cargo xtask release`")?;
-            Ok(latest.path)
+            Ok(PathBuf::from(release::RELEASED_DIR).join(format!("{}.yaml", latest.version)))
         }
         Some(path) => Ok(PathBuf::from(path)),
     }

@@ -8,6 +8,7 @@
 //! failures) are then ignored, and so is the coverage gate.
 
 mod access;
+mod compat;
 mod create;
 mod faults;
 mod list;
@@ -53,6 +54,7 @@ fn main() {
     let arguments = Arguments::from_args();
     let trials: Vec<Trial> = [
         access::trials(),
+        compat::trials(),
         create::trials(),
         faults::trials(),
         list::trials(),

@@ -1,4 +1,5 @@
-//! The progenitor client, `client/src/generated.rs`.
+//! The progenitor client: `client/src/generated.rs` from the working spec, and the released
+//! client the contract suite uses from the latest released spec.
 //!
 //! progenitor writes it as is, bar one fix of typify's builders ([`default_flattened_maps`]).
 
@@ -15,7 +16,8 @@ use super::{Generated, render_file};
 
 pub const PATH: &str = "client/src/generated.rs";
 
-pub fn generate(spec_json: &Value) -> Result<Generated> {
+/// The client of `spec_json` (read from `source`), to be written at `path`.
+pub fn generate(spec_json: &Value, path: &'static str, source: &str) -> Result<Generated> {
     let mut spec_json = spec_json.clone();
     keep_unknown_properties(&mut spec_json);
     let openapi = to_openapi(&spec_json)
@@ -31,8 +33,8 @@ pub fn generate(spec_json: &Value) -> Result<Generated> {
         syn::parse2(tokens).context("progenitor's client does not parse as Rust")?;
     default_flattened_maps(&mut file);
     Ok(Generated {
-        path: PATH,
-        contents: render_file(&file),
+        path,
+        contents: render_file(&file, source),
     })
 }
 

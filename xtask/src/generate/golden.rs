@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use leads_spec::SPEC_PATH;
+
 use super::{client, server};
 use crate::lint;
 
@@ -86,7 +88,8 @@ server_refusal! {
 /// The client's own behaviour: the builder of an open object starts with no extra keys.
 #[test]
 fn client_open_object() {
-    let generated = client::generate(&accepted("open_object")).expect("the fixture generates");
+    let generated = client::generate(&accepted("open_object"), client::PATH, SPEC_PATH)
+        .expect("the fixture generates");
     assert!(
         !generated.contents.contains("no value supplied for extra"),
         "the builder of an open object demands its extra keys"
