@@ -6,6 +6,7 @@
 //! - `check` runs both in check mode; it is what CI and API designers run.
 //! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server.
 
+mod diff;
 mod fuzz;
 mod generate;
 mod lint;
@@ -46,6 +47,18 @@ enum Command {
     /// Everything CI checks about the spec and its generated code: `lint`, `generate --check`,
     /// and the conformance test (the server's rendered document against the spec).
     Check,
+    /// Report what changed between two versions of the spec, each change classified from the
+    /// consumer's side (breaking, compatible, documentation), and the semver bump it needs.
+    /// OLD and NEW are each a path, `git:REV` (openapi/leads.yaml at that revision) or a
+    /// released version (`1.0.0`: openapi/released/1.0.0.yaml).
+    Diff {
+        /// The old version [default: the latest released version].
+        old: Option<String>,
+        /// The new version [default: openapi/leads.yaml].
+        new: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: diff::Format,
+    },
     /// Fuzz a real server with Schemathesis (installed from PyPI into
     /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
     Fuzz {
@@ -68,6 +81,9 @@ fn main() -> ExitCode {
         Command::Generate { check } => generate::run(&root, check),
         Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(SPEC_PATH))),
         Command::Check => check(&root),
+        Command::Diff { old, new, format } => {
+            diff::run(&root, old.as_deref(), new.as_deref(), format)
+        }
         Command::Fuzz {
             max_examples,
             seed,
