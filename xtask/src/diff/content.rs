@@ -39,12 +39,6 @@ pub fn compare<'a>(diff: &mut Diff<'a>, scope: &Scope, owner: &Pair<'a>, rules: 
 }
 
 fn media<'a>(diff: &mut Diff<'a>, scope: &Scope, media: &Pair<'a>) {
-    match media.child("schema") {
-        Some(schema) => schemas::compare(diff, scope, schema),
-        None if !media.same("schema") => {
-            diff.unclassified(&scope.group, media, "`schema` added or removed")
-        }
-        None => {}
-    }
+    schemas::compare_owned(diff, scope, media);
     diff.rest(&scope.group, media, &["schema"]);
 }

@@ -261,3 +261,34 @@ fn every_rule_is_exercised_by_a_case_with_its_class() {
         "rules no corpus case exercises: {missing:?}"
     );
 }
+
+/// The other two forms of a report, on a case with an operation, a schema and the document.
+#[test]
+fn json_and_markdown_reports() {
+    let (old, mut new, _) = case("no_change");
+    apply(
+        &mut new,
+        &load(&corpus_dir().join("cases/security_changed.yaml"))["after"],
+    );
+    apply(
+        &mut new,
+        &load(&corpus_dir().join("cases/response_enum_value_added.yaml"))["after"],
+    );
+    let changes = compare(&old, &new);
+    let title = Title {
+        labels: Some(("1.0.0".into(), "openapi/leads.yaml".into())),
+        old_version: Some(Version::new(1, 0, 0)),
+    };
+    let json: Value = serde_json::from_str(&render_titled(&changes, Format::Json, &title)).unwrap();
+    assert_eq!(json[0]["breaking"], Value::Bool(true));
+    insta::assert_json_snapshot!("json_report", json);
+    insta::assert_snapshot!(
+        "markdown_report",
+        render_titled(&changes, Format::Markdown, &title)
+    );
+    let untitled = super::render(&[], Format::Text);
+    assert_eq!(
+        untitled,
+        "No changes.\n\nSummary: 0 breaking, 0 compatible, 0 documentation; required bump: none\n"
+    );
+}

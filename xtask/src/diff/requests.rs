@@ -333,13 +333,7 @@ fn parameters<'a>(diff: &mut Diff<'a>, group: &Group, old: &Operation<'a>, new: 
             group: group.clone(),
             direction: Direction::Request,
         };
-        match pair.child("schema") {
-            Some(schema) => schemas::compare(diff, &scope, schema),
-            None if !pair.same("schema") => {
-                diff.unclassified(group, &pair, "parameter `schema` added or removed")
-            }
-            None => {}
-        }
+        schemas::compare_owned(diff, &scope, &pair);
         diff.rest(
             group,
             &pair,

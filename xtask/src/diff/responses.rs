@@ -257,12 +257,6 @@ fn header<'a>(diff: &mut Diff<'a>, group: &Group, name: &str, pair: Pair<'a>) {
         group: group.clone(),
         direction: Direction::Response,
     };
-    match pair.child("schema") {
-        Some(schema) => schemas::compare(diff, &scope, schema),
-        None if !pair.same("schema") => {
-            diff.unclassified(group, &pair, "header `schema` added or removed")
-        }
-        None => {}
-    }
+    schemas::compare_owned(diff, &scope, &pair);
     diff.rest(group, &pair, &["required", "schema"]);
 }

@@ -64,6 +64,18 @@ pub fn compare<'a>(diff: &mut Diff<'a>, scope: &Scope, pair: Pair<'a>) {
     Walk { diff, scope }.schema(&pair);
 }
 
+/// Compares the `schema` of two parameters, headers or media types (`owner`); a schema on one
+/// side only is unclassified.
+pub fn compare_owned<'a>(diff: &mut Diff<'a>, scope: &Scope, owner: &Pair<'a>) {
+    match owner.child("schema") {
+        Some(schema) => compare(diff, scope, schema),
+        None if !owner.same("schema") => {
+            diff.unclassified(&scope.group, owner, "`schema` added or removed")
+        }
+        None => {}
+    }
+}
+
 /// Whether both sides are the same `$ref` to a component schema both documents define.
 fn names_same_component(diff: &Diff, pair: &Pair) -> bool {
     let reference = pair.old.value.get("$ref").and_then(Value::as_str);
@@ -174,19 +186,24 @@ impl<'a> Walk<'_, 'a, '_> {
         self.record(rule, Some(old), Some(new), what);
     }
 
+    /// Records that `key` changed value, saying from what to what.
+    fn record_value_change(&mut self, rule: &'static Directed, pair: &Pair, key: &str) {
+        let (old, new) = (show(pair.old.value.get(key)), show(pair.new.value.get(key)));
+        self.record_key(
+            rule,
+            pair,
+            key,
+            format!("`{key}` changed from {old} to {new}"),
+        );
+    }
+
     fn type_and_format(&mut self, pair: &Pair) {
         for (key, rule) in [
             ("type", &rules::TYPE_CHANGED),
             ("format", &rules::FORMAT_CHANGED),
         ] {
             if !pair.same(key) {
-                let (old, new) = (show(pair.old.value.get(key)), show(pair.new.value.get(key)));
-                self.record_key(
-                    rule,
-                    pair,
-                    key,
-                    format!("`{key}` changed from {old} to {new}"),
-                );
+                self.record_value_change(rule, pair, key);
             }
         }
     }
@@ -306,13 +323,7 @@ impl<'a> Walk<'_, 'a, '_> {
             } else {
                 &rules::CONSTRAINT_WIDENED
             };
-            let (old, new) = (show(pair.old.value.get(key)), show(pair.new.value.get(key)));
-            self.record_key(
-                rule,
-                pair,
-                key,
-                format!("`{key}` changed from {old} to {new}"),
-            );
+            self.record_value_change(rule, pair, key);
         }
         for key in NARROWING_FLAGS {
             let on = |node: &Node| node.value.get(key) == Some(&Value::Bool(true));
@@ -506,16 +517,7 @@ impl<'a> Walk<'_, 'a, '_> {
 
     fn default_and_deprecation(&mut self, pair: &Pair) {
         if !pair.same("default") {
-            let (old, new) = (
-                show(pair.old.value.get("default")),
-                show(pair.new.value.get("default")),
-            );
-            self.record_key(
-                &rules::DEFAULT_CHANGED,
-                pair,
-                "default",
-                format!("`default` changed from {old} to {new}"),
-            );
+            self.record_value_change(&rules::DEFAULT_CHANGED, pair, "default");
         }
         if !pair.same("deprecated") {
             let (old, new) = (

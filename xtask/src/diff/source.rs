@@ -87,3 +87,85 @@ fn at_revision(root: &Path, revision: &str) -> Result<Value> {
         String::from_utf8(output.stdout).with_context(|| format!("{object} is not UTF-8"))?;
     leads_spec::parse(&text).with_context(|| format!("parsing {object} as YAML"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
+    }
+
+    /// A workspace root holding released versions, each a tiny document naming its version.
+    fn released_root(versions: &[&str]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(RELEASED_DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        for version in versions {
+            let text =
+                format!("openapi: 3.0.3\ninfo: {{title: t, version: {version}}}\npaths: {{}}\n");
+            std::fs::write(dir.join(format!("{version}.yaml")), text).unwrap();
+        }
+        std::fs::write(dir.join("notes.txt"), "not a version").unwrap();
+        root
+    }
+
+    fn version_of(spec: &Value) -> &str {
+        spec["info"]["version"].as_str().unwrap()
+    }
+
+    #[test]
+    fn a_path_loads_as_given_or_under_the_root() {
+        let root = workspace_root();
+        let (label, spec) = load_source(&root, SPEC_PATH).unwrap();
+        assert_eq!(label, SPEC_PATH);
+        assert_eq!(spec, leads_spec::load(&root.join(SPEC_PATH)).unwrap());
+        let absolute = root.join(SPEC_PATH);
+        let (_, same) = load_source(Path::new("/nowhere"), absolute.to_str().unwrap()).unwrap();
+        assert_eq!(same, spec);
+        assert!(load_source(&root, "openapi/missing.yaml").is_err());
+    }
+
+    #[test]
+    fn a_bare_version_is_a_released_spec() {
+        let root = released_root(&["1.0.0", "1.2.0"]);
+        let (label, spec) = load_source(root.path(), "1.2.0").unwrap();
+        assert_eq!((label.as_str(), version_of(&spec)), ("1.2.0", "1.2.0"));
+        let error = load_source(root.path(), "2.0.0").unwrap_err();
+        assert!(
+            format!("{error:#}").contains("released version 2.0.0"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn git_head_is_the_committed_spec() {
+        let root = workspace_root();
+        let (label, spec) = load_source(&root, "git:HEAD").unwrap();
+        assert_eq!(label, "git:HEAD");
+        assert!(spec["openapi"].as_str().unwrap().starts_with("3.0."));
+        let error = load_source(&root, "git:no-such-revision").unwrap_err();
+        assert!(format!("{error:#}").contains("git show"), "{error:#}");
+    }
+
+    #[test]
+    fn the_default_old_version_is_the_highest_release() {
+        // 1.10.0 sorts below 1.9.0 as text, above it as a version.
+        let root = released_root(&["1.9.0", "1.10.0", "0.3.0"]);
+        let (label, spec) = latest_release(root.path()).unwrap();
+        assert_eq!((label.as_str(), version_of(&spec)), ("1.10.0", "1.10.0"));
+    }
+
+    #[test]
+    fn without_a_release_the_default_says_what_to_do() {
+        let root = tempfile::tempdir().unwrap();
+        let error = latest_release(root.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no released version yet: run `cargo xtask release`"
+        );
+    }
+}
