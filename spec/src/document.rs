@@ -109,6 +109,30 @@ impl<'a> Document<'a> {
         Err(RefError::Cycle(last.to_string()))
     }
 
+    /// Follows `node`'s `$ref`s like [`Document::resolve`], and says where the value it ends at
+    /// sits: the pointer of the last reference's target (`node`'s own if it is no reference).
+    /// Reporters need it to point into a component rather than at the `$ref` that reached it.
+    pub fn resolve_node(self, node: Node<'a>) -> Result<Node<'a>, RefError> {
+        let mut current = node;
+        for _ in 0..MAX_REF_CHAIN {
+            let Some(reference) = current.value.get("$ref") else {
+                return Ok(current);
+            };
+            let reference = reference.as_str().ok_or(RefError::NotAString)?;
+            current = Node {
+                value: self.lookup(reference)?,
+                // `lookup` accepted it, so it starts with `#`.
+                pointer: reference.trim_start_matches('#').to_string(),
+            };
+        }
+        let last = current
+            .value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Err(RefError::Cycle(last.to_string()))
+    }
+
     /// Every operation: paths in key order (serde_json's maps keep keys sorted), each path's
     /// methods in [`METHODS`] order. A stable order, so that generated code is too.
     pub fn operations(self) -> Vec<Operation<'a>> {
@@ -375,6 +399,34 @@ mod tests {
             document.resolve(&json!({"$ref": 1})),
             Err(RefError::NotAString)
         );
+    }
+
+    #[test]
+    fn resolve_node_says_where_the_chain_ends() {
+        let doc = doc();
+        let document = Document::new(&doc);
+        let error = &doc["paths"]["/things/{id}"]["get"]["responses"]["4XX"];
+        let start = Node {
+            pointer: "/paths/~1things~1{id}/get/responses/4XX".into(),
+            value: error,
+        };
+        let end = document.resolve_node(start.clone()).unwrap();
+        assert_eq!(end.pointer, "/components/responses/Bad");
+        assert_eq!(end.value, &json!({"description": "x"}));
+        let plain = Node {
+            pointer: "/x".into(),
+            value: &doc["components"]["responses"]["Bad"],
+        };
+        assert_eq!(document.resolve_node(plain.clone()), Ok(plain));
+        let cycle = json!({"$ref": "#/components/schemas/A"});
+        let cycle = Node {
+            pointer: String::new(),
+            value: &cycle,
+        };
+        assert!(matches!(
+            document.resolve_node(cycle),
+            Err(RefError::Cycle(_))
+        ));
     }
 
     #[test]

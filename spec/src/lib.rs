@@ -57,10 +57,16 @@ pub fn load(path: &Path) -> Result<Value, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    serde_yaml_ng::from_str(&text).map_err(|source| LoadError::Parse {
+    parse(&text).map_err(|source| LoadError::Parse {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Parses the text of a YAML (or JSON) OpenAPI document that is not a file of its own (a
+/// version read out of git), the way [`load`] parses a file.
+pub fn parse(text: &str) -> Result<Value, serde_yaml_ng::Error> {
+    serde_yaml_ng::from_str(text)
 }
 
 /// Loads the spec of the workspace holding `dir` (see [`workspace_spec`]).
@@ -84,6 +90,13 @@ mod tests {
     fn a_directory_outside_the_workspace_has_no_spec() {
         let error = workspace_spec(Path::new("/")).unwrap_err();
         assert!(matches!(error, LoadError::NotFound { .. }), "{error}");
+    }
+
+    #[test]
+    fn text_parses_like_a_file_anchors_included() {
+        let spec = parse("a: &x {b: 1}\nc: *x\n").unwrap();
+        assert_eq!(spec, serde_json::json!({"a": {"b": 1}, "c": {"b": 1}}));
+        assert!(parse("a: [").is_err());
     }
 
     #[test]

@@ -187,13 +187,19 @@ mod tests {
         }
     }
 
+    /// A change made to a copy of the spec.
+    type Mutation = fn(&mut Value);
+
     fn schema<'a>(spec: &'a mut Value, name: &str) -> &'a mut Value {
         &mut spec["components"]["schemas"][name]
     }
 
     fn remove_lead_company(spec: &mut Value) {
         let lead = schema(spec, "Lead");
-        lead["properties"].as_object_mut().unwrap().remove("company");
+        lead["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("company");
         lead["required"]
             .as_array_mut()
             .unwrap()
@@ -220,7 +226,7 @@ mod tests {
 
     #[test]
     fn each_breaking_mutation_needs_a_major_step() {
-        let mutations: [(&str, fn(&mut Value)); 4] = [
+        let mutations: [(&str, Mutation); 4] = [
             ("remove Lead.company", remove_lead_company),
             ("require full_name on create", require_full_name),
             ("add `archived` to LeadStatus", add_archived_status),
@@ -230,7 +236,10 @@ mod tests {
             for new in ["1.0.0", "1.1.0", "1.0.1"] {
                 let (passed, message) = verdict_of("1.0.0", new, mutate);
                 assert!(!passed, "{name} at {new} passed: {message}");
-                assert!(message.contains("set info.version to 2.0.0"), "{name}: {message}");
+                assert!(
+                    message.contains("set info.version to 2.0.0"),
+                    "{name}: {message}"
+                );
             }
             let (passed, message) = verdict_of("1.0.0", "2.0.0", mutate);
             assert!(passed, "{name} at 2.0.0: {message}");

@@ -3,13 +3,18 @@
 //! Each subcommand is a thin wrapper around one module:
 //! - `generate` ([`generate`]) writes every file derived from the spec; `--check` only compares.
 //! - `lint` ([`lint`]) checks the spec itself.
-//! - `check` runs both in check mode; it is what CI and API designers run.
+//! - `diff` ([`diff`]) reports what changed between two versions of the spec, classified from
+//!   the consumer's side.
+//! - `check` runs lint, generate in check mode, conformance, and the release checks and the
+//!   semver gate ([`gate`]); it is what CI and API designers run.
 //! - `release` ([`release`]) freezes the spec as a released version; `check` also checks
 //!   that released versions stay frozen.
 //! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server, with the working spec or a
 //!   released one.
 
+mod diff;
 mod fuzz;
+mod gate;
 mod generate;
 mod lint;
 mod release;
@@ -48,11 +53,25 @@ enum Command {
         spec: Option<PathBuf>,
     },
     /// Everything CI checks about the spec and its generated code: `lint`, `generate --check`,
-    /// and the conformance test (the server's rendered document against the spec).
+    /// the conformance test (the server's rendered document against the spec), released
+    /// versions as frozen, and the semver gate (info.version moved as far as the changes since
+    /// the latest release need).
     Check,
     /// Freeze openapi/leads.yaml as openapi/released/<info.version>.yaml and set leads-client's
     /// version to match. Runs `check` first: the version must be right for what changed.
     Release,
+    /// Report what changed between two versions of the spec, each change classified from the
+    /// consumer's side (breaking, compatible, documentation), and the semver bump it needs.
+    /// OLD and NEW are each a path, `git:REV` (openapi/leads.yaml at that revision) or a
+    /// released version (`1.0.0`: openapi/released/1.0.0.yaml).
+    Diff {
+        /// The old version [default: the latest released version].
+        old: Option<String>,
+        /// The new version [default: openapi/leads.yaml].
+        new: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: diff::Format,
+    },
     /// Fuzz a real server with Schemathesis (installed from PyPI into
     /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
     Fuzz {
@@ -84,6 +103,9 @@ fn main() -> ExitCode {
         Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(SPEC_PATH))),
         Command::Check => check(&root),
         Command::Release => release(&root),
+        Command::Diff { old, new, format } => {
+            diff::run(&root, old.as_deref(), new.as_deref(), format)
+        }
         Command::Fuzz {
             spec,
             mode,
@@ -119,7 +141,8 @@ fn check(root: &Path) -> Result<bool> {
     let generate_ok = generate::run(root, true)?;
     let conformance_ok = conformance(root)?;
     let releases_ok = releases(root)?;
-    Ok(lint_ok && generate_ok && conformance_ok && releases_ok)
+    let gate_ok = gate::check(root)?;
+    Ok(lint_ok && generate_ok && conformance_ok && releases_ok && gate_ok)
 }
 
 /// Released documents are as frozen, and the client's version follows the latest.

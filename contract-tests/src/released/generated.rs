@@ -111,7 +111,6 @@ keys that later versions may add.
     }
     ///The envelope of every error answer.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct ErrorResponse {
         pub code: ErrorCode,
         ///For validation errors, one entry per offending field.
@@ -134,7 +133,6 @@ documentation shows ids like `req_abc123`, this implementation uses UUIDs.
     }
     ///One offending field of a request.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct FieldError {
         ///The field's name, or its path for nested fields (`metadata.latitude`).
         pub field: ::std::string::String,
@@ -148,7 +146,6 @@ documentation shows ids like `req_abc123`, this implementation uses UUIDs.
     }
     ///`Health`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct Health {
         ///Always `ok` when the service answers `200`.
         pub status: HealthStatus,
@@ -160,7 +157,6 @@ documentation shows ids like `req_abc123`, this implementation uses UUIDs.
     }
     ///`HealthResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct HealthResponse {
         pub data: Health,
         pub success: bool,
@@ -223,7 +219,6 @@ documentation shows ids like `req_abc123`, this implementation uses UUIDs.
     }
     ///A lead, a person who may become a customer of your organization.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct Lead {
         ///The user (a Clerk user id) the lead is assigned to, if any.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
@@ -335,7 +330,6 @@ documentation shows ids like `req_abc123`, this implementation uses UUIDs.
     }
     ///A new lead. Only `email` is required; fields this schema does not list are rejected.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct LeadCreate {
         ///Company name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -754,7 +748,6 @@ spaces or hyphens.
     }
     ///`LeadListResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct LeadListResponse {
         ///The page's leads, newest first.
         pub data: ::std::vec::Vec<Lead>,
@@ -1107,7 +1100,6 @@ keys are part of the stable contract, and only they are type-checked.
     }
     ///`LeadResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct LeadResponse {
         pub data: Lead,
         pub success: bool,
@@ -1119,7 +1111,6 @@ keys are part of the stable contract, and only they are type-checked.
     }
     ///Where the lead came from, derived from its metadata when it was created.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct LeadSource {
         ///From `metadata.referrer`.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
@@ -1223,7 +1214,6 @@ replaces the whole array. Fields this schema does not list, `metadata` among the
 rejected.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    #[serde(deny_unknown_fields)]
     pub struct LeadUpdate {
         ///Assign the lead to this user (a Clerk user id).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1585,7 +1575,6 @@ rejected.
     }
     ///`Pagination`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct Pagination {
         ///Whether another page follows.
         pub has_more: bool,
@@ -1600,7 +1589,6 @@ rejected.
     }
     ///The form field whose answer disqualified the lead.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
     pub struct TriggeringField {
         pub key: ::std::string::String,
         pub label: ::std::string::String,

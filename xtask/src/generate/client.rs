@@ -1,7 +1,9 @@
 //! The progenitor client: `client/src/generated.rs` from the working spec, and the released
 //! client the contract suite uses from the latest released spec.
 //!
-//! progenitor writes it as is, bar one fix of typify's builders ([`default_flattened_maps`]).
+//! progenitor writes it as is, bar two changes to typify's types: builders of open objects
+//! start empty ([`default_flattened_maps`]), and no type refuses unknown fields
+//! ([`tolerate_unknown_fields`]).
 
 use std::collections::BTreeSet;
 
@@ -32,6 +34,7 @@ pub fn generate(spec_json: &Value, path: &'static str, source: &str) -> Result<G
     let mut file: syn::File =
         syn::parse2(tokens).context("progenitor's client does not parse as Rust")?;
     default_flattened_maps(&mut file);
+    tolerate_unknown_fields(&mut file);
     Ok(Generated {
         path,
         contents: render_file(&file, source),
@@ -52,6 +55,47 @@ fn default_flattened_maps(file: &mut syn::File) {
         fields: finder.fields,
     }
     .visit_file_mut(file);
+}
+
+/// Removes `#[serde(deny_unknown_fields)]` from every type.
+///
+/// typify puts it on every object schema with `additionalProperties: false`, which all of the
+/// spec's response schemas are (the server sends nothing else). In a client that turns a new
+/// response field, a compatible change by the API's versioning policy (`cargo xtask diff`),
+/// into a failure to read the answer. A client reads answers tolerantly; what it sends is
+/// checked by the server against the spec, so nothing is lost on the request side.
+fn tolerate_unknown_fields(file: &mut syn::File) {
+    TolerateUnknownFields.visit_file_mut(file);
+}
+
+struct TolerateUnknownFields;
+
+impl VisitMut for TolerateUnknownFields {
+    fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+        item.attrs.retain(|attr| !denies_unknown_fields(attr));
+    }
+
+    fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
+        item.attrs.retain(|attr| !denies_unknown_fields(attr));
+    }
+}
+
+/// Whether `attr` is `#[serde(deny_unknown_fields)]` and nothing else.
+fn denies_unknown_fields(attr: &syn::Attribute) -> bool {
+    if !attr.path().is_ident("serde") {
+        return false;
+    }
+    let mut only_deny = true;
+    let mut seen = false;
+    let parsed = attr.parse_nested_meta(|meta| {
+        seen = true;
+        only_deny &= meta.path.is_ident("deny_unknown_fields");
+        if meta.input.peek(syn::Token![=]) {
+            meta.value()?.parse::<syn::Expr>()?;
+        }
+        Ok(())
+    });
+    parsed.is_ok() && seen && only_deny
 }
 
 /// Collects (struct, field) of every field that is a `#[serde(flatten)]` map.
@@ -201,6 +245,33 @@ mod tests {
         // A required field that is not a flattened map stays required.
         assert!(
             code.contains("name : Err (\"no value supplied for name\""),
+            "{code}"
+        );
+    }
+
+    #[test]
+    fn no_type_refuses_unknown_fields_and_other_serde_options_stay() {
+        let mut file: syn::File = syn::parse_quote! {
+            pub mod types {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                pub struct Closed {
+                    pub name: String,
+                }
+                #[serde(rename_all = "snake_case")]
+                pub enum Status {
+                    New,
+                }
+                #[serde(deny_unknown_fields, rename = "X")]
+                pub struct Both {}
+            }
+        };
+        tolerate_unknown_fields(&mut file);
+        let code = file.to_token_stream().to_string();
+        assert_eq!(code.matches("deny_unknown_fields").count(), 1, "{code}");
+        assert!(code.contains("rename_all"), "{code}");
+        assert!(
+            code.contains("# [serde (deny_unknown_fields , rename"),
             "{code}"
         );
     }

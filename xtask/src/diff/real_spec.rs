@@ -1,0 +1,83 @@
+//! The comparison on the project's own spec: against itself, and mutated in memory the ways
+//! that matter most to our consumers.
+
+use serde_json::{Value, json};
+
+use super::{Class, compare};
+
+fn spec() -> Value {
+    leads_spec::load_workspace_spec(env!("CARGO_MANIFEST_DIR").as_ref()).unwrap()
+}
+
+/// The spec, changed by `mutate`, compared with the spec: each change's kind and class.
+fn changes_after(mutate: impl FnOnce(&mut Value)) -> Vec<(&'static str, Class)> {
+    let old = spec();
+    let mut new = old.clone();
+    mutate(&mut new);
+    compare(&old, &new)
+        .into_iter()
+        .map(|change| (change.kind, change.class))
+        .collect()
+}
+
+fn schema<'a>(spec: &'a mut Value, name: &str) -> &'a mut Value {
+    &mut spec["components"]["schemas"][name]
+}
+
+#[test]
+fn the_spec_against_itself_has_no_change() {
+    let spec = spec();
+    assert_eq!(compare(&spec, &spec), []);
+}
+
+#[test]
+fn removing_a_response_field_breaks() {
+    let changes = changes_after(|spec| {
+        let lead = schema(spec, "Lead");
+        lead["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("company");
+        lead["required"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|name| name != "company");
+    });
+    assert_eq!(changes, [("response-property-removed", Class::Breaking)]);
+}
+
+#[test]
+fn requiring_a_request_field_breaks() {
+    let changes = changes_after(|spec| {
+        schema(spec, "LeadCreate")["required"] = json!(["email", "full_name"]);
+    });
+    assert_eq!(
+        changes,
+        [("request-property-became-required", Class::Breaking)]
+    );
+}
+
+#[test]
+fn a_new_status_breaks_through_the_responses_that_carry_it() {
+    let changes = changes_after(|spec| {
+        let values = schema(spec, "LeadStatus")["enum"].as_array_mut().unwrap();
+        values.push(json!("archived"));
+    });
+    assert_eq!(changes, [("response-enum-value-added", Class::Breaking)]);
+}
+
+#[test]
+fn a_shorter_request_max_length_breaks() {
+    let changes = changes_after(|spec| {
+        schema(spec, "LeadCreate")["properties"]["company"]["maxLength"] = json!(100);
+    });
+    assert_eq!(changes, [("request-constraint-narrowed", Class::Breaking)]);
+}
+
+#[test]
+fn a_new_optional_request_field_is_compatible() {
+    let changes = changes_after(|spec| {
+        schema(spec, "LeadCreate")["properties"]["score"] = json!({"type": "integer"});
+    });
+    assert_eq!(changes, [("request-property-added", Class::Compatible)]);
+}

@@ -1,0 +1,190 @@
+//! The three forms of a report: text for a terminal, JSON for tools, Markdown for a pull
+//! request. Each lists changes by group (operations, then schemas, then the document) and
+//! ends with the counts per class and the semver bump they call for.
+
+use semver::Version;
+use serde_json::{Value, json};
+
+use super::change::{Bump, Change, Class, Group, required_bump};
+
+/// The form of a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// What a report says about the two documents besides their changes.
+#[derive(Clone, Debug, Default)]
+pub struct Title {
+    /// How the old and new documents were named (`1.0.0`, `git:HEAD`, a path).
+    pub labels: Option<(String, String)>,
+    /// The old document's `info.version`: the bump is counted from it.
+    pub old_version: Option<Version>,
+}
+
+/// A report naming the documents compared.
+pub fn render_titled(changes: &[Change], format: Format, title: &Title) -> String {
+    match format {
+        Format::Text => text(changes, title),
+        Format::Json => json(changes),
+        Format::Markdown => markdown(changes, title),
+    }
+}
+
+/// The changes of each group, groups in the order of first appearance (which `compare` makes
+/// operations, schemas, document).
+fn grouped(changes: &[Change]) -> Vec<(&Group, Vec<&Change>)> {
+    let mut groups: Vec<(&Group, Vec<&Change>)> = Vec::new();
+    for change in changes {
+        match groups.iter_mut().find(|(group, _)| **group == change.group) {
+            Some((_, members)) => members.push(change),
+            None => groups.push((&change.group, vec![change])),
+        }
+    }
+    groups
+}
+
+/// `2 breaking, 1 compatible, 0 documentation; required bump: major`.
+fn summary(changes: &[Change], title: &Title) -> String {
+    let count = |class: Class| {
+        changes
+            .iter()
+            .filter(|change| change.class == class)
+            .count()
+    };
+    let assumed = Version::new(1, 0, 0);
+    let version = title.old_version.as_ref().unwrap_or(&assumed);
+    let bump = required_bump(changes, version);
+    let from = match &title.old_version {
+        Some(version) if bump != Bump::None => format!(" (from {version})"),
+        Some(_) => String::new(),
+        None if bump == Bump::Major => " (minor if the old version is 0.x)".to_string(),
+        None => String::new(),
+    };
+    format!(
+        "{} breaking, {} compatible, {} documentation; required bump: {}{from}",
+        count(Class::Breaking),
+        count(Class::Compatible),
+        count(Class::Documentation),
+        bump.name()
+    )
+}
+
+fn absent(pointer: &Option<String>) -> &str {
+    pointer.as_deref().unwrap_or("(absent)")
+}
+
+fn text(changes: &[Change], title: &Title) -> String {
+    let mut out = String::new();
+    if let Some((old, new)) = &title.labels {
+        out.push_str(&format!("API changes from {old} to {new}\n\n"));
+    }
+    if changes.is_empty() {
+        out.push_str("No changes.\n\n");
+    }
+    for (group, members) in grouped(changes) {
+        out.push_str(&format!("{}\n", group.title()));
+        for change in members {
+            out.push_str(&format!(
+                "  [{}] {}: {}\n",
+                change.class.name(),
+                change.kind,
+                change.what
+            ));
+            out.push_str(&format!("    old: {}\n", absent(&change.old_pointer)));
+            out.push_str(&format!("    new: {}\n", absent(&change.new_pointer)));
+            out.push_str(&format!("    why: {}\n", change.why));
+            if !change.reached_by.is_empty() {
+                out.push_str(&format!(
+                    "    reached by: {}\n",
+                    change.reached_by.join(", ")
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("Summary: {}\n", summary(changes, title)));
+    out
+}
+
+fn group_json(group: &Group) -> (&'static str, Value) {
+    match group {
+        Group::Operation(label) => ("operation", json!(label)),
+        Group::Schema(name) => ("schema", json!(name)),
+        Group::Document => ("document", Value::Null),
+    }
+}
+
+fn json(changes: &[Change]) -> String {
+    let entries: Vec<Value> = changes
+        .iter()
+        .map(|change| {
+            let (group_kind, group_name) = group_json(&change.group);
+            json!({
+                "pointer": change.pointer(),
+                "old_pointer": change.old_pointer,
+                "new_pointer": change.new_pointer,
+                "kind": change.kind,
+                "class": change.class.name(),
+                "breaking": change.class == Class::Breaking,
+                "group": change.group.title(),
+                "group_kind": group_kind,
+                "group_name": group_name,
+                "what": change.what,
+                "why": change.why,
+                "reached_by": change.reached_by,
+            })
+        })
+        .collect();
+    // A Vec of JSON values always serializes.
+    let mut out = serde_json::to_string_pretty(&entries).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// Text for a Markdown table cell: no line breaks, pipes escaped.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn markdown(changes: &[Change], title: &Title) -> String {
+    let mut out = match &title.labels {
+        Some((old, new)) => format!("## API changes: `{old}` → `{new}`\n\n"),
+        None => "## API changes\n\n".to_string(),
+    };
+    out.push_str(&format!("**Summary:** {}\n\n", summary(changes, title)));
+    if changes.is_empty() {
+        out.push_str("No changes.\n");
+    }
+    for (group, members) in grouped(changes) {
+        out.push_str(&format!("### {}\n\n", cell(&group.title())));
+        if let Some(users) = members
+            .first()
+            .filter(|_| matches!(group, Group::Schema(_)))
+            .map(|change| &change.reached_by)
+            && !users.is_empty()
+        {
+            out.push_str(&format!("Reached by: {}\n\n", cell(&users.join(", "))));
+        }
+        out.push_str("| class | kind | what | old | new | why |\n|---|---|---|---|---|---|\n");
+        for change in members {
+            out.push_str(&format!(
+                "| {} | `{}` | {} | `{}` | `{}` | {} |\n",
+                if change.class == Class::Breaking {
+                    "**breaking**"
+                } else {
+                    change.class.name()
+                },
+                change.kind,
+                cell(&change.what),
+                cell(absent(&change.old_pointer)),
+                cell(absent(&change.new_pointer)),
+                cell(&change.why)
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
