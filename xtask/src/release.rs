@@ -291,6 +291,63 @@ mod tests {
         assert_ne!(contract_digest(&base), contract_digest(&tightened));
     }
 
+    /// A workspace with the real spec released as 1.0.0 and the client at 1.0.0.
+    fn released_workspace() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(SPEC_PATH);
+        std::fs::create_dir_all(root.path().join("openapi")).unwrap();
+        std::fs::create_dir_all(root.path().join("client")).unwrap();
+        std::fs::copy(&spec, root.path().join(SPEC_PATH)).unwrap();
+        std::fs::write(
+            root.path().join(CLIENT_MANIFEST),
+            "[package]\nname = \"leads-client\"\nversion = \"0.1.0\"\n",
+        )
+        .unwrap();
+        assert!(run(root.path()).unwrap());
+        root
+    }
+
+    #[test]
+    fn a_release_freezes_the_spec_and_sets_the_client_version() {
+        let root = released_workspace();
+        let released = root.path().join(RELEASED_DIR).join("1.0.0.yaml");
+        assert_eq!(
+            std::fs::read(&released).unwrap(),
+            std::fs::read(root.path().join(SPEC_PATH)).unwrap()
+        );
+        assert_eq!(client_version(root.path()).unwrap(), Version::new(1, 0, 0));
+        assert_eq!(frozen_problems(root.path()).unwrap(), Vec::<String>::new());
+        let again = run(root.path()).unwrap_err().to_string();
+        assert!(again.contains("already released"), "{again}");
+    }
+
+    #[test]
+    fn a_released_contract_may_not_change_but_its_documentation_may() {
+        let root = released_workspace();
+        let released = root.path().join(RELEASED_DIR).join("1.0.0.yaml");
+        let text = std::fs::read_to_string(&released).unwrap();
+        let reworded = text.replacen(
+            "A lead, a person who may become a customer of your organization.",
+            "Someone who may buy from your organization.",
+            1,
+        );
+        assert_ne!(reworded, text);
+        std::fs::write(&released, &reworded).unwrap();
+        assert_eq!(frozen_problems(root.path()).unwrap(), Vec::<String>::new());
+
+        let tightened = text.replacen("maxLength: 200", "maxLength: 100", 1);
+        assert_ne!(tightened, text);
+        std::fs::write(&released, tightened).unwrap();
+        let problems = frozen_problems(root.path()).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("its contract has changed"),
+            "{problems:?}"
+        );
+    }
+
     #[test]
     fn the_workspace_releases_are_frozen_and_the_client_follows() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
