@@ -324,14 +324,17 @@ fn auth(doc: Document, op: &leads_spec::Operation) -> String {
         .filter_map(Value::as_object)
         .flat_map(|requirement| requirement.keys())
         .collect();
-    let schemes = schemes(doc);
+    let schemes = doc.components("securitySchemes");
     names
         .iter()
         .map(|name| {
             schemes
                 .iter()
-                .find(|scheme| &scheme.name == *name)
-                .map_or_else(|| format!("`{name}`"), |scheme| scheme.summary.clone())
+                .find(|(scheme, _)| scheme == name)
+                .map_or_else(
+                    || format!("`{name}`"),
+                    |(_, node)| scheme_summary(node.value),
+                )
         })
         .collect::<Vec<_>>()
         .join(" or ")
@@ -342,19 +345,7 @@ fn schemes(doc: Document) -> Vec<Scheme> {
         .into_iter()
         .map(|(name, node)| {
             let scheme = node.value;
-            let summary = match (str_at(scheme, "type"), str_at(scheme, "scheme")) {
-                ("http", "bearer") => match scheme.get("bearerFormat").and_then(Value::as_str) {
-                    Some(format) => format!("`Authorization: Bearer {format}`"),
-                    None => "`Authorization: Bearer …`".to_string(),
-                },
-                ("http", scheme) => format!("HTTP `{scheme}` authentication"),
-                ("apiKey", _) => format!(
-                    "API key in the {} `{}`",
-                    str_at(scheme, "in"),
-                    str_at(scheme, "name")
-                ),
-                (kind, _) => format!("`{kind}`"),
-            };
+            let summary = scheme_summary(scheme);
             Scheme {
                 name: name.to_string(),
                 summary: markdown::inline(&summary),
@@ -362,6 +353,23 @@ fn schemes(doc: Document) -> Vec<Scheme> {
             }
         })
         .collect()
+}
+
+/// What a security scheme asks of a request, in Markdown.
+fn scheme_summary(scheme: &Value) -> String {
+    match (str_at(scheme, "type"), str_at(scheme, "scheme")) {
+        ("http", "bearer") => match scheme.get("bearerFormat").and_then(Value::as_str) {
+            Some(format) => format!("`Authorization: Bearer {format}`"),
+            None => "`Authorization: Bearer …`".to_string(),
+        },
+        ("http", scheme) => format!("HTTP `{scheme}` authentication"),
+        ("apiKey", _) => format!(
+            "API key in the {} `{}`",
+            str_at(scheme, "in"),
+            str_at(scheme, "name")
+        ),
+        (kind, _) => format!("`{kind}`"),
+    }
 }
 
 /// The error codes the examples of 4xx/5xx responses show, by status then code, each with the

@@ -6,9 +6,11 @@
 //! - `check` runs both in check mode; it is what CI and API designers run.
 //! - `release` ([`release`]) freezes the spec as a released version; `check` also checks
 //!   that released versions stay frozen.
+//! - `docs` ([`docs`]) writes the API reference page the server serves at `/docs`.
 //! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server, with the working spec or a
 //!   released one.
 
+mod docs;
 mod fuzz;
 mod generate;
 mod lint;
@@ -53,6 +55,12 @@ enum Command {
     /// Freeze openapi/leads.yaml as openapi/released/<info.version>.yaml and set leads-client's
     /// version to match. Runs `check` first: the version must be right for what changed.
     Release,
+    /// Write the API reference page (what the server serves at /docs) to a file.
+    Docs {
+        /// Where to write it [default: target/docs/index.html].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Fuzz a real server with Schemathesis (installed from PyPI into
     /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
     Fuzz {
@@ -84,6 +92,7 @@ fn main() -> ExitCode {
         Command::Lint { spec } => lint::run(&spec.unwrap_or_else(|| root.join(SPEC_PATH))),
         Command::Check => check(&root),
         Command::Release => release(&root),
+        Command::Docs { out } => docs::run(&root, out),
         Command::Fuzz {
             spec,
             mode,
