@@ -170,12 +170,7 @@ fn raw_success(success: &Value, status: u16) -> Result<()> {
              or beside a `304`) must be `200`"
         );
     }
-    let media_types: Vec<&String> = success
-        .get("content")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|content| content.keys())
-        .collect();
+    let media_types = media_types(success);
     if media_types.len() > 1 {
         bail!(
             "response {status} has media types {media_types:?}: a response has one media type \
@@ -266,12 +261,7 @@ pub fn params_struct(
 /// 200"), which must be `application/json` only, with a `$ref` to a component schema: the
 /// component names the wire type.
 fn json_schema_ref(owner: &Value, what: &str) -> Result<String> {
-    let media_types: Vec<&String> = owner
-        .get("content")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|content| content.keys())
-        .collect();
+    let media_types = media_types(owner);
     if media_types != ["application/json"] {
         bail!(
             "{what} has media types {media_types:?}: the generator supports `application/json` only"
@@ -291,6 +281,16 @@ fn json_schema_ref(owner: &Value, what: &str) -> Result<String> {
         .ok_or_else(|| {
             anyhow!("{what}: `{reference}` is not a reference to `#/components/schemas/…`")
         })
+}
+
+/// The media types of a request body's or a response's `content`.
+fn media_types(owner: &Value) -> Vec<&String> {
+    owner
+        .get("content")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|content| content.keys())
+        .collect()
 }
 
 fn resolve<'a>(doc: Document<'a>, value: &'a Value) -> Result<&'a Value> {
