@@ -4069,8 +4069,16 @@ The server enforces both.
 
 Request bodies may be up to 1 MiB; a larger body is answered `413 PAYLOAD_TOO_LARGE`.
 
+## This reference
 
-Version: 1.0.0*/
+Every server serves this document, exactly as it was built from, at `GET /openapi.json`
+and `GET /openapi.yaml` (for Postman and other tools), and renders it as a web page at
+`GET /docs`. None of the three needs a key or is rate limited, and each answer carries a
+strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified` while the
+document is unchanged.
+
+
+Version: 1.1.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -4106,7 +4114,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -4120,6 +4128,28 @@ impl ClientInfo<()> for Client {
 }
 impl ClientHooks<()> for &Client {}
 impl Client {
+    /**Read the API reference
+
+This document rendered as a web page: the introduction, then every operation with its
+parameters, request body, responses, examples and a `curl` to try it. The page is
+self-contained (its style is inline, it runs no script and loads nothing from any
+host), so it also works offline.
+
+Needs no API key and is not rate limited. The answer carries a strong `ETag`; send it
+back in `If-None-Match` and, while the page is unchanged, the answer is
+`304 Not Modified` with no body.
+
+
+Sends a `GET` request to `/docs`
+
+```ignore
+let response = client.docs_view()
+    .send()
+    .await;
+```*/
+    pub fn docs_view(&self) -> builder::DocsView<'_> {
+        builder::DocsView::new(self)
+    }
     /**Check service health
 
 Answers `200` when the service can serve requests, its database included. Needs no
@@ -4135,6 +4165,45 @@ let response = client.health_view()
 ```*/
     pub fn health_view(&self) -> builder::HealthView<'_> {
         builder::HealthView::new(self)
+    }
+    /**Get this document as JSON
+
+This OpenAPI document, exactly the one the server was built from, as JSON: for Postman,
+code generators and other tools.
+
+Needs no API key and is not rate limited. The answer carries a strong `ETag`; send it
+back in `If-None-Match` and, while the document is unchanged, the answer is
+`304 Not Modified` with no body.
+
+
+Sends a `GET` request to `/openapi.json`
+
+```ignore
+let response = client.openapi_json_view()
+    .send()
+    .await;
+```*/
+    pub fn openapi_json_view(&self) -> builder::OpenapiJsonView<'_> {
+        builder::OpenapiJsonView::new(self)
+    }
+    /**Get this document as YAML
+
+This OpenAPI document as YAML, byte for byte the file the server was built from.
+
+Needs no API key and is not rate limited. The answer carries a strong `ETag`; send it
+back in `If-None-Match` and, while the document is unchanged, the answer is
+`304 Not Modified` with no body.
+
+
+Sends a `GET` request to `/openapi.yaml`
+
+```ignore
+let response = client.openapi_yaml_view()
+    .send()
+    .await;
+```*/
+    pub fn openapi_yaml_view(&self) -> builder::OpenapiYamlView<'_> {
+        builder::OpenapiYamlView::new(self)
     }
     /**List leads
 
@@ -4254,6 +4323,44 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::docs_view`]
+
+[`Client::docs_view`]: super::Client::docs_view*/
+    #[derive(Debug, Clone)]
+    pub struct DocsView<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> DocsView<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/docs`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/docs", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "docs_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::health_view`]
 
 [`Client::health_view`]: super::Client::health_view*/
@@ -4305,6 +4412,95 @@ pub mod builder {
                         ),
                     )
                 }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::openapi_json_view`]
+
+[`Client::openapi_json_view`]: super::Client::openapi_json_view*/
+    #[derive(Debug, Clone)]
+    pub struct OpenapiJsonView<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> OpenapiJsonView<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/openapi.json`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+            Error<()>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/openapi.json", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "openapi_json_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::openapi_yaml_view`]
+
+[`Client::openapi_yaml_view`]: super::Client::openapi_yaml_view*/
+    #[derive(Debug, Clone)]
+    pub struct OpenapiYamlView<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> OpenapiYamlView<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/openapi.yaml`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/openapi.yaml", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "openapi_yaml_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -13,9 +13,20 @@ use crate::exchange::Exchange;
 /// An (operationId, status) pair of the spec.
 pub type Pair = (String, u16);
 
-/// For each documented (operationId, status): the component schema of its JSON body.
-fn documented() -> &'static BTreeMap<Pair, String> {
-    static DOCUMENTED: OnceLock<BTreeMap<Pair, String>> = OnceLock::new();
+/// What the spec says of one (operationId, status) answer's body.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Documented {
+    /// The media type of its body; `None` for an answer without one (`304`).
+    pub media_type: Option<String>,
+    /// The component its JSON body's schema refers to.
+    pub component: Option<String>,
+    /// Its JSON body's schema when written inline.
+    pub inline: Option<Value>,
+}
+
+/// For each documented (operationId, status): what its body is.
+fn documented() -> &'static BTreeMap<Pair, Documented> {
+    static DOCUMENTED: OnceLock<BTreeMap<Pair, Documented>> = OnceLock::new();
     DOCUMENTED.get_or_init(|| {
         let spec = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
             .unwrap_or_else(|error| panic!("the spec does not load: {error}"));
@@ -23,10 +34,9 @@ fn documented() -> &'static BTreeMap<Pair, String> {
     })
 }
 
-/// The (operationId, status) → schema name table of a spec.
-/// Responses without a JSON body schema map to an empty name; ranges (`4XX`) and `default`
-/// are left out, as no answer has them as its status.
-pub fn responses(spec: &Value) -> BTreeMap<Pair, String> {
+/// The (operationId, status) → body table of a spec. Ranges (`4XX`) and `default` are left
+/// out, as no answer has them as its status.
+pub fn responses(spec: &Value) -> BTreeMap<Pair, Documented> {
     let doc = Document::new(spec);
     let mut table = BTreeMap::new();
     for operation in doc.operations() {
@@ -35,15 +45,24 @@ pub fn responses(spec: &Value) -> BTreeMap<Pair, String> {
             let Ok(status) = response.status.parse::<u16>() else {
                 continue;
             };
-            let schema = doc
-                .resolve(response.node.value)
-                .ok()
-                .and_then(|r| r.pointer("/content/application~1json/schema/$ref"))
+            let resolved = doc.resolve(response.node.value).ok();
+            let media = resolved
+                .and_then(|r| r.get("content"))
+                .and_then(Value::as_object)
+                .and_then(|content| content.iter().next());
+            let schema = media.and_then(|(_, media)| media.get("schema"));
+            let component = schema
+                .and_then(|schema| schema.get("$ref"))
                 .and_then(Value::as_str)
                 .and_then(schema_component)
-                .unwrap_or_default()
-                .to_string();
-            table.insert((id.to_string(), status), schema);
+                .map(String::from);
+            let inline = schema.filter(|_| component.is_none()).cloned();
+            let documented = Documented {
+                media_type: media.map(|(media_type, _)| media_type.clone()),
+                component,
+                inline,
+            };
+            table.insert((id.to_string(), status), documented);
         }
     }
     table
@@ -65,21 +84,13 @@ pub fn record(exchange: &Exchange) {
         exchange.operation
     );
     let pair = (exchange.operation.to_string(), exchange.status);
-    let schema = documented().get(&pair).unwrap_or_else(|| {
+    let documented = documented().get(&pair).unwrap_or_else(|| {
         panic!(
             "{} answered {}, a status the spec does not document for it: {}",
             exchange.operation, exchange.status, exchange.body
         )
     });
-    let problems = leads_server::api::schema_problems(schema, &exchange.body)
-        .unwrap_or_else(|error| panic!("no schema {schema}: {error}"));
-    assert!(
-        problems.is_empty(),
-        "{} {}: the body breaks the spec's {schema}: {problems:?}\n{}",
-        exchange.operation,
-        exchange.status,
-        exchange.body
-    );
+    check_body(exchange, documented);
     if exchange.status >= 400 {
         check_envelope(exchange);
     }
@@ -87,6 +98,50 @@ pub fn record(exchange: &Exchange) {
         .lock()
         .unwrap_or_else(|poison| poison.into_inner())
         .insert(pair);
+}
+
+/// The body has the documented media type, and a JSON body the documented schema.
+fn check_body(exchange: &Exchange, documented: &Documented) {
+    let what = format!("{} {}", exchange.operation, exchange.status);
+    let content_type = exchange
+        .headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok());
+    let Some(media_type) = &documented.media_type else {
+        assert!(
+            exchange.body.is_null() && exchange.text.is_none(),
+            "{what}: the spec documents no body, the answer has one"
+        );
+        return;
+    };
+    assert!(
+        content_type.is_some_and(|value| value.starts_with(media_type.as_str())),
+        "{what}: the spec documents {media_type}, the answer is {content_type:?}"
+    );
+    let problems = match (&documented.component, &documented.inline) {
+        (Some(schema), _) => leads_server::api::schema_problems(schema, &exchange.body)
+            .unwrap_or_else(|error| panic!("no schema {schema}: {error}")),
+        (None, Some(schema)) if media_type == "application/json" => {
+            inline_schema_problems(schema, &exchange.body)
+        }
+        _ => Vec::new(),
+    };
+    assert!(
+        problems.is_empty(),
+        "{what}: the body breaks the spec's schema: {problems:?}\n{}",
+        exchange.body
+    );
+}
+
+/// Every way `value` breaks an inline schema of the spec (one without `$ref`s).
+fn inline_schema_problems(schema: &Value, value: &Value) -> Vec<String> {
+    let schema = leads_spec::schema::to_json_schema(schema);
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|error| panic!("an inline schema of the spec does not compile: {error}"));
+    validator
+        .iter_errors(value)
+        .map(|error| format!("{}: {error}", error.instance_path()))
+        .collect()
 }
 
 fn check_envelope(exchange: &Exchange) {
@@ -136,13 +191,20 @@ mod tests {
         let spec = json!({
             "paths": {"/a": {"get": {"operationId": "a_view", "responses": {
                 "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}},
-                "404": {"$ref": "#/components/responses/NotFound"}
+                "404": {"$ref": "#/components/responses/NotFound"},
+                "201": {"content": {"text/html": {"schema": {"type": "string"}}}},
+                "304": {"description": "not modified"}
             }}}},
             "components": {"responses": {"NotFound": {"content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}}}
         });
         let table = responses(&spec);
-        assert_eq!(table[&("a_view".to_string(), 200)], "A");
-        assert_eq!(table[&("a_view".to_string(), 404)], "ErrorResponse");
+        let component = |status: u16| table[&("a_view".to_string(), status)].component.clone();
+        assert_eq!(component(200).as_deref(), Some("A"));
+        assert_eq!(component(404).as_deref(), Some("ErrorResponse"));
+        assert_eq!(table[&("a_view".to_string(), 304)], Documented::default());
+        let html = &table[&("a_view".to_string(), 201)];
+        assert_eq!(html.media_type.as_deref(), Some("text/html"));
+        assert_eq!(html.inline, Some(json!({"type": "string"})));
     }
 }

@@ -172,6 +172,24 @@ impl Env {
         exchange
     }
 
+    /// A GET without a key but with `headers` (`If-None-Match`), for the answers the client
+    /// cannot read (a body that is not JSON, `304`); recorded as the answer to `operation`.
+    pub async fn raw_get(
+        &self,
+        operation: &'static str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Exchange {
+        let mut request = self.http.get(format!("{}{path}", self.base_url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        let exchange = Exchange::from_response(operation, response, &self.tag).await;
+        crate::coverage::record(&exchange);
+        exchange
+    }
+
     /// [`Env::raw`] with a JSON body.
     pub async fn raw_json(
         &self,

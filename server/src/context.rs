@@ -6,11 +6,14 @@ use std::sync::Arc;
 use crate::auth::{self, Caller};
 use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
+use crate::reference::Reference;
 use crate::store::Store;
 
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
+    /// The spec the server was built from, and its reference page.
+    pub reference: Arc<Reference>,
 }
 
 /// An admitted caller and its rate-limit standing.

@@ -8,6 +8,7 @@
 //! | [`store`] | storage behind a small trait; SQLite with migrations |
 //! | [`auth`] | API keys: generation, hashing, authentication |
 //! | [`ratelimit`] | per-key and per-organization rate limits |
+//! | [`reference`] | the embedded spec, served as `/openapi.json`, `/openapi.yaml` and `/docs` |
 //! | [`error`] | the one error type of the server's own code |
 //! | [`config`], [`context`], [`server`] | configuration, shared state, start-up |
 //! | `testing` (feature `testing`) | `TestServer`: a real server in-process, for tests |
@@ -19,6 +20,7 @@ pub mod context;
 pub mod domain;
 pub mod error;
 pub mod ratelimit;
+pub mod reference;
 pub mod server;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -9,6 +9,7 @@ use crate::api::{LeadsServer, leads_api_mod};
 use crate::config::{Config, MAX_BODY_BYTES};
 use crate::context::AppContext;
 use crate::ratelimit::RateLimiter;
+use crate::reference::Reference;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -31,6 +32,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
     let context = AppContext {
         store,
         limiter: RateLimiter::new(config.rate_limits),
+        reference: Reference::embedded()?,
     };
     let dropshot = ConfigDropshot {
         bind_address: config.bind,

@@ -13,6 +13,9 @@ pub const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
+/// The media type of typed bodies.
+const JSON: &str = "application/json";
+
 /// Where component schemas are defined.
 const SCHEMA_COMPONENTS: &str = "#/components/schemas/";
 
@@ -166,6 +169,24 @@ impl<'a> Document<'a> {
             .is_some_and(|requirements| !requirements.is_empty())
     }
 
+    /// Whether the handler of `operation` builds its success answer itself (status, headers
+    /// and body) rather than returning a typed JSON body: when its success (`2xx`) response
+    /// has a media type other than `application/json`, which dropshot's typed responses cannot
+    /// serve, or when it also documents `304 Not Modified`, a second non-error status that a
+    /// typed response cannot have. The server generator gives such an operation a raw
+    /// response type, and the conformance test knows how dropshot renders one.
+    pub fn answers_raw(self, operation: &Operation<'a>) -> bool {
+        let responses = operation.responses();
+        let not_modified = responses.iter().any(|response| response.status == "304");
+        let not_json = responses
+            .iter()
+            .filter(|response| response.status.starts_with('2'))
+            .filter_map(|response| self.resolve(response.node.value).ok())
+            .filter_map(|response| response.get("content").and_then(Value::as_object))
+            .any(|content| content.keys().any(|media_type| media_type != JSON));
+        not_modified || not_json
+    }
+
     /// The entries of `components.{kind}` (`schemas`, `headers`, …), by name.
     pub fn components(self, kind: &str) -> Vec<(&'a str, Node<'a>)> {
         self.root
@@ -285,6 +306,35 @@ mod tests {
         let open = json!({"paths": {"/a": {"get": {}}}});
         let doc = Document::new(&open);
         assert!(!doc.requires_auth(&doc.operations()[0]));
+    }
+
+    #[test]
+    fn answers_are_raw_when_not_json_or_conditional() {
+        let json = json!({"content": {"application/json": {}}});
+        let spec = json!({
+            "paths": {"/a": {
+                "get": {"responses": {"200": json, "404": {"content": {"text/plain": {}}}}},
+                "put": {"responses": {"200": json, "304": {"description": "same"}}},
+                "post": {"responses": {"201": {"$ref": "#/components/responses/Html"}}},
+                "delete": {"responses": {"204": {"description": "gone"}}}
+            }},
+            "components": {"responses": {"Html": {"content": {"text/html": {}}}}}
+        });
+        let doc = Document::new(&spec);
+        let raw: Vec<(&str, bool)> = doc
+            .operations()
+            .iter()
+            .map(|op| (op.method, doc.answers_raw(op)))
+            .collect();
+        assert_eq!(
+            raw,
+            [
+                ("get", false),
+                ("put", true),
+                ("post", true),
+                ("delete", false)
+            ]
+        );
     }
 
     fn doc() -> Value {

@@ -9,10 +9,12 @@
 //!   semver gate ([`gate`]); it is what CI and API designers run.
 //! - `release` ([`release`]) freezes the spec as a released version; `check` also checks
 //!   that released versions stay frozen.
+//! - `docs` ([`docs`]) writes the API reference page the server serves at `/docs`.
 //! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server, with the working spec or a
 //!   released one.
 
 mod diff;
+mod docs;
 mod fuzz;
 mod gate;
 mod generate;
@@ -72,6 +74,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: diff::Format,
     },
+    /// Write the API reference page (what the server serves at /docs) to a file.
+    Docs {
+        /// Where to write it [default: target/docs/index.html].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Fuzz a real server with Schemathesis (installed from PyPI into
     /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
     Fuzz {
@@ -106,6 +114,7 @@ fn main() -> ExitCode {
         Command::Diff { old, new, format } => {
             diff::run(&root, old.as_deref(), new.as_deref(), format)
         }
+        Command::Docs { out } => docs::run(&root, out),
         Command::Fuzz {
             spec,
             mode,

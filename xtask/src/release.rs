@@ -291,8 +291,9 @@ mod tests {
         assert_ne!(contract_digest(&base), contract_digest(&tightened));
     }
 
-    /// A workspace with the real spec released as 1.0.0 and the client at 1.0.0.
-    fn released_workspace() -> tempfile::TempDir {
+    /// A workspace with the real spec released under its own version, and that version's
+    /// released document.
+    fn released_workspace() -> (tempfile::TempDir, PathBuf) {
         let root = tempfile::tempdir().unwrap();
         let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
@@ -306,18 +307,26 @@ mod tests {
         )
         .unwrap();
         assert!(run(root.path()).unwrap());
-        root
+        let version = version_of(&leads_spec::load(&spec).unwrap(), SPEC_PATH).unwrap();
+        let released = root
+            .path()
+            .join(RELEASED_DIR)
+            .join(format!("{version}.yaml"));
+        (root, released)
     }
 
     #[test]
     fn a_release_freezes_the_spec_and_sets_the_client_version() {
-        let root = released_workspace();
-        let released = root.path().join(RELEASED_DIR).join("1.0.0.yaml");
+        let (root, released) = released_workspace();
         assert_eq!(
             std::fs::read(&released).unwrap(),
             std::fs::read(root.path().join(SPEC_PATH)).unwrap()
         );
-        assert_eq!(client_version(root.path()).unwrap(), Version::new(1, 0, 0));
+        let spec = leads_spec::load(&released).unwrap();
+        assert_eq!(
+            client_version(root.path()).unwrap(),
+            version_of(&spec, "the spec").unwrap()
+        );
         assert_eq!(frozen_problems(root.path()).unwrap(), Vec::<String>::new());
         let again = run(root.path()).unwrap_err().to_string();
         assert!(again.contains("already released"), "{again}");
@@ -325,8 +334,7 @@ mod tests {
 
     #[test]
     fn a_released_contract_may_not_change_but_its_documentation_may() {
-        let root = released_workspace();
-        let released = root.path().join(RELEASED_DIR).join("1.0.0.yaml");
+        let (root, released) = released_workspace();
         let text = std::fs::read_to_string(&released).unwrap();
         let reworded = text.replacen(
             "A lead, a person who may become a customer of your organization.",

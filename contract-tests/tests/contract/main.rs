@@ -12,6 +12,7 @@ mod compat;
 mod create;
 mod faults;
 mod list;
+mod reference;
 mod update;
 
 use std::future::Future;
@@ -58,6 +59,7 @@ fn main() {
         create::trials(),
         faults::trials(),
         list::trials(),
+        reference::trials(),
         update::trials(),
     ]
     .into_iter()

@@ -23,7 +23,7 @@ pub struct Rule {
 }
 
 /// Every tolerated difference. Each is applied by one function below and has a test.
-pub const RULES: [Rule; 7] = [
+pub const RULES: [Rule; 8] = [
     Rule {
         name: "error-status-ranges",
         why: "dropshot documents error answers as `4XX`/`5XX` ranges, never single statuses; \
@@ -31,9 +31,18 @@ pub const RULES: [Rule; 7] = [
               contract tests check each single status)",
     },
     Rule {
-        name: "implicit-4xx",
-        why: "dropshot documents `4XX` for every operation, even one that never answers 4xx \
-              (`/health`); a rendered `4XX` is ignored where the spec lists no 4xx status",
+        name: "implicit-error-ranges",
+        why: "dropshot documents `4XX` and `5XX` for every operation, even one that never \
+              answers them (`/health` answers no 4xx, `/openapi.json` neither 4xx nor 5xx); a \
+              rendered range is ignored where the spec lists no status in it",
+    },
+    Rule {
+        name: "raw-responses",
+        why: "dropshot documents an answer the handler builds itself (`RawResponse`: a body \
+              that is not JSON, or one that may be `304 Not Modified`) as `200` with `*/*` \
+              content of any schema and no headers, and cannot document `304`; for those \
+              operations the spec's success response is compared as that and its `304` is not \
+              compared (the contract tests check media type, headers, body and `304`)",
     },
     Rule {
         name: "parameter-annotations",
@@ -92,10 +101,17 @@ fn operation_contract(doc: Document, operation: &Operation) -> Value {
         })
         .collect();
     let mut responses = Map::new();
+    let raw = doc.answers_raw(operation);
     for response in operation.responses() {
+        if raw && response.status == "304" {
+            continue;
+        }
         let status = error_status_range(response.status);
-        let response = resolve(doc, response.node.value);
-        let contract = response_contract(response);
+        let contract = if raw && response.status.starts_with('2') {
+            raw_response_contract()
+        } else {
+            response_contract(resolve(doc, response.node.value))
+        };
         // Single statuses of one range must agree with each other, or the range is ambiguous.
         match responses.get(&status) {
             Some(existing) if *existing != contract => {
@@ -124,19 +140,27 @@ fn operation_contract(doc: Document, operation: &Operation) -> Value {
     })
 }
 
-/// Rule `implicit-4xx`: drops the server's `4XX` from operations whose spec lists no 4xx.
-fn drop_implicit_4xx(spec: &Value, server: &mut Value) {
+/// Rule `implicit-error-ranges`: drops the server's `4XX` (`5XX`) from operations whose
+/// spec lists no 4xx (5xx) status.
+fn drop_implicit_error_ranges(spec: &Value, server: &mut Value) {
     let Some(operations) = server["operations"].as_object_mut() else {
         return;
     };
     for (key, operation) in operations {
-        let spec_has_4xx = spec
-            .pointer(&format!("/operations/{}/responses/4XX", escape(key)))
-            .is_some();
-        if !spec_has_4xx && let Some(responses) = operation["responses"].as_object_mut() {
-            responses.remove("4XX");
+        for range in ["4XX", "5XX"] {
+            let spec_has_range = spec
+                .pointer(&format!("/operations/{}/responses/{range}", escape(key)))
+                .is_some();
+            if !spec_has_range && let Some(responses) = operation["responses"].as_object_mut() {
+                responses.remove(range);
+            }
         }
     }
+}
+
+/// Rule `raw-responses`: what dropshot renders of a `RawResponse`.
+fn raw_response_contract() -> Value {
+    json!({"content": {"*/*": {}}, "headers": []})
 }
 
 /// Rule `error-status-ranges`: `404` → `4XX`; success statuses stay as they are.
@@ -256,7 +280,7 @@ fn collapse_whitespace(text: &str) -> String {
 pub fn compare(spec: &Value, server: &Value) -> Vec<String> {
     let spec = contract(spec);
     let mut server = contract(server);
-    drop_implicit_4xx(&spec, &mut server);
+    drop_implicit_error_ranges(&spec, &mut server);
     differences(&spec, &server)
 }
 
@@ -382,11 +406,28 @@ mod tests {
     }
 
     #[test]
-    fn rule_implicit_4xx() {
+    fn rule_raw_responses() {
+        let doc = |responses: Value| json!({"paths": {"/a": {"get": {"responses": responses}}}});
+        let headers = json!({"ETag": {"schema": {"type": "string"}}});
+        let spec = doc(json!({
+            "200": {"headers": headers, "content": {"text/html": {"schema": {"type": "string"}}}},
+            "304": {"headers": headers}
+        }));
+        let server = doc(json!({"200": {"content": {"*/*": {"schema": {}}}}}));
+        assert_eq!(compare(&spec, &server), Vec::<String>::new());
+        // A typed JSON answer is compared in full.
+        let json = doc(json!({"200": {"content": {"application/json": {"schema": {}}}}}));
+        assert_eq!(compare(&json, &server).len(), 2);
+    }
+
+    #[test]
+    fn rule_implicit_error_ranges() {
         let error = json!({"content": {"application/json": {"schema": {"$ref": "#/e"}}}});
         let doc = |responses: Value| json!({"paths": {"/a": {"get": {"responses": responses}}}});
         let spec = doc(json!({"200": {}, "500": error}));
         let server = doc(json!({"200": {}, "4XX": error, "5XX": error}));
+        assert_eq!(compare(&spec, &server), Vec::<String>::new());
+        let spec = doc(json!({"200": {}}));
         assert_eq!(compare(&spec, &server), Vec::<String>::new());
         // Where the spec documents a 4xx, the server must too.
         let spec = doc(json!({"200": {}, "404": error, "500": error}));

@@ -10,6 +10,7 @@ use dropshot::{
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::generated::{LeadsApi, RateLimitHeaders};
+use super::raw::{RawResponse, Representation};
 use super::{convert, cursor, types};
 use crate::auth::Caller;
 use crate::context::AppContext;
@@ -38,6 +39,18 @@ impl LeadsApi for LeadsServer {
             },
             success: true,
         }))
+    }
+
+    async fn docs_view(rqctx: RequestContext<AppContext>) -> Result<RawResponse, ApiError> {
+        serve_reference(&rqctx, |reference| &reference.html)
+    }
+
+    async fn openapi_json_view(rqctx: RequestContext<AppContext>) -> Result<RawResponse, ApiError> {
+        serve_reference(&rqctx, |reference| &reference.json)
+    }
+
+    async fn openapi_yaml_view(rqctx: RequestContext<AppContext>) -> Result<RawResponse, ApiError> {
+        serve_reference(&rqctx, |reference| &reference.yaml)
     }
 
     async fn lead_list(
@@ -141,6 +154,17 @@ fn lead_response(lead: domain::Lead) -> Result<types::LeadResponse, Error> {
         data: convert::lead(lead)?,
         success: true,
     })
+}
+
+/// Answers with a representation of the embedded spec: no key, no rate limit, `304` when the
+/// caller's copy is current.
+fn serve_reference(
+    rqctx: &RequestContext<AppContext>,
+    representation: impl FnOnce(&crate::reference::Reference) -> &Representation,
+) -> Result<RawResponse, ApiError> {
+    representation(&rqctx.context().reference)
+        .answer(rqctx.request.headers())
+        .map_err(|error| api_error(rqctx, error))
 }
 
 /// Runs `work` for an admitted caller and adds the rate-limit headers to its answer.

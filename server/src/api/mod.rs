@@ -10,12 +10,14 @@ mod extract;
 #[rustfmt::skip]
 mod generated;
 mod handlers;
+mod raw;
 mod validate;
 
 pub use error::ApiError;
 pub use extract::{JsonBody, PathParams, QueryParams};
 pub use generated::{LeadsApi, leads_api_mod, types};
 pub use handlers::LeadsServer;
+pub use raw::{RawResponse, Representation};
 pub use validate::schema_problems;
 
 /// The server's OpenAPI document, rendered from the generated trait.

@@ -70,6 +70,7 @@ server_output! {
     server_nullable => "nullable",
     server_open_object => "open_object",
     server_patterns => "patterns",
+    server_raw_responses => "raw_responses",
 }
 
 server_refusal! {
@@ -77,7 +78,9 @@ server_refusal! {
     refused_header_parameter => "header_parameter",
     refused_cookie_parameter => "cookie_parameter",
     refused_inline_body_schema => "inline_body_schema",
-    refused_non_json_media_type => "non_json_media_type",
+    refused_two_media_types => "two_media_types",
+    refused_raw_created => "raw_created",
+    refused_redirect => "redirect",
     refused_renamed_component => "renamed_component",
     refused_inline_header => "inline_header",
     refused_unrelated_headers => "unrelated_headers",

@@ -40,6 +40,7 @@ pub fn api_trait(operations: &[Operation], header_sets: &[HeaderSet]) -> TokenSt
             None => quote!(()),
         };
         let mut response = match op.status {
+            _ if op.raw => quote!(RawResponse),
             201 => quote!(dropshot::HttpResponseCreated<#content>),
             202 => quote!(dropshot::HttpResponseAccepted<#content>),
             204 => quote!(dropshot::HttpResponseUpdatedNoContent),

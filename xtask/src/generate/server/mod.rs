@@ -14,7 +14,10 @@
 //!   document it and named by the rule of [`HeaderSet`]; fields have the headers' types.
 //! - `LeadsApi`: the trait. Bodies, paths and queries come through the server's own
 //!   extractors (`JsonBody`, `PathParams`, `QueryParams`) and errors are its `ApiError`, so
-//!   that every failure, extractor failures included, answers with the error envelope.
+//!   that every failure, extractor failures included, answers with the error envelope. An
+//!   operation whose answer is not JSON, or that may answer `304 Not Modified`
+//!   ([`leads_spec::Document::answers_raw`]), returns the server's `RawResponse`: its handler
+//!   builds status, headers and body itself (a `200` with one media type at most).
 //!
 //! | concern | module |
 //! |---|---|
@@ -79,8 +82,9 @@ pub fn generate(spec: &Value) -> Result<Generated> {
         //! The Leads API interface, generated from the spec: see `xtask/src/generate/server/`.
         #![allow(clippy::all, clippy::pedantic, unused_imports, unused_variables, missing_docs)]
 
-        // The server's own extractors and error type, which the trait is written against.
-        use super::{ApiError, JsonBody, PathParams, QueryParams};
+        // The server's own extractors, error type and raw response type, which the trait is
+        // written against.
+        use super::{ApiError, JsonBody, PathParams, QueryParams, RawResponse};
 
         /// The spec's `info.title`.
         pub const API_TITLE: &str = #title;

@@ -10,6 +10,9 @@ use super::names::pascal_case;
 /// The header dropshot sets on every response by itself.
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The one 3xx status the generator supports: a conditional GET answered from the cache.
+const NOT_MODIFIED: &str = "304";
+
 /// Where success headers must be defined, to be shared by name.
 const HEADER_COMPONENTS: &str = "#/components/headers/";
 
@@ -27,6 +30,9 @@ pub struct Operation {
     pub body: Option<String>,
     /// The success status code.
     pub status: u16,
+    /// Whether the handler builds its answer itself ([`Document::answers_raw`]): the trait
+    /// method returns the server's `RawResponse`, and `response` and `headers` are empty.
+    pub raw: bool,
     /// The component the success response refers to.
     pub response: Option<String>,
     /// The documented success headers (bar `x-request-id`).
@@ -99,9 +105,19 @@ fn operation(doc: Document, op: &leads_spec::Operation) -> Result<Operation> {
         None => None,
     };
 
-    let successes: Vec<leads_spec::Response> = op
-        .responses()
-        .into_iter()
+    let responses = op.responses();
+    if let Some(other) = responses
+        .iter()
+        .find(|response| response.status.starts_with(['1', '3']) && response.status != NOT_MODIFIED)
+    {
+        bail!(
+            "response {}: the generator supports no 1xx or 3xx status but `304` (a conditional \
+             GET answered from the client's cache)",
+            other.status
+        );
+    }
+    let successes: Vec<&leads_spec::Response> = responses
+        .iter()
         .filter(|response| response.status.starts_with('2'))
         .collect();
     let [success] = successes.as_slice() else {
@@ -117,11 +133,17 @@ fn operation(doc: Document, op: &leads_spec::Operation) -> Result<Operation> {
         .with_context(|| format!("success status `{}` is not a number", success.status))?;
     let what = format!("response {status}");
     let success = resolve(doc, success.node.value)?;
-    let response = match success.get("content") {
-        Some(_) => Some(json_schema_ref(success, &what)?),
-        None => None,
+    let raw = doc.answers_raw(op);
+    let (response, headers) = if raw {
+        raw_success(success, status)?;
+        (None, Vec::new())
+    } else {
+        let response = match success.get("content") {
+            Some(_) => Some(json_schema_ref(success, &what)?),
+            None => None,
+        };
+        (response, success_headers(doc, success)?)
     };
-    let headers = success_headers(doc, success)?;
 
     Ok(Operation {
         doc: format!("{summary}\n\n{}", description.trim_end()),
@@ -133,9 +155,29 @@ fn operation(doc: Document, op: &leads_spec::Operation) -> Result<Operation> {
         query_params,
         body,
         status,
+        raw,
         response,
         headers,
     })
+}
+
+/// Checks what a raw answer ([`Document::answers_raw`]) must be: `200` (the status the
+/// server's `RawResponse` documents to dropshot) with at most one media type.
+fn raw_success(success: &Value, status: u16) -> Result<()> {
+    if status != 200 {
+        bail!(
+            "response {status}: an answer the handler builds itself (not `application/json`, \
+             or beside a `304`) must be `200`"
+        );
+    }
+    let media_types = media_types(success);
+    if media_types.len() > 1 {
+        bail!(
+            "response {status} has media types {media_types:?}: a response has one media type \
+             (the handler cannot choose by `Accept`)"
+        );
+    }
+    Ok(())
 }
 
 /// The headers a success response documents, bar the one dropshot sets itself.
@@ -219,12 +261,7 @@ pub fn params_struct(
 /// 200"), which must be `application/json` only, with a `$ref` to a component schema: the
 /// component names the wire type.
 fn json_schema_ref(owner: &Value, what: &str) -> Result<String> {
-    let media_types: Vec<&String> = owner
-        .get("content")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|content| content.keys())
-        .collect();
+    let media_types = media_types(owner);
     if media_types != ["application/json"] {
         bail!(
             "{what} has media types {media_types:?}: the generator supports `application/json` only"
@@ -244,6 +281,16 @@ fn json_schema_ref(owner: &Value, what: &str) -> Result<String> {
         .ok_or_else(|| {
             anyhow!("{what}: `{reference}` is not a reference to `#/components/schemas/…`")
         })
+}
+
+/// The media types of a request body's or a response's `content`.
+fn media_types(owner: &Value) -> Vec<&String> {
+    owner
+        .get("content")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|content| content.keys())
+        .collect()
 }
 
 fn resolve<'a>(doc: Document<'a>, value: &'a Value) -> Result<&'a Value> {
