@@ -342,6 +342,7 @@ documentation shows ids like `req_abc123`, this implementation uses UUIDs.
         /**Lead attribution metadata. See `LeadMetadata` for the documented camelCase keys
 (utmSource, fbclid, etc.). Unknown keys are accepted for forward compatibility but
 only the documented fields are part of the stable contract. Pass null or omit to skip.
+At most 100 top-level keys and 16 KiB (16384 bytes) as compact JSON.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<LeadMetadata>,
@@ -816,6 +817,9 @@ spaces or hyphens.
     /**Lead attribution metadata, in camelCase. Every key is optional. Unknown keys are
 accepted, stored and returned as given, for forward compatibility; only the documented
 keys are part of the stable contract, and only they are type-checked.
+
+At most 100 top-level keys, and at most 16 KiB (16384 bytes) written as compact JSON.
+Leads stored before these limits (API 2.0.0) are returned as they were stored.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LeadMetadata {
@@ -1225,7 +1229,9 @@ rejected.
         pub email: ::std::option::Option<LeadUpdateEmail>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub full_name: ::std::option::Option<LeadUpdateFullName>,
-        ///Replaces all of the lead's notes.
+        /**Replaces all of the lead's notes. At most 100 notes, each at most 8 KiB (8192 bytes)
+as compact JSON and all together at most 64 KiB (65536 bytes).
+*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub notes: ::std::option::Option<::std::vec::Vec<LeadNote>>,
         ///Phone number in E.164 format.
@@ -4065,9 +4071,21 @@ own: `iana-time-zone`, a zone name of the IANA time zone database such as
 `America/New_York`; and `cursor`, a value of `pagination.next_cursor` issued by this API.
 The server enforces both.
 
-## Request size
+## Limits
 
-Request bodies may be up to 1 MiB; a larger body is answered `413 PAYLOAD_TOO_LARGE`.
+Every resource a request can use is bounded, so that no caller can exhaust the service
+for the others:
+
+- Request bodies may be up to 1 MiB; a larger body is answered `413 PAYLOAD_TOO_LARGE`.
+- A lead's `metadata` may have at most 100 top-level keys and take at most 16 KiB
+  (16384 bytes) written as compact JSON.
+- A lead's `notes` may be at most 100, each at most 8 KiB (8192 bytes) as compact JSON,
+  and all together at most 64 KiB (65536 bytes), so that a whole lead stays under about
+  100 KiB.
+- A validation error names at most 20 fields, each name cut to 100 characters.
+
+Breaking a limit is answered `400 VALIDATION_ERROR`, with `details` naming the field.
+Leads stored before these limits existed are returned as they are.
 
 ## This reference
 
@@ -4078,7 +4096,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 1.1.0*/
+Version: 2.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -4114,7 +4132,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "1.1.0"
+        "2.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()

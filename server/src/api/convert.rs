@@ -34,6 +34,9 @@ pub fn new_lead(
         timezone,
     } = body;
     check_timezone(timezone.as_deref().map(String::as_str))?;
+    if let Some(metadata) = raw.get("metadata").filter(|m| !m.is_null()) {
+        domain::limits::check_metadata(metadata)?;
+    }
     let metadata = raw.get("metadata").and_then(Value::as_object).cloned();
     Ok(Lead {
         full_name: full_name.map(Into::into),
@@ -60,6 +63,9 @@ pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Erro
         timezone,
     } = body;
     check_timezone(timezone.as_deref().map(String::as_str))?;
+    if let Some(notes) = raw.get("notes").and_then(Value::as_array) {
+        domain::limits::check_notes(notes)?;
+    }
     let notes = raw.get("notes").and_then(Value::as_array).map(|notes| {
         notes
             .iter()

@@ -2,6 +2,7 @@
 //! how it is listed.
 
 mod lead;
+pub mod limits;
 mod rules;
 
 pub use lead::*;
