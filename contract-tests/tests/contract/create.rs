@@ -18,6 +18,10 @@ pub fn trials() -> Vec<Trial> {
         scenario("create::validation_rules", validation_rules),
         scenario("create::metadata_at_the_limits", metadata_at_the_limits),
         scenario("create::many_unknown_fields", many_unknown_fields),
+        scenario(
+            "create::numbers_come_back_as_sent",
+            numbers_come_back_as_sent,
+        ),
         scenario("create::several_fields_at_once", several_fields_at_once),
         scenario("create::unreadable_bodies", unreadable_bodies),
         scenario("create::duplicate_email", duplicate_email),
@@ -220,6 +224,33 @@ async fn metadata_at_the_limits() {
     )
     .await;
     assert_eq!(large.status, 201);
+}
+
+/// Metadata comes back as it was sent: `40` stays `40` (not `40.0`), unknown keys and nested
+/// values as they were, on create and on every later read.
+async fn numbers_come_back_as_sent() {
+    let env = Env::start().await;
+    let metadata = json!({
+        "latitude": 40, "longitude": -74.006, "screenWidth": 1920,
+        "experiment": {"ratio": 0.5, "big": 12_345_678_901_234_567_890_u64, "arms": [1, 2.5]}
+    });
+    // Raw both ways: the client's types hold `latitude` as a float and would write `40.0`.
+    let body = json!({"email": env.email("num"), "metadata": metadata});
+    let created = env
+        .raw_json("lead_create", Method::POST, "/v1/leads", &env.a.key, &body)
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.data()["metadata"], metadata);
+    let path = format!("/v1/leads/{}", created.data()["id"].as_str().unwrap());
+    let read = env
+        .raw("lead_view", Method::GET, &path, Some(&env.a.key), None)
+        .await;
+    assert_eq!(read.data()["metadata"], metadata);
+    assert_eq!(
+        read.data()["metadata"]["latitude"].as_u64(),
+        Some(40),
+        "an integer still"
+    );
 }
 
 /// A body of many unknown fields names at most 20, each cut to 100 characters.

@@ -99,10 +99,7 @@ pub(crate) fn at(micros: i64) -> DateTime<Utc> {
 }
 
 pub(crate) fn object(value: serde_json::Value) -> JsonObject {
-    match value {
-        serde_json::Value::Object(object) => object,
-        other => panic!("not a JSON object: {other}"),
-    }
+    JsonObject::from_text(value.to_string()).expect("a JSON object")
 }
 
 /// A lead with only the required fields set.
