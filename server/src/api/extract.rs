@@ -9,7 +9,11 @@
 //! `T` (see [`validate`]), and only then deserializes `T`. The schema check enforces every
 //! constraint the spec states and names each offending field in `details`; `T` itself, a
 //! typify type, enforces `required`, `enum`, `pattern` and unknown fields again.
+//!
+//! [`JsonBody`] also admits the request (API key, rate limit) before it reads the body: the
+//! body of a request without a valid key is never read or parsed.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -24,6 +28,7 @@ use serde_json::{Map, Value};
 
 use super::generated::SpecSchema;
 use super::validate;
+use crate::context::{Admitted, AppContext};
 use crate::error::{Error, FieldProblem};
 
 /// What an extractor reads: a generated wire type with its schema in the spec.
@@ -31,8 +36,12 @@ pub trait WireType: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + '
 
 impl<T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static> WireType for T {}
 
-/// The JSON body of a request, validated against the spec, with the JSON as sent.
-pub struct JsonBody<T>(Result<(T, Value), Error>);
+/// The JSON body of a request, validated against the spec, with the JSON as sent; and the
+/// request's admission, decided before the body was read (see [`JsonBody::admission`]).
+pub struct JsonBody<T> {
+    admission: Option<Result<Admitted, Error>>,
+    body: Result<(T, Value), Error>,
+}
 
 /// The path parameters of a request, validated against the spec.
 pub struct PathParams<T>(Result<T, Error>);
@@ -53,19 +62,37 @@ macro_rules! into_inner {
 into_inner!(PathParams, QueryParams);
 
 impl<T> JsonBody<T> {
+    /// The request's admission (its key and rate limit), decided before a byte of the body
+    /// was read: `None` only where the server's context is not an [`AppContext`].
+    pub fn admission(&mut self) -> Option<Result<Admitted, Error>> {
+        self.admission.take()
+    }
+
     /// The value and the JSON it was read from, or why the request is invalid.
     pub fn into_parts(self) -> Result<(T, Value), Error> {
-        self.0
+        self.body
     }
 }
 
 #[async_trait]
 impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
+    /// Admits the request first (key, rate limit) and reads the body only if it is admitted,
+    /// so that requests without a valid key never cost a body read or a parse.
     async fn from_request<Context: ServerContext>(
         rqctx: &RequestContext<Context>,
         request: http::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
-        Ok(Self(read_json_body(rqctx, request).await))
+        // dropshot's extractors are generic over the context; this server's is `AppContext`.
+        let app = (rqctx.context() as &dyn Any).downcast_ref::<AppContext>();
+        let admission = match app {
+            Some(app) => Some(app.admit(rqctx.request.headers()).await),
+            None => None,
+        };
+        let body = match &admission {
+            Some(Err(refused)) => Err(refused.clone()),
+            _ => read_json_body(rqctx, request).await,
+        };
+        Ok(Self { admission, body })
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
