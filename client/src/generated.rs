@@ -33,7 +33,8 @@ keys that later versions may add.
     }
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),
-`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500).
+`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
+`SERVICE_UNAVAILABLE` (503).
 */
     #[derive(
         ::serde::Deserialize,
@@ -62,6 +63,8 @@ keys that later versions may add.
         RateLimited,
         #[serde(rename = "INTERNAL_ERROR")]
         InternalError,
+        #[serde(rename = "SERVICE_UNAVAILABLE")]
+        ServiceUnavailable,
     }
     impl ::std::fmt::Display for ErrorCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -73,6 +76,7 @@ keys that later versions may add.
                 Self::PayloadTooLarge => f.write_str("PAYLOAD_TOO_LARGE"),
                 Self::RateLimited => f.write_str("RATE_LIMITED"),
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
+                Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
             }
         }
     }
@@ -89,6 +93,7 @@ keys that later versions may add.
                 "PAYLOAD_TOO_LARGE" => Ok(Self::PayloadTooLarge),
                 "RATE_LIMITED" => Ok(Self::RateLimited),
                 "INTERNAL_ERROR" => Ok(Self::InternalError),
+                "SERVICE_UNAVAILABLE" => Ok(Self::ServiceUnavailable),
                 _ => Err("invalid value".into()),
             }
         }
@@ -4083,6 +4088,10 @@ for the others:
   and all together at most 64 KiB (65536 bytes), so that a whole lead stays under about
   100 KiB.
 - A validation error names at most 20 fields, each name cut to 100 characters.
+- A request body must arrive within the read timeout (10 s by default); one that does
+  not is cut off and answered `400 VALIDATION_ERROR`.
+- A server answers a bounded number of requests at once (64 by default); beyond that
+  it answers `503 SERVICE_UNAVAILABLE` at once rather than queueing.
 
 Breaking a limit is answered `400 VALIDATION_ERROR`, with `details` naming the field.
 Leads stored before these limits existed are returned as they are.
@@ -4685,6 +4694,13 @@ pub mod builder {
                         ),
                     )
                 }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -4805,6 +4821,13 @@ pub mod builder {
                         ),
                     )
                 }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -4900,6 +4923,13 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5043,6 +5073,13 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -1,7 +1,10 @@
-//! The state every request shares, and the admission of a request: who calls, and whether
-//! its rate limit lets it through.
+//! The state every request shares, and the admission of a request: whether the server has
+//! room for it, who calls, and whether its rate limit lets it through.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::{self, Caller};
 use crate::error::Error;
@@ -12,6 +15,10 @@ use crate::store::Store;
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
+    /// One permit per API request in flight; none left answers `503`.
+    pub in_flight: Arc<Semaphore>,
+    /// How long a request's body may take to arrive.
+    pub body_read_timeout: Duration,
     /// The spec the server was built from, and its reference page.
     pub reference: Arc<Reference>,
 }
@@ -20,13 +27,23 @@ pub struct AppContext {
 pub struct Admitted {
     pub caller: Caller,
     pub rate_limit: RateLimitStatus,
+    /// The request's place among those in flight, given back when the answer is built.
+    _in_flight: OwnedSemaphorePermit,
 }
 
 impl AppContext {
-    /// Authenticates the request and counts it against its key's and organization's limits.
+    /// Takes a place among the requests in flight, authenticates the request and counts it
+    /// against its key's and organization's limits: all before any of its body is read.
     pub async fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, Error> {
+        let in_flight = Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| Error::ServiceUnavailable)?;
         let caller = auth::authenticate(self.store.as_ref(), headers).await?;
         let rate_limit = self.limiter.admit(caller.key, caller.organization)?;
-        Ok(Admitted { caller, rate_limit })
+        Ok(Admitted {
+            caller,
+            rate_limit,
+            _in_flight: in_flight,
+        })
     }
 }

@@ -3,11 +3,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use leads_server::config::Config;
+use leads_server::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT};
 use leads_server::ratelimit::Limits;
 use leads_server::{api, auth, server};
 
@@ -72,6 +74,14 @@ struct ServeArgs {
     /// Requests a minute all keys of an organization may make together.
     #[arg(long, env = "LEADS_RATE_LIMIT_PER_ORG", default_value_t = Limits::default().per_organization)]
     rate_limit_per_org: u32,
+    /// The most API requests answered at once; more are answered `503 SERVICE_UNAVAILABLE`.
+    #[arg(long, env = "LEADS_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_in_flight: usize,
+    /// Seconds a request's body may take to arrive before it is cut off.
+    #[arg(long, env = "LEADS_BODY_READ_TIMEOUT", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout: u64,
     /// How much to log.
     #[arg(long, env = "LEADS_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
@@ -126,6 +136,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             per_key: args.rate_limit_per_key,
             per_organization: args.rate_limit_per_org,
         },
+        max_in_flight: args.max_in_flight,
+        body_read_timeout: Duration::from_secs(args.body_read_timeout),
         log_level: args.log_level.into(),
     };
     let store = server::open_store(&config)?;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use dropshot::{ConfigDropshot, ConfigLogging, HandlerTaskMode, HttpServer, ServerBuilder};
+use tokio::sync::Semaphore;
 
 use crate::api::{LeadsServer, leads_api_mod};
 use crate::config::{Config, MAX_BODY_BYTES};
@@ -32,6 +33,8 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
     let context = AppContext {
         store,
         limiter: RateLimiter::new(config.rate_limits),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+        body_read_timeout: config.body_read_timeout,
         reference: Reference::embedded()?,
     };
     let dropshot = ConfigDropshot {

@@ -3,7 +3,7 @@
 //!
 //! [`TestServer::start`] opens a temporary SQLite database, creates an organization with an
 //! API key, and serves the API on a free loopback port until the value is dropped. The builder
-//! sets the rate limits and the log level; [`TestServer::fail_storage`] makes every storage
+//! sets the rate limits, the in-flight cap, the body-read timeout and the log level; [`TestServer::fail_storage`] makes every storage
 //! call fail, so that tests can see the `500` answers without breaking a database by hand.
 //!
 //! ```no_run
@@ -18,11 +18,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use dropshot::{ConfigLoggingLevel, HttpServer};
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT};
 use crate::context::AppContext;
 use crate::ratelimit::Limits;
 use crate::store::Store;
@@ -36,6 +37,8 @@ pub const ORGANIZATION: &str = "test";
 #[derive(Clone, Debug)]
 pub struct TestServerBuilder {
     rate_limits: Limits,
+    max_in_flight: usize,
+    body_read_timeout: Duration,
     log_level: ConfigLoggingLevel,
 }
 
@@ -43,6 +46,8 @@ impl Default for TestServerBuilder {
     fn default() -> Self {
         Self {
             rate_limits: Limits::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             log_level: ConfigLoggingLevel::Error,
         }
     }
@@ -63,6 +68,20 @@ impl TestServerBuilder {
         })
     }
 
+    /// The most API requests in flight at once (default 64); `0` admits none, so that every
+    /// request with a key is answered `503 SERVICE_UNAVAILABLE`, to test a client's handling
+    /// of overload.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests;
+        self
+    }
+
+    /// How long a request's body may take to arrive (default 10 s).
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
     /// How much the server logs to stderr (default: errors only).
     pub fn log_level(mut self, level: ConfigLoggingLevel) -> Self {
         self.log_level = level;
@@ -77,6 +96,8 @@ impl TestServerBuilder {
             bind: ([127, 0, 0, 1], 0).into(),
             database: dir.path().join("leads.db"),
             rate_limits: self.rate_limits,
+            max_in_flight: self.max_in_flight,
+            body_read_timeout: self.body_read_timeout,
             log_level: self.log_level,
         };
         let store = Arc::new(

@@ -15,6 +15,7 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use dropshot::{
@@ -88,9 +89,10 @@ impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
             Some(app) => Some(app.admit(rqctx.request.headers()).await),
             None => None,
         };
+        let timeout = app.map(|app| app.body_read_timeout);
         let body = match &admission {
             Some(Err(refused)) => Err(refused.clone()),
-            _ => read_json_body(rqctx, request).await,
+            _ => read_json_body(rqctx, request, timeout).await,
         };
         Ok(Self { admission, body })
     }
@@ -100,9 +102,12 @@ impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
     }
 }
 
+/// Reads, validates and deserializes the body; one that has not arrived after `timeout` is
+/// cut off.
 async fn read_json_body<Context: ServerContext, T>(
     rqctx: &RequestContext<Context>,
     request: http::Request<dropshot::Body>,
+    timeout: Option<Duration>,
 ) -> Result<(T, Value), Error>
 where
     T: DeserializeOwned + SpecSchema,
@@ -121,7 +126,17 @@ where
         }
     }
     let limit = rqctx.request_body_max_bytes();
-    let bytes = match Limited::new(body, limit).collect().await {
+    let collect = Limited::new(body, limit).collect();
+    let collected = match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, collect).await.map_err(|_| {
+            Error::invalid(format!(
+                "The request body did not arrive within {} seconds",
+                timeout.as_secs_f64()
+            ))
+        })?,
+        None => collect.await,
+    };
+    let bytes = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             return Err(Error::PayloadTooLarge { limit });

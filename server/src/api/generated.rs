@@ -12,7 +12,8 @@ pub const API_VERSION: &str = "2.0.0";
 pub mod types {
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),
-`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500).
+`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
+`SERVICE_UNAVAILABLE` (503).
 */
     #[derive(
         ::serde::Deserialize,
@@ -41,6 +42,8 @@ pub mod types {
         RateLimited,
         #[serde(rename = "INTERNAL_ERROR")]
         InternalError,
+        #[serde(rename = "SERVICE_UNAVAILABLE")]
+        ServiceUnavailable,
     }
     impl ::std::fmt::Display for ErrorCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -52,6 +55,7 @@ pub mod types {
                 Self::PayloadTooLarge => f.write_str("PAYLOAD_TOO_LARGE"),
                 Self::RateLimited => f.write_str("RATE_LIMITED"),
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
+                Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
             }
         }
     }
@@ -68,6 +72,7 @@ pub mod types {
                 "PAYLOAD_TOO_LARGE" => Ok(Self::PayloadTooLarge),
                 "RATE_LIMITED" => Ok(Self::RateLimited),
                 "INTERNAL_ERROR" => Ok(Self::InternalError),
+                "SERVICE_UNAVAILABLE" => Ok(Self::ServiceUnavailable),
                 _ => Err("invalid value".into()),
             }
         }
@@ -1426,7 +1431,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
     "x-raw-json": true
   },
   "ErrorCode": {
-    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),\n`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500).\n",
+    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),\n`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
     "enum": [
       "VALIDATION_ERROR",
       "UNAUTHORIZED",
@@ -1434,7 +1439,8 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       "CONFLICT",
       "PAYLOAD_TOO_LARGE",
       "RATE_LIMITED",
-      "INTERNAL_ERROR"
+      "INTERNAL_ERROR",
+      "SERVICE_UNAVAILABLE"
     ],
     "type": "string"
   },
@@ -2172,7 +2178,7 @@ pub const JSON_SCHEMAS: &str = r##"{
     "x-raw-json": true
   },
   "ErrorCode": {
-    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),\n`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500).\n",
+    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),\n`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
     "enum": [
       "VALIDATION_ERROR",
       "UNAUTHORIZED",
@@ -2180,7 +2186,8 @@ pub const JSON_SCHEMAS: &str = r##"{
       "CONFLICT",
       "PAYLOAD_TOO_LARGE",
       "RATE_LIMITED",
-      "INTERNAL_ERROR"
+      "INTERNAL_ERROR",
+      "SERVICE_UNAVAILABLE"
     ],
     "type": "string"
   },
