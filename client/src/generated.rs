@@ -4061,9 +4061,13 @@ a path does not support. Their body is `{"request_id": "…", "message": "…"}`
 ## Rate limits
 
 Each key may make 100 requests a minute and each organization 1000 (both configurable per
-deployment), counted in fixed one-minute windows. Every successful answer to a request
-with a key carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`;
-over the limit the answer is `429 RATE_LIMITED`, whose message says when to retry.
+deployment), enforced with GCRA: a limit of `n` a minute lets `n` requests through at
+once and refills one every `60/n` seconds, so no caller ever makes more than its limit in
+any minute (there are no window boundaries to burst across). Every successful answer to a
+request with a key carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+`X-RateLimit-Reset`, describing whichever limit (the key's or the organization's) is
+closer to refusing; over a limit the answer is `429 RATE_LIMITED`, whose message says
+when to retry.
 
 Where this differs from Aura: Aura also sends the rate-limit headers, and `Retry-After`,
 with error answers. This server is built on dropshot 0.18, which gives a custom error

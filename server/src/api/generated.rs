@@ -3271,13 +3271,14 @@ impl schemars::JsonSchema for types::TriggeringField {
 /// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `lead_create`, `lead_view`, `lead_update`.
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct RateLimitHeaders {
-    /// How many requests the key may make in the current window.
+    /// The limit that applies, in requests a minute: the key's or its organization's,
+    /// whichever is closer to refusing.
     #[serde(rename = "X-RateLimit-Limit", serialize_with = "header_value")]
     pub x_rate_limit_limit: i64,
-    /// How many requests the key has left in the current window.
+    /// How many more requests the limit that applies lets through at once.
     #[serde(rename = "X-RateLimit-Remaining", serialize_with = "header_value")]
     pub x_rate_limit_remaining: i64,
-    /// When the current window ends, in Unix seconds.
+    /// When the limit that applies is full again, in Unix seconds.
     #[serde(rename = "X-RateLimit-Reset", serialize_with = "header_value")]
     pub x_rate_limit_reset: i64,
 }
