@@ -15,6 +15,8 @@ use crate::store::Store;
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
+    /// When each key's last use was recorded.
+    pub last_use: auth::LastUse,
     /// One permit per API request in flight; none left answers `503`.
     pub in_flight: Arc<Semaphore>,
     /// How long a request's body may take to arrive.
@@ -38,7 +40,7 @@ impl AppContext {
         let in_flight = Arc::clone(&self.in_flight)
             .try_acquire_owned()
             .map_err(|_| Error::ServiceUnavailable)?;
-        let caller = auth::authenticate(self.store.as_ref(), headers).await?;
+        let caller = auth::authenticate(self.store.as_ref(), &self.last_use, headers).await?;
         let rate_limit = self.limiter.admit(caller.key, caller.organization)?;
         Ok(Admitted {
             caller,

@@ -23,11 +23,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use dropshot::{ConfigLoggingLevel, HttpServer};
 
+use crate::auth::MissingOrganization;
 use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT};
 use crate::context::AppContext;
 use crate::ratelimit::Limits;
-use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{RevokeOutcome, Store};
 use crate::{auth, server};
 
 /// The organization [`TestServer::start`] creates, whose key is [`TestServer::api_key`].
@@ -103,7 +104,7 @@ impl TestServerBuilder {
         let store = Arc::new(
             SqliteStore::open(&config.database).context("opening the temporary database")?,
         );
-        let api_key = auth::create_key(store.as_ref(), ORGANIZATION)
+        let api_key = auth::create_key(store.as_ref(), ORGANIZATION, MissingOrganization::Create)
             .await
             .context("creating the test organization's key")?;
         let running = server::start(&config, Arc::clone(&store) as Arc<dyn Store>)?;
@@ -152,9 +153,26 @@ impl TestServer {
     /// A new key for the organization called `organization`, created if it does not exist:
     /// another name is another tenant, which sees none of the first one's leads.
     pub async fn create_key(&self, organization: &str) -> Result<String> {
-        auth::create_key(self.store.as_ref(), organization)
-            .await
-            .with_context(|| format!("creating a key for `{organization}`"))
+        auth::create_key(
+            self.store.as_ref(),
+            organization,
+            MissingOrganization::Create,
+        )
+        .await
+        .with_context(|| format!("creating a key for `{organization}`"))
+    }
+
+    /// Revokes `key` (by its prefix, as `leads-server keys revoke` does): from its next
+    /// request on, it is answered `401`.
+    pub async fn revoke_key(&self, key: &str) -> Result<()> {
+        match self
+            .store
+            .api_key_revoke(&auth::key_prefix(key), chrono::Utc::now())
+            .await?
+        {
+            RevokeOutcome::Revoked(_) => Ok(()),
+            other => anyhow::bail!("the key was not revoked: {other:?}"),
+        }
     }
 
     /// The SQLite database file the server runs on.

@@ -7,7 +7,7 @@ use libtest_mimic::Trial;
 use reqwest::Method;
 use uuid::Uuid;
 
-use crate::{pin, scenario};
+use crate::{in_process_scenario, pin, scenario};
 
 pub fn trials() -> Vec<Trial> {
     vec![
@@ -20,6 +20,7 @@ pub fn trials() -> Vec<Trial> {
             "access::admission_before_the_body",
             admission_before_the_body,
         ),
+        in_process_scenario("access::a_revoked_key_is_refused_at_once", revoked_key),
     ]
 }
 
@@ -179,4 +180,22 @@ async fn admission_before_the_body() {
         assert_eq!(answer.status, 401, "{name}");
         pin!(format!("admission_{name}"), answer);
     }
+}
+
+/// A key revoked while the server runs is answered `401` from its very next request.
+async fn revoked_key() {
+    let env = Env::start().await;
+    let server = env.server().expect("an in-process server");
+    let key = server.create_key("revoked").await.expect("a key");
+    let client = env.client_with_key(&key);
+    let before = env
+        .observe("lead_list", client.lead_list().send().await)
+        .await;
+    assert_eq!(before.status, 200);
+    server.revoke_key(&key).await.expect("revoked");
+    let after = env
+        .observe("lead_list", client.lead_list().send().await)
+        .await;
+    assert_eq!(after.status, 401);
+    pin!("revoked_key_lead_list", after);
 }

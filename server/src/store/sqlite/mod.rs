@@ -28,12 +28,15 @@ use uuid::Uuid;
 
 use self::errors::Context;
 use self::pool::ReaderPool;
-use super::{FaultSwitch, KeyHash, Store, StoreError};
+use super::{ApiKeyInfo, FaultSwitch, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError};
 use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
 /// many have been applied, so only append: never edit or reorder a migration that has shipped.
-const MIGRATION_STEPS: &[M<'static>] = &[M::up(include_str!("migrations/0001_initial.sql"))];
+const MIGRATION_STEPS: &[M<'static>] = &[
+    M::up(include_str!("migrations/0001_initial.sql")),
+    M::up(include_str!("migrations/0002_api_key_lifecycle.sql")),
+];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
 /// Storage in one SQLite database file.
@@ -160,13 +163,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn api_key_insert(
-        &self,
-        organization: OrganizationId,
-        hash: KeyHash,
-        created_at: DateTime<Utc>,
-    ) -> Result<ApiKeyId, StoreError> {
-        self.write(move |connection| api_keys::insert(connection, organization, hash, created_at))
+    async fn organization_find(&self, name: &str) -> Result<Option<OrganizationId>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |connection| organizations::find(connection, &name))
+            .await
+    }
+
+    async fn api_key_insert(&self, key: NewApiKey) -> Result<ApiKeyId, StoreError> {
+        self.write(move |connection| api_keys::insert(connection, &key))
             .await
     }
 
@@ -175,6 +179,29 @@ impl Store for SqliteStore {
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
         self.read(move |connection| api_keys::find(connection, hash))
+            .await
+    }
+
+    async fn api_key_list(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.read(move |connection| api_keys::list(connection, organization))
+            .await
+    }
+
+    async fn api_key_revoke(
+        &self,
+        prefix: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError> {
+        let prefix = prefix.to_owned();
+        self.write(move |connection| api_keys::revoke(connection, &prefix, at))
+            .await
+    }
+
+    async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(move |connection| api_keys::touch(connection, key, at))
             .await
     }
 
