@@ -1,5 +1,5 @@
-//! The state every request shares, and the admission of a request: whether the server has
-//! room for it, who calls, and whether its rate limit lets it through.
+//! The state every request shares, and the admission of a request: who calls, whether its
+//! rate limit lets it through, and whether the server has room to work on it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,23 +29,22 @@ pub struct AppContext {
 pub struct Admitted {
     pub caller: Caller,
     pub rate_limit: RateLimitStatus,
-    /// The request's place among those in flight, given back when the answer is built.
-    _in_flight: OwnedSemaphorePermit,
 }
 
 impl AppContext {
-    /// Takes a place among the requests in flight, authenticates the request and counts it
-    /// against its key's and organization's limits: all before any of its body is read.
+    /// Authenticates the request and counts it against its key's and organization's limits,
+    /// before any of its body is read.
     pub async fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, Error> {
-        let in_flight = Arc::clone(&self.in_flight)
-            .try_acquire_owned()
-            .map_err(|_| Error::ServiceUnavailable)?;
         let caller = auth::authenticate(self.store.as_ref(), &self.last_use, headers).await?;
         let rate_limit = self.limiter.admit(caller.key, caller.organization)?;
-        Ok(Admitted {
-            caller,
-            rate_limit,
-            _in_flight: in_flight,
-        })
+        Ok(Admitted { caller, rate_limit })
+    }
+
+    /// A place among the requests in flight, held while an admitted request is worked on
+    /// (its body already read, so a slow client never holds one); `503` when none is left.
+    pub fn in_flight(&self) -> Result<OwnedSemaphorePermit, Error> {
+        Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| Error::ServiceUnavailable)
     }
 }

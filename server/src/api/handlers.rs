@@ -186,6 +186,7 @@ where
         None => app.admit(rqctx.request.headers()).await,
     };
     let admitted = admission.map_err(|error| api_error(rqctx, error))?;
+    let _in_flight = app.in_flight().map_err(|error| api_error(rqctx, error))?;
     let response = work(app, admitted.caller)
         .await
         .map_err(|error| api_error(rqctx, error))?;
