@@ -186,6 +186,13 @@ impl TestServer {
         self.store.faults().set(failing);
     }
 
+    /// From now on, every storage call panics (`true`), as a bug would, or works again
+    /// (`false`). Requests answer `500 INTERNAL_ERROR` in the envelope; the server keeps
+    /// serving.
+    pub fn panic_in_storage(&self, panicking: bool) {
+        self.store.faults().set_panicking(panicking);
+    }
+
     /// Stops serving, after the requests in flight.
     pub async fn stop(self) -> Result<()> {
         self.running.close().await.map_err(anyhow::Error::msg)

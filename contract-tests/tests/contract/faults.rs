@@ -16,6 +16,7 @@ pub fn trials() -> Vec<Trial> {
         in_process_scenario("faults::rate_limited", rate_limited),
         in_process_scenario("faults::internal_errors", internal_errors),
         in_process_scenario("faults::overloaded", overloaded),
+        in_process_scenario("faults::panics", panics),
         in_process_scenario("faults::slow_body_is_cut_off", slow_body_is_cut_off),
     ]
 }
@@ -115,4 +116,25 @@ async fn slow_body_is_cut_off() {
         elapsed >= timeout && elapsed < timeout * 8,
         "cut off after {elapsed:?}"
     );
+}
+
+/// A panic in a handler (injected in storage, so every operation hits it) answers `500` in
+/// the envelope, and the server keeps serving once the fault is gone.
+async fn panics() {
+    let env = Env::start().await;
+    let server = env.server().expect("an in-process server");
+    server.panic_in_storage(true);
+    let health = env
+        .observe("health_view", env.a.client.health_view().send().await)
+        .await;
+    assert_eq!(health.status, 500);
+    for answer in every_operation(&env, &env.a.client).await {
+        assert_eq!(answer.status, 500, "{answer:?}");
+        assert_eq!(answer.body["code"], "INTERNAL_ERROR", "the envelope");
+    }
+    server.panic_in_storage(false);
+    let after = env
+        .observe("lead_list", env.a.client.lead_list().send().await)
+        .await;
+    assert_eq!(after.status, 200, "the server still serves");
 }

@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::generated::{LeadsApi, RateLimitHeaders};
 use super::raw::{RawResponse, Representation};
+use super::unwind::caught;
 use super::{convert, cursor, types};
 use crate::auth::Caller;
 use crate::context::{Admitted, AppContext};
@@ -27,12 +28,9 @@ impl LeadsApi for LeadsServer {
     async fn health_view(
         rqctx: RequestContext<AppContext>,
     ) -> Result<HttpResponseOk<types::HealthResponse>, ApiError> {
-        rqctx
-            .context()
-            .store
-            .health()
+        caught(async { Ok(rqctx.context().store.health().await?) })
             .await
-            .map_err(|error| api_error(&rqctx, error.into()))?;
+            .map_err(|error| api_error(&rqctx, error))?;
         Ok(HttpResponseOk(types::HealthResponse {
             data: types::Health {
                 status: types::HealthStatus::Ok,
@@ -183,11 +181,11 @@ where
     let app = rqctx.context();
     let admission = match admission {
         Some(admission) => admission,
-        None => app.admit(rqctx.request.headers()).await,
+        None => caught(app.admit(rqctx.request.headers())).await,
     };
     let admitted = admission.map_err(|error| api_error(rqctx, error))?;
     let _in_flight = app.in_flight().map_err(|error| api_error(rqctx, error))?;
-    let response = work(app, admitted.caller)
+    let response = caught(work(app, admitted.caller))
         .await
         .map_err(|error| api_error(rqctx, error))?;
     let headers =

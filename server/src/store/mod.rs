@@ -65,17 +65,28 @@ pub enum StoreError {
 /// can see what clients get then (`TestServer::fail_storage`). Each backend checks it where
 /// all its calls pass; it is off unless switched on.
 #[derive(Debug, Default)]
-pub struct FaultSwitch(AtomicBool);
+pub struct FaultSwitch {
+    failing: AtomicBool,
+    panicking: AtomicBool,
+}
 
 impl FaultSwitch {
     /// Every later call fails (`true`), or works again (`false`).
     pub fn set(&self, failing: bool) {
-        self.0.store(failing, Ordering::SeqCst);
+        self.failing.store(failing, Ordering::SeqCst);
     }
 
-    /// [`StoreError::Internal`] while the switch is on.
+    /// Every later call panics, in the caller's task (`true`), or works again (`false`).
+    pub fn set_panicking(&self, panicking: bool) {
+        self.panicking.store(panicking, Ordering::SeqCst);
+    }
+
+    /// [`StoreError::Internal`] while the switch is on; a panic while it panics.
     pub fn check(&self) -> Result<(), StoreError> {
-        if self.0.load(Ordering::SeqCst) {
+        if self.panicking.load(Ordering::SeqCst) {
+            panic!("a storage panic injected through the store's FaultSwitch");
+        }
+        if self.failing.load(Ordering::SeqCst) {
             Err(StoreError::Internal(
                 "a storage failure injected through the store's FaultSwitch".to_string(),
             ))

@@ -56,33 +56,7 @@ impl SqliteStore {
     /// date. Fails if the file holds a schema newer than this build knows. Blocks on file I/O:
     /// call it before serving, or from a blocking task. Readers open on first use.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let shown = path.display();
-        let mut writer = Connection::open(path).context(&format!("opening database {shown}"))?;
-        pool::configure(&writer).context(&format!("configuring database {shown}"))?;
-        let journal_mode: String = writer
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .context(&format!("enabling WAL on {shown}"))?;
-        // Without WAL, readers and the writer would block each other: fail loudly instead.
-        if !journal_mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Internal(format!(
-                "database {shown} refused WAL journal mode (it is in {journal_mode} mode)"
-            )));
-        }
-        // Safe in WAL mode: a power loss may drop the last commits but never corrupts.
-        writer
-            .pragma_update(None, "synchronous", "NORMAL")
-            .context(&format!("configuring database {shown}"))?;
-        // rusqlite_migration opens its transaction with the connection's default behaviour.
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
-        // fails with SQLITE_BUSY when another process wrote meanwhile, which the busy timeout
-        // cannot cure. (The store's own transactions ask for IMMEDIATE by name.)
-        writer.set_transaction_behavior(TransactionBehavior::Immediate);
-        // All pending migrations run in one transaction; a file whose schema is newer than
-        // this build's is refused rather than used.
-        MIGRATIONS.to_latest(&mut writer).map_err(|error| {
-            StoreError::Internal(format!("migrating database {shown}: {error}"))
-        })?;
-
+        let writer = open_writer(path)?;
         Ok(SqliteStore {
             readers: pool::readers(path)?,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
@@ -121,6 +95,59 @@ impl SqliteStore {
         // The reader goes back to the pool when the closure drops it, even while unwinding.
         blocking(move || work(&reader)).await
     }
+}
+
+/// How many times opening is tried while other processes may be opening the same file.
+const OPEN_ATTEMPTS: u32 = 5;
+
+/// The writer connection of the file at `path`: configured, in WAL mode, migrated.
+///
+/// Two processes opening a new file at once race twice: switching to WAL needs a lock the
+/// busy timeout does not wait for, and `rusqlite_migration` reads the schema version before
+/// it opens its transaction, so the second process applies migrations the first has just
+/// committed, and fails (its transaction rolls back). Opening again finds the file in WAL mode
+/// and its schema current, so trying again, a few times, is all it takes.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match try_open_writer(path) {
+            Err(_) if attempt < OPEN_ATTEMPTS => {
+                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn try_open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display();
+    let mut writer = Connection::open(path).context(&format!("opening database {shown}"))?;
+    pool::configure(&writer).context(&format!("configuring database {shown}"))?;
+    let journal_mode: String = writer
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .context(&format!("enabling WAL on {shown}"))?;
+    // Without WAL, readers and the writer would block each other: fail loudly instead.
+    if !journal_mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Internal(format!(
+            "database {shown} refused WAL journal mode (it is in {journal_mode} mode)"
+        )));
+    }
+    // Safe in WAL mode: a power loss may drop the last commits but never corrupts.
+    writer
+        .pragma_update(None, "synchronous", "NORMAL")
+        .context(&format!("configuring database {shown}"))?;
+    // rusqlite_migration opens its transaction with the connection's default behaviour.
+    // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+    // fails with SQLITE_BUSY when another process wrote meanwhile, which the busy timeout
+    // cannot cure. (The store's own transactions ask for IMMEDIATE by name.)
+    writer.set_transaction_behavior(TransactionBehavior::Immediate);
+    // All pending migrations run in one transaction; a file whose schema is newer than
+    // this build's is refused rather than used.
+    MIGRATIONS
+        .to_latest(&mut writer)
+        .map_err(|error| StoreError::Internal(format!("migrating database {shown}: {error}")))?;
+    Ok(writer)
 }
 
 /// Runs `work` on tokio's blocking pool.
@@ -298,6 +325,29 @@ mod tests {
     pub(super) async fn subject() -> Subject {
         let (dir, store) = create();
         Subject::new(store, dir)
+    }
+
+    /// Two servers started at once on a new file both come up (the migration race).
+    #[test]
+    fn stores_opened_at_once_on_a_new_file_all_come_up() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let path = dir.path().join("leads.db");
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            SqliteStore::open(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for store in opened {
+                    store.join().expect("no panic").expect("the store opens");
+                }
+            });
+        }
     }
 
     #[tokio::test]
