@@ -33,7 +33,8 @@ keys that later versions may add.
     }
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),
-`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500).
+`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
+`SERVICE_UNAVAILABLE` (503).
 */
     #[derive(
         ::serde::Deserialize,
@@ -62,6 +63,8 @@ keys that later versions may add.
         RateLimited,
         #[serde(rename = "INTERNAL_ERROR")]
         InternalError,
+        #[serde(rename = "SERVICE_UNAVAILABLE")]
+        ServiceUnavailable,
     }
     impl ::std::fmt::Display for ErrorCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -73,6 +76,7 @@ keys that later versions may add.
                 Self::PayloadTooLarge => f.write_str("PAYLOAD_TOO_LARGE"),
                 Self::RateLimited => f.write_str("RATE_LIMITED"),
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
+                Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
             }
         }
     }
@@ -89,6 +93,7 @@ keys that later versions may add.
                 "PAYLOAD_TOO_LARGE" => Ok(Self::PayloadTooLarge),
                 "RATE_LIMITED" => Ok(Self::RateLimited),
                 "INTERNAL_ERROR" => Ok(Self::InternalError),
+                "SERVICE_UNAVAILABLE" => Ok(Self::ServiceUnavailable),
                 _ => Err("invalid value".into()),
             }
         }
@@ -342,6 +347,7 @@ documentation shows ids like `req_abc123`, this implementation uses UUIDs.
         /**Lead attribution metadata. See `LeadMetadata` for the documented camelCase keys
 (utmSource, fbclid, etc.). Unknown keys are accepted for forward compatibility but
 only the documented fields are part of the stable contract. Pass null or omit to skip.
+At most 100 top-level keys and 16 KiB (16384 bytes) as compact JSON.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<LeadMetadata>,
@@ -816,6 +822,9 @@ spaces or hyphens.
     /**Lead attribution metadata, in camelCase. Every key is optional. Unknown keys are
 accepted, stored and returned as given, for forward compatibility; only the documented
 keys are part of the stable contract, and only they are type-checked.
+
+At most 100 top-level keys, and at most 16 KiB (16384 bytes) written as compact JSON.
+Leads stored before these limits (API 2.0.0) are returned as they were stored.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LeadMetadata {
@@ -1225,7 +1234,9 @@ rejected.
         pub email: ::std::option::Option<LeadUpdateEmail>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub full_name: ::std::option::Option<LeadUpdateFullName>,
-        ///Replaces all of the lead's notes.
+        /**Replaces all of the lead's notes. At most 100 notes, each at most 8 KiB (8192 bytes)
+as compact JSON and all together at most 64 KiB (65536 bytes).
+*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub notes: ::std::option::Option<::std::vec::Vec<LeadNote>>,
         ///Phone number in E.164 format.
@@ -4050,9 +4061,13 @@ a path does not support. Their body is `{"request_id": "…", "message": "…"}`
 ## Rate limits
 
 Each key may make 100 requests a minute and each organization 1000 (both configurable per
-deployment), counted in fixed one-minute windows. Every successful answer to a request
-with a key carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`;
-over the limit the answer is `429 RATE_LIMITED`, whose message says when to retry.
+deployment), enforced with GCRA: a limit of `n` a minute lets `n` requests through at
+once and refills one every `60/n` seconds, so no caller ever makes more than its limit in
+any minute (there are no window boundaries to burst across). Every successful answer to a
+request with a key carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+`X-RateLimit-Reset`, describing whichever limit (the key's or the organization's) is
+closer to refusing; over a limit the answer is `429 RATE_LIMITED`, whose message says
+when to retry.
 
 Where this differs from Aura: Aura also sends the rate-limit headers, and `Retry-After`,
 with error answers. This server is built on dropshot 0.18, which gives a custom error
@@ -4065,9 +4080,25 @@ own: `iana-time-zone`, a zone name of the IANA time zone database such as
 `America/New_York`; and `cursor`, a value of `pagination.next_cursor` issued by this API.
 The server enforces both.
 
-## Request size
+## Limits
 
-Request bodies may be up to 1 MiB; a larger body is answered `413 PAYLOAD_TOO_LARGE`.
+Every resource a request can use is bounded, so that no caller can exhaust the service
+for the others:
+
+- Request bodies may be up to 1 MiB; a larger body is answered `413 PAYLOAD_TOO_LARGE`.
+- A lead's `metadata` may have at most 100 top-level keys and take at most 16 KiB
+  (16384 bytes) written as compact JSON.
+- A lead's `notes` may be at most 100, each at most 8 KiB (8192 bytes) as compact JSON,
+  and all together at most 64 KiB (65536 bytes), so that a whole lead stays under about
+  100 KiB.
+- A validation error names at most 20 fields, each name cut to 100 characters.
+- A request body must arrive within the read timeout (10 s by default); one that does
+  not is cut off and answered `400 VALIDATION_ERROR`.
+- A server answers a bounded number of requests at once (64 by default); beyond that
+  it answers `503 SERVICE_UNAVAILABLE` at once rather than queueing.
+
+Breaking a limit is answered `400 VALIDATION_ERROR`, with `details` naming the field.
+Leads stored before these limits existed are returned as they are.
 
 ## This reference
 
@@ -4078,7 +4109,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 1.1.0*/
+Version: 2.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -4114,7 +4145,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "1.1.0"
+        "2.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -4667,6 +4698,13 @@ pub mod builder {
                         ),
                     )
                 }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -4787,6 +4825,13 @@ pub mod builder {
                         ),
                     )
                 }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -4882,6 +4927,13 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5025,6 +5077,13 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

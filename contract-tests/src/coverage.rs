@@ -152,6 +152,7 @@ fn check_envelope(exchange: &Exchange) {
         409 => "CONFLICT",
         413 => "PAYLOAD_TOO_LARGE",
         429 => "RATE_LIMITED",
+        503 => "SERVICE_UNAVAILABLE",
         _ => "INTERNAL_ERROR",
     };
     assert_eq!(exchange.body["success"], false, "{}", exchange.body);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use leads_client::Client;
 use leads_server::ratelimit::Limits;
-use leads_server::testing::TestServer;
+use leads_server::testing::{TestServer, TestServerBuilder};
 use reqwest::Method;
 use serde::Serialize;
 
@@ -42,6 +42,11 @@ impl Env {
 
     /// A server with these rate limits (in-process only; a deployment has its own).
     pub async fn start_with(limits: Limits) -> Self {
+        Self::start_built(TestServer::builder().rate_limits(limits)).await
+    }
+
+    /// A server set up by `builder` (in-process only; a deployment has its own settings).
+    pub async fn start_built(builder: TestServerBuilder) -> Self {
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         match std::env::var("LEADS_BASE_URL") {
             Ok(base_url) => {
@@ -59,16 +64,12 @@ impl Env {
                     None,
                 )
             }
-            Err(_) => Self::start_in_process(limits, tag).await,
+            Err(_) => Self::start_in_process(builder, tag).await,
         }
     }
 
-    async fn start_in_process(limits: Limits, tag: String) -> Self {
-        let server = TestServer::builder()
-            .rate_limits(limits)
-            .start()
-            .await
-            .expect("the server starts");
+    async fn start_in_process(builder: TestServerBuilder, tag: String) -> Self {
+        let server = builder.start().await.expect("the server starts");
         let key_b = server.create_key("other").await.expect("a key");
         Self::new(
             server.base_url().to_string(),
@@ -101,6 +102,11 @@ impl Env {
             tag,
             server,
         }
+    }
+
+    /// Where the server listens, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// The in-process server, to control it; `None` against a deployment.

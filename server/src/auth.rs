@@ -4,6 +4,10 @@
 //! (about 238 bits), so a fast hash is enough: there is nothing to brute-force, and the hash
 //! can be looked up by index.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use http::HeaderMap;
 use rand::TryRngCore;
 use rand::distr::{Alphanumeric, SampleString};
@@ -11,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{ApiKeyId, OrganizationId};
 use crate::error::Error;
-use crate::store::{KeyHash, Store};
+use crate::store::{KeyHash, NewApiKey, Store};
 
 /// What every key starts with.
 pub const KEY_PREFIX: &str = "aura_pk_live_";
@@ -42,24 +46,91 @@ pub fn hash_key(key: &str) -> KeyHash {
     Sha256::digest(key.as_bytes()).into()
 }
 
-/// Creates a key for the organization called `organization` (created if needed) and returns
-/// it: the only time it is ever seen.
-pub async fn create_key(store: &dyn Store, organization: &str) -> Result<String, Error> {
-    let organization = store.organization_ensure(organization).await?;
+/// How many random characters of a key its prefix shows: enough to tell keys apart, far too
+/// few to guess the rest from.
+const PREFIX_RANDOM_CHARS: usize = 8;
+
+/// The part of `key` that `keys list` shows and `keys revoke` takes.
+pub fn key_prefix(key: &str) -> String {
+    key.chars()
+        .take(KEY_PREFIX.len() + PREFIX_RANDOM_CHARS)
+        .collect()
+}
+
+/// What to do when a key is asked for an organization that does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingOrganization {
+    Create,
+    /// Refuse, so that a typo cannot create a stray organization.
+    Refuse,
+}
+
+/// Creates a key for the organization called `organization` and returns it: the only time
+/// it is ever seen.
+pub async fn create_key(
+    store: &dyn Store,
+    organization: &str,
+    missing: MissingOrganization,
+) -> Result<String, Error> {
+    let organization = match (store.organization_find(organization).await?, missing) {
+        (Some(found), _) => found,
+        (None, MissingOrganization::Create) => store.organization_ensure(organization).await?,
+        (None, MissingOrganization::Refuse) => {
+            return Err(Error::invalid(format!(
+                "no organization is called `{organization}`"
+            )));
+        }
+    };
     let key = generate_key();
     store
-        .api_key_insert(organization, hash_key(&key), chrono::Utc::now())
+        .api_key_insert(NewApiKey {
+            organization,
+            hash: hash_key(&key),
+            prefix: key_prefix(&key),
+            created_at: chrono::Utc::now(),
+        })
         .await?;
     Ok(key)
 }
 
-/// The caller named by the request's `Authorization: Bearer <key>` header.
-pub async fn authenticate(store: &dyn Store, headers: &HeaderMap) -> Result<Caller, Error> {
+/// How often a key's last use is written, at most.
+const LAST_USE_PRECISION: Duration = Duration::from_secs(60);
+
+/// When each key's last use was last written, so that it is written at most once a
+/// [`LAST_USE_PRECISION`] rather than on every request.
+#[derive(Default)]
+pub struct LastUse(Mutex<HashMap<ApiKeyId, Instant>>);
+
+impl LastUse {
+    fn due(&self, key: ApiKeyId) -> bool {
+        let now = Instant::now();
+        // A poisoned lock only means another request panicked here; the times are usable.
+        let mut written = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        match written.get(&key) {
+            Some(last) if now.duration_since(*last) < LAST_USE_PRECISION => false,
+            _ => {
+                written.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
+/// The caller named by the request's `Authorization: Bearer <key>` header. A revoked key is
+/// unknown from the moment it is revoked.
+pub async fn authenticate(
+    store: &dyn Store,
+    last_use: &LastUse,
+    headers: &HeaderMap,
+) -> Result<Caller, Error> {
     let key = bearer_key(headers).ok_or(Error::Unauthorized)?;
     let (key, organization) = store
         .api_key_find(hash_key(key))
         .await?
         .ok_or(Error::Unauthorized)?;
+    if last_use.due(key) {
+        store.api_key_touch(key, chrono::Utc::now()).await?;
+    }
     Ok(Caller { key, organization })
 }
 

@@ -1,7 +1,10 @@
-//! The state every request shares, and the admission of a request: who calls, and whether
-//! its rate limit lets it through.
+//! The state every request shares, and the admission of a request: who calls, whether its
+//! rate limit lets it through, and whether the server has room to work on it.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::{self, Caller};
 use crate::error::Error;
@@ -12,6 +15,12 @@ use crate::store::Store;
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
+    /// When each key's last use was recorded.
+    pub last_use: auth::LastUse,
+    /// One permit per API request in flight; none left answers `503`.
+    pub in_flight: Arc<Semaphore>,
+    /// How long a request's body may take to arrive.
+    pub body_read_timeout: Duration,
     /// The spec the server was built from, and its reference page.
     pub reference: Arc<Reference>,
 }
@@ -23,10 +32,19 @@ pub struct Admitted {
 }
 
 impl AppContext {
-    /// Authenticates the request and counts it against its key's and organization's limits.
+    /// Authenticates the request and counts it against its key's and organization's limits,
+    /// before any of its body is read.
     pub async fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, Error> {
-        let caller = auth::authenticate(self.store.as_ref(), headers).await?;
+        let caller = auth::authenticate(self.store.as_ref(), &self.last_use, headers).await?;
         let rate_limit = self.limiter.admit(caller.key, caller.organization)?;
         Ok(Admitted { caller, rate_limit })
+    }
+
+    /// A place among the requests in flight, held while an admitted request is worked on
+    /// (its body already read, so a slow client never holds one); `503` when none is left.
+    pub fn in_flight(&self) -> Result<OwnedSemaphorePermit, Error> {
+        Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| Error::ServiceUnavailable)
     }
 }

@@ -38,6 +38,8 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     /// Too many requests; the caller may retry after `retry_after` seconds.
     RateLimited { retry_after: u64 },
+    /// Too many requests are in flight; the caller may retry shortly.
+    ServiceUnavailable,
     /// A failure of ours. The detail is logged, never sent.
     Internal(String),
 }
@@ -73,6 +75,9 @@ impl fmt::Display for Error {
             }
             Error::RateLimited { retry_after } => {
                 write!(f, "Rate limit exceeded, retry in {retry_after} seconds")
+            }
+            Error::ServiceUnavailable => {
+                f.write_str("The service is busy with other requests; retry shortly")
             }
             Error::Internal(_) => f.write_str("Internal server error"),
         }

@@ -3,12 +3,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use leads_server::config::Config;
+use leads_server::auth::MissingOrganization;
+use leads_server::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT};
 use leads_server::ratelimit::Limits;
+use leads_server::store::sqlite::SqliteStore;
+use leads_server::store::{RevokeOutcome, Store};
 use leads_server::{api, auth, server};
 
 #[derive(Parser)]
@@ -41,12 +46,33 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Create an API key for an organization (created if it does not exist) and print it.
-    /// The key is shown only this once; the database keeps only its hash.
+    /// Create an API key for an organization and print it. The key is shown only this once;
+    /// the database keeps only its hash and its prefix.
     Create {
         /// The organization's name.
         #[arg(long)]
         org: String,
+        /// Create the organization if it does not exist (without it, a name that names no
+        /// organization is refused, so that a typo cannot create a stray one).
+        #[arg(long)]
+        create_org: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// List an organization's keys: prefix, creation, last use (to the minute) and whether
+    /// revoked. Never the keys themselves.
+    List {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Revoke the key with this prefix (as `keys list` shows it) or id: it is answered `401`
+    /// from its next request on, by running servers too.
+    Revoke {
+        /// The key's prefix, such as `aura_pk_live_AbCd1234`, or its id.
+        prefix: String,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -72,6 +98,14 @@ struct ServeArgs {
     /// Requests a minute all keys of an organization may make together.
     #[arg(long, env = "LEADS_RATE_LIMIT_PER_ORG", default_value_t = Limits::default().per_organization)]
     rate_limit_per_org: u32,
+    /// The most API requests answered at once; more are answered `503 SERVICE_UNAVAILABLE`.
+    #[arg(long, env = "LEADS_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_in_flight: usize,
+    /// Seconds a request's body may take to arrive before it is cut off.
+    #[arg(long, env = "LEADS_BODY_READ_TIMEOUT", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout: u64,
     /// How much to log.
     #[arg(long, env = "LEADS_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
@@ -104,9 +138,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
-        Some(Command::Keys {
-            command: KeysCommand::Create { org, database },
-        }) => create_key(&org, database).await,
+        Some(Command::Keys { command }) => keys(command).await,
         Some(Command::Openapi) => print_openapi(),
     };
     match outcome {
@@ -126,11 +158,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             per_key: args.rate_limit_per_key,
             per_organization: args.rate_limit_per_org,
         },
+        max_in_flight: args.max_in_flight,
+        body_read_timeout: Duration::from_secs(args.body_read_timeout),
         log_level: args.log_level.into(),
     };
     let store = server::open_store(&config)?;
     let first_key = if store.is_empty().await? {
-        Some(auth::create_key(store.as_ref(), "default").await?)
+        Some(auth::create_key(store.as_ref(), "default", MissingOrganization::Create).await?)
     } else {
         None
     };
@@ -180,12 +214,68 @@ async fn shutdown_signal() {
     }
 }
 
-async fn create_key(organization: &str, database: DatabaseArg) -> Result<()> {
-    let store = leads_server::store::sqlite::SqliteStore::open(&database.database)
-        .with_context(|| format!("opening the database {}", database.database.display()))?;
-    let key = auth::create_key(&store, organization).await?;
-    println!("{key}");
-    eprintln!("leads-server: created an API key for `{organization}`; it is shown only this once.");
+async fn keys(command: KeysCommand) -> Result<()> {
+    let open = |database: &DatabaseArg| {
+        SqliteStore::open(&database.database)
+            .with_context(|| format!("opening the database {}", database.database.display()))
+    };
+    match command {
+        KeysCommand::Create {
+            org,
+            create_org,
+            database,
+        } => {
+            let missing = if create_org {
+                MissingOrganization::Create
+            } else {
+                MissingOrganization::Refuse
+            };
+            let key = auth::create_key(&open(&database)?, &org, missing)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}; pass --create-org to create it"))?;
+            println!("{key}");
+            eprintln!("leads-server: created an API key for `{org}`; it is shown only this once.");
+        }
+        KeysCommand::List { org, database } => {
+            let store = open(&database)?;
+            let organization = store
+                .organization_find(&org)
+                .await?
+                .with_context(|| format!("no organization is called `{org}`"))?;
+            println!(
+                "{:<34} {:<20} {:<20} status",
+                "prefix (or id)", "created", "last used"
+            );
+            for key in store.api_key_list(organization).await? {
+                let minute =
+                    |time: chrono::DateTime<chrono::Utc>| time.format("%Y-%m-%d %H:%M").to_string();
+                let name = key.prefix.unwrap_or_else(|| key.id.0.to_string());
+                let last_used = key.last_used_at.map_or_else(|| "never".to_string(), minute);
+                let status = key.revoked_at.map_or_else(
+                    || "active".to_string(),
+                    |at| format!("revoked {}", minute(at)),
+                );
+                println!(
+                    "{name:<34} {:<20} {last_used:<20} {status}",
+                    minute(key.created_at)
+                );
+            }
+        }
+        KeysCommand::Revoke { prefix, database } => {
+            match open(&database)?
+                .api_key_revoke(&prefix, chrono::Utc::now())
+                .await?
+            {
+                RevokeOutcome::Revoked(id) => {
+                    println!("leads-server: revoked the key {prefix} (id {})", id.0);
+                }
+                RevokeOutcome::NotFound => bail!("no active key has the prefix or id `{prefix}`"),
+                RevokeOutcome::Ambiguous => {
+                    bail!("more than one active key has the prefix `{prefix}`; give its id")
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -1,17 +1,24 @@
-//! Rate limits: so many requests a minute per API key and per organization, in fixed
-//! one-minute windows (what `X-RateLimit-Reset` can describe exactly).
+//! Rate limits: so many requests a minute per API key and per organization, enforced with
+//! GCRA (the `governor` crate). A limit of `n` a minute is a bucket of `n` requests that
+//! refills one request every `60/n` seconds, so no caller can make twice its limit across a
+//! boundary, as fixed one-minute windows allowed.
+//!
+//! The `X-RateLimit-*` headers describe whichever limit is closer to refusing: its size, the
+//! requests it still allows at once, and when it is full again (Unix seconds).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::hash::Hash;
+use std::num::NonZeroU32;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::{StateInformationMiddleware, StateSnapshot};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{NotUntil, Quota};
 
 use crate::domain::{ApiKeyId, OrganizationId};
 use crate::error::Error;
 
-/// The length of a window, in seconds.
-const WINDOW_SECONDS: u64 = 60;
-
-/// How many requests a window admits.
+/// How many requests a minute each caller may make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub per_key: u32,
@@ -28,100 +35,103 @@ impl Default for Limits {
     }
 }
 
-/// Where a caller stands in the current window: the `X-RateLimit-*` headers.
+/// Where a caller stands: the `X-RateLimit-*` headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimitStatus {
+    /// The limit that applies (the one closer to refusing), in requests a minute.
     pub limit: u32,
+    /// Requests it still allows at once.
     pub remaining: u32,
-    /// When the window ends, in Unix seconds.
+    /// When it is full again, in Unix seconds.
     pub reset: u64,
 }
 
-/// Counts requests per key and per organization in the current window.
-pub struct RateLimiter {
-    limits: Limits,
-    window: Mutex<Window>,
-}
+type Keyed<K, C> =
+    governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
-#[derive(Default)]
-struct Window {
-    /// Which window the counts are for (Unix seconds / [`WINDOW_SECONDS`]).
-    index: u64,
-    keys: HashMap<ApiKeyId, u32>,
-    organizations: HashMap<OrganizationId, u32>,
+/// The limits of every key and organization.
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    keys: Keyed<ApiKeyId, C>,
+    organizations: Keyed<OrganizationId, C>,
+    clock: C,
 }
 
 impl RateLimiter {
     pub fn new(limits: Limits) -> Self {
+        Self::with_clock(limits, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    fn with_clock(limits: Limits, clock: C) -> Self {
         Self {
-            limits,
-            window: Mutex::new(Window::default()),
+            keys: keyed(limits.per_key, &clock),
+            organizations: keyed(limits.per_organization, &clock),
+            clock,
         }
     }
 
-    /// Counts one request of `key`; `Err` with the status to report if it is over a limit.
+    /// Counts one request of `key`; `Err` saying when to retry if a limit refuses it. The key's
+    /// limit is asked first, so a refused key costs its organization nothing.
     pub fn admit(
         &self,
         key: ApiKeyId,
         organization: OrganizationId,
     ) -> Result<RateLimitStatus, Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
-        self.admit_at(key, organization, now)
+        let key = self.keys.check_key(&key).map_err(|n| self.refusal(&n))?;
+        let organization = self
+            .organizations
+            .check_key(&organization)
+            .map_err(|n| self.refusal(&n))?;
+        let applies = if key.remaining_burst_capacity() <= organization.remaining_burst_capacity() {
+            key
+        } else {
+            organization
+        };
+        Ok(status(&applies, unix_now()))
     }
 
-    fn admit_at(
-        &self,
-        key: ApiKeyId,
-        organization: OrganizationId,
-        now: u64,
-    ) -> Result<RateLimitStatus, Error> {
-        let index = now / WINDOW_SECONDS;
-        let reset = (index + 1) * WINDOW_SECONDS;
-        // A poisoned lock only means another request panicked mid-count; the counts are
-        // still usable.
-        let mut window = self
-            .window
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if window.index != index {
-            *window = Window {
-                index,
-                ..Window::default()
-            };
+    fn refusal(&self, not_until: &NotUntil<C::Instant>) -> Error {
+        let wait = not_until.wait_time_from(self.clock.now());
+        Error::RateLimited {
+            retry_after: ceil_seconds(wait).max(1),
         }
-        let key_count = window.keys.get(&key).copied().unwrap_or(0);
-        let organization_count = window
-            .organizations
-            .get(&organization)
-            .copied()
-            .unwrap_or(0);
-        let remaining = |key_count: u32, organization_count: u32| {
-            (self.limits.per_key.saturating_sub(key_count)).min(
-                self.limits
-                    .per_organization
-                    .saturating_sub(organization_count),
-            )
-        };
-        if key_count >= self.limits.per_key || organization_count >= self.limits.per_organization {
-            let retry_after = reset.saturating_sub(now).max(1);
-            return Err(Error::RateLimited { retry_after });
-        }
-        window.keys.insert(key, key_count + 1);
-        window
-            .organizations
-            .insert(organization, organization_count + 1);
-        Ok(RateLimitStatus {
-            limit: self.limits.per_key,
-            remaining: remaining(key_count + 1, organization_count + 1),
-            reset,
-        })
     }
+}
+
+/// A GCRA limiter of `per_minute` requests a minute per `K` (at least one).
+fn keyed<K: Clone + Hash + Eq, C: Clock + Clone>(per_minute: u32, clock: &C) -> Keyed<K, C> {
+    let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+    governor::RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone())
+}
+
+/// The headers' view of a limit's state after a request it let through.
+fn status(state: &StateSnapshot, now: Duration) -> RateLimitStatus {
+    let quota = state.quota();
+    let limit = quota.burst_size().get();
+    let remaining = state.remaining_burst_capacity();
+    // Each request taken refills after one replenish interval.
+    let until_full = quota.replenish_interval() * limit.saturating_sub(remaining);
+    RateLimitStatus {
+        limit,
+        remaining,
+        reset: ceil_seconds(now + until_full),
+    }
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+fn ceil_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
     use uuid::Uuid;
 
     use super::*;
@@ -130,40 +140,78 @@ mod tests {
         (ApiKeyId(Uuid::new_v4()), OrganizationId(Uuid::new_v4()))
     }
 
-    #[test]
-    fn a_key_gets_its_limit_then_waits_for_the_next_window() {
-        let limiter = RateLimiter::new(Limits {
-            per_key: 2,
-            per_organization: 10,
-        });
-        let (key, org) = ids();
-        let first = limiter.admit_at(key, org, 120).unwrap();
-        assert_eq!(
-            first,
-            RateLimitStatus {
-                limit: 2,
-                remaining: 1,
-                reset: 180
-            }
-        );
-        assert_eq!(limiter.admit_at(key, org, 130).unwrap().remaining, 0);
-        let error = limiter.admit_at(key, org, 135).unwrap_err();
-        assert_eq!(error, Error::RateLimited { retry_after: 45 });
-        assert_eq!(limiter.admit_at(key, org, 180).unwrap().remaining, 1);
+    fn limiter(
+        per_key: u32,
+        per_organization: u32,
+    ) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        let limits = Limits {
+            per_key,
+            per_organization,
+        };
+        (RateLimiter::with_clock(limits, clock.clone()), clock)
     }
 
     #[test]
-    fn the_organization_limit_spans_its_keys() {
-        let limiter = RateLimiter::new(Limits {
-            per_key: 5,
-            per_organization: 3,
-        });
-        let org = OrganizationId(Uuid::new_v4());
-        for _ in 0..3 {
-            limiter.admit_at(ApiKeyId(Uuid::new_v4()), org, 0).unwrap();
+    fn a_key_gets_its_limit_then_one_request_per_interval() {
+        let (limiter, clock) = limiter(2, 10);
+        let (key, org) = ids();
+        let first = limiter.admit(key, org).unwrap();
+        assert_eq!((first.limit, first.remaining), (2, 1));
+        assert_eq!(limiter.admit(key, org).unwrap().remaining, 0);
+        let error = limiter.admit(key, org).unwrap_err();
+        assert_eq!(error, Error::RateLimited { retry_after: 30 });
+        clock.advance(Duration::from_secs(30));
+        assert_eq!(limiter.admit(key, org).unwrap().remaining, 0);
+        assert!(limiter.admit(key, org).is_err());
+    }
+
+    /// Fixed windows let 2 × the limit through around a boundary; GCRA never more than the
+    /// limit in any minute.
+    #[test]
+    fn no_double_burst_at_any_boundary() {
+        let (limiter, clock) = limiter(60, 1000);
+        let (key, org) = ids();
+        let mut admitted = 0;
+        // A burst just before a fixed window would end, and another just after.
+        for _ in 0..60 {
+            admitted += u32::from(limiter.admit(key, org).is_ok());
         }
-        assert!(limiter.admit_at(ApiKeyId(Uuid::new_v4()), org, 1).is_err());
+        assert_eq!(admitted, 60);
+        clock.advance(Duration::from_secs(59));
+        let mut in_the_next_second = 0;
+        for _ in 0..60 {
+            in_the_next_second += u32::from(limiter.admit(key, org).is_ok());
+        }
+        assert_eq!(in_the_next_second, 59, "only what refilled in 59 s");
+    }
+
+    #[test]
+    fn the_organization_limit_spans_its_keys_and_is_reported_when_closer() {
+        let (limiter, _) = limiter(5, 3);
+        let org = OrganizationId(Uuid::new_v4());
+        let first = limiter.admit(ApiKeyId(Uuid::new_v4()), org).unwrap();
+        assert_eq!(
+            (first.limit, first.remaining),
+            (3, 2),
+            "the organization's is closer"
+        );
+        for _ in 0..2 {
+            limiter.admit(ApiKeyId(Uuid::new_v4()), org).unwrap();
+        }
+        assert!(limiter.admit(ApiKeyId(Uuid::new_v4()), org).is_err());
         let (other_key, other_org) = ids();
-        assert!(limiter.admit_at(other_key, other_org, 1).is_ok());
+        assert!(limiter.admit(other_key, other_org).is_ok());
+    }
+
+    #[test]
+    fn reset_is_when_the_bucket_is_full_again() {
+        let (limiter, _) = limiter(60, 1000);
+        let (key, org) = ids();
+        limiter.admit(key, org).unwrap();
+        let second = limiter.admit(key, org).unwrap();
+        // Two taken, one a second back: full again 2 s after now.
+        let expected = ceil_seconds(unix_now() + Duration::from_secs(2));
+        assert!(second.reset.abs_diff(expected) <= 1, "{second:?}");
     }
 }

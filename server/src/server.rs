@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use dropshot::{ConfigDropshot, ConfigLogging, HandlerTaskMode, HttpServer, ServerBuilder};
+use tokio::sync::Semaphore;
 
 use crate::api::{LeadsServer, leads_api_mod};
+use crate::auth::LastUse;
 use crate::config::{Config, MAX_BODY_BYTES};
 use crate::context::AppContext;
 use crate::ratelimit::RateLimiter;
@@ -32,6 +34,9 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
     let context = AppContext {
         store,
         limiter: RateLimiter::new(config.rate_limits),
+        last_use: LastUse::default(),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+        body_read_timeout: config.body_read_timeout,
         reference: Reference::embedded()?,
     };
     let dropshot = ConfigDropshot {

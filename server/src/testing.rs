@@ -3,7 +3,7 @@
 //!
 //! [`TestServer::start`] opens a temporary SQLite database, creates an organization with an
 //! API key, and serves the API on a free loopback port until the value is dropped. The builder
-//! sets the rate limits and the log level; [`TestServer::fail_storage`] makes every storage
+//! sets the rate limits, the in-flight cap, the body-read timeout and the log level; [`TestServer::fail_storage`] makes every storage
 //! call fail, so that tests can see the `500` answers without breaking a database by hand.
 //!
 //! ```no_run
@@ -18,15 +18,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use dropshot::{ConfigLoggingLevel, HttpServer};
 
-use crate::config::Config;
+use crate::auth::MissingOrganization;
+use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT};
 use crate::context::AppContext;
 use crate::ratelimit::Limits;
-use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{RevokeOutcome, Store};
 use crate::{auth, server};
 
 /// The organization [`TestServer::start`] creates, whose key is [`TestServer::api_key`].
@@ -36,6 +38,8 @@ pub const ORGANIZATION: &str = "test";
 #[derive(Clone, Debug)]
 pub struct TestServerBuilder {
     rate_limits: Limits,
+    max_in_flight: usize,
+    body_read_timeout: Duration,
     log_level: ConfigLoggingLevel,
 }
 
@@ -43,6 +47,8 @@ impl Default for TestServerBuilder {
     fn default() -> Self {
         Self {
             rate_limits: Limits::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             log_level: ConfigLoggingLevel::Error,
         }
     }
@@ -63,6 +69,20 @@ impl TestServerBuilder {
         })
     }
 
+    /// The most API requests in flight at once (default 64); `0` admits none, so that every
+    /// request with a key is answered `503 SERVICE_UNAVAILABLE`, to test a client's handling
+    /// of overload.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests;
+        self
+    }
+
+    /// How long a request's body may take to arrive (default 10 s).
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
     /// How much the server logs to stderr (default: errors only).
     pub fn log_level(mut self, level: ConfigLoggingLevel) -> Self {
         self.log_level = level;
@@ -77,12 +97,14 @@ impl TestServerBuilder {
             bind: ([127, 0, 0, 1], 0).into(),
             database: dir.path().join("leads.db"),
             rate_limits: self.rate_limits,
+            max_in_flight: self.max_in_flight,
+            body_read_timeout: self.body_read_timeout,
             log_level: self.log_level,
         };
         let store = Arc::new(
             SqliteStore::open(&config.database).context("opening the temporary database")?,
         );
-        let api_key = auth::create_key(store.as_ref(), ORGANIZATION)
+        let api_key = auth::create_key(store.as_ref(), ORGANIZATION, MissingOrganization::Create)
             .await
             .context("creating the test organization's key")?;
         let running = server::start(&config, Arc::clone(&store) as Arc<dyn Store>)?;
@@ -131,9 +153,26 @@ impl TestServer {
     /// A new key for the organization called `organization`, created if it does not exist:
     /// another name is another tenant, which sees none of the first one's leads.
     pub async fn create_key(&self, organization: &str) -> Result<String> {
-        auth::create_key(self.store.as_ref(), organization)
-            .await
-            .with_context(|| format!("creating a key for `{organization}`"))
+        auth::create_key(
+            self.store.as_ref(),
+            organization,
+            MissingOrganization::Create,
+        )
+        .await
+        .with_context(|| format!("creating a key for `{organization}`"))
+    }
+
+    /// Revokes `key` (by its prefix, as `leads-server keys revoke` does): from its next
+    /// request on, it is answered `401`.
+    pub async fn revoke_key(&self, key: &str) -> Result<()> {
+        match self
+            .store
+            .api_key_revoke(&auth::key_prefix(key), chrono::Utc::now())
+            .await?
+        {
+            RevokeOutcome::Revoked(_) => Ok(()),
+            other => anyhow::bail!("the key was not revoked: {other:?}"),
+        }
     }
 
     /// The SQLite database file the server runs on.
@@ -145,6 +184,13 @@ impl TestServer {
     /// again (`false`). Requests that need storage then answer `500 INTERNAL_ERROR`.
     pub fn fail_storage(&self, failing: bool) {
         self.store.faults().set(failing);
+    }
+
+    /// From now on, every storage call panics (`true`), as a bug would, or works again
+    /// (`false`). Requests answer `500 INTERNAL_ERROR` in the envelope; the server keeps
+    /// serving.
+    pub fn panic_in_storage(&self, panicking: bool) {
+        self.store.faults().set_panicking(panicking);
     }
 
     /// Stops serving, after the requests in flight.

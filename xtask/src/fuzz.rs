@@ -330,7 +330,14 @@ fn build_server(root: &Path) -> Result<PathBuf> {
 /// Creates an API key of `organization` and returns it, printing nothing of it.
 fn create_key(server_binary: &Path, database: &Path, organization: &str) -> Result<String> {
     let output = Command::new(server_binary)
-        .args(["keys", "create", "--org", organization, "--database"])
+        .args([
+            "keys",
+            "create",
+            "--create-org",
+            "--org",
+            organization,
+            "--database",
+        ])
         .arg(database)
         .stderr(Stdio::inherit())
         .output()

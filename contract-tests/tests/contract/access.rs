@@ -4,9 +4,10 @@ use leads_client::types::{LeadCreate, LeadUpdate};
 use leads_contract_tests::Env;
 use leads_contract_tests::operations::every_operation;
 use libtest_mimic::Trial;
+use reqwest::Method;
 use uuid::Uuid;
 
-use crate::{pin, scenario};
+use crate::{in_process_scenario, pin, scenario};
 
 pub fn trials() -> Vec<Trial> {
     vec![
@@ -15,6 +16,11 @@ pub fn trials() -> Vec<Trial> {
         scenario("access::malformed_key", malformed_key),
         scenario("access::unknown_key", unknown_key),
         scenario("access::other_organization", other_organization),
+        scenario(
+            "access::admission_before_the_body",
+            admission_before_the_body,
+        ),
+        in_process_scenario("access::a_revoked_key_is_refused_at_once", revoked_key),
     ]
 }
 
@@ -115,4 +121,81 @@ async fn other_organization() {
         .observe("lead_view", env.a.client.lead_view().id(id).send().await)
         .await;
     assert_eq!(again.data(), lead.data());
+}
+
+/// A raw request: its name, method, path, key and body.
+type Case<'a> = (&'a str, Method, &'a str, Option<&'a str>, Vec<u8>);
+
+/// Raw: the key is checked before the body is read or parsed. Without a valid key, a body
+/// that is not JSON, or larger than the limit, is answered `401`, never `400` or `413`.
+async fn admission_before_the_body() {
+    let env = Env::start().await;
+    let unknown = format!("aura_pk_live_{}", "u".repeat(40));
+    let path = format!("/v1/leads/{}", Uuid::new_v4());
+    let cases: [Case; 4] = [
+        (
+            "create_no_key_malformed",
+            Method::POST,
+            "/v1/leads",
+            None,
+            b"{\"email\": ".to_vec(),
+        ),
+        (
+            "create_unknown_key_malformed",
+            Method::POST,
+            "/v1/leads",
+            Some(&unknown),
+            b"[[[".to_vec(),
+        ),
+        (
+            "create_unknown_key_too_large",
+            Method::POST,
+            "/v1/leads",
+            Some(&unknown),
+            vec![b' '; 2 << 20],
+        ),
+        (
+            "update_no_key_malformed",
+            Method::PATCH,
+            &path,
+            None,
+            b"nope".to_vec(),
+        ),
+    ];
+    for (name, method, path, key, body) in cases {
+        let operation = if method == Method::POST {
+            "lead_create"
+        } else {
+            "lead_update"
+        };
+        let answer = env
+            .raw(
+                operation,
+                method,
+                path,
+                key,
+                Some(("application/json", body)),
+            )
+            .await;
+        assert_eq!(answer.status, 401, "{name}");
+        pin!(format!("admission_{name}"), answer);
+    }
+}
+
+/// A key revoked while the server runs is answered `401` from its very next request.
+async fn revoked_key() {
+    let env = Env::start().await;
+    let server = env.server().expect("an in-process server");
+    let key = server.create_key("revoked").await.expect("a key");
+    let client = env.client_with_key(&key);
+    let before = env
+        .observe("lead_list", client.lead_list().send().await)
+        .await;
+    assert_eq!(before.status, 200);
+    server.revoke_key(&key).await.expect("revoked");
+    let after = env
+        .observe("lead_list", client.lead_list().send().await)
+        .await;
+    assert_eq!(after.status, 401);
+    pin!("revoked_key_lead_list", after);
 }

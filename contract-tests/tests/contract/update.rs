@@ -180,6 +180,18 @@ async fn validation_rules() {
             "metadata",
         ),
         ("unknown_field", json!({"stage": "won"}), "stage"),
+        // The limits: at most 100 notes, 8 KiB each, 64 KiB together.
+        ("too_many_notes", json!({"notes": notes(101, 10)}), "notes"),
+        (
+            "note_too_large",
+            json!({"notes": notes(1, 8200)}),
+            "notes.0",
+        ),
+        (
+            "notes_too_large",
+            json!({"notes": notes(10, 7000)}),
+            "notes",
+        ),
     ];
     for (name, body, field) in raw_cases {
         let answer = env
@@ -192,6 +204,10 @@ async fn validation_rules() {
         );
         pin!(format!("update_invalid_{name}"), answer);
     }
+    // At the limits: 100 notes of just under 8 KiB would pass alone, but not together; 100
+    // small ones are taken.
+    let at_limit = update(&env, id, json!({"notes": notes(100, 500)})).await;
+    assert_eq!(at_limit.status, 200);
     // Raw: the client's id is a UUID, so it cannot send another.
     let bad_id = env
         .raw_json(
@@ -253,12 +269,16 @@ async fn email_taken() {
     assert_eq!(own.status, 200);
 }
 
+/// `count` notes whose content is `content_chars` long.
+fn notes(count: usize, content_chars: usize) -> Vec<Value> {
+    let note = json!({"content": "n".repeat(content_chars), "created_at": "2026-01-18T10:15:00Z"});
+    std::iter::repeat_n(note, count).collect()
+}
+
 async fn body_over_the_limit() {
     let env = Env::start().await;
     let (_, id) = a_lead(&env, "bignotes").await;
-    let note = json!({"content": "n".repeat(9000), "created_at": "2026-01-18T10:15:00Z"});
-    let notes: Vec<Value> = std::iter::repeat_n(note, 120).collect();
-    let answer = update(&env, id, json!({"notes": notes})).await;
+    let answer = update(&env, id, json!({"notes": notes(120, 9000)})).await;
     assert_eq!(answer.status, 413);
     pin!("update_body_over_the_limit", answer);
 }

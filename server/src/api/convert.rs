@@ -4,11 +4,12 @@
 //! Every conversion names every field of the generated type it reads (destructuring) or
 //! builds (a struct literal), so that a field added to the spec and regenerated fails to
 //! compile here until it is handled, rather than at run time. Metadata, notes and
-//! disqualification data are open objects kept as the client sent them: they go through serde,
-//! whole, and a key added to their schemas needs no code.
+//! disqualification data are open objects kept as the client sent them (`x-raw-json` in the
+//! spec): their wire types are JSON text, moved whole to the store and back without being
+//! parsed, and a key added to their schemas needs no code.
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::types;
@@ -17,8 +18,8 @@ use crate::domain::{
 };
 use crate::error::Error;
 
-/// A new lead from a create body. `raw` is the body as sent, so that metadata is stored
-/// exactly as given (unknown keys, number formatting) rather than as re-serialized.
+/// A new lead from a create body. `raw` is the body as sent: the limits on metadata's size
+/// and the derived `source` are read from it.
 pub fn new_lead(
     body: types::LeadCreate,
     raw: &Value,
@@ -28,44 +29,44 @@ pub fn new_lead(
         company,
         email,
         full_name,
-        // Taken from `raw` below: the typed value has lost unknown keys' exact form.
-        metadata: _,
+        metadata,
         phone,
         timezone,
     } = body;
     check_timezone(timezone.as_deref().map(String::as_str))?;
-    let metadata = raw.get("metadata").and_then(Value::as_object).cloned();
+    let parsed = raw.get("metadata").and_then(Value::as_object);
+    if let Some(parsed) = raw.get("metadata").filter(|m| !m.is_null()) {
+        domain::limits::check_metadata(parsed)?;
+    }
     Ok(Lead {
         full_name: full_name.map(Into::into),
         phone: phone.map(Into::into),
         company: company.map(Into::into),
         timezone: timezone.map(Into::into),
-        source: domain::derive_source(metadata.as_ref()),
-        metadata,
+        source: domain::derive_source(parsed),
+        metadata: metadata
+            .map(|types::LeadMetadata(m)| request_object("metadata", m))
+            .transpose()?,
         ..Lead::new(organization, email.into(), domain::now())
     })
 }
 
-/// The changes of an update body; `raw` keeps the notes exactly as sent.
+/// The changes of an update body; `raw` is the body as sent, for the limits on notes.
 pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Error> {
     let types::LeadUpdate {
         assigned_to_id,
         company,
         email,
         full_name,
-        // Taken from `raw` below, extra keys and all.
-        notes: _,
+        notes,
         phone,
         status,
         timezone,
     } = body;
     check_timezone(timezone.as_deref().map(String::as_str))?;
-    let notes = raw.get("notes").and_then(Value::as_array).map(|notes| {
-        notes
-            .iter()
-            .filter_map(|note| note.as_object().cloned())
-            .collect::<Vec<JsonObject>>()
-    });
+    if let Some(notes) = raw.get("notes").and_then(Value::as_array) {
+        domain::limits::check_notes(notes)?;
+    }
     Ok(LeadChanges {
         email: email.map(Into::into),
         full_name: full_name.map(Into::into),
@@ -74,8 +75,21 @@ pub fn changes(body: types::LeadUpdate, raw: &Value) -> Result<LeadChanges, Erro
         timezone: timezone.map(Into::into),
         status: status.map(status_from_wire),
         assigned_to_id: assigned_to_id.map(Into::into),
-        notes,
+        notes: notes
+            .map(|notes| {
+                notes
+                    .into_iter()
+                    .map(|types::LeadNote(note)| request_object("notes", note))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?,
     })
+}
+
+/// A raw object of a request body. The body was checked against the spec's schema, which
+/// says it is an object; this keeps that true whatever the schema says.
+fn request_object(field: &str, raw: Box<RawValue>) -> Result<JsonObject, Error> {
+    JsonObject::from_raw(raw).map_err(|_| Error::invalid_field(field, "must be an object"))
 }
 
 /// A time zone must be one of the IANA database's, which no JSON Schema can say.
@@ -155,20 +169,16 @@ pub fn lead(lead: Lead) -> Result<types::Lead, Error> {
             utm_source: source.utm_source,
             utm_term: source.utm_term,
         },
-        metadata: lead
-            .metadata
-            .map(|m| stored.object("metadata", m))
-            .transpose()?,
+        metadata: lead.metadata.map(|m| types::LeadMetadata(m.into_raw())),
         notes: Some(
             lead.notes
                 .into_iter()
-                .map(|note| stored.object("notes", note))
-                .collect::<Result<_, _>>()?,
+                .map(|note| types::LeadNote(note.into_raw()))
+                .collect(),
         ),
         disqualification_data: lead
             .disqualification_data
-            .map(|d| stored.object("disqualification_data", d))
-            .transpose()?,
+            .map(|d| types::DisqualificationData(d.into_raw())),
         payment_count: lead.payment_count,
         payment_status: lead.payment_status,
         last_payment_at: lead.last_payment_at,
@@ -190,11 +200,6 @@ impl StoredLead {
         T::Error: std::fmt::Display,
     {
         T::try_from(value).map_err(|error| self.misfit(field, error))
-    }
-
-    /// A JSON object into its wire type.
-    fn object<T: DeserializeOwned>(&self, field: &str, value: JsonObject) -> Result<T, Error> {
-        serde_json::from_value(Value::Object(value)).map_err(|error| self.misfit(field, error))
     }
 
     fn misfit(&self, field: &str, error: impl std::fmt::Display) -> Error {

@@ -60,6 +60,10 @@ impl ApiError {
             Error::RateLimited { .. } => {
                 (ErrorCode::RateLimited, ErrorStatusCode::TOO_MANY_REQUESTS)
             }
+            Error::ServiceUnavailable => (
+                ErrorCode::ServiceUnavailable,
+                ErrorStatusCode::SERVICE_UNAVAILABLE,
+            ),
             Error::Internal(_) => (
                 ErrorCode::InternalError,
                 ErrorStatusCode::INTERNAL_SERVER_ERROR,

@@ -9,8 +9,13 @@
 //! `T` (see [`validate`]), and only then deserializes `T`. The schema check enforces every
 //! constraint the spec states and names each offending field in `details`; `T` itself, a
 //! typify type, enforces `required`, `enum`, `pattern` and unknown fields again.
+//!
+//! [`JsonBody`] also admits the request (API key, rate limit) before it reads the body: the
+//! body of a request without a valid key is never read or parsed.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use dropshot::{
@@ -23,7 +28,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::generated::SpecSchema;
+use super::unwind::caught;
 use super::validate;
+use crate::context::{Admitted, AppContext};
 use crate::error::{Error, FieldProblem};
 
 /// What an extractor reads: a generated wire type with its schema in the spec.
@@ -31,8 +38,12 @@ pub trait WireType: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + '
 
 impl<T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static> WireType for T {}
 
-/// The JSON body of a request, validated against the spec, with the JSON as sent.
-pub struct JsonBody<T>(Result<(T, Value), Error>);
+/// The JSON body of a request, validated against the spec, with the JSON as sent; and the
+/// request's admission, decided before the body was read (see [`JsonBody::admission`]).
+pub struct JsonBody<T> {
+    admission: Option<Result<Admitted, Error>>,
+    body: Result<(T, Value), Error>,
+}
 
 /// The path parameters of a request, validated against the spec.
 pub struct PathParams<T>(Result<T, Error>);
@@ -53,19 +64,38 @@ macro_rules! into_inner {
 into_inner!(PathParams, QueryParams);
 
 impl<T> JsonBody<T> {
+    /// The request's admission (its key and rate limit), decided before a byte of the body
+    /// was read: `None` only where the server's context is not an [`AppContext`].
+    pub fn admission(&mut self) -> Option<Result<Admitted, Error>> {
+        self.admission.take()
+    }
+
     /// The value and the JSON it was read from, or why the request is invalid.
     pub fn into_parts(self) -> Result<(T, Value), Error> {
-        self.0
+        self.body
     }
 }
 
 #[async_trait]
 impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
+    /// Admits the request first (key, rate limit) and reads the body only if it is admitted,
+    /// so that requests without a valid key never cost a body read or a parse.
     async fn from_request<Context: ServerContext>(
         rqctx: &RequestContext<Context>,
         request: http::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
-        Ok(Self(read_json_body(rqctx, request).await))
+        // dropshot's extractors are generic over the context; this server's is `AppContext`.
+        let app = (rqctx.context() as &dyn Any).downcast_ref::<AppContext>();
+        let admission = match app {
+            Some(app) => Some(caught(app.admit(rqctx.request.headers())).await),
+            None => None,
+        };
+        let timeout = app.map(|app| app.body_read_timeout);
+        let body = match &admission {
+            Some(Err(refused)) => Err(refused.clone()),
+            _ => read_json_body(rqctx, request, timeout).await,
+        };
+        Ok(Self { admission, body })
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -73,9 +103,12 @@ impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
     }
 }
 
+/// Reads, validates and deserializes the body; one that has not arrived after `timeout` is
+/// cut off.
 async fn read_json_body<Context: ServerContext, T>(
     rqctx: &RequestContext<Context>,
     request: http::Request<dropshot::Body>,
+    timeout: Option<Duration>,
 ) -> Result<(T, Value), Error>
 where
     T: DeserializeOwned + SpecSchema,
@@ -94,7 +127,17 @@ where
         }
     }
     let limit = rqctx.request_body_max_bytes();
-    let bytes = match Limited::new(body, limit).collect().await {
+    let collect = Limited::new(body, limit).collect();
+    let collected = match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, collect).await.map_err(|_| {
+            Error::invalid(format!(
+                "The request body did not arrive within {} seconds",
+                timeout.as_secs_f64()
+            ))
+        })?,
+        None => collect.await,
+    };
+    let bytes = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             return Err(Error::PayloadTooLarge { limit });

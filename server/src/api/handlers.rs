@@ -11,9 +11,10 @@ use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::generated::{LeadsApi, RateLimitHeaders};
 use super::raw::{RawResponse, Representation};
+use super::unwind::caught;
 use super::{convert, cursor, types};
 use crate::auth::Caller;
-use crate::context::AppContext;
+use crate::context::{Admitted, AppContext};
 use crate::domain;
 use crate::error::Error;
 use crate::ratelimit::RateLimitStatus;
@@ -27,12 +28,9 @@ impl LeadsApi for LeadsServer {
     async fn health_view(
         rqctx: RequestContext<AppContext>,
     ) -> Result<HttpResponseOk<types::HealthResponse>, ApiError> {
-        rqctx
-            .context()
-            .store
-            .health()
+        caught(async { Ok(rqctx.context().store.health().await?) })
             .await
-            .map_err(|error| api_error(&rqctx, error.into()))?;
+            .map_err(|error| api_error(&rqctx, error))?;
         Ok(HttpResponseOk(types::HealthResponse {
             data: types::Health {
                 status: types::HealthStatus::Ok,
@@ -60,7 +58,7 @@ impl LeadsApi for LeadsServer {
         HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, RateLimitHeaders>,
         ApiError,
     > {
-        authenticated(&rqctx, |app, caller| async move {
+        authenticated(&rqctx, None, |app, caller| async move {
             let request = convert::list_request(query.into_inner()?)?;
             let limit = request.limit;
             // One more than asked tells whether another page follows.
@@ -97,12 +95,12 @@ impl LeadsApi for LeadsServer {
 
     async fn lead_create(
         rqctx: RequestContext<AppContext>,
-        body: JsonBody<types::LeadCreate>,
+        mut body: JsonBody<types::LeadCreate>,
     ) -> Result<
         HttpResponseHeaders<HttpResponseCreated<types::LeadResponse>, RateLimitHeaders>,
         ApiError,
     > {
-        authenticated(&rqctx, |app, caller| async move {
+        authenticated(&rqctx, body.admission(), |app, caller| async move {
             let (body, raw) = body.into_parts()?;
             let lead = convert::new_lead(body, &raw, caller.organization)?;
             let lead = app.store.lead_insert(lead).await?;
@@ -116,7 +114,7 @@ impl LeadsApi for LeadsServer {
         path: PathParams<types::LeadViewPath>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, RateLimitHeaders>, ApiError>
     {
-        authenticated(&rqctx, |app, caller| async move {
+        authenticated(&rqctx, None, |app, caller| async move {
             let path = path.into_inner()?;
             let lead = app
                 .store
@@ -131,10 +129,10 @@ impl LeadsApi for LeadsServer {
     async fn lead_update(
         rqctx: RequestContext<AppContext>,
         path: PathParams<types::LeadUpdatePath>,
-        body: JsonBody<types::LeadUpdate>,
+        mut body: JsonBody<types::LeadUpdate>,
     ) -> Result<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, RateLimitHeaders>, ApiError>
     {
-        authenticated(&rqctx, |app, caller| async move {
+        authenticated(&rqctx, body.admission(), |app, caller| async move {
             let path = path.into_inner()?;
             let (body, raw) = body.into_parts()?;
             let changes = convert::changes(body, &raw)?;
@@ -168,8 +166,11 @@ fn serve_reference(
 }
 
 /// Runs `work` for an admitted caller and adds the rate-limit headers to its answer.
+/// `admission` is the one a body extractor already decided (before reading the body); without
+/// one, the request is admitted here.
 async fn authenticated<'a, R, F, Fut>(
     rqctx: &'a RequestContext<AppContext>,
+    admission: Option<Result<Admitted, Error>>,
     work: F,
 ) -> Result<HttpResponseHeaders<R, RateLimitHeaders>, ApiError>
 where
@@ -178,11 +179,13 @@ where
     Fut: Future<Output = Result<R, Error>>,
 {
     let app = rqctx.context();
-    let admitted = app
-        .admit(rqctx.request.headers())
-        .await
-        .map_err(|error| api_error(rqctx, error))?;
-    let response = work(app, admitted.caller)
+    let admission = match admission {
+        Some(admission) => admission,
+        None => caught(app.admit(rqctx.request.headers())).await,
+    };
+    let admitted = admission.map_err(|error| api_error(rqctx, error))?;
+    let _in_flight = app.in_flight().map_err(|error| api_error(rqctx, error))?;
+    let response = caught(work(app, admitted.caller))
         .await
         .map_err(|error| api_error(rqctx, error))?;
     let headers =

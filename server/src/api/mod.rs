@@ -11,6 +11,7 @@ mod extract;
 mod generated;
 mod handlers;
 mod raw;
+mod unwind;
 mod validate;
 
 pub use error::ApiError;

@@ -95,9 +95,31 @@ fn problems(schema_name: &str, value: &Value) -> Result<Vec<FieldProblem>, Error
     let mut details = Vec::new();
     for error in validator.iter_errors(value) {
         collect_problems(&error, &mut details);
+        // A body of 100,000 unknown keys gets neither a huge answer nor a huge log line.
+        if details.len() > MAX_DETAILS {
+            break;
+        }
     }
     details.dedup();
+    details.truncate(MAX_DETAILS);
+    for problem in &mut details {
+        problem.field = bounded_field(&problem.field);
+    }
     Ok(details)
+}
+
+/// The most offending fields a validation error names.
+pub const MAX_DETAILS: usize = 20;
+
+/// The most characters of a field's name a validation error repeats.
+pub const MAX_FIELD_CHARS: usize = 100;
+
+/// `field`, cut to [`MAX_FIELD_CHARS`] characters (`…` marks the cut).
+fn bounded_field(field: &str) -> String {
+    match field.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((cut, _)) => format!("{}…", &field[..cut]),
+        None => field.to_string(),
+    }
 }
 
 /// Validates `value` against the schema `schema_name`, then deserializes it.
@@ -163,7 +185,7 @@ fn collect_problems(error: &ValidationError<'_>, out: &mut Vec<FieldProblem>) {
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            for name in unexpected {
+            for name in unexpected.iter().take(MAX_DETAILS + 1) {
                 out.push(FieldProblem::new(join(&path, name), "is not a known field"));
             }
         }
@@ -191,6 +213,7 @@ fn message(kind: &ValidationErrorKind) -> String {
         ValidationErrorKind::ExclusiveMaximum { limit } => format!("must be less than {limit}"),
         ValidationErrorKind::ExclusiveMinimum { limit } => format!("must be more than {limit}"),
         ValidationErrorKind::MaxItems { limit } => format!("must have at most {limit} items"),
+        ValidationErrorKind::MaxProperties { limit } => format!("must have at most {limit} keys"),
         ValidationErrorKind::MinItems { limit } => format!("must have at least {limit} items"),
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options
@@ -308,6 +331,23 @@ mod tests {
         );
         let found = problems("LeadListQuery", json!({"limit": 101}));
         assert_eq!(found, [FieldProblem::new("limit", "must be at most 100")]);
+    }
+
+    #[test]
+    fn details_are_bounded_in_number_and_length() {
+        let mut body = serde_json::Map::new();
+        body.insert("email".into(), json!("a@b.co"));
+        for i in 0..1000 {
+            body.insert(format!("{}{i}", "k".repeat(500)), json!(1));
+        }
+        let found = problems("LeadCreate", Value::Object(body));
+        assert_eq!(found.len(), MAX_DETAILS);
+        assert!(
+            found
+                .iter()
+                .all(|p| p.field.chars().count() == MAX_FIELD_CHARS + 1 && p.field.ends_with('…')),
+            "{found:?}"
+        );
     }
 
     #[test]

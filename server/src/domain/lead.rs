@@ -1,7 +1,8 @@
 //! A lead and the values the store reads and writes.
 
+use super::JsonObject;
+
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// The organization (tenant) that owns leads and API keys.
@@ -61,9 +62,6 @@ pub struct LeadSource {
     pub utm_source: Option<String>,
     pub utm_term: Option<String>,
 }
-
-/// A JSON object, as given by a client (metadata, a note, disqualification data).
-pub type JsonObject = Map<String, Value>;
 
 /// A lead, as stored.
 #[derive(Clone, Debug, PartialEq)]

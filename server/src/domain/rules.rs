@@ -4,7 +4,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use super::{JsonObject, LeadSource};
+use serde_json::{Map, Value};
+
+use super::LeadSource;
 use crate::error::Error;
 
 /// Whether `zone` names a zone of the IANA time zone database.
@@ -25,7 +27,7 @@ pub fn check_timezone(field: &str, timezone: &str) -> Result<(), Error> {
 }
 
 /// A lead's `source`, derived from its attribution metadata.
-pub fn derive_source(metadata: Option<&JsonObject>) -> LeadSource {
+pub fn derive_source(metadata: Option<&Map<String, Value>>) -> LeadSource {
     let text = |key: &str| {
         metadata
             .and_then(|metadata| metadata.get(key))

@@ -19,6 +19,37 @@ use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, Organizatio
 /// The SHA-256 of an API key: all the store ever sees of a key.
 pub type KeyHash = [u8; 32];
 
+/// A key to store: never the key itself, only its hash and its (non-secret) prefix.
+#[derive(Clone, Debug)]
+pub struct NewApiKey {
+    pub organization: OrganizationId,
+    pub hash: KeyHash,
+    /// The key's first characters, which tell keys apart in `keys list` and `keys revoke`.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `keys list` shows of a key: never the key or its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub id: ApiKeyId,
+    /// `None` for keys made before prefixes were kept.
+    pub prefix: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What a revocation did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    Revoked(ApiKeyId),
+    /// No unrevoked key has this prefix or id.
+    NotFound,
+    /// More than one unrevoked key has this prefix: give a longer one, or the id.
+    Ambiguous,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,17 +65,28 @@ pub enum StoreError {
 /// can see what clients get then (`TestServer::fail_storage`). Each backend checks it where
 /// all its calls pass; it is off unless switched on.
 #[derive(Debug, Default)]
-pub struct FaultSwitch(AtomicBool);
+pub struct FaultSwitch {
+    failing: AtomicBool,
+    panicking: AtomicBool,
+}
 
 impl FaultSwitch {
     /// Every later call fails (`true`), or works again (`false`).
     pub fn set(&self, failing: bool) {
-        self.0.store(failing, Ordering::SeqCst);
+        self.failing.store(failing, Ordering::SeqCst);
     }
 
-    /// [`StoreError::Internal`] while the switch is on.
+    /// Every later call panics, in the caller's task (`true`), or works again (`false`).
+    pub fn set_panicking(&self, panicking: bool) {
+        self.panicking.store(panicking, Ordering::SeqCst);
+    }
+
+    /// [`StoreError::Internal`] while the switch is on; a panic while it panics.
     pub fn check(&self) -> Result<(), StoreError> {
-        if self.0.load(Ordering::SeqCst) {
+        if self.panicking.load(Ordering::SeqCst) {
+            panic!("a storage panic injected through the store's FaultSwitch");
+        }
+        if self.failing.load(Ordering::SeqCst) {
             Err(StoreError::Internal(
                 "a storage failure injected through the store's FaultSwitch".to_string(),
             ))
@@ -66,15 +108,29 @@ pub trait Store: Send + Sync + 'static {
     /// The organization called `name`, created if it does not exist.
     async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError>;
 
-    /// Stores a new API key of `organization` by its hash.
-    async fn api_key_insert(
+    /// The organization called `name`, if it exists.
+    async fn organization_find(&self, name: &str) -> Result<Option<OrganizationId>, StoreError>;
+
+    /// Stores a new API key by its hash and prefix.
+    async fn api_key_insert(&self, key: NewApiKey) -> Result<ApiKeyId, StoreError>;
+
+    /// Every key of `organization`, revoked ones included, oldest first.
+    async fn api_key_list(
         &self,
         organization: OrganizationId,
-        hash: KeyHash,
-        created_at: DateTime<Utc>,
-    ) -> Result<ApiKeyId, StoreError>;
+    ) -> Result<Vec<ApiKeyInfo>, StoreError>;
 
-    /// The key with this hash and its organization, if it exists.
+    /// Revokes the one unrevoked key whose prefix (or id) is `prefix`, as of `at`.
+    async fn api_key_revoke(
+        &self,
+        prefix: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError>;
+
+    /// Records that `key` was used at `at`.
+    async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The unrevoked key with this hash and its organization, if it exists.
     async fn api_key_find(
         &self,
         hash: KeyHash,

@@ -69,6 +69,7 @@ server_output! {
     server_enums => "enums",
     server_nullable => "nullable",
     server_open_object => "open_object",
+    server_raw_json => "raw_json",
     server_patterns => "patterns",
     server_raw_responses => "raw_responses",
 }

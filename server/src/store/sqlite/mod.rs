@@ -28,12 +28,15 @@ use uuid::Uuid;
 
 use self::errors::Context;
 use self::pool::ReaderPool;
-use super::{FaultSwitch, KeyHash, Store, StoreError};
+use super::{ApiKeyInfo, FaultSwitch, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError};
 use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
 /// many have been applied, so only append: never edit or reorder a migration that has shipped.
-const MIGRATION_STEPS: &[M<'static>] = &[M::up(include_str!("migrations/0001_initial.sql"))];
+const MIGRATION_STEPS: &[M<'static>] = &[
+    M::up(include_str!("migrations/0001_initial.sql")),
+    M::up(include_str!("migrations/0002_api_key_lifecycle.sql")),
+];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
 /// Storage in one SQLite database file.
@@ -53,33 +56,7 @@ impl SqliteStore {
     /// date. Fails if the file holds a schema newer than this build knows. Blocks on file I/O:
     /// call it before serving, or from a blocking task. Readers open on first use.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let shown = path.display();
-        let mut writer = Connection::open(path).context(&format!("opening database {shown}"))?;
-        pool::configure(&writer).context(&format!("configuring database {shown}"))?;
-        let journal_mode: String = writer
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .context(&format!("enabling WAL on {shown}"))?;
-        // Without WAL, readers and the writer would block each other: fail loudly instead.
-        if !journal_mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Internal(format!(
-                "database {shown} refused WAL journal mode (it is in {journal_mode} mode)"
-            )));
-        }
-        // Safe in WAL mode: a power loss may drop the last commits but never corrupts.
-        writer
-            .pragma_update(None, "synchronous", "NORMAL")
-            .context(&format!("configuring database {shown}"))?;
-        // rusqlite_migration opens its transaction with the connection's default behaviour.
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
-        // fails with SQLITE_BUSY when another process wrote meanwhile, which the busy timeout
-        // cannot cure. (The store's own transactions ask for IMMEDIATE by name.)
-        writer.set_transaction_behavior(TransactionBehavior::Immediate);
-        // All pending migrations run in one transaction; a file whose schema is newer than
-        // this build's is refused rather than used.
-        MIGRATIONS.to_latest(&mut writer).map_err(|error| {
-            StoreError::Internal(format!("migrating database {shown}: {error}"))
-        })?;
-
+        let writer = open_writer(path)?;
         Ok(SqliteStore {
             readers: pool::readers(path)?,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
@@ -118,6 +95,59 @@ impl SqliteStore {
         // The reader goes back to the pool when the closure drops it, even while unwinding.
         blocking(move || work(&reader)).await
     }
+}
+
+/// How many times opening is tried while other processes may be opening the same file.
+const OPEN_ATTEMPTS: u32 = 5;
+
+/// The writer connection of the file at `path`: configured, in WAL mode, migrated.
+///
+/// Two processes opening a new file at once race twice: switching to WAL needs a lock the
+/// busy timeout does not wait for, and `rusqlite_migration` reads the schema version before
+/// it opens its transaction, so the second process applies migrations the first has just
+/// committed, and fails (its transaction rolls back). Opening again finds the file in WAL mode
+/// and its schema current, so trying again, a few times, is all it takes.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match try_open_writer(path) {
+            Err(_) if attempt < OPEN_ATTEMPTS => {
+                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn try_open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display();
+    let mut writer = Connection::open(path).context(&format!("opening database {shown}"))?;
+    pool::configure(&writer).context(&format!("configuring database {shown}"))?;
+    let journal_mode: String = writer
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .context(&format!("enabling WAL on {shown}"))?;
+    // Without WAL, readers and the writer would block each other: fail loudly instead.
+    if !journal_mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Internal(format!(
+            "database {shown} refused WAL journal mode (it is in {journal_mode} mode)"
+        )));
+    }
+    // Safe in WAL mode: a power loss may drop the last commits but never corrupts.
+    writer
+        .pragma_update(None, "synchronous", "NORMAL")
+        .context(&format!("configuring database {shown}"))?;
+    // rusqlite_migration opens its transaction with the connection's default behaviour.
+    // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+    // fails with SQLITE_BUSY when another process wrote meanwhile, which the busy timeout
+    // cannot cure. (The store's own transactions ask for IMMEDIATE by name.)
+    writer.set_transaction_behavior(TransactionBehavior::Immediate);
+    // All pending migrations run in one transaction; a file whose schema is newer than
+    // this build's is refused rather than used.
+    MIGRATIONS
+        .to_latest(&mut writer)
+        .map_err(|error| StoreError::Internal(format!("migrating database {shown}: {error}")))?;
+    Ok(writer)
 }
 
 /// Runs `work` on tokio's blocking pool.
@@ -160,13 +190,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn api_key_insert(
-        &self,
-        organization: OrganizationId,
-        hash: KeyHash,
-        created_at: DateTime<Utc>,
-    ) -> Result<ApiKeyId, StoreError> {
-        self.write(move |connection| api_keys::insert(connection, organization, hash, created_at))
+    async fn organization_find(&self, name: &str) -> Result<Option<OrganizationId>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |connection| organizations::find(connection, &name))
+            .await
+    }
+
+    async fn api_key_insert(&self, key: NewApiKey) -> Result<ApiKeyId, StoreError> {
+        self.write(move |connection| api_keys::insert(connection, &key))
             .await
     }
 
@@ -175,6 +206,29 @@ impl Store for SqliteStore {
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
         self.read(move |connection| api_keys::find(connection, hash))
+            .await
+    }
+
+    async fn api_key_list(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.read(move |connection| api_keys::list(connection, organization))
+            .await
+    }
+
+    async fn api_key_revoke(
+        &self,
+        prefix: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError> {
+        let prefix = prefix.to_owned();
+        self.write(move |connection| api_keys::revoke(connection, &prefix, at))
+            .await
+    }
+
+    async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(move |connection| api_keys::touch(connection, key, at))
             .await
     }
 
@@ -271,6 +325,29 @@ mod tests {
     pub(super) async fn subject() -> Subject {
         let (dir, store) = create();
         Subject::new(store, dir)
+    }
+
+    /// Two servers started at once on a new file both come up (the migration race).
+    #[test]
+    fn stores_opened_at_once_on_a_new_file_all_come_up() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let path = dir.path().join("leads.db");
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            SqliteStore::open(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for store in opened {
+                    store.join().expect("no panic").expect("the store opens");
+                }
+            });
+        }
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The `organizations` table: the tenants that own leads and API keys.
 
 use chrono::Utc;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::errors::Context;
@@ -18,6 +18,23 @@ pub(super) fn none_exist(connection: &Connection) -> Result<bool, StoreError> {
             |row| row.get(0),
         )
         .context("counting organizations")
+}
+
+/// The organization called `name`, if it exists.
+pub(super) fn find(
+    connection: &Connection,
+    name: &str,
+) -> Result<Option<OrganizationId>, StoreError> {
+    let id: Option<String> = connection
+        .query_row(
+            "SELECT id FROM organizations WHERE name = ?",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()
+        .context("finding an organization")?;
+    id.map(|id| Ok(OrganizationId(parse_id(&id, "organizations.id")?)))
+        .transpose()
 }
 
 /// The organization called `name`, created if it does not exist.

@@ -58,6 +58,8 @@ macro_rules! store_suite {
             organizations::an_api_key_of_an_unknown_organization_is_refused,
             organizations::a_new_database_is_empty_until_an_organization_exists,
             organizations::organization_ensure_is_idempotent,
+            organizations::organizations_are_found_by_name,
+            organizations::api_keys_are_listed_touched_and_revoked,
         );
     };
     (@tests $factory:path; $($module:ident::$test:ident $(($($runtime:tt)*))?,)+) => {
@@ -99,10 +101,7 @@ pub(crate) fn at(micros: i64) -> DateTime<Utc> {
 }
 
 pub(crate) fn object(value: serde_json::Value) -> JsonObject {
-    match value {
-        serde_json::Value::Object(object) => object,
-        other => panic!("not a JSON object: {other}"),
-    }
+    JsonObject::from_text(value.to_string()).expect("a JSON object")
 }
 
 /// A lead with only the required fields set.

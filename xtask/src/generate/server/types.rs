@@ -1,6 +1,10 @@
 //! The wire types: typify's structs and enums for the component schemas (and the synthesized
 //! parameter schemas), and the `JsonSchema`/`SpecSchema` impls that make each wire type
 //! render as the spec's own schema.
+//!
+//! A schema marked `x-raw-json: true` (an open object kept exactly as a client sent it) is
+//! not given to typify: its wire type is a newtype of `serde_json::value::RawValue`, so that
+//! it goes from the store to the answer as text, in memory proportional to its size.
 
 use std::collections::BTreeSet;
 
@@ -43,20 +47,60 @@ pub fn wire_types(schemas: &Map<String, Value>, operations: &[Operation]) -> Res
             .with_context(|| format!("schema `{name}` is not a JSON Schema"))?;
         definitions.push((name.clone(), schema));
     }
+    let raw = raw_json_schemas(schemas);
     let mut settings = TypeSpaceSettings::default();
     settings.with_struct_builder(false);
+    // typify refers to a raw schema by its name and generates nothing for it: its type is
+    // the newtype below.
+    for name in &raw {
+        settings.with_replacement(name, name, std::iter::empty());
+    }
     let mut type_space = TypeSpace::new(&settings);
     type_space
         .add_ref_types(definitions)
         .context("typify could not generate the wire types")?;
-    let names: BTreeSet<String> = type_space.iter_types().map(|t| t.name()).collect();
+    let mut names: BTreeSet<String> = type_space.iter_types().map(|t| t.name()).collect();
+    names.extend(raw.iter().cloned());
     if let Some(missing) = schemas.keys().find(|name| !names.contains(*name)) {
         bail!(
             "typify renames schema `{missing}`: component names must be PascalCase, as the \
              generated code names each wire type by its component"
         );
     }
-    Ok(type_space.to_stream())
+    let typified = type_space.to_stream();
+    let raw_types = raw.iter().map(|name| raw_json_type(name));
+    Ok(quote! {
+        #typified
+        #(#raw_types)*
+    })
+}
+
+/// The schemas marked `x-raw-json: true`: JSON carried as the text it was read from.
+pub fn raw_json_schemas(schemas: &Map<String, Value>) -> BTreeSet<String> {
+    schemas
+        .iter()
+        .filter(|(_, schema)| schema.get(RAW_JSON) == Some(&Value::Bool(true)))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The extension that marks a schema as raw JSON.
+const RAW_JSON: &str = "x-raw-json";
+
+/// The wire type of a raw schema: its JSON text, never parsed into a tree. Requests are
+/// checked against the schema before they are deserialized, so the text always fits it.
+fn raw_json_type(name: &str) -> TokenStream {
+    let ident = Ident::new(name, Span::call_site());
+    let doc = format!(
+        "`{name}` as JSON text (`{RAW_JSON}`): validated against its schema on the way in, \
+         carried and answered as the text, never parsed into a tree."
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        #[serde(transparent)]
+        pub struct #ident(pub ::std::boxed::Box<::serde_json::value::RawValue>);
+    }
 }
 
 /// `JsonSchema` and `SpecSchema` for every schema's wire type.
