@@ -12,7 +12,12 @@
 //! - `docs` ([`docs`]) writes the API reference page the server serves at `/docs`.
 //! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server, with the working spec or a
 //!   released one.
+//! - `bench` ([`bench`]) measures the release server's throughput and latency against its
+//!   ceilings (`/health`, raw rusqlite) in one run.
+//!
+//! [`server`] builds, starts and stops the throwaway servers `fuzz` and `bench` use.
 
+mod bench;
 mod diff;
 mod docs;
 mod fuzz;
@@ -20,6 +25,7 @@ mod gate;
 mod generate;
 mod lint;
 mod release;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -101,6 +107,11 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Measure the release server (a separate process on a temporary database, rate limits
+    /// out of reach) against its ceilings, in one run: /health, create, view, list pages
+    /// (first, deep, filtered), raw rusqlite inserts, the server's peak RSS; prints req/s,
+    /// p50, p99 and their ratios. Fails if any request fails.
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +126,7 @@ fn main() -> ExitCode {
             diff::run(&root, old.as_deref(), new.as_deref(), format)
         }
         Command::Docs { out } => docs::run(&root, out),
+        Command::Bench(options) => bench::run(&root, &options),
         Command::Fuzz {
             spec,
             mode,
