@@ -148,7 +148,7 @@ pub struct Options {
 /// Runs Schemathesis against a server of its own; `Ok(false)` when Schemathesis found anything.
 pub fn run(root: &Path, options: &Options) -> Result<bool> {
     let schemathesis = install_schemathesis(root)?;
-    let server_binary = server::build_one(root, Profile::Dev, "leads-server")?;
+    let server_binary = server::build(root, Profile::Dev, "leads-server")?;
 
     // Holds the database, the keys, the configuration and the hooks; private to this user.
     // Declared before the server guard, so the guard (dropped first) kills the server before

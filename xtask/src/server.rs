@@ -1,6 +1,6 @@
 //! A throwaway `leads-server` for the chores that need a real one (`fuzz`, `bench`).
 //!
-//! - [`build`]: builds binaries of the workspace with cargo and returns their executables,
+//! - [`build`]: builds a binary of the workspace with cargo and returns its executable,
 //!   wherever the target directory is;
 //! - [`create_key`]: creates an organization's API key in a database (creating the database,
 //!   with the server's own schema, if it is new), printing nothing of the key;
@@ -29,59 +29,40 @@ pub enum Profile {
     Release,
 }
 
-/// Builds the binaries named `binaries`, each of the package of the same name, in one cargo
-/// invocation (so shared dependencies build once), and returns their executables in that order.
-pub fn build(root: &Path, profile: Profile, binaries: &[&str]) -> Result<Vec<PathBuf>> {
+/// Builds the binary `binary` of the package of the same name and returns its executable,
+/// wherever the target directory is.
+pub fn build(root: &Path, profile: Profile, binary: &str) -> Result<PathBuf> {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
     command.current_dir(root).arg("build");
     if profile == Profile::Release {
         command.arg("--release");
     }
-    for binary in binaries {
-        command.args(["-p", binary, "--bin", binary]);
-    }
-    command.arg("--message-format=json-render-diagnostics");
-    println!(
-        "cargo build{} {}",
-        if profile == Profile::Release {
-            " --release"
-        } else {
-            ""
-        },
-        binaries
-            .iter()
-            .map(|binary| format!("-p {binary}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    command.args([
+        "-p",
+        binary,
+        "--bin",
+        binary,
+        "--message-format=json-render-diagnostics",
+    ]);
+    let release = if profile == Profile::Release {
+        " --release"
+    } else {
+        ""
+    };
+    println!("cargo build{release} -p {binary}");
     let output = command
         .stderr(Stdio::inherit())
         .output()
         .context("running cargo build")?;
     if !output.status.success() {
-        bail!("cargo build of {} failed", binaries.join(", "));
+        bail!("cargo build{release} -p {binary} failed");
     }
-    // Cargo reports each artifact as a JSON line; a binary's names its executable.
-    let messages: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+    // Cargo reports each artifact as a JSON line; the binary's names its executable.
+    String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect();
-    binaries
-        .iter()
-        .map(|binary| {
-            messages
-                .iter()
-                .filter(|message| message["target"]["name"] == *binary)
-                .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-                .with_context(|| format!("cargo build named no {binary} executable"))
-        })
-        .collect()
-}
-
-/// Builds the binary `binary` of the package of the same name and returns its executable.
-pub fn build_one(root: &Path, profile: Profile, binary: &str) -> Result<PathBuf> {
-    build(root, profile, &[binary])?
-        .pop()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == binary)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .with_context(|| format!("cargo build named no {binary} executable"))
 }
 
