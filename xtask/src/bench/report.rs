@@ -197,7 +197,7 @@ pub fn table(report: &Report) -> String {
     for ratio in &report.ratios {
         let value = ratio
             .value
-            .map_or("-".to_owned(), |value| format!("{value:.2}"));
+            .map_or("-".to_owned(), |value| format!("{value:.3}"));
         let target = ratio
             .target
             .map_or(String::new(), |target| target.to_string());
