@@ -72,13 +72,28 @@ pub fn ratios(
         create_p99.map(|phase| Some(phase.summary.p99_ms)),
         Some(CREATE_P99_MS),
     );
+    // `/health` measured first and last: the baseline is their mean, and their ratio says
+    // how much the machine drifted during the run.
+    let health = match (rate(name::HEALTH), rate(name::HEALTH_AGAIN)) {
+        (Some(first), Some(again)) => {
+            add(
+                "health again / health (drift)",
+                Some(throughput_ratio(again, first)),
+                None,
+            );
+            Some((first + again) / 2.0)
+        }
+        (first, _) => first,
+    };
     for (label, x, target) in [
         ("view / health (throughput)", name::VIEW, VIEW_VS_HEALTH),
         ("list 50 / health (throughput)", name::LIST, LIST_VS_HEALTH),
     ] {
         add(
             label,
-            both(x, name::HEALTH).map(|(x, base)| throughput_ratio(x, base)),
+            rate(x)
+                .zip(health)
+                .map(|(x, base)| throughput_ratio(x, base)),
             Some(target),
         );
     }
@@ -302,6 +317,21 @@ mod tests {
         assert_eq!(value(&ratios, "scale: last / first"), Some(2.0));
         assert_eq!(value(&ratios, "scale: status=lost"), Some(1.0));
         assert_eq!(value(&ratios, "create / raw"), None);
+    }
+
+    #[test]
+    fn the_health_baseline_is_the_mean_of_both_ends() {
+        let phases = [
+            phase(name::HEALTH, 12_000.0, 1.0),
+            phase(name::VIEW, 7_000.0, 1.0),
+            phase(name::HEALTH_AGAIN, 8_000.0, 1.0),
+        ];
+        let ratios = ratios(&phases, None, None);
+        assert_eq!(
+            value(&ratios, "health again / health"),
+            Some(8_000.0 / 12_000.0)
+        );
+        assert_eq!(value(&ratios, "view / health"), Some(0.7));
     }
 
     #[test]

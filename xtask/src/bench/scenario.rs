@@ -1,8 +1,9 @@
 //! The HTTP phases, in the order they run, each for the same time at the same concurrency.
 //!
 //! - [`standard`]: `/health`, create (the ids it answers with feed view), view, the first
-//!   list page, the last page of what create wrote (deep), and a page filtered by status and
-//!   by source, as the organization `bench`;
+//!   list page, the last page of what create wrote (deep), a page filtered by status and
+//!   by source, as the organization `bench`, and `/health` again: the baseline at both ends,
+//!   so that a machine whose load changed meanwhile shows it;
 //! - [`scale`] (`--leads N`): list pages at the start, the middle and the end of the seeded
 //!   organization, and first pages filtered by a rare status, a rare source, and both.
 
@@ -21,6 +22,8 @@ use super::stats::Summary;
 /// Phase names, the keys the ratios are computed from.
 pub mod name {
     pub const HEALTH: &str = "health";
+    /// `/health` again after the other standard phases: how far the machine drifted.
+    pub const HEALTH_AGAIN: &str = "health again";
     pub const CREATE: &str = "create";
     pub const VIEW: &str = "view";
     pub const LIST: &str = "list";
@@ -153,6 +156,15 @@ pub async fn standard(
     phases.push(list(api, load, name::LIST_STATUS, &status).await?);
     let source = list_query(None, &[("source", "referral")]);
     phases.push(list(api, load, name::LIST_SOURCE, &source).await?);
+    let again = phase(
+        api,
+        load,
+        name::HEALTH_AGAIN,
+        "GET /health".into(),
+        api.health(),
+        None,
+    );
+    phases.push(again.await?.0);
     Ok(phases)
 }
 
