@@ -1234,7 +1234,7 @@ rejected.
         pub email: ::std::option::Option<LeadUpdateEmail>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub full_name: ::std::option::Option<LeadUpdateFullName>,
-        /**Replaces all of the lead's notes. At most 100 notes, each at most 8 KiB (8192 bytes)
+        /**Replaces all of the lead's notes. At most 100 notes, each at most 16 KiB (16384 bytes)
 as compact JSON and all together at most 64 KiB (65536 bytes).
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4088,7 +4088,7 @@ for the others:
 - Request bodies may be up to 1 MiB; a larger body is answered `413 PAYLOAD_TOO_LARGE`.
 - A lead's `metadata` may have at most 100 top-level keys and take at most 16 KiB
   (16384 bytes) written as compact JSON.
-- A lead's `notes` may be at most 100, each at most 8 KiB (8192 bytes) as compact JSON,
+- A lead's `notes` may be at most 100, each at most 16 KiB (16384 bytes) as compact JSON,
   and all together at most 64 KiB (65536 bytes), so that a whole lead stays under about
   100 KiB.
 - A validation error names at most 20 fields, each name cut to 100 characters.

@@ -13,13 +13,13 @@
 //! in the run's private temporary directory, and masks `Authorization` in everything it prints
 //! (`--output-sanitize`, on by default).
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+use crate::server::{self, KillOnDrop, Profile, Server};
 
 /// The Schemathesis release the fuzz run uses, installed from PyPI. Changing it changes which
 /// test cases are generated, so bump it on purpose and rerun `cargo xtask fuzz`.
@@ -28,9 +28,6 @@ pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 /// Where the virtual environment lives, relative to the workspace root: under `target/`, so
 /// `cargo clean` removes it and git ignores it.
 const VENV_DIR: &str = "target/schemathesis-venv";
-
-/// How long the freshly started server may take to answer `GET /health`.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The two organizations of the run. Schemathesis makes requests as the first; the second is
 /// the peer of `object_level_authorization`, which replays the first's reads with the
@@ -151,7 +148,7 @@ pub struct Options {
 /// Runs Schemathesis against a server of its own; `Ok(false)` when Schemathesis found anything.
 pub fn run(root: &Path, options: &Options) -> Result<bool> {
     let schemathesis = install_schemathesis(root)?;
-    let server_binary = build_server(root)?;
+    let server_binary = server::build(root, Profile::Dev, "leads-server")?;
 
     // Holds the database, the keys, the configuration and the hooks; private to this user.
     // Declared before the server guard, so the guard (dropped first) kills the server before
@@ -160,7 +157,7 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     let database = work.path().join("leads.db");
     let mut identities = Vec::new();
     for organization in ORGANIZATIONS {
-        let key = create_key(&server_binary, &database, organization)?;
+        let key = server::create_key(&server_binary, &database, organization)?;
         identities.push(serde_json::json!({
             "name": organization,
             "fixedHeaders": [{"name": "Authorization", "value": format!("Bearer {key}")}],
@@ -184,8 +181,9 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     std::fs::write(work.path().join(format!("{HOOKS_MODULE}.py")), HOOKS)
         .context("writing the Schemathesis hooks")?;
 
-    let server = Server::start(&server_binary, &database)?;
-    let url = format!("http://{}", server.address);
+    // Its log (warnings only) goes to ours; the run's output is mostly Schemathesis's.
+    let server = Server::start(&server_binary, &database, "warn", Stdio::inherit())?;
+    let url = format!("http://{}", server.address());
     println!("fuzz: leads-server is up at {url}");
 
     let mut command = Command::new(&schemathesis);
@@ -297,144 +295,6 @@ fn installed_version(python: &Path) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-/// Builds `leads-server` and returns its executable, wherever the target directory is.
-fn build_server(root: &Path) -> Result<PathBuf> {
-    println!("fuzz: cargo build -p leads-server");
-    let output = Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
-        .current_dir(root)
-        .args([
-            "build",
-            "-p",
-            "leads-server",
-            "--bin",
-            "leads-server",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running cargo build")?;
-    if !output.status.success() {
-        bail!("cargo build -p leads-server failed");
-    }
-    // Cargo reports each artifact as a JSON line; the binary's names its executable.
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["target"]["name"] == "leads-server")
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .context("cargo build named no leads-server executable")
-}
-
-/// Creates an API key of `organization` and returns it, printing nothing of it.
-fn create_key(server_binary: &Path, database: &Path, organization: &str) -> Result<String> {
-    let output = Command::new(server_binary)
-        .args([
-            "keys",
-            "create",
-            "--create-org",
-            "--org",
-            organization,
-            "--database",
-        ])
-        .arg(database)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running leads-server keys create")?;
-    if !output.status.success() {
-        bail!("leads-server keys create failed");
-    }
-    let key = String::from_utf8(output.stdout)
-        .context("the key is not UTF-8")?
-        .trim()
-        .to_owned();
-    if key.is_empty() || key.contains(char::is_whitespace) {
-        bail!("leads-server keys create did not print exactly one key");
-    }
-    Ok(key)
-}
-
-/// The server under test; dropping it kills the process.
-struct Server {
-    process: KillOnDrop,
-    address: SocketAddr,
-}
-
-impl Server {
-    /// Starts the server on a free loopback port and waits until `GET /health` answers 200.
-    fn start(server_binary: &Path, database: &Path) -> Result<Self> {
-        let address = free_loopback_port()?;
-        let child = Command::new(server_binary)
-            .arg("serve")
-            .args(["--bind", &address.to_string()])
-            .arg("--database")
-            .arg(database)
-            // Limits no run reaches: a fuzz run is far over 100 requests a minute, and 429s
-            // would hide every other answer.
-            .args(["--rate-limit-per-key", "100000000"])
-            .args(["--rate-limit-per-org", "100000000"])
-            .args(["--log-level", "warn"])
-            // Its stdout is only the greeting; left out so the run's output is Schemathesis's.
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting leads-server serve")?;
-        let mut server = Self {
-            process: KillOnDrop(child),
-            address,
-        };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = server.process.0.try_wait()? {
-                bail!("leads-server exited before it was ready ({status})");
-            }
-            if health_is_ok(address) {
-                return Ok(server);
-            }
-            if started.elapsed() > STARTUP_TIMEOUT {
-                bail!(
-                    "leads-server did not answer GET /health with 200 within {} s",
-                    STARTUP_TIMEOUT.as_secs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-/// A loopback address whose port was free a moment ago. Another process could take it before
-/// the server binds it; then the server exits and the run fails saying so.
-fn free_loopback_port() -> Result<SocketAddr> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
-    Ok(listener.local_addr()?)
-}
-
-/// Whether `GET /health` answers 200: one HTTP/1.1 request by hand, which is all it takes.
-fn health_is_ok(address: SocketAddr) -> bool {
-    let attempt = || -> std::io::Result<bool> {
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        write!(
-            stream,
-            "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut head = [0; 12];
-        stream.read_exact(&mut head)?;
-        Ok(head.starts_with(b"HTTP/1.1 200"))
-    };
-    attempt().unwrap_or(false)
-}
-
-/// A child process that is killed (and reaped) when this goes out of scope, error or not.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // An error means it has exited already, which is what we want.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Runs `command` and fails with `what` unless it succeeds; its output goes to ours.

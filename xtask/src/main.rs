@@ -12,7 +12,12 @@
 //! - `docs` ([`docs`]) writes the API reference page the server serves at `/docs`.
 //! - `fuzz` ([`fuzz`]) runs Schemathesis against a real server, with the working spec or a
 //!   released one.
+//! - `bench` ([`bench`]) measures the release server's throughput and latency against its
+//!   ceilings (`/health`, raw rusqlite) in one run.
+//!
+//! [`server`] builds, starts and stops the throwaway servers `fuzz` and `bench` use.
 
+mod bench;
 mod diff;
 mod docs;
 mod fuzz;
@@ -20,6 +25,7 @@ mod gate;
 mod generate;
 mod lint;
 mod release;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -83,8 +89,9 @@ enum Command {
     /// Fuzz a real server with Schemathesis (installed from PyPI into
     /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
     Fuzz {
-        /// The spec to fuzz with: a path, or `released` for the latest released version (old
-        /// consumers' view of the API) [default: openapi/leads.yaml].
+        /// The spec to fuzz with: a path, or `released` for the latest release of the working
+        /// spec's major version (its consumers' view of the API; nothing to do before the
+        /// major's first release) [default: openapi/leads.yaml].
         #[arg(long)]
         spec: Option<String>,
         /// Which inputs: `positive` (valid requests, which the server must accept and answer
@@ -101,6 +108,11 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Measure the release server (a separate process on a temporary database, rate limits
+    /// out of reach) against its ceilings, in one run: /health, create, view, list pages
+    /// (first, deep, filtered), raw rusqlite inserts, the server's peak RSS; prints req/s,
+    /// p50, p99 and their ratios. Fails if any request fails.
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -115,14 +127,16 @@ fn main() -> ExitCode {
             diff::run(&root, old.as_deref(), new.as_deref(), format)
         }
         Command::Docs { out } => docs::run(&root, out),
+        Command::Bench(options) => bench::run(&root, &options),
         Command::Fuzz {
             spec,
             mode,
             max_examples,
             seed,
             timeout,
-        } => fuzz_spec(&root, spec.as_deref()).and_then(|spec| {
-            fuzz::run(
+        } => fuzz_spec(&root, spec.as_deref()).and_then(|spec| match spec {
+            None => Ok(true),
+            Some(spec) => fuzz::run(
                 &root,
                 &fuzz::Options {
                     spec,
@@ -131,7 +145,7 @@ fn main() -> ExitCode {
                     seed,
                     timeout: std::time::Duration::from_secs(timeout),
                 },
-            )
+            ),
         }),
     };
     match outcome {
@@ -176,16 +190,40 @@ fn release(root: &Path) -> Result<bool> {
     release::run(root)
 }
 
-/// The spec `fuzz --spec` names, relative to the workspace root.
-fn fuzz_spec(root: &Path, spec: Option<&str>) -> Result<PathBuf> {
+/// The spec `fuzz --spec` names, relative to the workspace root; `None` when there is
+/// nothing to fuzz (said why).
+///
+/// `released` is the latest release of the working spec's major version: what its consumers
+/// were promised still holds. A release of an older major was broken on purpose (the semver
+/// gate demanded the major step), so before the new major's first release there is none.
+fn fuzz_spec(root: &Path, spec: Option<&str>) -> Result<Option<PathBuf>> {
     match spec {
-        None => Ok(PathBuf::from(SPEC_PATH)),
+        None => Ok(Some(PathBuf::from(SPEC_PATH))),
         Some("released") => {
-            let latest = release::latest(root)?
-                .context("no released version yet: run `cargo xtask release`")?;
-            Ok(PathBuf::from(release::RELEASED_DIR).join(format!("{}.yaml", latest.version)))
+            let working =
+                release::version_of(&leads_spec::load(&root.join(SPEC_PATH))?, SPEC_PATH)?;
+            let released = release::released(root)?;
+            let Some(latest) = released
+                .iter()
+                .rev()
+                .find(|r| r.version.major == working.major)
+            else {
+                let older = released
+                    .last()
+                    .map(|r| format!("; {} is of an older major, broken on purpose", r.version))
+                    .unwrap_or_default();
+                println!(
+                    "fuzz: nothing to do: no release of major version {} yet (the working spec \
+                     is {working}){older}. Runs again after `cargo xtask release`.",
+                    working.major
+                );
+                return Ok(None);
+            };
+            Ok(Some(
+                PathBuf::from(release::RELEASED_DIR).join(format!("{}.yaml", latest.version)),
+            ))
         }
-        Some(path) => Ok(PathBuf::from(path)),
+        Some(path) => Ok(Some(PathBuf::from(path))),
     }
 }
 

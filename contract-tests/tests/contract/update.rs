@@ -180,11 +180,12 @@ async fn validation_rules() {
             "metadata",
         ),
         ("unknown_field", json!({"stage": "won"}), "stage"),
-        // The limits: at most 100 notes, 8 KiB each, 64 KiB together.
+        // The limits: at most 100 notes, 16 KiB each, 64 KiB together.
         ("too_many_notes", json!({"notes": notes(101, 10)}), "notes"),
         (
             "note_too_large",
-            json!({"notes": notes(1, 8200)}),
+            // 9,000 two-byte characters: within `content`'s 10,000, over the note's 16 KiB.
+            json!({"notes": [{"content": "é".repeat(9_000), "created_at": "2026-01-18T10:15:00Z"}]}),
             "notes.0",
         ),
         (
@@ -204,8 +205,8 @@ async fn validation_rules() {
         );
         pin!(format!("update_invalid_{name}"), answer);
     }
-    // At the limits: 100 notes of just under 8 KiB would pass alone, but not together; 100
-    // small ones are taken.
+    // At the limits: 10 notes of 7,000 characters pass alone, but not together; 100 small
+    // ones are taken.
     let at_limit = update(&env, id, json!({"notes": notes(100, 500)})).await;
     assert_eq!(at_limit.status, 200);
     // Raw: the client's id is a UUID, so it cannot send another.

@@ -972,7 +972,7 @@ rejected.
         pub email: ::std::option::Option<LeadUpdateEmail>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub full_name: ::std::option::Option<LeadUpdateFullName>,
-        /**Replaces all of the lead's notes. At most 100 notes, each at most 8 KiB (8192 bytes)
+        /**Replaces all of the lead's notes. At most 100 notes, each at most 16 KiB (16384 bytes)
 as compact JSON and all together at most 64 KiB (65536 bytes).
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2054,7 +2054,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
         "type": "string"
       },
       "notes": {
-        "description": "Replaces all of the lead's notes. At most 100 notes, each at most 8 KiB (8192 bytes)\nas compact JSON and all together at most 64 KiB (65536 bytes).\n",
+        "description": "Replaces all of the lead's notes. At most 100 notes, each at most 16 KiB (16384 bytes)\nas compact JSON and all together at most 64 KiB (65536 bytes).\n",
         "items": {
           "$ref": "#/components/schemas/LeadNote"
         },
@@ -2865,7 +2865,7 @@ pub const JSON_SCHEMAS: &str = r##"{
         ]
       },
       "notes": {
-        "description": "Replaces all of the lead's notes. At most 100 notes, each at most 8 KiB (8192 bytes)\nas compact JSON and all together at most 64 KiB (65536 bytes).\n",
+        "description": "Replaces all of the lead's notes. At most 100 notes, each at most 16 KiB (16384 bytes)\nas compact JSON and all together at most 64 KiB (65536 bytes).\n",
         "items": {
           "$ref": "#/components/schemas/LeadNote"
         },

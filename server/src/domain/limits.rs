@@ -14,7 +14,9 @@ pub const METADATA_MAX_BYTES: usize = 16 * 1024;
 /// The most notes a lead may have.
 pub const NOTES_MAX_COUNT: usize = 100;
 /// The most bytes one note may take as compact JSON.
-pub const NOTE_MAX_BYTES: usize = 8 * 1024;
+// 16 KiB, so that a note whose `content` is at its `maxLength` (10,000 characters) of plain
+// text fits: the schema's limits and this one agree at the boundary.
+pub const NOTE_MAX_BYTES: usize = 16 * 1024;
 /// The most bytes all of a lead's notes may take together as compact JSON.
 pub const NOTES_MAX_BYTES: usize = 64 * 1024;
 

@@ -1,0 +1,198 @@
+//! The HTTP phases, in the order they run, each for the same time at the same concurrency.
+//!
+//! - [`standard`]: `/health`, create (the ids it answers with feed view), view, the first
+//!   list page, the last page of what create wrote (deep), a page filtered by status and
+//!   by source, as the organization `bench`, and `/health` again: the baseline at both ends,
+//!   so that a machine whose load changed meanwhile shows it;
+//! - [`scale`] (`--leads N`): list pages at the start, the middle and the end of the seeded
+//!   organization, and first pages filtered by a rare status, a rare source, and both.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::db;
+use super::load::{self, Keep, MakeRequest};
+use super::requests::{self, Api, PAGE, list_query};
+use super::stats::Summary;
+
+/// Phase names, the keys the ratios are computed from.
+pub mod name {
+    pub const HEALTH: &str = "health";
+    /// `/health` again after the other standard phases: how far the machine drifted.
+    pub const HEALTH_AGAIN: &str = "health again";
+    pub const CREATE: &str = "create";
+    pub const VIEW: &str = "view";
+    pub const LIST: &str = "list";
+    pub const LIST_DEEP: &str = "list deep";
+    pub const LIST_STATUS: &str = "list status";
+    pub const LIST_SOURCE: &str = "list source";
+    pub const SCALE_FIRST: &str = "scale first";
+    pub const SCALE_MIDDLE: &str = "scale middle";
+    pub const SCALE_LAST: &str = "scale last";
+    pub const SCALE_STATUS: &str = "scale status";
+    pub const SCALE_SOURCE: &str = "scale source";
+    pub const SCALE_BOTH: &str = "scale status+source";
+}
+
+/// One measured phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    pub name: String,
+    /// The request, as `METHOD path` (one of them, for phases that vary it).
+    pub request: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// How every phase loads the server.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    pub connections: usize,
+    pub duration: Duration,
+}
+
+/// Runs one phase; returns it and what `keep` kept.
+async fn phase(
+    api: &Api,
+    load: Load,
+    name: &str,
+    request: String,
+    make: MakeRequest,
+    keep: Option<Keep>,
+) -> Result<(Phase, Vec<String>)> {
+    println!(
+        "bench: {name:<20} {request} ({} connections, {} s)",
+        load.connections,
+        load.duration.as_secs()
+    );
+    let measured = load::run(api.address(), load.connections, load.duration, make, keep)
+        .await
+        .with_context(|| format!("phase {name}"))?;
+    let summary = Summary::new(
+        &measured.latencies,
+        measured.answers,
+        measured.failures,
+        measured.elapsed,
+    );
+    let phase = Phase {
+        name: name.to_owned(),
+        request,
+        summary,
+    };
+    Ok((phase, measured.kept))
+}
+
+/// Runs a list phase on the page `query` names.
+async fn list(api: &Api, load: Load, name: &str, query: &str) -> Result<Phase> {
+    let request = format!("GET /v1/leads?{query}");
+    Ok(phase(api, load, name, request, api.list(query), None)
+        .await?
+        .0)
+}
+
+/// The page `offset` leads into `organization`'s list: its query, checked against the server.
+async fn page_at(api: &Api, database: &Path, organization: &str, offset: u64) -> Result<String> {
+    let connection = db::open(database)?;
+    let position = db::position(&connection, organization, offset)?
+        .with_context(|| format!("the list is not {offset} leads long"))?;
+    let query = list_query(Some(&requests::cursor(&position)?), &[]);
+    api.check_page(&query, &position.first_id).await?;
+    Ok(query)
+}
+
+/// The standard phases, as the organization `organization` (by id) of `database`.
+pub async fn standard(
+    api: &Api,
+    load: Load,
+    database: &Path,
+    organization: &str,
+) -> Result<Vec<Phase>> {
+    let mut phases = Vec::new();
+    let health = phase(
+        api,
+        load,
+        name::HEALTH,
+        "GET /health".into(),
+        api.health(),
+        None,
+    );
+    phases.push(health.await?.0);
+    let create = phase(
+        api,
+        load,
+        name::CREATE,
+        "POST /v1/leads".into(),
+        api.create(),
+        Some(requests::created_id),
+    );
+    let (created, ids) = create.await?;
+    phases.push(created);
+    let view = api.view(Arc::new(ids))?;
+    let viewed = phase(
+        api,
+        load,
+        name::VIEW,
+        "GET /v1/leads/{id}".into(),
+        view,
+        None,
+    );
+    phases.push(viewed.await?.0);
+    phases.push(list(api, load, name::LIST, &list_query(None, &[])).await?);
+
+    let leads = db::count(&db::open(database)?, organization)?;
+    let deep = page_at(
+        api,
+        database,
+        organization,
+        leads.saturating_sub(PAGE).max(1),
+    )
+    .await?;
+    phases.push(list(api, load, name::LIST_DEEP, &deep).await?);
+    let status = list_query(None, &[("status", "new")]);
+    phases.push(list(api, load, name::LIST_STATUS, &status).await?);
+    let source = list_query(None, &[("source", "referral")]);
+    phases.push(list(api, load, name::LIST_SOURCE, &source).await?);
+    let again = phase(
+        api,
+        load,
+        name::HEALTH_AGAIN,
+        "GET /health".into(),
+        api.health(),
+        None,
+    );
+    phases.push(again.await?.0);
+    Ok(phases)
+}
+
+/// The `--leads` phases, as the seeded organization `organization` (by id) of `database`,
+/// which holds `leads` leads.
+pub async fn scale(
+    api: &Api,
+    load: Load,
+    database: &Path,
+    organization: &str,
+    leads: u64,
+) -> Result<Vec<Phase>> {
+    let mut phases = Vec::new();
+    phases.push(list(api, load, name::SCALE_FIRST, &list_query(None, &[])).await?);
+    let middle = page_at(api, database, organization, leads / 2).await?;
+    phases.push(list(api, load, name::SCALE_MIDDLE, &middle).await?);
+    let last = page_at(api, database, organization, leads - PAGE).await?;
+    phases.push(list(api, load, name::SCALE_LAST, &last).await?);
+    let filtered = [
+        (name::SCALE_STATUS, &[("status", "lost")][..]),
+        (name::SCALE_SOURCE, &[("source", "referral")][..]),
+        (
+            name::SCALE_BOTH,
+            &[("status", "lost"), ("source", "referral")][..],
+        ),
+    ];
+    for (name, filters) in filtered {
+        phases.push(list(api, load, name, &list_query(None, filters)).await?);
+    }
+    Ok(phases)
+}
