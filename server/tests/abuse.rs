@@ -112,6 +112,25 @@ fn max_lead(i: usize) -> (Value, Value) {
     (create, update)
 }
 
+/// Starts [`normal_client`]; it stops when the flag is cleared.
+fn start_normal_client(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+) -> (
+    Arc<AtomicBool>,
+    tokio::task::JoinHandle<(Vec<Duration>, usize)>,
+) {
+    let running = Arc::new(AtomicBool::new(true));
+    let task = tokio::spawn(normal_client(
+        http.clone(),
+        base.to_string(),
+        key.to_string(),
+        Arc::clone(&running),
+    ));
+    (running, task)
+}
+
 /// The normal tenant's requests while `running`: each latency, and how many failed.
 async fn normal_client(
     http: reqwest::Client,
@@ -208,13 +227,7 @@ async fn abuse() {
     assert!(peak < 512.0, "peak RSS {peak} MiB");
 
     // 2. 500 dribblers: headers, then a byte every 250 ms; a normal client meanwhile.
-    let running = Arc::new(AtomicBool::new(true));
-    let normal_task = tokio::spawn(normal_client(
-        http.clone(),
-        base.clone(),
-        normal.clone(),
-        Arc::clone(&running),
-    ));
+    let (running, normal_task) = start_normal_client(&http, &base, &normal);
     let dribblers: Vec<_> = (0..500)
         .map(|_| {
             let (address, key) = (server.address.clone(), hostile.clone());
@@ -270,13 +283,7 @@ async fn abuse() {
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
 
     // 3 and 4. Unknown keys at full speed, half with invalid bodies; a valid key meanwhile.
-    let running = Arc::new(AtomicBool::new(true));
-    let normal_task = tokio::spawn(normal_client(
-        http.clone(),
-        base.clone(),
-        normal.clone(),
-        Arc::clone(&running),
-    ));
+    let (running, normal_task) = start_normal_client(&http, &base, &normal);
     let (sent, not_401) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let flooders = (0..32).map(|i| {
         let (http, base, running) = (http.clone(), base.clone(), Arc::clone(&running));

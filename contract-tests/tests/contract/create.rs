@@ -331,15 +331,7 @@ async fn unreadable_bodies() {
         ),
     ];
     for (name, content_type, body) in cases {
-        let answer = env
-            .raw(
-                "lead_create",
-                Method::POST,
-                "/v1/leads",
-                key,
-                Some((content_type, body.to_vec())),
-            )
-            .await;
+        let answer = post_raw(&env, key, content_type, body.to_vec()).await;
         assert_eq!(answer.status, 400, "{name}");
         pin!(format!("create_{name}"), answer);
     }
@@ -382,15 +374,7 @@ async fn body_at_the_limit() {
     let mut body = " ".repeat(1024 * 1024 - lead.len()).into_bytes();
     body.extend_from_slice(lead.as_bytes());
     let key = Some(env.a.key.as_str());
-    let answer = env
-        .raw(
-            "lead_create",
-            Method::POST,
-            "/v1/leads",
-            key,
-            Some(("application/json", body)),
-        )
-        .await;
+    let answer = post_raw(&env, key, "application/json", body).await;
     assert_eq!(answer.status, 201);
 }
 
@@ -405,4 +389,16 @@ async fn body_over_the_limit() {
         .await;
     assert_eq!(answer.status, 413);
     pin!("create_body_over_the_limit", answer);
+}
+
+/// Raw: `body` as `content_type` to `POST /v1/leads`, with `key` if any.
+async fn post_raw(env: &Env, key: Option<&str>, content_type: &str, body: Vec<u8>) -> Exchange {
+    env.raw(
+        "lead_create",
+        Method::POST,
+        "/v1/leads",
+        key,
+        Some((content_type, body)),
+    )
+    .await
 }

@@ -54,7 +54,7 @@ mod walk;
 #[cfg(test)]
 mod corpus;
 #[cfg(test)]
-mod real_spec;
+pub mod real_spec;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The comparison on the project's own spec: against itself, and mutated in memory the ways
 //! that matter most to our consumers.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Class, compare};
 
@@ -20,19 +20,23 @@ fn changes_after(mutate: impl FnOnce(&mut Value)) -> Vec<(&'static str, Class)> 
         .collect()
 }
 
-fn schema<'a>(spec: &'a mut Value, name: &str) -> &'a mut Value {
-    &mut spec["components"]["schemas"][name]
-}
-
 #[test]
 fn the_spec_against_itself_has_no_change() {
     let spec = spec();
     assert_eq!(compare(&spec, &spec), []);
 }
 
-#[test]
-fn removing_a_response_field_breaks() {
-    let changes = changes_after(|spec| {
+/// The mutations of the real spec that matter most to consumers, shared with the semver
+/// gate's tests (`crate::gate`).
+pub mod mutations {
+    use serde_json::{Value, json};
+
+    fn schema<'a>(spec: &'a mut Value, name: &str) -> &'a mut Value {
+        &mut spec["components"]["schemas"][name]
+    }
+
+    /// Removes `company` from the `Lead` answered to every lead operation.
+    pub fn remove_lead_company(spec: &mut Value) {
         let lead = schema(spec, "Lead");
         lead["properties"]
             .as_object_mut()
@@ -42,15 +46,49 @@ fn removing_a_response_field_breaks() {
             .as_array_mut()
             .unwrap()
             .retain(|name| name != "company");
-    });
+    }
+
+    /// Makes `full_name` required on create.
+    pub fn require_full_name(spec: &mut Value) {
+        schema(spec, "LeadCreate")["required"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("full_name"));
+    }
+
+    /// Adds the status `archived`.
+    pub fn add_archived_status(spec: &mut Value) {
+        schema(spec, "LeadStatus")["enum"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("archived"));
+    }
+
+    /// Shortens `LeadCreate.company`'s `maxLength`.
+    pub fn shorten_company(spec: &mut Value) {
+        schema(spec, "LeadCreate")["properties"]["company"]["maxLength"] = json!(100);
+    }
+
+    /// Adds an optional `score` to create.
+    pub fn add_score(spec: &mut Value) {
+        schema(spec, "LeadCreate")["properties"]["score"] = json!({"type": "integer"});
+    }
+
+    /// Rewords `Lead`'s description.
+    pub fn reword_lead(spec: &mut Value) {
+        schema(spec, "Lead")["description"] = json!("Someone who may buy.");
+    }
+}
+
+#[test]
+fn removing_a_response_field_breaks() {
+    let changes = changes_after(mutations::remove_lead_company);
     assert_eq!(changes, [("response-property-removed", Class::Breaking)]);
 }
 
 #[test]
 fn requiring_a_request_field_breaks() {
-    let changes = changes_after(|spec| {
-        schema(spec, "LeadCreate")["required"] = json!(["email", "full_name"]);
-    });
+    let changes = changes_after(mutations::require_full_name);
     assert_eq!(
         changes,
         [("request-property-became-required", Class::Breaking)]
@@ -59,25 +97,18 @@ fn requiring_a_request_field_breaks() {
 
 #[test]
 fn a_new_status_breaks_through_the_responses_that_carry_it() {
-    let changes = changes_after(|spec| {
-        let values = schema(spec, "LeadStatus")["enum"].as_array_mut().unwrap();
-        values.push(json!("archived"));
-    });
+    let changes = changes_after(mutations::add_archived_status);
     assert_eq!(changes, [("response-enum-value-added", Class::Breaking)]);
 }
 
 #[test]
 fn a_shorter_request_max_length_breaks() {
-    let changes = changes_after(|spec| {
-        schema(spec, "LeadCreate")["properties"]["company"]["maxLength"] = json!(100);
-    });
+    let changes = changes_after(mutations::shorten_company);
     assert_eq!(changes, [("request-constraint-narrowed", Class::Breaking)]);
 }
 
 #[test]
 fn a_new_optional_request_field_is_compatible() {
-    let changes = changes_after(|spec| {
-        schema(spec, "LeadCreate")["properties"]["score"] = json!({"type": "integer"});
-    });
+    let changes = changes_after(mutations::add_score);
     assert_eq!(changes, [("request-property-added", Class::Compatible)]);
 }
