@@ -202,14 +202,8 @@ fn fuzz_spec(root: &Path, spec: Option<&str>) -> Result<Option<PathBuf>> {
         Some("released") => {
             let working =
                 release::version_of(&leads_spec::load(&root.join(SPEC_PATH))?, SPEC_PATH)?;
-            let released = release::released(root)?;
-            let Some(latest) = released
-                .iter()
-                .rev()
-                .find(|r| r.version.major == working.major)
-            else {
-                let older = released
-                    .last()
+            let Some(latest) = release::latest_of_major(root, working.major)? else {
+                let older = release::latest(root)?
                     .map(|r| format!("; {} is of an older major, broken on purpose", r.version))
                     .unwrap_or_default();
                 println!(

@@ -65,6 +65,14 @@ pub fn latest(root: &Path) -> Result<Option<Released>> {
     Ok(released(root)?.pop())
 }
 
+/// The latest released document of major version `major`, if any.
+pub fn latest_of_major(root: &Path, major: u64) -> Result<Option<Released>> {
+    Ok(released(root)?
+        .into_iter()
+        .rev()
+        .find(|release| release.version.major == major))
+}
+
 /// The `info.version` of a document, as semver.
 pub fn version_of(document: &Value, label: &str) -> Result<Version> {
     let text = document

@@ -60,7 +60,6 @@ use std::path::Path;
 
 use anyhow::Result;
 use leads_spec::SPEC_PATH;
-use semver::Version;
 use serde_json::Value;
 
 pub use change::{Bump, Class, required_bump};
@@ -124,10 +123,8 @@ pub fn run(root: &Path, old: Option<&str>, new: Option<&str>, format: Format) ->
     };
     let (new_label, new_spec) = load_source(root, new.unwrap_or(SPEC_PATH))?;
     let changes = compare(&old_spec, &new_spec);
-    let old_version = old_spec
-        .pointer("/info/version")
-        .and_then(Value::as_str)
-        .and_then(|version| Version::parse(version).ok());
+    // A document without a semver version still gets its report, with the bump unanchored.
+    let old_version = crate::release::version_of(&old_spec, &old_label).ok();
     let title = Title {
         labels: Some((old_label, new_label)),
         old_version,
