@@ -4069,6 +4069,13 @@ request with a key carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 closer to refusing; over a limit the answer is `429 RATE_LIMITED`, whose message says
 when to retry.
 
+A key the server has not yet seen valid costs it a lookup, so each client address may
+present only so many such keys a minute (600 by default, configurable per deployment; an
+IPv6 client counts by its /64). Beyond that, a key not yet seen valid is answered
+`429 RATE_LIMITED` without being looked up, even if it is valid, until the address's budget
+refills; keys already seen valid are not affected. A key once found unknown is refused
+with `401` from memory.
+
 Where this differs from Aura: Aura also sends the rate-limit headers, and `Retry-After`,
 with error answers. This server is built on dropshot 0.18, which gives a custom error
 body no way to carry headers, so error answers carry only `x-request-id`.
@@ -4111,7 +4118,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 2.0.1*/
+Version: 2.0.2*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -4147,7 +4154,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "2.0.1"
+        "2.0.2"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()

@@ -3,8 +3,14 @@
 //! A key is `aura_pk_live_` followed by 40 characters from the operating system's CSPRNG
 //! (about 238 bits), so a fast hash is enough: there is nothing to brute-force, and the hash
 //! can be looked up by index.
+//!
+//! Unknown keys are made cheap to refuse ([`Authenticator`]): a key once looked up and not
+//! found is refused from memory after that, and a client address may present only so many
+//! keys the server has not yet seen valid (the [`AddressLimiter`]), so a flood of made-up keys
+//! cannot queue database lookups ahead of real callers'.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{ApiKeyId, OrganizationId};
 use crate::error::Error;
+use crate::ratelimit::AddressLimiter;
 use crate::store::{KeyHash, NewApiKey, Store};
 
 /// What every key starts with.
@@ -99,7 +106,7 @@ const LAST_USE_PRECISION: Duration = Duration::from_secs(60);
 /// When each key's last use was last written, so that it is written at most once a
 /// [`LAST_USE_PRECISION`] rather than on every request.
 #[derive(Default)]
-pub struct LastUse(Mutex<HashMap<ApiKeyId, Instant>>);
+struct LastUse(Mutex<HashMap<ApiKeyId, Instant>>);
 
 impl LastUse {
     fn due(&self, key: ApiKeyId) -> bool {
@@ -116,22 +123,63 @@ impl LastUse {
     }
 }
 
-/// The caller named by the request's `Authorization: Bearer <key>` header. A revoked key is
-/// unknown from the moment it is revoked.
-pub async fn authenticate(
-    store: &dyn Store,
-    last_use: &LastUse,
-    headers: &HeaderMap,
-) -> Result<Caller, Error> {
-    let key = bearer_key(headers).ok_or(Error::Unauthorized)?;
-    let (key, organization) = store
-        .api_key_find(hash_key(key))
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    if last_use.due(key) {
-        store.api_key_touch(key, chrono::Utc::now()).await?;
+/// How many key hashes each of the [`Authenticator`]'s memories holds.
+const REMEMBERED_KEYS: usize = 10_000;
+
+/// Checks the keys of requests, and remembers what it learns so that unknown keys cost
+/// little.
+pub struct Authenticator {
+    last_use: LastUse,
+    /// Hashes looked up and not found. Keys are random, so a key not found now could only
+    /// exist later by being guessed: refusing it from memory is always truthful, and a client
+    /// retrying with a stale or revoked key costs no lookup.
+    unknown: quick_cache::sync::Cache<KeyHash, ()>,
+    /// Hashes found valid: they are exempt from the address limit, never from the lookup, so
+    /// that a key revoked on any server is refused from its next request on.
+    familiar: quick_cache::sync::Cache<KeyHash, ()>,
+    per_address: AddressLimiter,
+}
+
+impl Authenticator {
+    /// An authenticator that lets each client address present `unfamiliar_keys_per_minute`
+    /// keys it has not seen valid (`0`: no limit).
+    pub fn new(unfamiliar_keys_per_minute: u32) -> Self {
+        Self {
+            last_use: LastUse::default(),
+            unknown: quick_cache::sync::Cache::new(REMEMBERED_KEYS),
+            familiar: quick_cache::sync::Cache::new(REMEMBERED_KEYS),
+            per_address: AddressLimiter::new(unfamiliar_keys_per_minute),
+        }
     }
-    Ok(Caller { key, organization })
+
+    /// The caller named by the request's `Authorization: Bearer <key>` header, sent from
+    /// `address`. A revoked key is unknown from the moment it is revoked. `429` when the
+    /// address has presented too many unfamiliar keys: the key may be valid, but it is not
+    /// looked up.
+    pub async fn authenticate(
+        &self,
+        store: &dyn Store,
+        headers: &HeaderMap,
+        address: IpAddr,
+    ) -> Result<Caller, Error> {
+        let hash = hash_key(bearer_key(headers).ok_or(Error::Unauthorized)?);
+        if self.unknown.get(&hash).is_some() {
+            return Err(Error::Unauthorized);
+        }
+        if self.familiar.get(&hash).is_none() {
+            self.per_address.admit(address)?;
+        }
+        let Some((key, organization)) = store.api_key_find(hash).await? else {
+            self.familiar.remove(&hash);
+            self.unknown.insert(hash, ());
+            return Err(Error::Unauthorized);
+        };
+        self.familiar.insert(hash, ());
+        if self.last_use.due(key) {
+            store.api_key_touch(key, chrono::Utc::now()).await?;
+        }
+        Ok(Caller { key, organization })
+    }
 }
 
 /// The well-formed key of an `Authorization: Bearer` header, if there is one.

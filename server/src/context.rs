@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::auth::{self, Caller};
+use crate::auth::{Authenticator, Caller};
 use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
 use crate::reference::Reference;
@@ -15,8 +15,7 @@ use crate::store::Store;
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
-    /// When each key's last use was recorded.
-    pub last_use: auth::LastUse,
+    pub authenticator: Authenticator,
     /// One permit per API request in flight; none left answers `503`.
     pub in_flight: Arc<Semaphore>,
     /// How long a request's body may take to arrive.
@@ -34,8 +33,15 @@ pub struct Admitted {
 impl AppContext {
     /// Authenticates the request and counts it against its key's and organization's limits,
     /// before any of its body is read.
-    pub async fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, Error> {
-        let caller = auth::authenticate(self.store.as_ref(), &self.last_use, headers).await?;
+    pub async fn admit(&self, request: &dropshot::RequestInfo) -> Result<Admitted, Error> {
+        let caller = self
+            .authenticator
+            .authenticate(
+                self.store.as_ref(),
+                request.headers(),
+                request.remote_addr().ip(),
+            )
+            .await?;
         let rate_limit = self.limiter.admit(caller.key, caller.organization)?;
         Ok(Admitted { caller, rate_limit })
     }

@@ -37,11 +37,20 @@ pub enum Error {
     /// The body is larger than `limit` bytes.
     PayloadTooLarge { limit: usize },
     /// Too many requests; the caller may retry after `retry_after` seconds.
-    RateLimited { retry_after: u64 },
+    RateLimited { retry_after: u64, limit: Limit },
     /// Too many requests are in flight; the caller may retry shortly.
     ServiceUnavailable,
     /// A failure of ours. The detail is logged, never sent.
     Internal(String),
+}
+
+/// Which rate limit refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// The key's or its organization's.
+    Caller,
+    /// The client address's, on keys the server has not yet seen valid.
+    Address,
 }
 
 impl Error {
@@ -73,9 +82,17 @@ impl fmt::Display for Error {
             Error::PayloadTooLarge { limit } => {
                 write!(f, "Request body is larger than {limit} bytes")
             }
-            Error::RateLimited { retry_after } => {
-                write!(f, "Rate limit exceeded, retry in {retry_after} seconds")
-            }
+            Error::RateLimited {
+                retry_after,
+                limit: Limit::Caller,
+            } => write!(f, "Rate limit exceeded, retry in {retry_after} seconds"),
+            Error::RateLimited {
+                retry_after,
+                limit: Limit::Address,
+            } => write!(
+                f,
+                "Too many unrecognized API keys from this address, retry in {retry_after} seconds"
+            ),
             Error::ServiceUnavailable => {
                 f.write_str("The service is busy with other requests; retry shortly")
             }

@@ -98,6 +98,12 @@ struct ServeArgs {
     /// Requests a minute all keys of an organization may make together.
     #[arg(long, env = "LEADS_RATE_LIMIT_PER_ORG", default_value_t = Limits::default().per_organization)]
     rate_limit_per_org: u32,
+    /// API keys not yet seen valid that one client address may present a minute (an IPv6
+    /// client is counted by its /64); more are answered `429` without being looked up. `0`
+    /// for no limit: behind a proxy, where every client shares its address, set `0` or more.
+    #[arg(long, env = "LEADS_UNFAMILIAR_KEYS_PER_ADDRESS",
+          default_value_t = Limits::default().unfamiliar_keys_per_address)]
+    unfamiliar_keys_per_address: u32,
     /// The most API requests answered at once; more are answered `503 SERVICE_UNAVAILABLE`.
     #[arg(long, env = "LEADS_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT,
           value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
@@ -157,6 +163,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         rate_limits: Limits {
             per_key: args.rate_limit_per_key,
             per_organization: args.rate_limit_per_org,
+            unfamiliar_keys_per_address: args.unfamiliar_keys_per_address,
         },
         max_in_flight: args.max_in_flight,
         body_read_timeout: Duration::from_secs(args.body_read_timeout),

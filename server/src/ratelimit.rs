@@ -5,24 +5,32 @@
 //!
 //! The `X-RateLimit-*` headers describe whichever limit is closer to refusing: its size, the
 //! requests it still allows at once, and when it is full again (Unix seconds).
+//!
+//! Before a key is known, its requests are limited by the client's address instead
+//! ([`AddressLimiter`]): each key the server has not yet seen valid costs a database lookup,
+//! and a flood of made-up keys must not be able to queue those lookups ahead of everyone's.
 
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use governor::clock::{Clock, DefaultClock};
-use governor::middleware::{StateInformationMiddleware, StateSnapshot};
+use governor::middleware::{NoOpMiddleware, StateInformationMiddleware, StateSnapshot};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{NotUntil, Quota};
 
 use crate::domain::{ApiKeyId, OrganizationId};
-use crate::error::Error;
+use crate::error::{Error, Limit};
 
 /// How many requests a minute each caller may make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub per_key: u32,
     pub per_organization: u32,
+    /// Keys not yet seen valid that one client address may present a minute; `0` for no
+    /// limit (behind a proxy, where every client shares the proxy's address).
+    pub unfamiliar_keys_per_address: u32,
 }
 
 impl Default for Limits {
@@ -31,6 +39,7 @@ impl Default for Limits {
         Self {
             per_key: 100,
             per_organization: 1000,
+            unfamiliar_keys_per_address: 600,
         }
     }
 }
@@ -48,6 +57,13 @@ pub struct RateLimitStatus {
 
 type Keyed<K, C> =
     governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
+
+type PerAddress<C> = governor::RateLimiter<
+    IpAddr,
+    DefaultKeyedStateStore<IpAddr>,
+    C,
+    NoOpMiddleware<<C as Clock>::Instant>,
+>;
 
 /// The limits of every key and organization.
 pub struct RateLimiter<C: Clock = DefaultClock> {
@@ -78,11 +94,14 @@ impl<C: Clock + Clone> RateLimiter<C> {
         key: ApiKeyId,
         organization: OrganizationId,
     ) -> Result<RateLimitStatus, Error> {
-        let key = self.keys.check_key(&key).map_err(|n| self.refusal(&n))?;
+        let key = self
+            .keys
+            .check_key(&key)
+            .map_err(|n| refusal(&self.clock, &n, Limit::Caller))?;
         let organization = self
             .organizations
             .check_key(&organization)
-            .map_err(|n| self.refusal(&n))?;
+            .map_err(|n| refusal(&self.clock, &n, Limit::Caller))?;
         let applies = if key.remaining_burst_capacity() <= organization.remaining_burst_capacity() {
             key
         } else {
@@ -90,12 +109,68 @@ impl<C: Clock + Clone> RateLimiter<C> {
         };
         Ok(status(&applies, unix_now()))
     }
+}
 
-    fn refusal(&self, not_until: &NotUntil<C::Instant>) -> Error {
-        let wait = not_until.wait_time_from(self.clock.now());
-        Error::RateLimited {
-            retry_after: ceil_seconds(wait).max(1),
+/// How many addresses the [`AddressLimiter`] tracks before it forgets those whose budget has
+/// refilled, so that a flood from many addresses cannot grow its memory without bound.
+const TRACKED_ADDRESSES: usize = 100_000;
+
+/// A limit per client address on the keys it presents that the server has not yet seen valid.
+/// An IPv6 client is counted by its /64, the block one host is usually given, so that it
+/// cannot escape the limit by changing the low bits of its address.
+pub struct AddressLimiter<C: Clock = DefaultClock> {
+    addresses: Option<PerAddress<C>>,
+    clock: C,
+}
+
+impl AddressLimiter {
+    /// `per_minute` unfamiliar keys a minute per address; `0` for no limit.
+    pub fn new(per_minute: u32) -> Self {
+        Self::with_clock(per_minute, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> AddressLimiter<C> {
+    fn with_clock(per_minute: u32, clock: C) -> Self {
+        let addresses = NonZeroU32::new(per_minute).map(|per_minute| {
+            let quota = Quota::per_minute(per_minute);
+            governor::RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone())
+        });
+        Self { addresses, clock }
+    }
+
+    /// Counts one unfamiliar key presented from `address`; `Err` saying when to retry if the
+    /// address has presented too many.
+    pub fn admit(&self, address: IpAddr) -> Result<(), Error> {
+        let Some(addresses) = &self.addresses else {
+            return Ok(());
+        };
+        if addresses.len() >= TRACKED_ADDRESSES {
+            addresses.retain_recent();
         }
+        addresses
+            .check_key(&counted_as(address))
+            .map_err(|not_until| refusal(&self.clock, &not_until, Limit::Address))
+    }
+}
+
+/// The address a client is counted as: IPv4 as it is, IPv6 by its /64.
+fn counted_as(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
+
+/// The `429` of a limit that refused until `not_until`.
+fn refusal<C: Clock>(clock: &C, not_until: &NotUntil<C::Instant>, limit: Limit) -> Error {
+    let wait = not_until.wait_time_from(clock.now());
+    Error::RateLimited {
+        retry_after: ceil_seconds(wait).max(1),
+        limit,
     }
 }
 
@@ -148,6 +223,7 @@ mod tests {
         let limits = Limits {
             per_key,
             per_organization,
+            ..Limits::default()
         };
         (RateLimiter::with_clock(limits, clock.clone()), clock)
     }
@@ -160,7 +236,13 @@ mod tests {
         assert_eq!((first.limit, first.remaining), (2, 1));
         assert_eq!(limiter.admit(key, org).unwrap().remaining, 0);
         let error = limiter.admit(key, org).unwrap_err();
-        assert_eq!(error, Error::RateLimited { retry_after: 30 });
+        assert_eq!(
+            error,
+            Error::RateLimited {
+                retry_after: 30,
+                limit: Limit::Caller
+            }
+        );
         clock.advance(Duration::from_secs(30));
         assert_eq!(limiter.admit(key, org).unwrap().remaining, 0);
         assert!(limiter.admit(key, org).is_err());
@@ -213,5 +295,52 @@ mod tests {
         // Two taken, one a second back: full again 2 s after now.
         let expected = ceil_seconds(unix_now() + Duration::from_secs(2));
         assert!(second.reset.abs_diff(expected) <= 1, "{second:?}");
+    }
+
+    #[test]
+    fn an_address_gets_its_unfamiliar_keys_then_one_per_interval() {
+        let clock = FakeRelativeClock::default();
+        let limiter = AddressLimiter::with_clock(2, clock.clone());
+        let address: IpAddr = [192, 0, 2, 1].into();
+        assert!(limiter.admit(address).is_ok());
+        assert!(limiter.admit(address).is_ok());
+        assert_eq!(
+            limiter.admit(address),
+            Err(Error::RateLimited {
+                retry_after: 30,
+                limit: Limit::Address
+            })
+        );
+        assert!(
+            limiter.admit([192, 0, 2, 2].into()).is_ok(),
+            "another address"
+        );
+        clock.advance(Duration::from_secs(30));
+        assert!(limiter.admit(address).is_ok());
+    }
+
+    #[test]
+    fn no_limit_when_zero() {
+        let limiter = AddressLimiter::new(0);
+        for _ in 0..10_000 {
+            assert!(limiter.admit([192, 0, 2, 1].into()).is_ok());
+        }
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64() {
+        let limiter = AddressLimiter::new(1);
+        let host: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limiter.admit(host).is_ok());
+        assert!(limiter.admit(same_64).is_err());
+        assert!(limiter.admit(other_64).is_ok());
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert!(limiter.admit(mapped).is_ok());
+        assert!(
+            limiter.admit([192, 0, 2, 7].into()).is_err(),
+            "the same IPv4 host"
+        );
     }
 }

@@ -7,7 +7,7 @@ use dropshot::{ConfigDropshot, ConfigLogging, HandlerTaskMode, HttpServer, Serve
 use tokio::sync::Semaphore;
 
 use crate::api::{LeadsServer, leads_api_mod};
-use crate::auth::LastUse;
+use crate::auth::Authenticator;
 use crate::config::{Config, MAX_BODY_BYTES};
 use crate::context::AppContext;
 use crate::ratelimit::RateLimiter;
@@ -34,7 +34,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
     let context = AppContext {
         store,
         limiter: RateLimiter::new(config.rate_limits),
-        last_use: LastUse::default(),
+        authenticator: Authenticator::new(config.rate_limits.unfamiliar_keys_per_address),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
         body_read_timeout: config.body_read_timeout,
         reference: Reference::embedded()?,

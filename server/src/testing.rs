@@ -66,6 +66,7 @@ impl TestServerBuilder {
         self.rate_limits(Limits {
             per_key: u32::MAX,
             per_organization: u32::MAX,
+            unfamiliar_keys_per_address: 0,
         })
     }
 

@@ -5,8 +5,9 @@
 //! - leads at the maximum size, read in 16 parallel pages of 100: peak RSS under 512 MiB;
 //! - 500 connections that send headers and dribble a body: a normal client's p99 under 1 s,
 //!   and every dribbler cut off at the body-read timeout;
-//! - a flood of unknown keys: a valid key's requests all succeed;
-//! - a flood of invalid bodies with unknown keys: every answer `401`, never `400`;
+//! - a flood of unknown keys: a valid key's requests all succeed, and beyond the address's
+//!   budget of unfamiliar keys the flood is answered `429` without a lookup;
+//! - a flood of invalid bodies with unknown keys: every answer `401` or `429`, never `400`;
 //! - a key revoked with `leads-server keys revoke`: `401` on its next request.
 
 use std::io::{BufRead, BufReader};
@@ -20,6 +21,17 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BODY_READ_TIMEOUT_SECS: u64 = 2;
+
+/// Keys not yet seen valid that one address may present a minute (the server's default).
+const UNFAMILIAR_KEYS_PER_ADDRESS: u32 = 600;
+
+/// How the answers to an unknown-key flood were spread.
+#[derive(Default)]
+struct FloodCounts {
+    unauthorized: AtomicUsize,
+    limited: AtomicUsize,
+    other: AtomicUsize,
+}
 
 struct Server {
     child: Child,
@@ -60,6 +72,10 @@ fn start() -> (Server, String, String) {
             "10000000",
         ])
         .args(["--body-read-timeout", &BODY_READ_TIMEOUT_SECS.to_string()])
+        .args([
+            "--unfamiliar-keys-per-address",
+            &UNFAMILIAR_KEYS_PER_ADDRESS.to_string(),
+        ])
         .arg("--database")
         .arg(&database)
         .stdout(Stdio::piped())
@@ -284,10 +300,10 @@ async fn abuse() {
 
     // 3 and 4. Unknown keys at full speed, half with invalid bodies; a valid key meanwhile.
     let (running, normal_task) = start_normal_client(&http, &base, &normal);
-    let (sent, not_401) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counts = Arc::new(FloodCounts::default());
     let flooders = (0..32).map(|i| {
         let (http, base, running) = (http.clone(), base.clone(), Arc::clone(&running));
-        let (sent, not_401) = (Arc::clone(&sent), Arc::clone(&not_401));
+        let counts = Arc::clone(&counts);
         tokio::spawn(async move {
             while running.load(Ordering::Relaxed) {
                 let key = format!("aura_pk_live_{}", uuid::Uuid::new_v4().simple());
@@ -300,10 +316,12 @@ async fn abuse() {
                         .body(body)
                 };
                 let status = request.bearer_auth(key).send().await.map(|a| a.status());
-                sent.fetch_add(1, Ordering::Relaxed);
-                if !matches!(status, Ok(s) if s == 401) {
-                    not_401.fetch_add(1, Ordering::Relaxed);
-                }
+                let counter = match status {
+                    Ok(status) if status == 401 => &counts.unauthorized,
+                    Ok(status) if status == 429 => &counts.limited,
+                    _ => &counts.other,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
             }
         })
     });
@@ -312,21 +330,30 @@ async fn abuse() {
     running.store(false, Ordering::Relaxed);
     join_all(flood).await;
     let (mut latencies, failures) = normal_task.await.expect("the normal client");
-    let sent = sent.load(Ordering::Relaxed);
+    let [unauthorized, limited, other] =
+        [&counts.unauthorized, &counts.limited, &counts.other].map(|c| c.load(Ordering::Relaxed));
+    let sent = unauthorized + limited + other;
     println!(
-        "unknown-key flood: {sent} requests in 4 s ({:.0}/s; half with invalid bodies), {} not \
-         answered 401; valid key meanwhile: {} requests, {failures} failed, p99 {:?}",
+        "unknown-key flood: {sent} requests in 4 s ({:.0}/s; half with invalid bodies): {} \
+         looked up and answered 401, {limited} answered 429 without a lookup (the address's \
+         budget of unfamiliar keys spent), {other} otherwise; valid key meanwhile: {} \
+         requests, {failures} failed, p99 {:?}",
         sent as f64 / 4.0,
-        not_401.load(Ordering::Relaxed),
+        unauthorized,
         latencies.len(),
         percentile(&mut latencies, 0.99)
     );
-    assert_eq!(
-        not_401.load(Ordering::Relaxed),
-        0,
-        "never 400: no body was parsed"
+    assert_eq!(other, 0, "only 401 or 429, never 400: no body was parsed");
+    // The budget, and what refilled in the flood's 4 s (one key every 60/n seconds).
+    let refilled = UNFAMILIAR_KEYS_PER_ADDRESS as usize * 4 / 60;
+    assert!(
+        unauthorized <= UNFAMILIAR_KEYS_PER_ADDRESS as usize + refilled + 1,
+        "at most the address's budget was looked up"
     );
     assert_eq!(failures, 0);
+
+    // The address's budget refills (one key every 60/n seconds) for the key made below.
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     // 5. A key revoked on the command line, while the server runs.
     let doomed = cli(&server.database, &["keys", "create", "--org", "normal"]);

@@ -3,6 +3,7 @@
 use leads_client::types::{LeadCreate, LeadUpdate};
 use leads_contract_tests::Env;
 use leads_contract_tests::operations::every_operation;
+use leads_server::ratelimit::Limits;
 use libtest_mimic::Trial;
 use reqwest::Method;
 use uuid::Uuid;
@@ -21,6 +22,14 @@ pub fn trials() -> Vec<Trial> {
             admission_before_the_body,
         ),
         in_process_scenario("access::a_revoked_key_is_refused_at_once", revoked_key),
+        in_process_scenario(
+            "access::unknown_keys_are_refused_from_memory",
+            unknown_keys_from_memory,
+        ),
+        in_process_scenario(
+            "access::unfamiliar_keys_per_address",
+            unfamiliar_keys_per_address,
+        ),
     ]
 }
 
@@ -198,4 +207,60 @@ async fn revoked_key() {
         .await;
     assert_eq!(after.status, 401);
     pin!("revoked_key_lead_list", after);
+}
+
+/// A key once looked up and not found is refused without another lookup: with the database
+/// failing, it is still answered `401`, where a lookup would have answered `500`.
+async fn unknown_keys_from_memory() {
+    let env = Env::start().await;
+    let server = env.server().expect("an in-process server");
+    let unknown = env.client_with_key(&format!("aura_pk_live_{}", "1".repeat(40)));
+    let first = env
+        .observe("lead_list", unknown.lead_list().send().await)
+        .await;
+    assert_eq!(first.status, 401);
+    server.fail_storage(true);
+    let again = env
+        .observe("lead_list", unknown.lead_list().send().await)
+        .await;
+    let known = env
+        .observe("lead_list", env.a.client.lead_list().send().await)
+        .await;
+    server.fail_storage(false);
+    assert_eq!(again.status, 401, "remembered, not looked up");
+    assert_eq!(known.status, 500, "a valid key is always looked up");
+}
+
+/// An address may present only so many keys the server has not seen valid; beyond that they
+/// are answered `429` without a lookup, while keys seen valid go on being served.
+async fn unfamiliar_keys_per_address() {
+    let env = Env::start_with(Limits {
+        unfamiliar_keys_per_address: 3,
+        ..Limits::default()
+    })
+    .await;
+    let server = env.server().expect("an in-process server");
+    let env = &env;
+    let list = |client: leads_client::Client| async move {
+        env.observe("lead_list", client.lead_list().send().await)
+            .await
+    };
+    let unknown = |digit: &str| env.client_with_key(&format!("aura_pk_live_{}", digit.repeat(40)));
+    // Three unfamiliar keys: two valid ones, and one unknown.
+    assert_eq!(list(env.a.client.clone()).await.status, 200);
+    assert_eq!(list(env.b.client.clone()).await.status, 200);
+    assert_eq!(list(unknown("2")).await.status, 401);
+    // The address's budget is spent: a fourth unfamiliar key is not looked up.
+    let refused = list(unknown("3")).await;
+    assert_eq!(refused.status, 429);
+    pin!("unfamiliar_key_over_the_address_limit", refused);
+    let new_key = server.create_key("late").await.expect("a key");
+    assert_eq!(
+        list(env.client_with_key(&new_key)).await.status,
+        429,
+        "even a valid key, until the budget refills"
+    );
+    // Keys seen valid, and keys known to be unknown, are answered as always.
+    assert_eq!(list(env.a.client.clone()).await.status, 200);
+    assert_eq!(list(unknown("2")).await.status, 401);
 }

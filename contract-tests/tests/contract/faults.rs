@@ -39,6 +39,7 @@ async fn rate_limited() {
     let env = Env::start_with(Limits {
         per_key: 1,
         per_organization: 1000,
+        ..Limits::default()
     })
     .await;
     let first = env

@@ -116,6 +116,7 @@ async fn not_rate_limited() {
     let env = Env::start_with(Limits {
         per_key: 1,
         per_organization: 1000,
+        ..Limits::default()
     })
     .await;
     let client = &env.a.client;

@@ -146,7 +146,7 @@ impl HttpResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::FieldProblem;
+    use crate::error::{FieldProblem, Limit};
 
     #[test]
     fn every_error_has_its_code_and_status() {
@@ -164,7 +164,14 @@ mod tests {
                 "PAYLOAD_TOO_LARGE",
                 413,
             ),
-            (Error::RateLimited { retry_after: 3 }, "RATE_LIMITED", 429),
+            (
+                Error::RateLimited {
+                    retry_after: 3,
+                    limit: Limit::Caller,
+                },
+                "RATE_LIMITED",
+                429,
+            ),
             (
                 Error::Internal("disk on fire".into()),
                 "INTERNAL_ERROR",

@@ -87,7 +87,7 @@ impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
         // dropshot's extractors are generic over the context; this server's is `AppContext`.
         let app = (rqctx.context() as &dyn Any).downcast_ref::<AppContext>();
         let admission = match app {
-            Some(app) => Some(caught(app.admit(rqctx.request.headers())).await),
+            Some(app) => Some(caught(app.admit(&rqctx.request)).await),
             None => None,
         };
         let timeout = app.map(|app| app.body_read_timeout);

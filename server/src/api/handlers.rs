@@ -181,7 +181,7 @@ where
     let app = rqctx.context();
     let admission = match admission {
         Some(admission) => admission,
-        None => caught(app.admit(rqctx.request.headers())).await,
+        None => caught(app.admit(&rqctx.request)).await,
     };
     let admitted = admission.map_err(|error| api_error(rqctx, error))?;
     let _in_flight = app.in_flight().map_err(|error| api_error(rqctx, error))?;
