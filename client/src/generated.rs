@@ -33,7 +33,8 @@ keys that later versions may add.
     }
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),
-`PAYLOAD_TOO_LARGE` (413), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
+`IDEMPOTENCY_KEY_IN_USE` (409), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
+`IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
 `SERVICE_UNAVAILABLE` (503).
 */
     #[derive(
@@ -57,8 +58,14 @@ keys that later versions may add.
         NotFound,
         #[serde(rename = "CONFLICT")]
         Conflict,
+        #[serde(rename = "IDEMPOTENCY_KEY_IN_USE")]
+        IdempotencyKeyInUse,
+        #[serde(rename = "PRECONDITION_FAILED")]
+        PreconditionFailed,
         #[serde(rename = "PAYLOAD_TOO_LARGE")]
         PayloadTooLarge,
+        #[serde(rename = "IDEMPOTENCY_KEY_REUSED")]
+        IdempotencyKeyReused,
         #[serde(rename = "RATE_LIMITED")]
         RateLimited,
         #[serde(rename = "INTERNAL_ERROR")]
@@ -73,7 +80,10 @@ keys that later versions may add.
                 Self::Unauthorized => f.write_str("UNAUTHORIZED"),
                 Self::NotFound => f.write_str("NOT_FOUND"),
                 Self::Conflict => f.write_str("CONFLICT"),
+                Self::IdempotencyKeyInUse => f.write_str("IDEMPOTENCY_KEY_IN_USE"),
+                Self::PreconditionFailed => f.write_str("PRECONDITION_FAILED"),
                 Self::PayloadTooLarge => f.write_str("PAYLOAD_TOO_LARGE"),
+                Self::IdempotencyKeyReused => f.write_str("IDEMPOTENCY_KEY_REUSED"),
                 Self::RateLimited => f.write_str("RATE_LIMITED"),
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
                 Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
@@ -90,7 +100,10 @@ keys that later versions may add.
                 "UNAUTHORIZED" => Ok(Self::Unauthorized),
                 "NOT_FOUND" => Ok(Self::NotFound),
                 "CONFLICT" => Ok(Self::Conflict),
+                "IDEMPOTENCY_KEY_IN_USE" => Ok(Self::IdempotencyKeyInUse),
+                "PRECONDITION_FAILED" => Ok(Self::PreconditionFailed),
                 "PAYLOAD_TOO_LARGE" => Ok(Self::PayloadTooLarge),
+                "IDEMPOTENCY_KEY_REUSED" => Ok(Self::IdempotencyKeyReused),
                 "RATE_LIMITED" => Ok(Self::RateLimited),
                 "INTERNAL_ERROR" => Ok(Self::InternalError),
                 "SERVICE_UNAVAILABLE" => Ok(Self::ServiceUnavailable),
@@ -516,6 +529,68 @@ spaces or hyphens.
         }
     }
     impl<'de> ::serde::Deserialize<'de> for LeadCreateFullName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`LeadCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LeadCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for LeadCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LeadCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: LeadCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LeadCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[ -~]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[ -~]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LeadCreateIdempotencyKey {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1474,6 +1549,73 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
                 })
         }
     }
+    ///`LeadUpdateIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LeadUpdateIfMatch(::std::string::String);
+    impl ::std::ops::Deref for LeadUpdateIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LeadUpdateIfMatch> for ::std::string::String {
+        fn from(value: LeadUpdateIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LeadUpdateIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadUpdateIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadUpdateIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LeadUpdateIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///Phone number in E.164 format.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1573,6 +1715,73 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
         }
     }
     impl<'de> ::serde::Deserialize<'de> for LeadUpdateTimezone {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`LeadViewIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LeadViewIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for LeadViewIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LeadViewIfNoneMatch> for ::std::string::String {
+        fn from(value: LeadViewIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LeadViewIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadViewIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadViewIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LeadViewIfNoneMatch {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -4076,9 +4285,27 @@ IPv6 client counts by its /64). Beyond that, a key not yet seen valid is answere
 refills; keys already seen valid are not affected. A key once found unknown is refused
 with `401` from memory.
 
-Where this differs from Aura: Aura also sends the rate-limit headers, and `Retry-After`,
-with error answers. This server is built on dropshot 0.18, which gives a custom error
-body no way to carry headers, so error answers carry only `x-request-id`.
+Error answers to a request whose key was recognized carry the rate-limit headers too; a
+`429` always carries them, with `Retry-After` (seconds to wait), as does a `503`
+(`Retry-After` only).
+
+## Retries and concurrent edits
+
+Every request may be retried after a timeout or a dropped connection, and concurrent
+editors never silently overwrite each other:
+
+- `POST /v1/leads` takes an `Idempotency-Key` header. A retry with the same key and the
+  same body gets the first answer again, byte for byte, with `Idempotent-Replayed: true`,
+  and creates nothing; the lead's id is in it. The Rust client sends a fresh key with
+  every create unless you give one, and keeps it across its own retries.
+- Every answer with a lead carries its version as a strong `ETag`. `PATCH` honours
+  `If-Match`: when the lead has changed since the version you name, the answer is
+  `412 PRECONDITION_FAILED` and nothing changes. `GET /v1/leads/{id}` honours
+  `If-None-Match` with `304 Not Modified`.
+- To append a note without losing a concurrent one: `GET` the lead, append to its
+  `notes`, `PATCH` the whole array with `If-Match: <the ETag you read>`; on `412`, start
+  again from the `GET`.
+- `429` and `503` say when to retry in `Retry-After`; wait at least that long.
 
 ## Formats
 
@@ -4118,7 +4345,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 2.0.2*/
+Version: 3.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -4154,7 +4381,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "2.0.2"
+        "3.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -4294,11 +4521,27 @@ An email already used by a lead of your organization (compared case-insensitivel
 answered `409 CONFLICT`. Unknown body fields are rejected with `400`, so that a typo
 never silently drops data.
 
+Send an `Idempotency-Key` to make the create safe to retry: a retry after a timeout or
+a lost answer then gets the first answer again rather than `409 CONFLICT`.
+
 
 Sends a `POST` request to `/v1/leads`
 
+Arguments:
+- `idempotency_key`: Makes the create safe to retry. The first request with a key keeps its answer (the
+`201` and its body) in the same transaction as the lead. A repeat with the same key
+and the same body within 24 hours gets that answer again, byte for byte, with
+`Idempotent-Replayed: true`, and creates nothing. The same key with a different body
+is answered `422 IDEMPOTENCY_KEY_REUSED`; the same key while its first request is
+still being answered, `409 IDEMPOTENCY_KEY_IN_USE` (retry shortly). Errors are not
+kept, so a corrected retry goes through. Keys belong to your organization; use a new
+random one (a UUID, say) for every lead you mean to create. A replay counts against
+the rate limit like any request.
+
+- `body`
 ```ignore
 let response = client.lead_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4312,14 +4555,21 @@ Returns one lead of your organization. A lead that does not exist, or that belon
 another organization, is answered `404 NOT_FOUND`; an `id` that is not a UUID is
 answered `400 VALIDATION_ERROR`.
 
+The answer carries the lead's version as its `ETag`. Send it back in `If-None-Match`
+and, while the lead is unchanged, the answer is `304 Not Modified` with no body.
+
 
 Sends a `GET` request to `/v1/leads/{id}`
 
 Arguments:
 - `id`: The lead's id.
+- `if_none_match`: The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's
+current one, the answer is `304 Not Modified` with no body.
+
 ```ignore
 let response = client.lead_view()
     .id(id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -4337,15 +4587,26 @@ change; an empty body `{}` changes nothing and answers `200` with the lead as it
 Changing `email` to one used by another lead of your organization is answered
 `409 CONFLICT`.
 
+Send the `ETag` you read in `If-Match` to change only that version of the lead: if it
+has changed since, the answer is `412 PRECONDITION_FAILED` and nothing changes. This
+is how to append a note without losing one added meanwhile (see the introduction).
+The answer carries the new `ETag`; a change moves the version on by one, and `{}`
+leaves it.
+
 
 Sends a `PATCH` request to `/v1/leads/{id}`
 
 Arguments:
 - `id`: The lead's id.
+- `if_match`: Change the lead only if its current `ETag` is this one (or one of these,
+comma-separated), or, with `*`, only if it exists. Otherwise the answer is
+`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`) never match.
+
 - `body`
 ```ignore
 let response = client.lead_update()
     .id(id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -4724,14 +4985,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct LeadCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::LeadCreateIdempotencyKey>, String>,
         body: Result<types::builder::LeadCreate, String>,
     }
     impl<'a> LeadCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LeadCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `LeadCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -4759,12 +5035,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadResponse>, Error<types::ErrorResponse>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::LeadCreate::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/leads", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4772,6 +5049,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4820,6 +5100,13 @@ pub mod builder {
                         ),
                     )
                 }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 429u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -4852,12 +5139,14 @@ pub mod builder {
     pub struct LeadView<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_none_match: Result<Option<types::LeadViewIfNoneMatch>, String>,
     }
     impl<'a> LeadView<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -4871,16 +5160,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LeadViewIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `LeadViewIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/leads/{id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadResponse>, Error<types::ErrorResponse>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1/leads/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4888,6 +5191,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4960,6 +5266,7 @@ pub mod builder {
     pub struct LeadUpdate<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<types::LeadUpdateIfMatch>, String>,
         body: Result<types::builder::LeadUpdate, String>,
     }
     impl<'a> LeadUpdate<'a> {
@@ -4967,6 +5274,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -4978,6 +5286,18 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LeadUpdateIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `LeadUpdateIfMatch` for if_match failed".to_string()
                 });
             self
         }
@@ -5007,15 +5327,16 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadResponse>, Error<types::ErrorResponse>> {
-            let Self { client, id, body } = self;
+            let Self { client, id, if_match, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::LeadUpdate::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1/leads/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5023,6 +5344,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5065,6 +5389,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

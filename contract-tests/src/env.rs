@@ -114,6 +114,15 @@ impl Env {
         self.server.as_ref()
     }
 
+    /// Restarts the in-process server on its database and port (see `TestServer::restart`).
+    ///
+    /// # Panics
+    /// Against a deployment, which the tests cannot restart: use it in in-process scenarios.
+    pub async fn restart(&mut self) {
+        let server = self.server.take().expect("an in-process server");
+        self.server = Some(server.restart().await.expect("the server restarts"));
+    }
+
     /// A string unique to this test, redacted as `[tag]` in snapshots. Tests put it into
     /// emails and attribution so that they never collide with other data on a deployment.
     pub fn tag(&self) -> &str {
@@ -163,11 +172,28 @@ impl Env {
         key: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Exchange {
+        self.raw_with_headers(operation, method, path, key, &[], body)
+            .await
+    }
+
+    /// [`Env::raw`] with further request `headers` (`If-Match`, `Idempotency-Key`).
+    pub async fn raw_with_headers(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Exchange {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base_url));
         if let Some(key) = key {
             request = request.bearer_auth(key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if let Some((content_type, bytes)) = body {
             request = request.header("content-type", content_type).body(bytes);

@@ -15,14 +15,18 @@ pub struct Exchange {
     pub body: Value,
     /// A body that is not JSON (HTML, YAML), as text.
     pub text: Option<String>,
+    /// The body's bytes as they arrived, for answers to raw requests (`Env::raw…`); the
+    /// client's answers arrive parsed.
+    pub bytes: Option<Vec<u8>>,
     tag: String,
 }
 
 /// The headers a snapshot shows; the value of the volatile ones is redacted.
-const PINNED_HEADERS: [&str; 5] = [
+const PINNED_HEADERS: [&str; 6] = [
     "cache-control",
     "content-security-policy",
     "content-type",
+    "idempotent-replayed",
     "referrer-policy",
     "x-content-type-options",
 ];
@@ -77,6 +81,7 @@ impl Exchange {
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.starts_with("application/json"));
         let mut exchange = Self::new(operation, status, headers, Value::Null, tag);
+        exchange.bytes = Some(bytes.to_vec());
         if is_json {
             exchange.body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                 panic!(
@@ -105,6 +110,7 @@ impl Exchange {
             headers,
             body,
             text: None,
+            bytes: None,
             tag: tag.to_string(),
         }
     }

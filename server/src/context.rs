@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::api::idempotency;
 use crate::auth::{Authenticator, Caller};
 use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
@@ -16,6 +17,8 @@ pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
     pub authenticator: Authenticator,
+    /// The idempotency keys whose first request is being answered.
+    pub idempotency: idempotency::InFlight,
     /// One permit per API request in flight; none left answers `503`.
     pub in_flight: Arc<Semaphore>,
     /// How long a request's body may take to arrive.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::ratelimit::RateLimitStatus;
+
 /// One offending field of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldProblem {
@@ -36,8 +38,19 @@ pub enum Error {
     Conflict(String),
     /// The body is larger than `limit` bytes.
     PayloadTooLarge { limit: usize },
-    /// Too many requests; the caller may retry after `retry_after` seconds.
-    RateLimited { retry_after: u64, limit: Limit },
+    /// Too many requests; the caller may retry after `retry_after` seconds. `standing`
+    /// describes the limit that refused.
+    RateLimited {
+        retry_after: u64,
+        limit: Limit,
+        standing: RateLimitStatus,
+    },
+    /// The lead's version is not one the request's `If-Match` names; nothing was changed.
+    PreconditionFailed,
+    /// A request with the same idempotency key is still being answered.
+    IdempotencyKeyInUse,
+    /// The idempotency key was used for a request with a different body.
+    IdempotencyKeyReused,
     /// Too many requests are in flight; the caller may retry shortly.
     ServiceUnavailable,
     /// A failure of ours. The detail is logged, never sent.
@@ -85,14 +98,25 @@ impl fmt::Display for Error {
             Error::RateLimited {
                 retry_after,
                 limit: Limit::Caller,
+                ..
             } => write!(f, "Rate limit exceeded, retry in {retry_after} seconds"),
             Error::RateLimited {
                 retry_after,
                 limit: Limit::Address,
+                ..
             } => write!(
                 f,
                 "Too many unrecognized API keys from this address, retry in {retry_after} seconds"
             ),
+            Error::PreconditionFailed => {
+                f.write_str("The lead has changed since the version in If-Match")
+            }
+            Error::IdempotencyKeyInUse => f.write_str(
+                "A request with this Idempotency-Key is still being answered; retry shortly",
+            ),
+            Error::IdempotencyKeyReused => {
+                f.write_str("This Idempotency-Key was used for a different request")
+            }
             Error::ServiceUnavailable => {
                 f.write_str("The service is busy with other requests; retry shortly")
             }

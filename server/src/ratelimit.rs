@@ -168,9 +168,18 @@ fn counted_as(address: IpAddr) -> IpAddr {
 /// The `429` of a limit that refused until `not_until`.
 fn refusal<C: Clock>(clock: &C, not_until: &NotUntil<C::Instant>, limit: Limit) -> Error {
     let wait = not_until.wait_time_from(clock.now());
+    let quota = not_until.quota();
+    let burst = quota.burst_size().get();
+    // Empty now; the first request refills after `wait`, the rest one interval apart.
+    let until_full = wait + quota.replenish_interval() * burst.saturating_sub(1);
     Error::RateLimited {
         retry_after: ceil_seconds(wait).max(1),
         limit,
+        standing: RateLimitStatus {
+            limit: burst,
+            remaining: 0,
+            reset: ceil_seconds(unix_now() + until_full),
+        },
     }
 }
 
@@ -235,14 +244,19 @@ mod tests {
         let first = limiter.admit(key, org).unwrap();
         assert_eq!((first.limit, first.remaining), (2, 1));
         assert_eq!(limiter.admit(key, org).unwrap().remaining, 0);
-        let error = limiter.admit(key, org).unwrap_err();
-        assert_eq!(
-            error,
-            Error::RateLimited {
-                retry_after: 30,
-                limit: Limit::Caller
-            }
-        );
+        let Error::RateLimited {
+            retry_after,
+            limit,
+            standing,
+        } = limiter.admit(key, org).unwrap_err()
+        else {
+            panic!("not a rate limit");
+        };
+        assert_eq!((retry_after, limit), (30, Limit::Caller));
+        assert_eq!((standing.limit, standing.remaining), (2, 0));
+        // Empty: one request back in 30 s, the other 30 s later.
+        let expected = ceil_seconds(unix_now() + Duration::from_secs(60));
+        assert!(standing.reset.abs_diff(expected) <= 1, "{standing:?}");
         clock.advance(Duration::from_secs(30));
         assert_eq!(limiter.admit(key, org).unwrap().remaining, 0);
         assert!(limiter.admit(key, org).is_err());
@@ -304,13 +318,18 @@ mod tests {
         let address: IpAddr = [192, 0, 2, 1].into();
         assert!(limiter.admit(address).is_ok());
         assert!(limiter.admit(address).is_ok());
-        assert_eq!(
+        assert!(matches!(
             limiter.admit(address),
             Err(Error::RateLimited {
                 retry_after: 30,
-                limit: Limit::Address
+                limit: Limit::Address,
+                standing: RateLimitStatus {
+                    limit: 2,
+                    remaining: 0,
+                    ..
+                },
             })
-        );
+        ));
         assert!(
             limiter.admit([192, 0, 2, 2].into()).is_ok(),
             "another address"

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow};
 use dropshot::{ConfigDropshot, ConfigLogging, HandlerTaskMode, HttpServer, ServerBuilder};
 use tokio::sync::Semaphore;
 
-use crate::api::{LeadsServer, leads_api_mod};
+use crate::api::{LeadsServer, idempotency, leads_api_mod};
 use crate::auth::Authenticator;
 use crate::config::{Config, MAX_BODY_BYTES};
 use crate::context::AppContext;
@@ -31,10 +31,15 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
     .context("setting up the log")?;
     let api = leads_api_mod::api_description::<LeadsServer>()
         .map_err(|error| anyhow!("the API description does not build: {error}"))?;
+    tokio::spawn(idempotency::sweep_expired(
+        Arc::downgrade(&store),
+        log.new(slog::o!("task" => "idempotency-sweep")),
+    ));
     let context = AppContext {
         store,
         limiter: RateLimiter::new(config.rate_limits),
         authenticator: Authenticator::new(config.rate_limits.unfamiliar_keys_per_address),
+        idempotency: idempotency::InFlight::default(),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
         body_read_timeout: config.body_read_timeout,
         reference: Reference::embedded()?,

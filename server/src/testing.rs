@@ -16,7 +16,6 @@
 //! # }
 //! ```
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,7 +113,10 @@ impl TestServerBuilder {
             api_key,
             store,
             running,
-            database: config.database,
+            config: Config {
+                bind: running.local_addr(),
+                ..config
+            },
             _dir: dir,
         })
     }
@@ -126,7 +128,8 @@ pub struct TestServer {
     api_key: String,
     store: Arc<SqliteStore>,
     running: HttpServer<AppContext>,
-    database: PathBuf,
+    /// How it was started, on the port it got.
+    config: Config,
     /// Deleted when the server is dropped, after the server.
     _dir: tempfile::TempDir,
 }
@@ -178,7 +181,7 @@ impl TestServer {
 
     /// The SQLite database file the server runs on.
     pub fn database(&self) -> &std::path::Path {
-        &self.database
+        &self.config.database
     }
 
     /// From now on, every storage call fails as a broken database would (`true`), or works
@@ -197,5 +200,33 @@ impl TestServer {
     /// Stops serving, after the requests in flight.
     pub async fn stop(self) -> Result<()> {
         self.running.close().await.map_err(anyhow::Error::msg)
+    }
+
+    /// Stops the server and starts a new one on the same database and port, as a restart
+    /// would: whatever the old one held in memory (rate limits, caches, idempotency keys being
+    /// answered) is gone, what it stored is not.
+    pub async fn restart(self) -> Result<TestServer> {
+        let TestServer {
+            base_url,
+            api_key,
+            store,
+            running,
+            config,
+            _dir,
+        } = self;
+        running.close().await.map_err(anyhow::Error::msg)?;
+        drop(store);
+        let store = Arc::new(
+            SqliteStore::open(&config.database).context("reopening the temporary database")?,
+        );
+        let running = server::start(&config, Arc::clone(&store) as Arc<dyn Store>)?;
+        Ok(TestServer {
+            base_url,
+            api_key,
+            store,
+            running,
+            config,
+            _dir,
+        })
     }
 }

@@ -172,19 +172,25 @@ impl<'a> Document<'a> {
     /// Whether the handler of `operation` builds its success answer itself (status, headers
     /// and body) rather than returning a typed JSON body: when its success (`2xx`) response
     /// has a media type other than `application/json`, which dropshot's typed responses cannot
-    /// serve, or when it also documents `304 Not Modified`, a second non-error status that a
-    /// typed response cannot have. The server generator gives such an operation a raw
+    /// serve, or a JSON schema that is not a `$ref` to a component (a document served as it
+    /// is, which no wire type describes). The server generator gives such an operation a raw
     /// response type, and the conformance test knows how dropshot renders one.
     pub fn answers_raw(self, operation: &Operation<'a>) -> bool {
-        let responses = operation.responses();
-        let not_modified = responses.iter().any(|response| response.status == "304");
-        let not_json = responses
+        operation
+            .responses()
             .iter()
             .filter(|response| response.status.starts_with('2'))
             .filter_map(|response| self.resolve(response.node.value).ok())
             .filter_map(|response| response.get("content").and_then(Value::as_object))
-            .any(|content| content.keys().any(|media_type| media_type != JSON));
-        not_modified || not_json
+            .any(|content| {
+                content.iter().any(|(media_type, media)| {
+                    media_type != JSON
+                        || !media
+                            .pointer("/schema/$ref")
+                            .and_then(Value::as_str)
+                            .is_some_and(|reference| schema_component(reference).is_some())
+                })
+            })
     }
 
     /// The entries of `components.{kind}` (`schemas`, `headers`, …), by name.
@@ -309,14 +315,18 @@ mod tests {
     }
 
     #[test]
-    fn answers_are_raw_when_not_json_or_conditional() {
-        let json = json!({"content": {"application/json": {}}});
+    fn answers_are_raw_when_not_json_or_not_a_wire_type() {
+        let lead = json!({"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Lead"}
+        }}});
         let spec = json!({
             "paths": {"/a": {
-                "get": {"responses": {"200": json, "404": {"content": {"text/plain": {}}}}},
-                "put": {"responses": {"200": json, "304": {"description": "same"}}},
-                "post": {"responses": {"201": {"$ref": "#/components/responses/Html"}}},
-                "delete": {"responses": {"204": {"description": "gone"}}}
+                "get": {"responses": {"200": lead, "404": {"content": {"text/plain": {}}}}},
+                "put": {"responses": {"200": lead, "304": {"description": "same"}}},
+                "post": {"responses": {"200": {"content": {"application/json": {
+                    "schema": {"type": "object"}
+                }}}}},
+                "delete": {"responses": {"201": {"$ref": "#/components/responses/Html"}}}
             }},
             "components": {"responses": {"Html": {"content": {"text/html": {}}}}}
         });
@@ -330,9 +340,9 @@ mod tests {
             raw,
             [
                 ("get", false),
-                ("put", true),
+                ("put", false),
                 ("post", true),
-                ("delete", false)
+                ("delete", true)
             ]
         );
     }

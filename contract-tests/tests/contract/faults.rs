@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use leads_contract_tests::Env;
+use leads_contract_tests::{Env, Exchange};
 use leads_contract_tests::operations::every_operation;
 use leads_server::ratelimit::Limits;
 use leads_server::testing::TestServer;
@@ -27,6 +27,7 @@ async fn overloaded() {
     let env = Env::start_built(TestServer::builder().max_in_flight(0)).await;
     for answer in every_operation(&env, &env.a.client).await {
         assert_eq!(answer.status, 503, "{answer:?}");
+        assert_eq!(header(&answer, "retry-after"), "1");
         pin!(format!("service_unavailable_{}", answer.operation), answer);
     }
     let health = env
@@ -53,6 +54,10 @@ async fn rate_limited() {
     assert_eq!(allowed.headers["x-ratelimit-remaining"], "0");
     for answer in every_operation(&env, &env.a.client).await {
         assert_eq!(answer.status, 429, "{answer:?}");
+        let retry_after: u64 = header(&answer, "retry-after").parse().expect("seconds");
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_eq!(header(&answer, "x-ratelimit-limit"), "1", "the limit that refused");
+        assert_eq!(header(&answer, "x-ratelimit-remaining"), "0");
         pin!(format!("rate_limited_{}", answer.operation), answer);
     }
     // Organization B has its own key and budget.
@@ -138,4 +143,13 @@ async fn panics() {
         .observe("lead_list", env.a.client.lead_list().send().await)
         .await;
     assert_eq!(after.status, 200, "the server still serves");
+}
+
+/// The value of `name` in `answer`, which must carry it.
+fn header<'a>(answer: &'a Exchange, name: &str) -> &'a str {
+    answer
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_else(|| panic!("no `{name}` in {answer:?}"))
 }

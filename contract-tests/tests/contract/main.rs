@@ -11,9 +11,11 @@ mod access;
 mod compat;
 mod create;
 mod faults;
+mod idempotency;
 mod list;
 mod reference;
 mod update;
+mod versions;
 
 use std::future::Future;
 
@@ -58,9 +60,11 @@ fn main() {
         compat::trials(),
         create::trials(),
         faults::trials(),
+        idempotency::trials(),
         list::trials(),
         reference::trials(),
         update::trials(),
+        versions::trials(),
     ]
     .into_iter()
     .flatten()

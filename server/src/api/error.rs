@@ -8,8 +8,8 @@
 //! response that cannot be serialized), and then say `unknown`.
 //!
 //! dropshot 0.18 gives an error type no way to add headers to its response (the trait that
-//! would is private), so error answers carry no `Retry-After` or `X-RateLimit-*`; the spec
-//! says so, and a 429's message says when to retry.
+//! would is private); handlers answer errors that carry headers (`Retry-After`,
+//! `X-RateLimit-*`) through [`super::Answer`], which sends this same envelope.
 
 use std::fmt;
 
@@ -60,6 +60,17 @@ impl ApiError {
             Error::RateLimited { .. } => {
                 (ErrorCode::RateLimited, ErrorStatusCode::TOO_MANY_REQUESTS)
             }
+            Error::PreconditionFailed => (
+                ErrorCode::PreconditionFailed,
+                ErrorStatusCode::PRECONDITION_FAILED,
+            ),
+            Error::IdempotencyKeyInUse => {
+                (ErrorCode::IdempotencyKeyInUse, ErrorStatusCode::CONFLICT)
+            }
+            Error::IdempotencyKeyReused => (
+                ErrorCode::IdempotencyKeyReused,
+                ErrorStatusCode::UNPROCESSABLE_ENTITY,
+            ),
             Error::ServiceUnavailable => (
                 ErrorCode::ServiceUnavailable,
                 ErrorStatusCode::SERVICE_UNAVAILABLE,
@@ -147,6 +158,7 @@ impl HttpResponseError for ApiError {
 mod tests {
     use super::*;
     use crate::error::{FieldProblem, Limit};
+    use crate::ratelimit::RateLimitStatus;
 
     #[test]
     fn every_error_has_its_code_and_status() {
@@ -168,10 +180,19 @@ mod tests {
                 Error::RateLimited {
                     retry_after: 3,
                     limit: Limit::Caller,
+                    standing: RateLimitStatus {
+                        limit: 100,
+                        remaining: 0,
+                        reset: 1,
+                    },
                 },
                 "RATE_LIMITED",
                 429,
             ),
+            (Error::PreconditionFailed, "PRECONDITION_FAILED", 412),
+            (Error::IdempotencyKeyInUse, "IDEMPOTENCY_KEY_IN_USE", 409),
+            (Error::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED", 422),
+            (Error::ServiceUnavailable, "SERVICE_UNAVAILABLE", 503),
             (
                 Error::Internal("disk on fire".into()),
                 "INTERNAL_ERROR",

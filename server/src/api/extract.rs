@@ -51,6 +51,10 @@ pub struct PathParams<T>(Result<T, Error>);
 /// The query parameters of a request, validated against the spec.
 pub struct QueryParams<T>(Result<T, Error>);
 
+/// The header parameters of a request (the headers the spec documents for its operation),
+/// validated against the spec.
+pub struct HeaderParams<T>(Result<T, Error>);
+
 macro_rules! into_inner {
     ($($extractor:ident),*) => {$(
         impl<T> $extractor<T> {
@@ -61,7 +65,7 @@ macro_rules! into_inner {
         }
     )*};
 }
-into_inner!(PathParams, QueryParams);
+into_inner!(PathParams, QueryParams, HeaderParams);
 
 impl<T> JsonBody<T> {
     /// The request's admission (its key and rate limit), decided before a byte of the body
@@ -206,6 +210,44 @@ impl<T: WireType> SharedExtractor for QueryParams<T> {
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         <dropshot::Query<T> as SharedExtractor>::metadata(content_type)
     }
+}
+
+#[async_trait]
+impl<T: WireType> SharedExtractor for HeaderParams<T> {
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        let parsed = header_object(T::SCHEMA_NAME, rqctx.request.headers()).and_then(|object| {
+            validate::deserialize(T::SCHEMA_NAME, &Value::Object(object), "Invalid header")
+        });
+        Ok(Self(parsed))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::Header<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+/// The documented headers of the schema `schema_name` that the request carries, as a JSON
+/// object of strings under their documented names. A header sent more than once counts as
+/// one, its values joined by `, ` (RFC 9110 §5.3).
+fn header_object(schema_name: &str, headers: &http::HeaderMap) -> Result<Map<String, Value>, Error> {
+    let mut object = Map::new();
+    for name in validate::property_names(schema_name) {
+        let values = headers
+            .get_all(name)
+            .iter()
+            .map(|value| {
+                value.to_str().map_err(|_| {
+                    Error::invalid_field(name, "must be printable ASCII (visible characters and spaces)")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !values.is_empty() {
+            object.insert(name.to_string(), Value::String(values.join(", ")));
+        }
+    }
+    Ok(object)
 }
 
 /// The query string as a JSON object, each value typed as the schema declares it, so that

@@ -1,23 +1,22 @@
 //! The implementation of the generated `LeadsApi` trait: thin translations between the wire
 //! and the domain, around admission (auth, rate limit) and the store.
 
-use std::future::Future;
+use dropshot::{HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext};
+use http::StatusCode;
 
-use dropshot::{
-    HttpCodedResponse, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext,
-};
-
+use super::admission::{RateLimitFields, api_error, authenticated, refused};
+use super::answer::Answer;
 use super::error::ApiError;
-use super::extract::{JsonBody, PathParams, QueryParams};
-use super::generated::{LeadsApi, RateLimitHeaders};
+use super::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
+use super::generated::{LeadCreateHeaders, LeadHeaders, LeadsApi, RateLimitHeaders};
 use super::raw::{RawResponse, Representation};
 use super::unwind::caught;
-use super::{convert, cursor, types};
-use crate::auth::Caller;
-use crate::context::{Admitted, AppContext};
+use super::{convert, cursor, etag, idempotency, types};
+use crate::context::AppContext;
 use crate::domain;
 use crate::error::Error;
 use crate::ratelimit::RateLimitStatus;
+use crate::store::{IdempotentAnswer, StoreError};
 
 /// The server: `LeadsApi` implemented on [`AppContext`].
 pub enum LeadsServer {}
@@ -27,16 +26,17 @@ impl LeadsApi for LeadsServer {
 
     async fn health_view(
         rqctx: RequestContext<AppContext>,
-    ) -> Result<HttpResponseOk<types::HealthResponse>, ApiError> {
-        caught(async { Ok(rqctx.context().store.health().await?) })
-            .await
-            .map_err(|error| api_error(&rqctx, error))?;
-        Ok(HttpResponseOk(types::HealthResponse {
-            data: types::Health {
-                status: types::HealthStatus::Ok,
-            },
-            success: true,
-        }))
+    ) -> Result<Answer<HttpResponseOk<types::HealthResponse>>, ApiError> {
+        let health = caught(async { Ok(rqctx.context().store.health().await?) }).await;
+        Ok(match health {
+            Ok(()) => Answer::Success(HttpResponseOk(types::HealthResponse {
+                data: types::Health {
+                    status: types::HealthStatus::Ok,
+                },
+                success: true,
+            })),
+            Err(error) => refused(&rqctx, error, None),
+        })
     }
 
     async fn docs_view(rqctx: RequestContext<AppContext>) -> Result<RawResponse, ApiError> {
@@ -55,17 +55,17 @@ impl LeadsApi for LeadsServer {
         rqctx: RequestContext<AppContext>,
         query: QueryParams<types::LeadListQuery>,
     ) -> Result<
-        HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, RateLimitHeaders>,
+        Answer<HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, RateLimitHeaders>>,
         ApiError,
     > {
-        authenticated(&rqctx, None, |app, caller| async move {
+        authenticated(&rqctx, None, |app, admitted| async move {
             let request = convert::list_request(query.into_inner()?)?;
             let limit = request.limit;
             // One more than asked tells whether another page follows.
             let mut leads = app
                 .store
                 .lead_list(
-                    caller.organization,
+                    admitted.caller.organization,
                     request.filter,
                     request.after,
                     limit + 1,
@@ -81,30 +81,91 @@ impl LeadsApi for LeadsServer {
                 .into_iter()
                 .map(convert::lead)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(HttpResponseOk(types::LeadListResponse {
+            let page = types::LeadListResponse {
                 data,
                 pagination: types::Pagination {
                     has_more,
                     next_cursor,
                 },
                 success: true,
-            }))
+            };
+            let RateLimitFields {
+                limit,
+                remaining,
+                reset,
+            } = admitted.rate_limit.into();
+            let headers = RateLimitHeaders {
+                x_rate_limit_limit: limit,
+                x_rate_limit_remaining: remaining,
+                x_rate_limit_reset: reset,
+            };
+            Ok(Answer::Success(HttpResponseHeaders::new(
+                HttpResponseOk(page),
+                headers,
+            )))
         })
         .await
     }
 
     async fn lead_create(
         rqctx: RequestContext<AppContext>,
+        headers: HeaderParams<types::LeadCreateHeader>,
         mut body: JsonBody<types::LeadCreate>,
     ) -> Result<
-        HttpResponseHeaders<HttpResponseCreated<types::LeadResponse>, RateLimitHeaders>,
+        Answer<HttpResponseHeaders<HttpResponseCreated<types::LeadResponse>, LeadCreateHeaders>>,
         ApiError,
     > {
-        authenticated(&rqctx, body.admission(), |app, caller| async move {
+        authenticated(&rqctx, body.admission(), |app, admitted| async move {
+            let types::LeadCreateHeader { idempotency_key } = headers.into_inner()?;
             let (body, raw) = body.into_parts()?;
-            let lead = convert::new_lead(body, &raw, caller.organization)?;
-            let lead = app.store.lead_insert(lead).await?;
-            Ok(HttpResponseCreated(lead_response(lead)?))
+            let organization = admitted.caller.organization;
+            let lead = convert::new_lead(body, &raw, organization)?;
+            let created = |response, replayed| {
+                Answer::Success(HttpResponseHeaders::new(
+                    HttpResponseCreated(response),
+                    create_headers(admitted.rate_limit, replayed),
+                ))
+            };
+            let Some(key) = idempotency_key.map(String::from) else {
+                let response = lead_response(app.store.lead_insert(lead, None).await?)?;
+                return Ok(created(response, false));
+            };
+            let fingerprint = idempotency::fingerprint("lead_create", &raw);
+            let _claim = app.idempotency.claim(organization, &key)?;
+            let now = domain::now();
+            if let Some(kept) = app
+                .store
+                .idempotent_answer_find(organization, &key, now)
+                .await?
+            {
+                return Ok(created(replay(&kept, &fingerprint)?, true));
+            }
+            let response = lead_response(lead.clone())?;
+            let answer = IdempotentAnswer {
+                organization,
+                key: key.clone(),
+                fingerprint,
+                status: StatusCode::CREATED.as_u16(),
+                body: serde_json::to_vec(&response)
+                    .map_err(|error| Error::Internal(format!("serializing a lead: {error}")))?,
+                created_at: now,
+                expires_at: now + idempotency::KEPT_FOR,
+            };
+            match app.store.lead_insert(lead, Some(answer)).await {
+                Ok(_) => Ok(created(response, false)),
+                // Another server answered the same key meanwhile: answer as it did.
+                Err(StoreError::IdempotencyKeyTaken) => {
+                    let kept = app
+                        .store
+                        .idempotent_answer_find(organization, &key, now)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Internal("a taken idempotency key has no answer".to_string())
+                        })?;
+                    Ok(created(replay(&kept, &fingerprint)?, true))
+                }
+                Err(error) => Err(error.into()),
+            }
         })
         .await
     }
@@ -112,16 +173,24 @@ impl LeadsApi for LeadsServer {
     async fn lead_view(
         rqctx: RequestContext<AppContext>,
         path: PathParams<types::LeadViewPath>,
-    ) -> Result<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, RateLimitHeaders>, ApiError>
-    {
-        authenticated(&rqctx, None, |app, caller| async move {
+        headers: HeaderParams<types::LeadViewHeader>,
+    ) -> Result<
+        Answer<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, LeadHeaders>>,
+        ApiError,
+    > {
+        authenticated(&rqctx, None, |app, admitted| async move {
             let path = path.into_inner()?;
+            let types::LeadViewHeader { if_none_match } = headers.into_inner()?;
             let lead = app
                 .store
-                .lead_get(caller.organization, path.id)
+                .lead_get(admitted.caller.organization, path.id)
                 .await?
                 .ok_or(Error::NotFound)?;
-            Ok(HttpResponseOk(lead_response(lead)?))
+            let etag = etag::lead_etag(lead.version);
+            if if_none_match.is_some_and(|tags| etag::if_none_match_hits(tags.as_str(), &etag)) {
+                return Ok(Answer::NotModified { etag });
+            }
+            lead_answer(lead, admitted.rate_limit)
         })
         .await
     }
@@ -129,22 +198,89 @@ impl LeadsApi for LeadsServer {
     async fn lead_update(
         rqctx: RequestContext<AppContext>,
         path: PathParams<types::LeadUpdatePath>,
+        headers: HeaderParams<types::LeadUpdateHeader>,
         mut body: JsonBody<types::LeadUpdate>,
-    ) -> Result<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, RateLimitHeaders>, ApiError>
-    {
-        authenticated(&rqctx, body.admission(), |app, caller| async move {
+    ) -> Result<
+        Answer<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, LeadHeaders>>,
+        ApiError,
+    > {
+        authenticated(&rqctx, body.admission(), |app, admitted| async move {
             let path = path.into_inner()?;
+            let types::LeadUpdateHeader { if_match } = headers.into_inner()?;
             let (body, raw) = body.into_parts()?;
             let changes = convert::changes(body, &raw)?;
+            let condition = if_match.map(|tags| etag::if_match_condition(tags.as_str()));
             let lead = app
                 .store
-                .lead_update(caller.organization, path.id, changes, domain::now())
+                .lead_update(
+                    admitted.caller.organization,
+                    path.id,
+                    changes,
+                    condition,
+                    domain::now(),
+                )
                 .await?
                 .ok_or(Error::NotFound)?;
-            Ok(HttpResponseOk(lead_response(lead)?))
+            lead_answer(lead, admitted.rate_limit)
         })
         .await
     }
+}
+
+/// The answer of `lead_view` and `lead_update`: the lead, its version as the `ETag`.
+fn lead_answer(
+    lead: domain::Lead,
+    standing: RateLimitStatus,
+) -> Result<Answer<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, LeadHeaders>>, Error>
+{
+    let RateLimitFields {
+        limit,
+        remaining,
+        reset,
+    } = standing.into();
+    let headers = LeadHeaders {
+        etag: etag::lead_etag(lead.version),
+        x_rate_limit_limit: limit,
+        x_rate_limit_remaining: remaining,
+        x_rate_limit_reset: reset,
+    };
+    Ok(Answer::Success(HttpResponseHeaders::new(
+        HttpResponseOk(lead_response(lead)?),
+        headers,
+    )))
+}
+
+/// The headers of a create's answer, first or `replayed`. Its `ETag` is the lead's first
+/// version: a replay answers with the body of the create, whatever happened to the lead since.
+fn create_headers(standing: RateLimitStatus, replayed: bool) -> LeadCreateHeaders {
+    let RateLimitFields {
+        limit,
+        remaining,
+        reset,
+    } = standing.into();
+    LeadCreateHeaders {
+        etag: etag::lead_etag(domain::Lead::FIRST_VERSION),
+        idempotent_replayed: replayed.then_some(true),
+        x_rate_limit_limit: limit,
+        x_rate_limit_remaining: remaining,
+        x_rate_limit_reset: reset,
+    }
+}
+
+/// The kept answer, if it answered this very request (`fingerprint`); else
+/// `IDEMPOTENCY_KEY_REUSED`.
+fn replay(kept: &IdempotentAnswer, fingerprint: &[u8; 32]) -> Result<types::LeadResponse, Error> {
+    if kept.fingerprint != *fingerprint {
+        return Err(Error::IdempotencyKeyReused);
+    }
+    if kept.status != StatusCode::CREATED.as_u16() {
+        return Err(Error::Internal(format!(
+            "a kept answer has status {}, and only 201s are kept",
+            kept.status
+        )));
+    }
+    serde_json::from_slice(&kept.body)
+        .map_err(|error| Error::Internal(format!("a kept answer does not parse: {error}")))
 }
 
 fn lead_response(lead: domain::Lead) -> Result<types::LeadResponse, Error> {
@@ -163,56 +299,4 @@ fn serve_reference(
     representation(&rqctx.context().reference)
         .answer(rqctx.request.headers())
         .map_err(|error| api_error(rqctx, error))
-}
-
-/// Runs `work` for an admitted caller and adds the rate-limit headers to its answer.
-/// `admission` is the one a body extractor already decided (before reading the body); without
-/// one, the request is admitted here.
-async fn authenticated<'a, R, F, Fut>(
-    rqctx: &'a RequestContext<AppContext>,
-    admission: Option<Result<Admitted, Error>>,
-    work: F,
-) -> Result<HttpResponseHeaders<R, RateLimitHeaders>, ApiError>
-where
-    R: HttpCodedResponse,
-    F: FnOnce(&'a AppContext, Caller) -> Fut,
-    Fut: Future<Output = Result<R, Error>>,
-{
-    let app = rqctx.context();
-    let admission = match admission {
-        Some(admission) => admission,
-        None => caught(app.admit(&rqctx.request)).await,
-    };
-    let admitted = admission.map_err(|error| api_error(rqctx, error))?;
-    let _in_flight = app.in_flight().map_err(|error| api_error(rqctx, error))?;
-    let response = caught(work(app, admitted.caller))
-        .await
-        .map_err(|error| api_error(rqctx, error))?;
-    let headers =
-        rate_limit_headers(admitted.rate_limit).map_err(|error| api_error(rqctx, error))?;
-    Ok(HttpResponseHeaders::new(response, headers))
-}
-
-/// The spec's rate-limit headers, filled with the rate-limit status. A struct literal, so that
-/// a header added to the spec fails to compile here until it is filled.
-fn rate_limit_headers(status: RateLimitStatus) -> Result<RateLimitHeaders, Error> {
-    Ok(RateLimitHeaders {
-        x_rate_limit_limit: status.limit.into(),
-        x_rate_limit_remaining: status.remaining.into(),
-        x_rate_limit_reset: i64::try_from(status.reset).map_err(|_| {
-            Error::Internal(format!(
-                "the rate-limit window ends past i64: {}",
-                status.reset
-            ))
-        })?,
-    })
-}
-
-/// The error answer to this request; internal errors are logged with their detail here.
-fn api_error(rqctx: &RequestContext<AppContext>, error: Error) -> ApiError {
-    let api_error = ApiError::new(error, &rqctx.request_id);
-    if let Some(detail) = api_error.internal_detail() {
-        slog::error!(rqctx.log, "internal error"; "detail" => detail);
-    }
-    api_error
 }

@@ -1,21 +1,26 @@
 //! The HTTP interface: the trait and wire types generated from the spec (`generated`), the
 //! extractors and the error envelope the trait is written against, and its implementation.
 
+mod admission;
+mod answer;
 #[cfg(test)]
 mod conformance;
 mod convert;
 mod cursor;
 mod error;
+mod etag;
 mod extract;
 #[rustfmt::skip]
 mod generated;
 mod handlers;
+pub mod idempotency;
 mod raw;
 mod unwind;
 mod validate;
 
+pub use answer::Answer;
 pub use error::ApiError;
-pub use extract::{JsonBody, PathParams, QueryParams};
+pub use extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 pub use generated::{LeadsApi, leads_api_mod, types};
 pub use handlers::LeadsServer;
 pub use raw::{RawResponse, Representation};

@@ -79,6 +79,18 @@ pub fn property_type(schema_name: &str, property: &str) -> Option<&'static str> 
     }
 }
 
+/// The names of the properties of the schema `schema_name` of the spec (none if it has
+/// none or there is no such schema).
+pub fn property_names(schema_name: &str) -> Vec<&'static str> {
+    schemas()
+        .ok()
+        .and_then(|schemas| schemas.definitions.get(schema_name))
+        .and_then(|schema| schema.get("properties"))
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// Every way `value` breaks the schema `schema_name` of the spec, as `field: message`.
 pub fn schema_problems(schema_name: &str, value: &Value) -> Result<Vec<String>, Error> {
     Ok(problems(schema_name, value)?

@@ -28,6 +28,10 @@ pub fn api_trait(operations: &[Operation], header_sets: &[HeaderSet]) -> TokenSt
             let ty = Ident::new(&params.type_name, Span::call_site());
             quote!(query: QueryParams<types::#ty>,)
         });
+        let header_arg = op.header_params.as_ref().map(|params| {
+            let ty = Ident::new(&params.type_name, Span::call_site());
+            quote!(headers: HeaderParams<types::#ty>,)
+        });
         let body_arg = op.body.as_ref().map(|body| {
             let ty = Ident::new(body, Span::call_site());
             quote!(body: JsonBody<types::#ty>,)
@@ -53,6 +57,9 @@ pub fn api_trait(operations: &[Operation], header_sets: &[HeaderSet]) -> TokenSt
             let headers = Ident::new(&set.name, Span::call_site());
             response = quote!(dropshot::HttpResponseHeaders<#response, #headers>);
         }
+        if !op.raw {
+            response = quote!(Answer<#response>);
+        }
         quote! {
             #doc
             #[endpoint { method = #method, path = #path, tags = [#(#tags),*] }]
@@ -60,6 +67,7 @@ pub fn api_trait(operations: &[Operation], header_sets: &[HeaderSet]) -> TokenSt
                 rqctx: dropshot::RequestContext<Self::Context>,
                 #path_arg
                 #query_arg
+                #header_arg
                 #body_arg
             ) -> Result<#response, ApiError>;
         }

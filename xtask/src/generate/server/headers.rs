@@ -6,7 +6,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use super::names::{doc_attrs, is_pascal_case, pascal_case_words, snake_case};
+use super::names::{doc_attrs, is_pascal_case, pascal_case, pascal_case_words, snake_case};
 use super::operations::{Header, Operation};
 
 /// A distinct set of documented success headers, and the operations that document it.
@@ -14,8 +14,11 @@ use super::operations::{Header, Operation};
 /// Naming rule: every header of a set is a `$ref` to `#/components/headers/{Component}`; the
 /// set's struct is named by the longest run of leading PascalCase words that all its
 /// component names share, plus `Headers` (`RateLimitLimit`, `RateLimitRemaining` and
-/// `RateLimitReset` make `RateLimitHeaders`). The generator refuses inline headers, names
-/// that share no leading word, and two different sets that would get the same name.
+/// `RateLimitReset` make `RateLimitHeaders`). When they share none, by the leading words
+/// that the operationIds documenting the set share (`lead_view` and `lead_update` make
+/// `LeadHeaders`, `lead_create` alone `LeadCreateHeaders`). The generator refuses inline
+/// headers, sets whose components and operations both share no leading word, and two
+/// different sets that would get the same name.
 pub struct HeaderSet {
     pub name: String,
     /// Sorted by wire name, so that the order an operation lists them in does not matter.
@@ -30,33 +33,36 @@ pub fn header_sets(operations: &[Operation]) -> Result<Vec<HeaderSet>> {
     for operation in operations.iter().filter(|op| !op.headers.is_empty()) {
         let mut headers = operation.headers.clone();
         headers.sort_by(|a, b| a.name.cmp(&b.name));
-        if let Some(set) = sets.iter_mut().find(|set| set.headers == headers) {
-            set.operations.push(operation.id.clone());
-            continue;
+        match sets.iter_mut().find(|set| set.headers == headers) {
+            Some(set) => set.operations.push(operation.id.clone()),
+            None => sets.push(HeaderSet {
+                name: String::new(),
+                headers,
+                operations: vec![operation.id.clone()],
+            }),
         }
-        let name = header_set_name(&headers)
-            .with_context(|| format!("{} {}", operation.method, operation.path))?;
-        if let Some(clash) = sets.iter().find(|set| set.name == name) {
+    }
+    for index in 0..sets.len() {
+        let set = &sets[index];
+        let name = header_set_name(&set.headers, &set.operations)
+            .with_context(|| format!("the success headers of `{}`", set.operations.join("`, `")))?;
+        if let Some(clash) = sets[..index].iter().find(|earlier| earlier.name == name) {
             bail!(
                 "operations `{}` and `{}` document different success headers, which would both \
                  be named `{name}`: document the same headers, or rename the components of one \
                  set",
                 clash.operations[0],
-                operation.id
+                set.operations[0]
             );
         }
-        sets.push(HeaderSet {
-            name,
-            headers,
-            operations: vec![operation.id.clone()],
-        });
+        sets[index].name = name;
     }
     Ok(sets)
 }
 
-/// The name of the struct of `headers`, by the naming rule of [`HeaderSet`].
-fn header_set_name(headers: &[Header]) -> Result<String> {
-    let mut shared: Option<Vec<&str>> = None;
+/// The name of the struct of `headers`, documented by `operations`, by the naming rule of
+/// [`HeaderSet`].
+fn header_set_name(headers: &[Header], operations: &[String]) -> Result<String> {
     for header in headers {
         if !is_pascal_case(&header.component) {
             bail!(
@@ -64,7 +70,32 @@ fn header_set_name(headers: &[Header]) -> Result<String> {
                 header.component
             );
         }
-        let words = pascal_case_words(&header.component);
+    }
+    let components = shared_leading_words(headers.iter().map(|h| h.component.clone()));
+    let prefix = if components.is_empty() {
+        shared_leading_words(operations.iter().map(|id| pascal_case(id)))
+    } else {
+        components
+    };
+    if prefix.is_empty() {
+        let components: Vec<&str> = headers.iter().map(|h| h.component.as_str()).collect();
+        bail!(
+            "the success header components {components:?} share no leading word, nor do the \
+             operations {operations:?}, so their struct has no name: give the components a \
+             common prefix (`RateLimitLimit`, `RateLimitRemaining` make `RateLimitHeaders`)"
+        );
+    }
+    Ok(format!("{prefix}Headers"))
+}
+
+/// The longest run of leading PascalCase words that all `names` share, concatenated.
+fn shared_leading_words(names: impl Iterator<Item = String>) -> String {
+    let mut shared: Option<Vec<String>> = None;
+    for name in names {
+        let words: Vec<String> = pascal_case_words(&name)
+            .into_iter()
+            .map(String::from)
+            .collect();
         shared = Some(match shared {
             None => words,
             Some(shared) => shared
@@ -75,16 +106,7 @@ fn header_set_name(headers: &[Header]) -> Result<String> {
                 .collect(),
         });
     }
-    let prefix = shared.unwrap_or_default().concat();
-    if prefix.is_empty() {
-        let components: Vec<&str> = headers.iter().map(|h| h.component.as_str()).collect();
-        bail!(
-            "the success header components {components:?} share no leading word, so their \
-             struct has no name: give them a common prefix (`RateLimitLimit`, \
-             `RateLimitRemaining` make `RateLimitHeaders`)"
-        );
-    }
-    Ok(format!("{prefix}Headers"))
+    shared.unwrap_or_default().concat()
 }
 
 /// The struct of one header set. Fields have the types of their schemas; dropshot 0.18
@@ -111,10 +133,22 @@ pub fn header_set_struct(set: &HeaderSet) -> Result<TokenStream> {
                 .with_context(|| format!("the success headers of {}", users.join(", ")))?;
             let doc = doc_attrs(&header.description);
             let name = &header.name;
-            Ok(quote! {
-                #doc
-                #[serde(rename = #name, serialize_with = "header_value")]
-                pub #field: #ty,
+            Ok(if header.required {
+                quote! {
+                    #doc
+                    #[serde(rename = #name, serialize_with = "header_value")]
+                    pub #field: #ty,
+                }
+            } else {
+                quote! {
+                    #doc
+                    #[serde(
+                        rename = #name,
+                        serialize_with = "optional_header_value",
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub #field: Option<#ty>,
+                }
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -146,7 +180,7 @@ fn header_type(header: &Header) -> Result<TokenStream> {
     })
 }
 
-/// The helper every header field serializes with, emitted once if any header set exists.
+/// The helpers header fields serialize with, emitted once if any header set exists.
 pub fn header_value_helper() -> TokenStream {
     quote! {
         /// Writes a header value as a string: dropshot's header serializer accepts nothing
@@ -157,6 +191,19 @@ pub fn header_value_helper() -> TokenStream {
             S: serde::Serializer,
         {
             serializer.collect_str(value)
+        }
+
+        /// [`header_value`] of a header only some answers carry (never called with `None`,
+        /// which is skipped).
+        fn optional_header_value<T, S>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error>
+        where
+            T: std::fmt::Display,
+            S: serde::Serializer,
+        {
+            match value {
+                Some(value) => serializer.collect_str(value),
+                None => serializer.serialize_none(),
+            }
         }
     }
 }
@@ -173,6 +220,7 @@ mod tests {
             component: component.into(),
             description: String::new(),
             schema: json!({"type": "integer"}),
+            required: true,
         }
     }
 
@@ -182,13 +230,31 @@ mod tests {
             header("X-RateLimit-Limit", "RateLimitLimit"),
             header("X-RateLimit-Reset", "RateLimitReset"),
         ];
-        assert_eq!(header_set_name(&rate_limit).unwrap(), "RateLimitHeaders");
+        let ops = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            header_set_name(&rate_limit, &ops(&["lead_list"])).unwrap(),
+            "RateLimitHeaders"
+        );
         let single = [header("ETag", "EntityTag")];
-        assert_eq!(header_set_name(&single).unwrap(), "EntityTagHeaders");
+        assert_eq!(
+            header_set_name(&single, &ops(&["lead_list"])).unwrap(),
+            "EntityTagHeaders"
+        );
         let unrelated = [header("A", "RateLimitLimit"), header("B", "RequestId")];
-        let error = header_set_name(&unrelated).unwrap_err().to_string();
+        assert_eq!(
+            header_set_name(&unrelated, &ops(&["lead_view", "lead_update"])).unwrap(),
+            "LeadHeaders",
+            "named by the operations' shared words"
+        );
+        assert_eq!(
+            header_set_name(&unrelated, &ops(&["lead_create"])).unwrap(),
+            "LeadCreateHeaders"
+        );
+        let error = header_set_name(&unrelated, &ops(&["lead_view", "health_view"]))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("share no leading word"), "{error}");
         let snake = [header("A", "rate_limit")];
-        assert!(header_set_name(&snake).is_err());
+        assert!(header_set_name(&snake, &ops(&["lead_list"])).is_err());
     }
 }

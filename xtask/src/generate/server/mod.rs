@@ -3,21 +3,26 @@
 //!
 //! What it emits, all from the spec:
 //! - `types`: typify structs and enums for every component schema and for each operation's
-//!   path and query parameters (`{Operation}Path`, `{Operation}Query`). typify makes them
-//!   enforce `required`, `enum`, `pattern` and `additionalProperties: false` on their own.
+//!   path, query and header parameters (`{Operation}Path`, `{Operation}Query`,
+//!   `{Operation}Header`). typify makes them enforce `required`, `enum`, `pattern` and
+//!   `additionalProperties: false` on their own.
 //! - `OPENAPI_SCHEMAS` / `JSON_SCHEMAS`: the same schemas as the spec writes them, and
 //!   translated to JSON Schema. Each wire type's `JsonSchema` impl returns the first, so the
 //!   rendered document shows exactly the spec's schemas; request extractors validate against
 //!   the second, which enforces what typify does not (`format`, `maximum`, `maxLength`, …).
 //! - `{Prefix}Headers`: one struct per distinct set of documented success headers (bar
 //!   `x-request-id`, which dropshot sets on every response), shared by the operations that
-//!   document it and named by the rule of [`HeaderSet`]; fields have the headers' types.
-//! - `LeadsApi`: the trait. Bodies, paths and queries come through the server's own
-//!   extractors (`JsonBody`, `PathParams`, `QueryParams`) and errors are its `ApiError`, so
-//!   that every failure, extractor failures included, answers with the error envelope. An
-//!   operation whose answer is not JSON, or that may answer `304 Not Modified`
-//!   ([`leads_spec::Document::answers_raw`]), returns the server's `RawResponse`: its handler
-//!   builds status, headers and body itself (a `200` with one media type at most).
+//!   document it and named by the rule of [`HeaderSet`]; fields have the headers' types, an
+//!   `Option` for a header only some answers carry (not `required`).
+//! - `LeadsApi`: the trait. Bodies, paths, queries and headers come through the server's own
+//!   extractors (`JsonBody`, `PathParams`, `QueryParams`, `HeaderParams`) and errors are its
+//!   `ApiError`, so that every failure, extractor failures included, answers with the error
+//!   envelope. An operation returns the server's `Answer` of its typed success (which can
+//!   also be `304 Not Modified`, or an error with headers of its own, such as `Retry-After`,
+//!   that dropshot's error path cannot send). One whose answer is not JSON, or is JSON with no
+//!   component schema ([`leads_spec::Document::answers_raw`]), returns the server's
+//!   `RawResponse` instead: its handler builds status, headers and body itself (a `200` with
+//!   one media type at most).
 //!
 //! | concern | module |
 //! |---|---|
@@ -53,9 +58,13 @@ pub fn generate(spec: &Value) -> Result<Generated> {
     let operations = operations(doc)?;
     let mut schemas = component_schemas(doc);
     for operation in &operations {
-        for params in [&operation.path_params, &operation.query_params]
-            .into_iter()
-            .flatten()
+        for params in [
+            &operation.path_params,
+            &operation.query_params,
+            &operation.header_params,
+        ]
+        .into_iter()
+        .flatten()
         {
             schemas.insert(params.type_name.clone(), params.schema.clone());
         }
@@ -84,7 +93,7 @@ pub fn generate(spec: &Value) -> Result<Generated> {
 
         // The server's own extractors, error type and raw response type, which the trait is
         // written against.
-        use super::{ApiError, JsonBody, PathParams, QueryParams, RawResponse};
+        use super::{Answer, ApiError, HeaderParams, JsonBody, PathParams, QueryParams, RawResponse};
 
         /// The spec's `info.title`.
         pub const API_TITLE: &str = #title;

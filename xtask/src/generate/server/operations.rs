@@ -26,12 +26,15 @@ pub struct Operation {
     pub doc: String,
     pub path_params: Option<Params>,
     pub query_params: Option<Params>,
+    pub header_params: Option<Params>,
     /// The component the request body refers to.
     pub body: Option<String>,
     /// The success status code.
     pub status: u16,
     /// Whether the handler builds its answer itself ([`Document::answers_raw`]): the trait
     /// method returns the server's `RawResponse`, and `response` and `headers` are empty.
+    /// Otherwise it returns the server's `Answer` of its typed success, which can also be a
+    /// `304 Not Modified` or an error with headers.
     pub raw: bool,
     /// The component the success response refers to.
     pub response: Option<String>,
@@ -48,6 +51,9 @@ pub struct Header {
     pub component: String,
     pub description: String,
     pub schema: Value,
+    /// Whether every answer carries it (the header object's `required`); the field of one
+    /// that only some answers carry is an `Option`.
+    pub required: bool,
 }
 
 /// An operation's parameters of one location, as a synthesized object schema.
@@ -89,13 +95,14 @@ fn operation(doc: Document, op: &leads_spec::Operation) -> Result<Operation> {
     if let Some(other) = params
         .iter()
         .filter_map(|p| p.get("in").and_then(Value::as_str))
-        .find(|location| !matches!(*location, "path" | "query"))
+        .find(|location| !matches!(*location, "path" | "query" | "header"))
     {
         bail!("parameters in `{other}` are not supported by the generator");
     }
     let pascal = pascal_case(&id);
     let path_params = params_struct(&params, "path", format!("{pascal}Path"))?;
     let query_params = params_struct(&params, "query", format!("{pascal}Query"))?;
+    let header_params = params_struct(&params, "header", format!("{pascal}Header"))?;
 
     let body = match op.request_body() {
         Some(body) => Some(json_schema_ref(
@@ -153,6 +160,7 @@ fn operation(doc: Document, op: &leads_spec::Operation) -> Result<Operation> {
         tags,
         path_params,
         query_params,
+        header_params,
         body,
         status,
         raw,
@@ -167,7 +175,7 @@ fn raw_success(success: &Value, status: u16) -> Result<()> {
     if status != 200 {
         bail!(
             "response {status}: an answer the handler builds itself (not `application/json`, \
-             or beside a `304`) must be `200`"
+             or JSON with no component schema) must be `200`"
         );
     }
     let media_types = media_types(success);
@@ -213,6 +221,7 @@ fn success_headers(doc: Document, success: &Value) -> Result<Vec<Header>> {
                 .unwrap_or_default()
                 .to_string(),
             schema: header.get("schema").cloned().unwrap_or(json!({})),
+            required: header.get("required") == Some(&Value::Bool(true)),
         });
     }
     Ok(headers)

@@ -31,15 +31,16 @@ pub fn component_schemas(doc: Document) -> Map<String, Value> {
 pub fn wire_types(schemas: &Map<String, Value>, operations: &[Operation]) -> Result<TokenStream> {
     let parameter_types: BTreeSet<&str> = operations
         .iter()
-        .flat_map(|op| [&op.path_params, &op.query_params])
+        .flat_map(|op| [&op.path_params, &op.query_params, &op.header_params])
         .flatten()
         .map(|params| params.type_name.as_str())
         .collect();
     let mut definitions = Vec::new();
     for (name, schema) in schemas {
         let mut schema = to_json_schema(schema);
-        // Query strings have no room for extra keys; elsewhere `{}` keeps them (typify drops
-        // the extra keys of `additionalProperties: true`).
+        // Parameters have no room for extra keys (the extractors read only the documented
+        // ones); elsewhere `{}` keeps them (typify drops the extra keys of
+        // `additionalProperties: true`).
         if !parameter_types.contains(name.as_str()) {
             keep_unknown_properties(&mut schema);
         }
