@@ -108,6 +108,11 @@ impl From<crate::store::StoreError> for Error {
                 Error::Conflict("A lead with this email already exists".to_string())
             }
             crate::store::StoreError::Internal(detail) => Error::Internal(detail),
+            // Outcomes of conditional and idempotent requests, which no handler asks for yet.
+            unexpected @ (crate::store::StoreError::VersionMismatch
+            | crate::store::StoreError::IdempotencyKeyTaken) => {
+                Error::Internal(format!("an outcome no handler expects: {unexpected}"))
+            }
         }
     }
 }

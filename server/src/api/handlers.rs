@@ -103,7 +103,7 @@ impl LeadsApi for LeadsServer {
         authenticated(&rqctx, body.admission(), |app, caller| async move {
             let (body, raw) = body.into_parts()?;
             let lead = convert::new_lead(body, &raw, caller.organization)?;
-            let lead = app.store.lead_insert(lead).await?;
+            let lead = app.store.lead_insert(lead, None).await?;
             Ok(HttpResponseCreated(lead_response(lead)?))
         })
         .await
@@ -138,7 +138,7 @@ impl LeadsApi for LeadsServer {
             let changes = convert::changes(body, &raw)?;
             let lead = app
                 .store
-                .lead_update(caller.organization, path.id, changes, domain::now())
+                .lead_update(caller.organization, path.id, changes, None, domain::now())
                 .await?
                 .ok_or(Error::NotFound)?;
             Ok(HttpResponseOk(lead_response(lead)?))
