@@ -7,8 +7,8 @@
 //!
 //! This module opens, configures and migrates the file and routes each [`Store`] method to the
 //! writer or a reader. The SQL lives with the table it concerns (`leads`, `organizations`,
-//! `api_keys`, `idempotent_answers`); `pool` opens the connections; `values` and `errors` translate between SQLite
-//! and the domain.
+//! `api_keys`, `idempotent_answers`); `pool` opens the connections; `values` and `errors`
+//! translate between SQLite and the domain.
 
 mod api_keys;
 mod errors;
@@ -41,9 +41,7 @@ use crate::domain::{
 const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_initial.sql")),
     M::up(include_str!("migrations/0002_api_key_lifecycle.sql")),
-    M::up(include_str!(
-        "migrations/0003_versions_and_idempotent_answers.sql"
-    )),
+    M::up(include_str!("migrations/0003_versions_and_answers.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{T0, at, ensure_acme, lead, list_all};
+use super::{T0, assert_internal, at, ensure_acme, lead, list_all};
 use crate::domain::OrganizationId;
 use crate::store::{IdempotentAnswer, Store, StoreError};
 
@@ -239,4 +239,20 @@ pub(crate) async fn a_sweep_deletes_only_the_expired_and_counts_them(store: Arc<
     // The leads they answered stay.
     assert_eq!(list_all(&*store, acme).await.len(), 3);
     assert_eq!(list_all(&*store, globex).await.len(), 2);
+}
+
+pub(crate) async fn an_answer_of_another_organization_than_its_lead_is_refused(
+    store: Arc<dyn Store>,
+) {
+    let acme = ensure_acme(&*store).await;
+    let globex = store.organization_ensure("globex").await.expect("globex");
+    let result = store
+        .lead_insert(
+            lead(acme, "mixed@example.com", at(T0)),
+            Some(answer(globex, "key-1", at(T0))),
+        )
+        .await;
+    assert_internal(result);
+    assert!(list_all(&*store, acme).await.is_empty());
+    assert_eq!(find(&*store, globex, "key-1", at(T0)).await, None);
 }

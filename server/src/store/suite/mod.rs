@@ -80,6 +80,7 @@ macro_rules! store_suite {
             idempotency::an_answer_is_found_only_in_its_organization,
             idempotency::the_same_key_in_two_organizations_is_two_answers,
             idempotency::a_sweep_deletes_only_the_expired_and_counts_them,
+            idempotency::an_answer_of_another_organization_than_its_lead_is_refused,
         );
     };
     (@tests $factory:path; $($module:ident::$test:ident $(($($runtime:tt)*))?,)+) => {
