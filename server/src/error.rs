@@ -132,6 +132,11 @@ impl From<crate::store::StoreError> for Error {
                 Error::Conflict("A lead with this email already exists".to_string())
             }
             crate::store::StoreError::Internal(detail) => Error::Internal(detail),
+            crate::store::StoreError::VersionMismatch => Error::PreconditionFailed,
+            // `lead_create` handles a taken key itself (it answers with the kept answer).
+            crate::store::StoreError::IdempotencyKeyTaken => {
+                Error::Internal("an idempotency key taken where none was given".to_string())
+            }
         }
     }
 }

@@ -108,15 +108,13 @@ impl TestServerBuilder {
             .await
             .context("creating the test organization's key")?;
         let running = server::start(&config, Arc::clone(&store) as Arc<dyn Store>)?;
+        let bind = running.local_addr();
         Ok(TestServer {
-            base_url: format!("http://{}", running.local_addr()),
+            base_url: format!("http://{bind}"),
             api_key,
             store,
             running,
-            config: Config {
-                bind: running.local_addr(),
-                ..config
-            },
+            config: Config { bind, ..config },
             _dir: dir,
         })
     }

@@ -185,10 +185,11 @@ impl<'a> Document<'a> {
             .any(|content| {
                 content.iter().any(|(media_type, media)| {
                     media_type != JSON
-                        || !media
+                        || media
                             .pointer("/schema/$ref")
                             .and_then(Value::as_str)
-                            .is_some_and(|reference| schema_component(reference).is_some())
+                            .and_then(schema_component)
+                            .is_none()
                 })
             })
     }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use leads_contract_tests::{Env, Exchange};
 use leads_contract_tests::operations::every_operation;
+use leads_contract_tests::{Env, Exchange};
 use leads_server::ratelimit::Limits;
 use leads_server::testing::TestServer;
 use libtest_mimic::Trial;
@@ -56,7 +56,11 @@ async fn rate_limited() {
         assert_eq!(answer.status, 429, "{answer:?}");
         let retry_after: u64 = header(&answer, "retry-after").parse().expect("seconds");
         assert!((1..=60).contains(&retry_after), "{retry_after}");
-        assert_eq!(header(&answer, "x-ratelimit-limit"), "1", "the limit that refused");
+        assert_eq!(
+            header(&answer, "x-ratelimit-limit"),
+            "1",
+            "the limit that refused"
+        );
         assert_eq!(header(&answer, "x-ratelimit-remaining"), "0");
         pin!(format!("rate_limited_{}", answer.operation), answer);
     }

@@ -20,8 +20,14 @@ pub fn trials() -> Vec<Trial> {
         ),
         scenario("idempotency::another_body_is_refused", another_body),
         scenario("idempotency::failures_are_not_kept", failures_not_kept),
-        scenario("idempotency::keys_belong_to_an_organization", per_organization),
-        scenario("idempotency::concurrent_requests_create_one_lead", concurrent),
+        scenario(
+            "idempotency::keys_belong_to_an_organization",
+            per_organization,
+        ),
+        scenario(
+            "idempotency::concurrent_requests_create_one_lead",
+            concurrent,
+        ),
         scenario("idempotency::malformed_keys", malformed_keys),
         scenario("idempotency::the_typed_client", typed_client),
         in_process_scenario("idempotency::a_retry_after_a_restart", after_restart),
@@ -30,7 +36,10 @@ pub fn trials() -> Vec<Trial> {
 
 /// A create sent as raw JSON text, with `Idempotency-Key: key` when given.
 async fn create(env: &Env, key: Option<&str>, body: &str) -> Exchange {
-    let headers: Vec<(&str, &str)> = key.map(|key| ("idempotency-key", key)).into_iter().collect();
+    let headers: Vec<(&str, &str)> = key
+        .map(|key| ("idempotency-key", key))
+        .into_iter()
+        .collect();
     env.raw_with_headers(
         "lead_create",
         Method::POST,
@@ -112,7 +121,11 @@ async fn another_body() {
     let refused = create(&env, Some(&key), &second).await;
     assert_eq!(refused.status, 422);
     assert_eq!(refused.body["code"], "IDEMPOTENCY_KEY_REUSED");
-    assert_eq!(leads_with(&env, &env.email("second")).await, 0, "nothing created");
+    assert_eq!(
+        leads_with(&env, &env.email("second")).await,
+        0,
+        "nothing created"
+    );
     pin!("reused_with_another_body", refused);
 }
 
@@ -122,9 +135,17 @@ async fn failures_not_kept() {
     let env = Env::start().await;
     let corrected_key = key(&env, "corrected");
     let invalid = json!({"email": "not an email"}).to_string();
-    assert_eq!(create(&env, Some(&corrected_key), &invalid).await.status, 400);
+    assert_eq!(
+        create(&env, Some(&corrected_key), &invalid).await.status,
+        400
+    );
     let email = env.email("corrected");
-    let corrected = create(&env, Some(&corrected_key), &json!({"email": email}).to_string()).await;
+    let corrected = create(
+        &env,
+        Some(&corrected_key),
+        &json!({"email": email}).to_string(),
+    )
+    .await;
     assert_eq!(corrected.status, 201);
     assert!(corrected.headers.get("idempotent-replayed").is_none());
 
@@ -133,14 +154,22 @@ async fn failures_not_kept() {
     assert_eq!(create(&env, Some(&conflict_key), &taken).await.status, 409);
     let elsewhere = json!({"email": env.email("elsewhere")}).to_string();
     let retried = create(&env, Some(&conflict_key), &elsewhere).await;
-    assert_eq!(retried.status, 201, "the conflict was not kept under the key");
+    assert_eq!(
+        retried.status, 201,
+        "the conflict was not kept under the key"
+    );
 }
 
 /// The same key in two organizations is two keys.
 async fn per_organization() {
     let env = Env::start().await;
     let key = key(&env, "shared");
-    let a = create(&env, Some(&key), &json!({"email": env.email("a")}).to_string()).await;
+    let a = create(
+        &env,
+        Some(&key),
+        &json!({"email": env.email("a")}).to_string(),
+    )
+    .await;
     let b = env
         .observe(
             "lead_create",
@@ -165,8 +194,7 @@ async fn concurrent() {
     let email = env.email("concurrent");
     let key = key(&env, "concurrent");
     let body = json!({"email": email}).to_string();
-    let answers =
-        futures::future::join_all((0..10).map(|_| create(&env, Some(&key), &body))).await;
+    let answers = futures::future::join_all((0..10).map(|_| create(&env, Some(&key), &body))).await;
     let created: Vec<&Exchange> = answers.iter().filter(|a| a.status == 201).collect();
     assert!(!created.is_empty());
     for answer in &answers {
@@ -211,7 +239,10 @@ async fn typed_client() {
     };
     let first = send().await.expect("created");
     let again = send().await.expect("replayed");
-    assert_eq!(again.data.id, first.data.id, "the lead's id is in the replay");
+    assert_eq!(
+        again.data.id, first.data.id,
+        "the lead's id is in the replay"
+    );
     assert_eq!(again.headers()["idempotent-replayed"], "true");
 }
 

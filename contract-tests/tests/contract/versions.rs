@@ -37,7 +37,10 @@ async fn new_lead(env: &Env, label: &str) -> String {
 
 /// `PATCH /v1/leads/{id}` with `body` and, when given, `If-Match: if_match`.
 async fn update(env: &Env, id: &str, if_match: Option<&str>, body: Value) -> Exchange {
-    let headers: Vec<(&str, &str)> = if_match.map(|tags| ("if-match", tags)).into_iter().collect();
+    let headers: Vec<(&str, &str)> = if_match
+        .map(|tags| ("if-match", tags))
+        .into_iter()
+        .collect();
     env.raw_with_headers(
         "lead_update",
         Method::PATCH,
@@ -130,7 +133,11 @@ async fn not_modified() {
     assert_eq!(cached.headers["etag"], "\"1\"");
     assert_eq!(cached.bytes.as_deref(), Some(&[][..]), "no body");
     pin!("not_modified", cached);
-    assert_eq!(view(&env, &id, Some("W/\"1\", \"7\"")).await.status, 304, "weak comparison");
+    assert_eq!(
+        view(&env, &id, Some("W/\"1\", \"7\"")).await.status,
+        304,
+        "weak comparison"
+    );
     assert_eq!(view(&env, &id, Some("*")).await.status, 304);
     update(&env, &id, None, json!({"status": "contacted"})).await;
     let stale = view(&env, &id, Some("\"1\"")).await;
@@ -143,14 +150,24 @@ async fn not_modified() {
 async fn two_editors() {
     let env = Env::start().await;
     let id = new_lead(&env, "editors").await;
-    let note = |content: &str| {
-        json!({"content": content, "created_at": "2026-01-18T10:15:00Z", "user_id": "user_1"})
-    };
+    let note = |content: &str| json!({"content": content, "created_at": "2026-01-18T10:15:00Z", "user_id": "user_1"});
     let read = view(&env, &id, None).await;
     let version = read.headers["etag"].to_str().expect("ASCII").to_string();
-    let first = update(&env, &id, Some(&version), json!({"notes": [note("from A")]})).await;
+    let first = update(
+        &env,
+        &id,
+        Some(&version),
+        json!({"notes": [note("from A")]}),
+    )
+    .await;
     assert_eq!(first.status, 200);
-    let second = update(&env, &id, Some(&version), json!({"notes": [note("from B")]})).await;
+    let second = update(
+        &env,
+        &id,
+        Some(&version),
+        json!({"notes": [note("from B")]}),
+    )
+    .await;
     assert_eq!(second.status, 412, "B read the version A changed");
     let reread = view(&env, &id, None).await;
     let mut notes = reread.data()["notes"].as_array().expect("notes").clone();

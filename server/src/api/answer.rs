@@ -68,7 +68,13 @@ mod tests {
     use crate::error::Error;
 
     async fn body(response: Response<Body>) -> Vec<u8> {
-        response.into_body().collect().await.unwrap().to_bytes().to_vec()
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec()
     }
 
     #[tokio::test]
@@ -85,7 +91,11 @@ mod tests {
         assert_eq!(response.headers()["retry-after"], "7");
         assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
         let expected = serde_json::to_vec(&ApiError::new(Error::ServiceUnavailable, "req-1"));
-        assert_eq!(body(response).await, expected.unwrap(), "what dropshot would send");
+        assert_eq!(
+            body(response).await,
+            expected.unwrap(),
+            "what dropshot would send"
+        );
     }
 
     #[tokio::test]

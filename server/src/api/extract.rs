@@ -231,7 +231,10 @@ impl<T: WireType> SharedExtractor for HeaderParams<T> {
 /// The documented headers of the schema `schema_name` that the request carries, as a JSON
 /// object of strings under their documented names. A header sent more than once counts as
 /// one, its values joined by `, ` (RFC 9110 §5.3).
-fn header_object(schema_name: &str, headers: &http::HeaderMap) -> Result<Map<String, Value>, Error> {
+fn header_object(
+    schema_name: &str,
+    headers: &http::HeaderMap,
+) -> Result<Map<String, Value>, Error> {
     let mut object = Map::new();
     for name in validate::property_names(schema_name) {
         let values = headers
@@ -239,7 +242,10 @@ fn header_object(schema_name: &str, headers: &http::HeaderMap) -> Result<Map<Str
             .iter()
             .map(|value| {
                 value.to_str().map_err(|_| {
-                    Error::invalid_field(name, "must be printable ASCII (visible characters and spaces)")
+                    Error::invalid_field(
+                        name,
+                        "must be printable ASCII (visible characters and spaces)",
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -231,8 +231,7 @@ impl LeadsApi for LeadsServer {
 fn lead_answer(
     lead: domain::Lead,
     standing: RateLimitStatus,
-) -> Result<Answer<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, LeadHeaders>>, Error>
-{
+) -> Result<Answer<HttpResponseHeaders<HttpResponseOk<types::LeadResponse>, LeadHeaders>>, Error> {
     let RateLimitFields {
         limit,
         remaining,

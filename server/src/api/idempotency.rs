@@ -130,7 +130,10 @@ mod tests {
             Error::IdempotencyKeyInUse
         );
         let elsewhere = OrganizationId(Uuid::new_v4());
-        assert!(in_flight.claim(elsewhere, "k").is_ok(), "keys are per organization");
+        assert!(
+            in_flight.claim(elsewhere, "k").is_ok(),
+            "keys are per organization"
+        );
         drop(claim);
         assert!(in_flight.claim(organization, "k").is_ok());
     }

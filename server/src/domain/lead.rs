@@ -88,6 +88,28 @@ pub struct Lead {
     pub total_paid_cents: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// 1 when created, one more with every update that changes the lead: what an update's
+    /// [`VersionCondition`] is checked against (the API's `ETag`).
+    pub version: i64,
+}
+
+/// What an update requires of the lead's current version (HTTP `If-Match`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VersionCondition {
+    /// Any version: the lead need only exist (`If-Match: *`).
+    Any,
+    /// One of these versions.
+    OneOf(Vec<i64>),
+}
+
+impl VersionCondition {
+    /// Whether a lead at `version` may be updated under this condition.
+    pub fn admits(&self, version: i64) -> bool {
+        match self {
+            VersionCondition::Any => true,
+            VersionCondition::OneOf(versions) => versions.contains(&version),
+        }
+    }
 }
 
 /// The fields an update changes; `None` leaves a field as it is.
@@ -129,8 +151,11 @@ pub struct Keyset {
 }
 
 impl Lead {
+    /// The version of a lead as it is created.
+    pub const FIRST_VERSION: i64 = 1;
+
     /// A lead of `organization` as it starts: status `new`, nothing but its email known, no
-    /// notes, payments or assignee, never updated since `created_at`.
+    /// notes, payments or assignee, never updated since `created_at`, at version 1.
     pub fn new(organization: OrganizationId, email: String, created_at: DateTime<Utc>) -> Lead {
         Lead {
             id: Uuid::new_v4(),
@@ -152,6 +177,7 @@ impl Lead {
             total_paid_cents: 0,
             created_at,
             updated_at: created_at,
+            version: Self::FIRST_VERSION,
         }
     }
 
@@ -161,5 +187,27 @@ impl Lead {
             created_at: self.created_at,
             id: self.id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_admits_every_version() {
+        for version in [1, 2, i64::MAX] {
+            assert!(VersionCondition::Any.admits(version));
+        }
+    }
+
+    #[test]
+    fn one_of_admits_exactly_its_versions() {
+        let condition = VersionCondition::OneOf(vec![2, 5]);
+        assert!(condition.admits(2));
+        assert!(condition.admits(5));
+        assert!(!condition.admits(1));
+        assert!(!condition.admits(3));
+        assert!(!VersionCondition::OneOf(Vec::new()).admits(1));
     }
 }

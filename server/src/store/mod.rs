@@ -1,8 +1,8 @@
 //! Storage behind a small interface, so that handlers never see SQL and another backend
 //! (PostgreSQL) can be added without touching them. [`sqlite`] is the embedded default.
 //!
-//! Every method is scoped by organization where leads are concerned: a lead of another
-//! organization is never returned, changed or counted.
+//! Every method is scoped by organization where leads and idempotent answers are concerned: a
+//! lead or answer of another organization is never returned, changed or counted.
 
 pub mod sqlite;
 #[cfg(test)]
@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
+use crate::domain::{
+    ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition,
+};
 
 /// The SHA-256 of an API key: all the store ever sees of a key.
 pub type KeyHash = [u8; 32];
@@ -50,12 +52,40 @@ pub enum RevokeOutcome {
     Ambiguous,
 }
 
+/// An answer kept for an `Idempotency-Key`, so that a retry of the same request gets it
+/// again, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    pub organization: OrganizationId,
+    /// The client's key, as sent (1 to 255 printable ASCII characters).
+    pub key: String,
+    /// SHA-256 of the request it answered: a retry must match it.
+    pub fingerprint: [u8; 32],
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// The answer's body, byte for byte.
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    /// From then on the key is forgotten: a request with it is new again.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another lead of the organization already has this email (case-insensitively).
     #[error("a lead with this email already exists")]
     EmailTaken,
+    /// The lead's version is not one the update's condition admits; nothing was changed.
+    #[error("the lead's version is not one the update's condition admits; nothing was changed")]
+    VersionMismatch,
+    /// The organization already has an unexpired answer under this idempotency key; nothing
+    /// was stored.
+    #[error(
+        "the organization already has an unexpired answer under this idempotency key; \
+         nothing was stored"
+    )]
+    IdempotencyKeyTaken,
     /// Anything else: I/O, a corrupt database, a bug. Logged, never shown to clients.
     #[error("storage failure: {0}")]
     Internal(String),
@@ -136,9 +166,17 @@ pub trait Store: Send + Sync + 'static {
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError>;
 
-    /// Stores a new lead. [`StoreError::EmailTaken`] if the organization already has a lead
-    /// with this email, compared case-insensitively.
-    async fn lead_insert(&self, lead: Lead) -> Result<Lead, StoreError>;
+    /// Stores a new lead and, if given, the answer to keep for the request that created it,
+    /// in one transaction: both or neither. [`StoreError::EmailTaken`] if the organization
+    /// already has a lead with this email, compared case-insensitively;
+    /// [`StoreError::IdempotencyKeyTaken`] if it has an answer under `answer.key` that expires
+    /// after `answer.created_at` (an answer expired by then is replaced). The answer must be
+    /// of the lead's organization.
+    async fn lead_insert(
+        &self,
+        lead: Lead,
+        answer: Option<IdempotentAnswer>,
+    ) -> Result<Lead, StoreError>;
 
     /// The organization's lead with this id.
     async fn lead_get(
@@ -147,14 +185,18 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
     ) -> Result<Option<Lead>, StoreError>;
 
-    /// Applies `changes` to the organization's lead atomically and sets `updated_at` to
-    /// `now`; with no changes, returns the lead untouched. `None` if there is no such lead;
-    /// [`StoreError::EmailTaken`] if the new email belongs to another of its leads.
+    /// Applies `changes` to the organization's lead atomically, sets `updated_at` to `now` and
+    /// adds one to its version; with no changes, returns the lead untouched. `None` if there
+    /// is no such lead, whatever the condition; [`StoreError::VersionMismatch`] if `condition`
+    /// does not admit the lead's version, with or without changes;
+    /// [`StoreError::EmailTaken`] if the new email belongs to another of its leads. The
+    /// condition is checked in the same transaction as the write, so no update is lost.
     async fn lead_update(
         &self,
         organization: OrganizationId,
         id: Uuid,
         changes: LeadChanges,
+        condition: Option<VersionCondition>,
         now: DateTime<Utc>,
     ) -> Result<Option<Lead>, StoreError>;
 
@@ -167,4 +209,17 @@ pub trait Store: Send + Sync + 'static {
         after: Option<Keyset>,
         limit: u32,
     ) -> Result<Vec<Lead>, StoreError>;
+
+    /// The organization's answer under `key`, unless it has expired at `now`
+    /// (`expires_at <= now`).
+    async fn idempotent_answer_find(
+        &self,
+        organization: OrganizationId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotentAnswer>, StoreError>;
+
+    /// Deletes every answer expired at `now` (`expires_at <= now`), of every organization,
+    /// and returns how many.
+    async fn idempotent_answers_sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -72,11 +72,11 @@ server_output! {
     server_raw_json => "raw_json",
     server_patterns => "patterns",
     server_raw_responses => "raw_responses",
+    server_header_params => "header_params",
 }
 
 server_refusal! {
     refused_two_successes => "two_successes",
-    refused_header_parameter => "header_parameter",
     refused_cookie_parameter => "cookie_parameter",
     refused_inline_body_schema => "inline_body_schema",
     refused_two_media_types => "two_media_types",

@@ -49,7 +49,7 @@ mod tests {
     async fn only_a_clash_on_the_email_is_email_taken() {
         let (dir, store, organization) = open().await;
         store
-            .lead_insert(lead(organization, "one@example.com", at(T0)))
+            .lead_insert(lead(organization, "one@example.com", at(T0)), None)
             .await
             .expect("insert");
         let raw = raw(&dir);

@@ -1,5 +1,5 @@
 //! The `leads` table: a lead's row, the one list of its columns, and the statements that
-//! insert, update, read and list leads.
+//! insert, update (under a version condition), read and list leads.
 //!
 //! A column added to the table cannot be forgotten in any of them: [`lead_row!`] declares
 //! [`LeadRow`]'s fields once and derives every column list, the parameters and the row reader
@@ -15,11 +15,13 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::errors::{Context, internal, write_error};
+use super::idempotent_answers;
 use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
 use crate::domain::{
     JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus, OrganizationId,
+    VersionCondition,
 };
-use crate::store::StoreError;
+use crate::store::{IdempotentAnswer, StoreError};
 
 /// `a, b, c`
 macro_rules! column_list {
@@ -145,6 +147,7 @@ lead_row! {
         total_paid_cents: i64,
         created_at: i64,
         updated_at: i64,
+        version: i64,
     }
 }
 
@@ -179,6 +182,7 @@ impl LeadRow {
             total_paid_cents,
             created_at,
             updated_at,
+            version,
         } = lead;
         Ok(LeadRow {
             id: id_text(id),
@@ -211,6 +215,7 @@ impl LeadRow {
             total_paid_cents,
             created_at: micros(created_at),
             updated_at: micros(updated_at),
+            version,
         })
     }
 
@@ -262,6 +267,7 @@ impl LeadRow {
             total_paid_cents: self.total_paid_cents,
             created_at: from_micros(self.created_at, "created_at")?,
             updated_at: from_micros(self.updated_at, "updated_at")?,
+            version: self.version,
         })
     }
 }
@@ -290,13 +296,28 @@ pub(super) fn select(
         .transpose()
 }
 
-/// Stores `lead` and returns it as read back, so the caller gets exactly what [`select`] will.
-pub(super) fn insert(connection: &mut Connection, lead: Lead) -> Result<Lead, StoreError> {
+/// Stores `lead`, and `answer` if given, in one transaction; returns the lead as read back, so
+/// the caller gets exactly what [`select`] will.
+pub(super) fn insert(
+    connection: &mut Connection,
+    lead: Lead,
+    answer: Option<&IdempotentAnswer>,
+) -> Result<Lead, StoreError> {
     let (organization, id) = (lead.organization_id, lead.id);
     let row = LeadRow::from_lead(lead)?;
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a lead insert")?;
+    // The answer first: a retry racing its original finds the key taken, whatever its email.
+    // Either failure drops the transaction, which rolls back whatever was written.
+    if let Some(answer) = answer {
+        if answer.organization != organization {
+            return Err(internal(
+                "an idempotent answer was given for another organization than its lead's",
+            ));
+        }
+        idempotent_answers::keep(&transaction, answer)?;
+    }
     transaction
         .prepare_cached(LeadRow::INSERT)
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
@@ -307,24 +328,37 @@ pub(super) fn insert(connection: &mut Connection, lead: Lead) -> Result<Lead, St
     Ok(stored)
 }
 
-/// Applies `changes` to the organization's lead and returns it as read back; `None` if there
-/// is no such lead.
+/// `lead` if `condition` (if any) admits its version; [`StoreError::VersionMismatch`] if not.
+pub(super) fn admitted(
+    lead: Lead,
+    condition: Option<&VersionCondition>,
+) -> Result<Lead, StoreError> {
+    match condition {
+        Some(condition) if !condition.admits(lead.version) => Err(StoreError::VersionMismatch),
+        _ => Ok(lead),
+    }
+}
+
+/// Applies `changes` to the organization's lead if `condition` admits its version, and returns
+/// it as read back; `None` if there is no such lead.
 pub(super) fn update(
     connection: &mut Connection,
     organization: OrganizationId,
     id: Uuid,
     changes: LeadChanges,
+    condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, StoreError> {
     // IMMEDIATE takes the write lock before the read, so no other process can change the lead
-    // between the read and the write.
+    // (or its version) between the read, the check of the condition, and the write.
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a lead update")?;
     let Some(lead) = select(&transaction, organization, id)? else {
         return Ok(None);
     };
-    let row = LeadRow::from_lead(apply(lead, changes, now))?;
+    let lead = admitted(lead, condition)?;
+    let row = LeadRow::from_lead(apply(lead, changes, now)?)?;
     let updated = transaction
         .prepare_cached(LeadRow::UPDATE_BY_KEY)
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
@@ -340,8 +374,8 @@ pub(super) fn update(
     Ok(Some(stored))
 }
 
-/// `lead` with `changes` applied and `updated_at` set to `now`.
-fn apply(mut lead: Lead, changes: LeadChanges, now: DateTime<Utc>) -> Lead {
+/// `lead` with `changes` applied, `updated_at` set to `now` and one added to its version.
+fn apply(mut lead: Lead, changes: LeadChanges, now: DateTime<Utc>) -> Result<Lead, StoreError> {
     // Destructured (in the spec's order) so that a new field of `LeadChanges` fails to
     // compile here until applied.
     let LeadChanges {
@@ -379,7 +413,10 @@ fn apply(mut lead: Lead, changes: LeadChanges, now: DateTime<Utc>) -> Lead {
         lead.notes = notes;
     }
     lead.updated_at = now;
-    lead
+    lead.version = lead.version.checked_add(1).ok_or_else(|| {
+        StoreError::Internal(format!("lead {} is at the last version there is", lead.id))
+    })?;
+    Ok(lead)
 }
 
 /// At most `limit` of the organization's leads matching `filter`, in the list order, starting
@@ -539,7 +576,7 @@ mod tests {
         };
         assert_internal(
             store
-                .lead_update(organization, lead.id, changes, at(T0))
+                .lead_update(organization, lead.id, changes, None, at(T0))
                 .await,
         );
     }

@@ -7,11 +7,12 @@
 //!
 //! This module opens, configures and migrates the file and routes each [`Store`] method to the
 //! writer or a reader. The SQL lives with the table it concerns (`leads`, `organizations`,
-//! `api_keys`); `pool` opens the connections; `values` and `errors` translate between SQLite
-//! and the domain.
+//! `api_keys`, `idempotent_answers`); `pool` opens the connections; `values` and `errors`
+//! translate between SQLite and the domain.
 
 mod api_keys;
 mod errors;
+mod idempotent_answers;
 mod leads;
 mod organizations;
 mod pool;
@@ -28,14 +29,19 @@ use uuid::Uuid;
 
 use self::errors::Context;
 use self::pool::ReaderPool;
-use super::{ApiKeyInfo, FaultSwitch, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError};
-use crate::domain::{ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId};
+use super::{
+    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError,
+};
+use crate::domain::{
+    ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition,
+};
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
 /// many have been applied, so only append: never edit or reorder a migration that has shipped.
 const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_initial.sql")),
     M::up(include_str!("migrations/0002_api_key_lifecycle.sql")),
+    M::up(include_str!("migrations/0003_versions_and_answers.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -232,8 +238,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn lead_insert(&self, lead: Lead) -> Result<Lead, StoreError> {
-        self.write(move |connection| leads::insert(connection, lead))
+    async fn lead_insert(
+        &self,
+        lead: Lead,
+        answer: Option<IdempotentAnswer>,
+    ) -> Result<Lead, StoreError> {
+        self.write(move |connection| leads::insert(connection, lead, answer.as_ref()))
             .await
     }
 
@@ -251,14 +261,28 @@ impl Store for SqliteStore {
         organization: OrganizationId,
         id: Uuid,
         changes: LeadChanges,
+        condition: Option<VersionCondition>,
         now: DateTime<Utc>,
     ) -> Result<Option<Lead>, StoreError> {
-        // Nothing to write, so no need to queue behind the writer.
+        // Nothing to write, so no need to queue behind the writer: the condition is checked
+        // against the version read, and nothing depends on it staying so.
         if changes.is_empty() {
-            return self.lead_get(organization, id).await;
+            let lead = self.lead_get(organization, id).await?;
+            return lead
+                .map(|lead| leads::admitted(lead, condition.as_ref()))
+                .transpose();
         }
-        self.write(move |connection| leads::update(connection, organization, id, changes, now))
-            .await
+        self.write(move |connection| {
+            leads::update(
+                connection,
+                organization,
+                id,
+                changes,
+                condition.as_ref(),
+                now,
+            )
+        })
+        .await
     }
 
     async fn lead_list(
@@ -270,6 +294,32 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Lead>, StoreError> {
         self.read(move |connection| leads::list(connection, organization, &filter, after, limit))
             .await
+    }
+
+    async fn idempotent_answer_find(
+        &self,
+        organization: OrganizationId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotentAnswer>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |connection| idempotent_answers::find(connection, organization, &key, now))
+            .await
+    }
+
+    async fn idempotent_answers_sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        // In batches, each a write of its own, so that requests' writes queue behind one
+        // batch at most rather than behind the whole sweep.
+        let mut swept = 0;
+        loop {
+            let batch = self
+                .write(move |connection| idempotent_answers::sweep_batch(connection, now))
+                .await?;
+            swept += batch;
+            if batch < u64::from(idempotent_answers::SWEEP_BATCH) {
+                return Ok(swept);
+            }
+        }
     }
 }
 
@@ -298,7 +348,7 @@ mod tests {
     pub(super) async fn open_with_a_lead() -> (TempDir, SqliteStore, Lead) {
         let (dir, store, organization) = open().await;
         let lead = store
-            .lead_insert(full_lead(organization))
+            .lead_insert(full_lead(organization), None)
             .await
             .expect("insert");
         (dir, store, lead)
@@ -370,7 +420,10 @@ mod tests {
             &raw,
             "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
         );
-        assert_eq!(tables, ["api_keys", "leads", "organizations"]);
+        assert_eq!(
+            tables,
+            ["api_keys", "idempotent_answers", "leads", "organizations"]
+        );
     }
 
     #[tokio::test]
@@ -402,6 +455,36 @@ mod tests {
         drop(store);
         // So a copy of the file alone is a complete backup.
         assert!(!dir.path().join("leads.db-wal").exists());
+    }
+
+    #[tokio::test]
+    async fn leads_stored_before_versions_start_at_version_1() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("leads.db");
+        let id = Uuid::new_v4();
+        let mut before = Connection::open(&path).expect("open");
+        MIGRATIONS
+            .to_version(&mut before, 2)
+            .expect("the schema before versions");
+        before
+            .execute_batch(&format!(
+                "INSERT INTO organizations VALUES ('{organization}', 'acme', 0); \
+                 INSERT INTO leads (id, organization_id, email, email_lower, status, notes, \
+                 created_at, updated_at) \
+                 VALUES ('{id}', '{organization}', 'old@example.com', 'old@example.com', \
+                 'new', '[]', 0, 0);",
+                organization = Uuid::nil(),
+            ))
+            .expect("a lead stored before versions");
+        drop(before);
+
+        let store = SqliteStore::open(&path).expect("migrate");
+        let lead = store
+            .lead_get(OrganizationId(Uuid::nil()), id)
+            .await
+            .expect("get")
+            .expect("the old lead");
+        assert_eq!(lead.version, 1);
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@ use crate::store::{Store, StoreError};
 pub(crate) async fn insert_then_get_round_trips_every_field(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let lead = full_lead(organization);
-    let inserted = store.lead_insert(lead.clone()).await.expect("insert");
+    let inserted = store.lead_insert(lead.clone(), None).await.expect("insert");
     assert_eq!(inserted, lead);
     assert_eq!(
         store.lead_get(organization, lead.id).await.expect("get"),
@@ -24,7 +24,7 @@ pub(crate) async fn insert_then_get_round_trips_every_field(store: Arc<dyn Store
 pub(crate) async fn insert_then_get_round_trips_absent_fields(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let lead = lead(organization, "bare@example.com", at(T0));
-    store.lead_insert(lead.clone()).await.expect("insert");
+    store.lead_insert(lead.clone(), None).await.expect("insert");
     assert_eq!(
         store.lead_get(organization, lead.id).await.expect("get"),
         Some(lead)
@@ -36,7 +36,7 @@ pub(crate) async fn every_status_round_trips(store: Arc<dyn Store>) {
     for (n, status) in LeadStatus::ALL.into_iter().enumerate() {
         let mut lead = lead(organization, &format!("s{n}@example.com"), at(T0));
         lead.status = status;
-        store.lead_insert(lead.clone()).await.expect("insert");
+        store.lead_insert(lead.clone(), None).await.expect("insert");
         let got = store.lead_get(organization, lead.id).await.expect("get");
         assert_eq!(got.map(|lead| lead.status), Some(status));
     }
@@ -56,7 +56,10 @@ pub(crate) async fn get_of_an_unknown_lead_is_none(store: Arc<dyn Store>) {
 pub(crate) async fn another_organizations_lead_is_invisible(store: Arc<dyn Store>) {
     let acme = ensure_acme(&*store).await;
     let globex = store.organization_ensure("globex").await.expect("globex");
-    let theirs = store.lead_insert(full_lead(globex)).await.expect("insert");
+    let theirs = store
+        .lead_insert(full_lead(globex), None)
+        .await
+        .expect("insert");
 
     assert_eq!(store.lead_get(acme, theirs.id).await.expect("get"), None);
     let changes = LeadChanges {
@@ -65,14 +68,14 @@ pub(crate) async fn another_organizations_lead_is_invisible(store: Arc<dyn Store
     };
     assert_eq!(
         store
-            .lead_update(acme, theirs.id, changes, at(T0 + 5))
+            .lead_update(acme, theirs.id, changes, None, at(T0 + 5))
             .await
             .expect("update"),
         None
     );
     assert_eq!(
         store
-            .lead_update(acme, theirs.id, LeadChanges::default(), at(T0 + 5))
+            .lead_update(acme, theirs.id, LeadChanges::default(), None, at(T0 + 5))
             .await
             .expect("empty update"),
         None
@@ -104,11 +107,14 @@ pub(crate) async fn an_email_is_taken_case_insensitively_within_an_organization(
 ) {
     let acme = ensure_acme(&*store).await;
     let first = lead(acme, "Zoë.Doe@Example.com", at(T0));
-    store.lead_insert(first.clone()).await.expect("insert");
+    store
+        .lead_insert(first.clone(), None)
+        .await
+        .expect("insert");
 
     // `to_lowercase` folds beyond ASCII: Ë is Zoë's capital.
     for email in ["zoë.doe@example.com", "ZOË.DOE@EXAMPLE.COM"] {
-        let result = store.lead_insert(lead(acme, email, at(T0 + 1))).await;
+        let result = store.lead_insert(lead(acme, email, at(T0 + 1)), None).await;
         assert!(
             matches!(result, Err(StoreError::EmailTaken)),
             "{email}: {result:?}"
@@ -118,7 +124,7 @@ pub(crate) async fn an_email_is_taken_case_insensitively_within_an_organization(
 
     let globex = store.organization_ensure("globex").await.expect("globex");
     store
-        .lead_insert(lead(globex, "Zoë.Doe@Example.com", at(T0)))
+        .lead_insert(lead(globex, "Zoë.Doe@Example.com", at(T0)), None)
         .await
         .expect("the same email in another organization");
 }
@@ -126,16 +132,19 @@ pub(crate) async fn an_email_is_taken_case_insensitively_within_an_organization(
 pub(crate) async fn a_duplicate_id_is_not_mistaken_for_a_taken_email(store: Arc<dyn Store>) {
     let acme = ensure_acme(&*store).await;
     let first = lead(acme, "one@example.com", at(T0));
-    store.lead_insert(first.clone()).await.expect("insert");
+    store
+        .lead_insert(first.clone(), None)
+        .await
+        .expect("insert");
     let mut again = lead(acme, "two@example.com", at(T0));
     again.id = first.id;
-    assert_internal(store.lead_insert(again).await);
+    assert_internal(store.lead_insert(again, None).await);
 }
 
 pub(crate) async fn an_update_changes_only_the_given_fields(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let before = store
-        .lead_insert(full_lead(organization))
+        .lead_insert(full_lead(organization), None)
         .await
         .expect("insert");
     let now = at(T0 + 60_000_000);
@@ -147,7 +156,7 @@ pub(crate) async fn an_update_changes_only_the_given_fields(store: Arc<dyn Store
     };
 
     let after = store
-        .lead_update(organization, before.id, changes, now)
+        .lead_update(organization, before.id, changes, None, now)
         .await
         .expect("update")
         .expect("the lead exists");
@@ -157,6 +166,7 @@ pub(crate) async fn an_update_changes_only_the_given_fields(store: Arc<dyn Store
         status: LeadStatus::Contacted,
         assigned_to_id: Some("user_7".to_owned()),
         updated_at: now,
+        version: before.version + 1,
         ..before.clone()
     };
     assert_eq!(after, expected);
@@ -169,7 +179,7 @@ pub(crate) async fn an_update_changes_only_the_given_fields(store: Arc<dyn Store
 pub(crate) async fn an_update_can_set_every_changeable_field(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let before = store
-        .lead_insert(lead(organization, "bare@example.com", at(T0)))
+        .lead_insert(lead(organization, "bare@example.com", at(T0)), None)
         .await
         .expect("insert");
     let notes = vec![object(json!({"content": "hi", "pinned": true}))];
@@ -185,7 +195,7 @@ pub(crate) async fn an_update_can_set_every_changeable_field(store: Arc<dyn Stor
     };
     let now = at(T0 + 10);
     let after = store
-        .lead_update(organization, before.id, changes, now)
+        .lead_update(organization, before.id, changes, None, now)
         .await
         .expect("update");
     let expected = Lead {
@@ -198,6 +208,7 @@ pub(crate) async fn an_update_can_set_every_changeable_field(store: Arc<dyn Stor
         assigned_to_id: Some("user_1".to_owned()),
         notes,
         updated_at: now,
+        version: before.version + 1,
         ..before
     };
     assert_eq!(after, Some(expected));
@@ -206,7 +217,7 @@ pub(crate) async fn an_update_can_set_every_changeable_field(store: Arc<dyn Stor
 pub(crate) async fn an_update_replaces_every_note(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let before = store
-        .lead_insert(full_lead(organization))
+        .lead_insert(full_lead(organization), None)
         .await
         .expect("insert");
     assert_eq!(before.notes.len(), 2);
@@ -216,7 +227,7 @@ pub(crate) async fn an_update_replaces_every_note(store: Arc<dyn Store>) {
         ..LeadChanges::default()
     };
     let after = store
-        .lead_update(organization, before.id, changes, at(T0 + 9))
+        .lead_update(organization, before.id, changes, None, at(T0 + 9))
         .await
         .expect("update")
         .expect("the lead exists");
@@ -227,7 +238,7 @@ pub(crate) async fn an_update_replaces_every_note(store: Arc<dyn Store>) {
         ..LeadChanges::default()
     };
     let after = store
-        .lead_update(organization, before.id, cleared, at(T0 + 10))
+        .lead_update(organization, before.id, cleared, None, at(T0 + 10))
         .await
         .expect("update")
         .expect("the lead exists");
@@ -237,11 +248,17 @@ pub(crate) async fn an_update_replaces_every_note(store: Arc<dyn Store>) {
 pub(crate) async fn an_empty_update_leaves_the_lead_untouched(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let before = store
-        .lead_insert(full_lead(organization))
+        .lead_insert(full_lead(organization), None)
         .await
         .expect("insert");
     let after = store
-        .lead_update(organization, before.id, LeadChanges::default(), at(T0 + 99))
+        .lead_update(
+            organization,
+            before.id,
+            LeadChanges::default(),
+            None,
+            at(T0 + 99),
+        )
         .await
         .expect("update");
     assert_eq!(after, Some(before.clone()));
@@ -259,7 +276,7 @@ pub(crate) async fn an_update_of_an_unknown_lead_is_none(store: Arc<dyn Store>) 
     };
     assert_eq!(
         store
-            .lead_update(organization, Uuid::new_v4(), changes, at(T0))
+            .lead_update(organization, Uuid::new_v4(), changes, None, at(T0))
             .await
             .expect("update"),
         None
@@ -269,11 +286,11 @@ pub(crate) async fn an_update_of_an_unknown_lead_is_none(store: Arc<dyn Store>) 
 pub(crate) async fn an_update_to_a_taken_email_fails_and_changes_nothing(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     store
-        .lead_insert(lead(organization, "taken@example.com", at(T0)))
+        .lead_insert(lead(organization, "taken@example.com", at(T0)), None)
         .await
         .expect("insert");
     let other = store
-        .lead_insert(lead(organization, "other@example.com", at(T0 + 1)))
+        .lead_insert(lead(organization, "other@example.com", at(T0 + 1)), None)
         .await
         .expect("insert");
     let changes = LeadChanges {
@@ -282,7 +299,7 @@ pub(crate) async fn an_update_to_a_taken_email_fails_and_changes_nothing(store: 
         ..LeadChanges::default()
     };
     let result = store
-        .lead_update(organization, other.id, changes, at(T0 + 2))
+        .lead_update(organization, other.id, changes, None, at(T0 + 2))
         .await;
     assert!(matches!(result, Err(StoreError::EmailTaken)), "{result:?}");
     assert_eq!(
@@ -294,7 +311,7 @@ pub(crate) async fn an_update_to_a_taken_email_fails_and_changes_nothing(store: 
 pub(crate) async fn a_lead_may_change_the_case_of_its_own_email(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let before = store
-        .lead_insert(lead(organization, "mixed@example.com", at(T0)))
+        .lead_insert(lead(organization, "mixed@example.com", at(T0)), None)
         .await
         .expect("insert");
     let changes = LeadChanges {
@@ -302,14 +319,14 @@ pub(crate) async fn a_lead_may_change_the_case_of_its_own_email(store: Arc<dyn S
         ..LeadChanges::default()
     };
     let after = store
-        .lead_update(organization, before.id, changes, at(T0 + 1))
+        .lead_update(organization, before.id, changes, None, at(T0 + 1))
         .await
         .expect("update")
         .expect("the lead exists");
     assert_eq!(after.email, "Mixed@Example.com");
     // The old spelling is free no more: email_lower moved with it.
     let result = store
-        .lead_insert(lead(organization, "MIXED@example.com", at(T0 + 2)))
+        .lead_insert(lead(organization, "MIXED@example.com", at(T0 + 2)), None)
         .await;
     assert!(matches!(result, Err(StoreError::EmailTaken)), "{result:?}");
 }
@@ -317,7 +334,7 @@ pub(crate) async fn a_lead_may_change_the_case_of_its_own_email(store: Arc<dyn S
 pub(crate) async fn an_old_email_is_free_once_changed(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let before = store
-        .lead_insert(lead(organization, "old@example.com", at(T0)))
+        .lead_insert(lead(organization, "old@example.com", at(T0)), None)
         .await
         .expect("insert");
     let changes = LeadChanges {
@@ -325,11 +342,11 @@ pub(crate) async fn an_old_email_is_free_once_changed(store: Arc<dyn Store>) {
         ..LeadChanges::default()
     };
     store
-        .lead_update(organization, before.id, changes, at(T0 + 1))
+        .lead_update(organization, before.id, changes, None, at(T0 + 1))
         .await
         .expect("update");
     store
-        .lead_insert(lead(organization, "OLD@example.com", at(T0 + 2)))
+        .lead_insert(lead(organization, "OLD@example.com", at(T0 + 2)), None)
         .await
         .expect("the old email is free");
 }
@@ -342,7 +359,7 @@ pub(crate) async fn concurrent_reads_and_writes_all_complete(store: Arc<dyn Stor
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let lead = lead(organization, &format!("c{n}@example.com"), at(T0 + n));
-                let stored = store.lead_insert(lead).await?;
+                let stored = store.lead_insert(lead, None).await?;
                 store.health().await?;
                 store
                     .lead_list(organization, LeadFilter::default(), None, 10)

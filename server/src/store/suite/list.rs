@@ -36,7 +36,7 @@ pub(crate) async fn the_list_is_newest_first_with_ties_broken_by_id_descending(
     leads.push(lead(organization, "newer@example.com", at(T0 + 1)));
     // Inserted in an order unlike the list order, so the insertion order cannot pass.
     for lead in [3, 0, 5, 2, 4, 1].map(|n| leads[n].clone()) {
-        store.lead_insert(lead).await.expect("insert");
+        store.lead_insert(lead, None).await.expect("insert");
     }
 
     let listed = list_all(&*store, organization).await;
@@ -58,7 +58,7 @@ pub(crate) async fn the_list_stops_at_the_limit(store: Arc<dyn Store>) {
     let mut leads = Vec::new();
     for n in 0..5 {
         let lead = lead(organization, &format!("l{n}@example.com"), at(T0 + n));
-        leads.push(store.lead_insert(lead).await.expect("insert"));
+        leads.push(store.lead_insert(lead, None).await.expect("insert"));
     }
     let page = store
         .lead_list(organization, LeadFilter::default(), None, 2)
@@ -80,7 +80,7 @@ pub(crate) async fn a_page_starts_strictly_after_its_keyset(store: Arc<dyn Store
     for n in 0..6 {
         // Pairs share a timestamp, so the keyset's id matters.
         let lead = lead(organization, &format!("k{n}@example.com"), at(T0 + n / 2));
-        leads.push(store.lead_insert(lead).await.expect("insert"));
+        leads.push(store.lead_insert(lead, None).await.expect("insert"));
     }
     let ordered = in_list_order(leads);
     for (n, cursor) in ordered.iter().enumerate() {
@@ -120,7 +120,7 @@ pub(crate) async fn walking_the_pages_returns_every_lead_once_despite_inserts_be
     for n in 0..11 {
         // Three leads per timestamp and four per page: page breaks fall inside ties.
         let lead = lead(organization, &format!("w{n}@example.com"), at(T0 + n / 3));
-        expected.push(store.lead_insert(lead).await.expect("insert"));
+        expected.push(store.lead_insert(lead, None).await.expect("insert"));
     }
 
     let mut seen = Vec::new();
@@ -166,7 +166,7 @@ pub(crate) async fn walking_the_pages_returns_every_lead_once_despite_inserts_be
         );
         inserted += 1;
         for lead in [newer, tied_larger, tied_smaller, older] {
-            let lead = store.lead_insert(lead).await.expect("insert");
+            let lead = store.lead_insert(lead, None).await.expect("insert");
             if (lead.created_at, lead.id) < (cursor.created_at, cursor.id) {
                 expected.push(lead);
             }
@@ -205,7 +205,7 @@ pub(crate) async fn the_list_filters_by_status_utm_source_and_assignee(store: Ar
         lead.status = statuses[n % 3];
         lead.source.utm_source = sources[n / 3 % 3].map(str::to_owned);
         lead.assigned_to_id = assignees[n % 4].map(str::to_owned);
-        leads.push(store.lead_insert(lead).await.expect("insert"));
+        leads.push(store.lead_insert(lead, None).await.expect("insert"));
     }
 
     let filters = [

@@ -1,6 +1,6 @@
 //! The [`Store`] contract as tests that any backend must pass: round trips, tenancy, email
-//! uniqueness, updates, list order, limits, keyset paging and filters, API keys,
-//! organizations and concurrent use.
+//! uniqueness, updates, versions and conditional updates, idempotent answers, list order,
+//! limits, keyset paging and filters, API keys, organizations and concurrent use.
 //!
 //! A backend runs them all by invoking [`store_suite!`] with a factory of fresh, empty
 //! stores, as `sqlite` does; what only one backend has (files, migrations, SQL) is tested in
@@ -8,9 +8,11 @@
 //! too.
 
 // Visible to the backends, where `store_suite!` expands.
+pub(super) mod idempotency;
 pub(super) mod leads;
 pub(super) mod list;
 pub(super) mod organizations;
+pub(super) mod versions;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -60,6 +62,25 @@ macro_rules! store_suite {
             organizations::organization_ensure_is_idempotent,
             organizations::organizations_are_found_by_name,
             organizations::api_keys_are_listed_touched_and_revoked,
+            versions::a_new_lead_is_at_version_1,
+            versions::each_changing_update_adds_one_to_the_version,
+            versions::any_admits_every_version,
+            versions::a_condition_the_version_meets_lets_the_update_through,
+            versions::a_condition_the_version_fails_changes_nothing,
+            versions::a_condition_on_a_missing_lead_is_none,
+            versions::of_concurrent_updates_on_one_version_only_one_succeeds(
+                flavor = "multi_thread",
+                worker_threads = 4
+            ),
+            idempotency::an_insert_with_an_answer_stores_both,
+            idempotency::an_insert_whose_email_is_taken_stores_no_answer,
+            idempotency::an_insert_under_a_taken_key_fails_and_stores_no_lead,
+            idempotency::an_expired_answer_is_replaced,
+            idempotency::an_answer_is_found_until_it_expires,
+            idempotency::an_answer_is_found_only_in_its_organization,
+            idempotency::the_same_key_in_two_organizations_is_two_answers,
+            idempotency::a_sweep_deletes_only_the_expired_and_counts_them,
+            idempotency::an_answer_of_another_organization_than_its_lead_is_refused,
         );
     };
     (@tests $factory:path; $($module:ident::$test:ident $(($($runtime:tt)*))?,)+) => {
@@ -151,6 +172,8 @@ pub(crate) fn full_lead(organization: OrganizationId) -> Lead {
         total_paid_cents: 199_900,
         created_at: at(T0),
         updated_at: at(T0 + 1),
+        // Not 1, so that a backend storing its default rather than the lead's fails.
+        version: 3,
     }
 }
 
