@@ -218,7 +218,10 @@ mod tests {
         let seconds = headers(&[("retry-after", "2")]);
         let date = headers(&[("retry-after", "Thu, 01 Jan 2026 00:00:03 GMT")]);
         let past = headers(&[("retry-after", "Wed, 31 Dec 2025 23:00:00 GMT")]);
-        for status in [StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE] {
+        for status in [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ] {
             assert_eq!(
                 asked_wait(status, &seconds, now()),
                 Some(Duration::from_secs(2))

@@ -129,7 +129,10 @@ fn a_client_retries_as_the_default_policy_until_given_another() -> Result<(), Bu
     let default = Client::with_api_key(base_url, api_key)?;
     assert_eq!(default.retry_policy(), &RetryPolicy::default());
     assert_eq!(default.retry_policy().max_retries(), 3);
-    assert_eq!(default.retry_policy().base_delay(), Duration::from_millis(100));
+    assert_eq!(
+        default.retry_policy().base_delay(),
+        Duration::from_millis(100)
+    );
     assert_eq!(default.retry_policy().max_delay(), Duration::from_secs(5));
 
     let client = Client::with_api_key(base_url, api_key)?.with_retry_policy(
@@ -142,7 +145,10 @@ fn a_client_retries_as_the_default_policy_until_given_another() -> Result<(), Bu
     let once = Client::with_api_key(base_url, api_key)?.with_retry_policy(RetryPolicy::none());
 
     assert_eq!(client.retry_policy().max_retries(), 5);
-    assert_eq!(client.retry_policy().base_delay(), Duration::from_millis(250));
+    assert_eq!(
+        client.retry_policy().base_delay(),
+        Duration::from_millis(250)
+    );
     assert_eq!(client.retry_policy().max_delay(), Duration::from_secs(30));
     assert_eq!(once.retry_policy().max_retries(), 0);
     Ok(())
@@ -182,14 +188,7 @@ async fn a_429_asking_for_longer_than_the_longest_wait_is_returned_at_once() {
 async fn a_503_twice_then_an_answer_is_one_success() {
     let server = MockServer::start().await;
     let view = ("GET", "/v1/leads/0b7e5a52-3f55-4a8e-9d0e-6c1f3c7b2a10");
-    script(
-        &server,
-        view,
-        error_response(503),
-        2,
-        lead_response(200),
-    )
-    .await;
+    script(&server, view, error_response(503), 2, lead_response(200)).await;
 
     let lead = client(&server, fast())
         .lead_view()
@@ -220,14 +219,7 @@ async fn attempts_are_bounded_by_the_policy() {
 #[tokio::test]
 async fn no_retries_sends_each_request_once() {
     let server = MockServer::start().await;
-    script(
-        &server,
-        CREATE,
-        error_response(503),
-        1,
-        lead_response(201),
-    )
-    .await;
+    script(&server, CREATE, error_response(503), 1, lead_response(201)).await;
 
     let error = create(&client(&server, RetryPolicy::none()))
         .await
@@ -253,7 +245,9 @@ async fn other_errors_are_returned_at_once() {
         )
         .await;
 
-        let error = create(&client(&server, fast())).await.expect_err("an error");
+        let error = create(&client(&server, fast()))
+            .await
+            .expect_err("an error");
 
         assert_eq!(error.status().map(|s| s.as_u16()), Some(status));
         assert_eq!(requests(&server).await.len(), 1, "status {status}");
@@ -263,14 +257,7 @@ async fn other_errors_are_returned_at_once() {
 #[tokio::test]
 async fn every_attempt_of_a_create_carries_its_one_idempotency_key() {
     let server = MockServer::start().await;
-    script(
-        &server,
-        CREATE,
-        error_response(503),
-        2,
-        lead_response(201),
-    )
-    .await;
+    script(&server, CREATE, error_response(503), 2, lead_response(201)).await;
     let client = client(&server, fast());
 
     create(&client).await.expect("created after two retries");
@@ -291,14 +278,7 @@ async fn every_attempt_of_a_create_carries_its_one_idempotency_key() {
 #[tokio::test]
 async fn an_idempotency_key_the_request_has_is_sent_unchanged() {
     let server = MockServer::start().await;
-    script(
-        &server,
-        CREATE,
-        error_response(503),
-        1,
-        lead_response(201),
-    )
-    .await;
+    script(&server, CREATE, error_response(503), 1, lead_response(201)).await;
     let client = client(&server, fast());
     // What the builder does with a header parameter: the header is in the request that the
     // client's hooks are given.
@@ -385,7 +365,11 @@ async fn a_refused_connection_is_retried_then_fails() {
         leads_client::Error::CommunicationError(error) => assert!(error.is_connect(), "{error}"),
         other => panic!("expected a connection error, got {other:?}"),
     }
-    assert_eq!(resolver.lookups.load(Ordering::SeqCst), 3, "1 attempt, 2 retries");
+    assert_eq!(
+        resolver.lookups.load(Ordering::SeqCst),
+        3,
+        "1 attempt, 2 retries"
+    );
 }
 
 #[tokio::test]
@@ -421,7 +405,9 @@ async fn a_connection_dropped_before_the_answer_is_retried() {
         .expect("a client")
         .with_retry_policy(fast());
 
-    create(&client).await.expect("created on the second connection");
+    create(&client)
+        .await
+        .expect("created on the second connection");
 
     assert_eq!(requests(&server).await.len(), 1);
 }

@@ -138,7 +138,8 @@ struct DefaultInnerValue;
 
 impl VisitMut for DefaultInnerValue {
     fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
-        let is_client = matches!(item.self_ty.as_ref(), syn::Type::Path(ty) if ty.path.is_ident("Client"));
+        let is_client =
+            matches!(item.self_ty.as_ref(), syn::Type::Path(ty) if ty.path.is_ident("Client"));
         if item.trait_.is_some() || !is_client {
             return;
         }
@@ -373,7 +374,9 @@ mod tests {
             "{code}"
         );
         assert!(
-            code.contains("fn new_with_client (baseurl : & str , client : reqwest :: Client) -> Self"),
+            code.contains(
+                "fn new_with_client (baseurl : & str , client : reqwest :: Client) -> Self"
+            ),
             "{code}"
         );
         assert!(

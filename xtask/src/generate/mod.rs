@@ -90,13 +90,7 @@ fn released_client(root: &Path) -> Result<Option<Generated>> {
     };
     let spec = leads_spec::load(&latest.path)?;
     let source = format!("{}/{}.yaml", crate::release::RELEASED_DIR, latest.version);
-    client::generate(
-        &spec,
-        RELEASED_CLIENT_PATH,
-        &source,
-        client::Sending::Plain,
-    )
-    .map(Some)
+    client::generate(&spec, RELEASED_CLIENT_PATH, &source, client::Sending::Plain).map(Some)
 }
 
 /// Where the released client is generated.
