@@ -3,8 +3,9 @@
 //!
 //! progenitor writes it as is, bar two changes to typify's types: builders of open objects
 //! start empty ([`default_flattened_maps`]), and no type refuses unknown fields
-//! ([`tolerate_unknown_fields`]). The working client sends through `leads_client`'s own
-//! `ClientHooks` (its retries, [`Sending::WithRetries`]); the released one as progenitor does.
+//! ([`tolerate_unknown_fields`]). The working client carries a retry policy and sends through
+//! `leads_client`'s own `ClientHooks` ([`Sending::WithRetries`]), its constructors unchanged
+//! ([`default_inner_value`]); the released one sends as progenitor does.
 
 use std::collections::BTreeSet;
 
