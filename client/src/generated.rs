@@ -4349,6 +4349,7 @@ Version: 3.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: crate::RetryPolicy,
 }
 impl Client {
     /// Create a new client.
@@ -4376,10 +4377,11 @@ impl Client {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner: ::std::default::Default::default(),
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<crate::RetryPolicy> for Client {
     fn api_version() -> &'static str {
         "3.0.0"
     }
@@ -4389,11 +4391,17 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &crate::RetryPolicy {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<crate::RetryPolicy>,
+    {}
+};
 impl Client {
     /**Read the API reference
 

@@ -5,6 +5,10 @@
 //! on top: a constructor that authenticates with an API key, and [`Client::lead_list_all`],
 //! a stream over every lead that follows the list's cursors.
 //!
+//! Every client retries what failed for a passing reason (connection errors, 429, 503) as its
+//! [`RetryPolicy`] says, [`RetryPolicy::default`] unless [`Client::with_retry_policy`] sets
+//! another; each `lead_create` carries an `Idempotency-Key`, so that retrying it is safe.
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use leads_client::{Client, types::LeadCreate};
@@ -23,6 +27,8 @@
 #[rustfmt::skip]
 #[allow(unused_imports, clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
 mod generated;
+mod hooks;
+mod retry;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -31,6 +37,7 @@ use futures::{Stream, StreamExt, TryStreamExt, stream};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 pub use generated::{ByteStream, Client, ClientInfo, Error, ResponseValue, builder, types};
+pub use retry::RetryPolicy;
 
 /// How long a request may take, connecting included, before it fails (progenitor's default).
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -77,13 +84,24 @@ pub fn authenticated_http(api_key: &str) -> Result<reqwest::Client, BuildError> 
 
 impl Client {
     /// A client for the API at `base_url` (scheme, host, port; no trailing `/v1`) that sends
-    /// `Authorization: Bearer <api_key>` with every request.
-    ///
+    /// `Authorization: Bearer <api_key>` with every request. It retries as
+    /// [`RetryPolicy::default`] says, like every client until [`Client::with_retry_policy`].
     pub fn with_api_key(base_url: &str, api_key: &str) -> Result<Self, BuildError> {
         Ok(Self::new_with_client(
             base_url,
             authenticated_http(api_key)?,
         ))
+    }
+
+    /// This client, retrying as `policy` says ([`RetryPolicy::none`]: never).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.inner = policy;
+        self
+    }
+
+    /// How this client retries.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner
     }
 
     /// Every lead matching `filter`, newest first, fetching pages as the stream is polled.

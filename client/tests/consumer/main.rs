@@ -4,8 +4,10 @@
 //! - [`integration`]: a consumer's own integration test, as the README shows it;
 //! - [`examples`]: every program in `client/examples/` runs, as its doc says, against a fresh
 //!   server;
+//! - [`retries`]: the client's retry policy, against a scripted server (`wiremock`);
 //! - [`readme`]: every Rust block of the README is code that one of the above runs.
 
 mod examples;
 mod integration;
 mod readme;
+mod retries;

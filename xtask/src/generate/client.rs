@@ -3,14 +3,16 @@
 //!
 //! progenitor writes it as is, bar two changes to typify's types: builders of open objects
 //! start empty ([`default_flattened_maps`]), and no type refuses unknown fields
-//! ([`tolerate_unknown_fields`]).
+//! ([`tolerate_unknown_fields`]). The working client carries a retry policy and sends through
+//! `leads_client`'s own `ClientHooks` ([`Sending::WithRetries`]), its constructors unchanged
+//! ([`default_inner_value`]); the released one sends as progenitor does.
 
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use leads_spec::pointer::to_openapi;
 use leads_spec::schema::keep_unknown_properties;
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 use serde_json::Value;
 use syn::visit_mut::VisitMut;
 
@@ -18,8 +20,24 @@ use super::{Generated, render_file};
 
 pub const PATH: &str = "client/src/generated.rs";
 
+/// How the generated `Client` sends its requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sending {
+    /// As progenitor does: each request once. The released client of the contract suite,
+    /// which is compiled outside `leads_client` and must show the server's answers as they are.
+    Plain,
+    /// Through the `ClientHooks` that `leads_client` implements (required, so that a client
+    /// without them does not compile), with a `crate::RetryPolicy` as the client's inner value.
+    WithRetries,
+}
+
 /// The client of `spec_json` (read from `source`), to be written at `path`.
-pub fn generate(spec_json: &Value, path: &'static str, source: &str) -> Result<Generated> {
+pub fn generate(
+    spec_json: &Value,
+    path: &'static str,
+    source: &str,
+    sending: Sending,
+) -> Result<Generated> {
     let mut spec_json = spec_json.clone();
     keep_unknown_properties(&mut spec_json);
     let openapi = to_openapi(&spec_json)
@@ -28,6 +46,11 @@ pub fn generate(spec_json: &Value, path: &'static str, source: &str) -> Result<G
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged);
+    if sending == Sending::WithRetries {
+        settings
+            .with_inner_type(quote::quote!(crate::RetryPolicy))
+            .with_hooks(HooksMode::Expected);
+    }
     let tokens = Generator::new(&settings)
         .generate_tokens(&openapi)
         .context("progenitor could not generate the client")?;
@@ -35,6 +58,9 @@ pub fn generate(spec_json: &Value, path: &'static str, source: &str) -> Result<G
         syn::parse2(tokens).context("progenitor's client does not parse as Rust")?;
     default_flattened_maps(&mut file);
     tolerate_unknown_fields(&mut file);
+    if sending == Sending::WithRetries {
+        default_inner_value(&mut file);
+    }
     Ok(Generated {
         path,
         contents: render_file(&file, source),
@@ -96,6 +122,77 @@ fn denies_unknown_fields(attr: &syn::Attribute) -> bool {
         Ok(())
     });
     parsed.is_ok() && seen && only_deny
+}
+
+/// Keeps `Client::new(baseurl)` and `Client::new_with_client(baseurl, client)` as they were
+/// before the client carried a retry policy, the inner value starting as its `Default`.
+///
+/// progenitor's `with_inner_type` adds an `inner` parameter to both constructors, which would
+/// break every caller of them; progenitor 0.15 has no setting for a default. This removes the
+/// parameter, the argument `inner` that `new` passes on, and gives the field
+/// `Default::default()`; `leads_client` sets another policy on a built client.
+fn default_inner_value(file: &mut syn::File) {
+    DefaultInnerValue.visit_file_mut(file);
+}
+
+struct DefaultInnerValue;
+
+impl VisitMut for DefaultInnerValue {
+    fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+        let is_client =
+            matches!(item.self_ty.as_ref(), syn::Type::Path(ty) if ty.path.is_ident("Client"));
+        if item.trait_.is_some() || !is_client {
+            return;
+        }
+        for impl_item in &mut item.items {
+            if let syn::ImplItem::Fn(function) = impl_item
+                && matches!(
+                    function.sig.ident.to_string().as_str(),
+                    "new" | "new_with_client"
+                )
+            {
+                function.sig.inputs = std::mem::take(&mut function.sig.inputs)
+                    .into_iter()
+                    .filter(|input| !is_inner(input))
+                    .collect();
+                InnerArgument.visit_block_mut(&mut function.block);
+            }
+        }
+    }
+}
+
+/// Whether a function parameter is `inner: …`.
+fn is_inner(input: &syn::FnArg) -> bool {
+    matches!(input, syn::FnArg::Typed(typed)
+        if matches!(typed.pat.as_ref(), syn::Pat::Ident(pat) if pat.ident == "inner"))
+}
+
+/// Whether an expression is the bare path `inner`.
+fn is_inner_path(expr: &syn::Expr) -> bool {
+    matches!(expr, syn::Expr::Path(path) if path.path.is_ident("inner"))
+}
+
+/// In a constructor's body: drops the argument `inner` of calls, and the field `inner` (a
+/// shorthand) becomes `inner: Default::default()`.
+struct InnerArgument;
+
+impl VisitMut for InnerArgument {
+    fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+        call.args = std::mem::take(&mut call.args)
+            .into_iter()
+            .filter(|arg| !is_inner_path(arg))
+            .collect();
+        syn::visit_mut::visit_expr_call_mut(self, call);
+    }
+
+    fn visit_field_value_mut(&mut self, field: &mut syn::FieldValue) {
+        if matches!(&field.member, syn::Member::Named(name) if name == "inner")
+            && is_inner_path(&field.expr)
+        {
+            field.colon_token = Some(Default::default());
+            field.expr = syn::parse_quote!(::std::default::Default::default());
+        }
+    }
 }
 
 /// Collects (struct, field) of every field that is a `#[serde(flatten)]` map.
@@ -247,6 +344,48 @@ mod tests {
             code.contains("name : Err (\"no value supplied for name\""),
             "{code}"
         );
+    }
+
+    #[test]
+    fn the_constructors_start_the_inner_value_as_its_default() {
+        let mut file: syn::File = syn::parse_quote! {
+            impl Client {
+                pub fn new(baseurl: &str, inner: crate::RetryPolicy) -> Self {
+                    Self::new_with_client(baseurl, reqwest::Client::new(), inner)
+                }
+                pub fn new_with_client(
+                    baseurl: &str,
+                    client: reqwest::Client,
+                    inner: crate::RetryPolicy,
+                ) -> Self {
+                    Self { baseurl: baseurl.to_string(), client, inner }
+                }
+            }
+            impl ClientInfo<crate::RetryPolicy> for Client {
+                fn inner(&self) -> &crate::RetryPolicy {
+                    &self.inner
+                }
+            }
+        };
+        default_inner_value(&mut file);
+        let code = file.to_token_stream().to_string();
+        assert!(code.contains("fn new (baseurl : & str) -> Self"), "{code}");
+        assert!(
+            code.contains("Self :: new_with_client (baseurl , reqwest :: Client :: new ())"),
+            "{code}"
+        );
+        assert!(
+            code.contains(
+                "fn new_with_client (baseurl : & str , client : reqwest :: Client) -> Self"
+            ),
+            "{code}"
+        );
+        assert!(
+            code.contains("inner : :: std :: default :: Default :: default ()"),
+            "{code}"
+        );
+        // Elsewhere `inner` stays: the policy is read through `ClientInfo::inner`.
+        assert!(code.contains("& self . inner"), "{code}");
     }
 
     #[test]

@@ -89,14 +89,26 @@ server_refusal! {
     refused_array_header => "array_header",
 }
 
-/// The client's own behaviour: the builder of an open object starts with no extra keys.
+/// The client's own behaviour: the builder of an open object starts with no extra keys; the
+/// client carries a retry policy, sends through its own hooks, and is built as before.
 #[test]
 fn client_open_object() {
-    let generated = client::generate(&accepted("open_object"), client::PATH, SPEC_PATH)
-        .expect("the fixture generates");
+    let generated = client::generate(
+        &accepted("open_object"),
+        client::PATH,
+        SPEC_PATH,
+        client::Sending::WithRetries,
+    )
+    .expect("the fixture generates");
     assert!(
         !generated.contents.contains("no value supplied for extra"),
         "the builder of an open object demands its extra keys"
+    );
+    assert!(
+        generated
+            .contents
+            .contains("pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self"),
+        "the constructors take the retry policy"
     );
     insta::assert_snapshot!(generated.contents);
 }

@@ -77,7 +77,7 @@ pub fn run(root: &Path, check: bool) -> Result<bool> {
 /// Every file generated from the working spec, in a fixed order.
 pub fn generate_all(spec: &Value) -> Result<Vec<Generated>> {
     Ok(vec![
-        client::generate(spec, client::PATH, SPEC_PATH)?,
+        client::generate(spec, client::PATH, SPEC_PATH, client::Sending::WithRetries)?,
         server::generate(spec)?,
     ])
 }
@@ -90,7 +90,7 @@ fn released_client(root: &Path) -> Result<Option<Generated>> {
     };
     let spec = leads_spec::load(&latest.path)?;
     let source = format!("{}/{}.yaml", crate::release::RELEASED_DIR, latest.version);
-    client::generate(&spec, RELEASED_CLIENT_PATH, &source).map(Some)
+    client::generate(&spec, RELEASED_CLIENT_PATH, &source, client::Sending::Plain).map(Some)
 }
 
 /// Where the released client is generated.
