@@ -1318,7 +1318,8 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
     pub struct LeadUpdateHeader {
         /**Change the lead only if its current `ETag` is this one (or one of these,
 comma-separated), or, with `*`, only if it exists. Otherwise the answer is
-`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`) never match.
+`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`), and anything that
+is not an entity tag this API issued, never match.
 */
         #[serde(
             rename = "If-Match",
@@ -1328,7 +1329,8 @@ comma-separated), or, with `*`, only if it exists. Otherwise the answer is
     }
     /**Change the lead only if its current `ETag` is this one (or one of these,
 comma-separated), or, with `*`, only if it exists. Otherwise the answer is
-`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`) never match.
+`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`), and anything that
+is not an entity tag this API issued, never match.
 */
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1351,19 +1353,6 @@ comma-separated), or, with `*`, only if it exists. Otherwise the answer is
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 1024usize {
                 return Err("longer than 1024 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            {
-                ::regress::Regex::new(
-                        "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
-                    )
-                    .unwrap()
-            });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$\""
-                        .into(),
-                );
             }
             Ok(Self(value.to_string()))
         }
@@ -1516,7 +1505,8 @@ comma-separated), or, with `*`, only if it exists. Otherwise the answer is
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct LeadViewHeader {
         /**The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's
-current one, the answer is `304 Not Modified` with no body.
+current one, the answer is `304 Not Modified` with no body. Tags are compared weakly
+(`W/"3"` names `"3"`); anything that is not an entity tag matches nothing.
 */
         #[serde(
             rename = "If-None-Match",
@@ -1525,7 +1515,8 @@ current one, the answer is `304 Not Modified` with no body.
         pub if_none_match: ::std::option::Option<LeadViewHeaderIfNoneMatch>,
     }
     /**The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's
-current one, the answer is `304 Not Modified` with no body.
+current one, the answer is `304 Not Modified` with no body. Tags are compared weakly
+(`W/"3"` names `"3"`); anything that is not an entity tag matches nothing.
 */
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1548,19 +1539,6 @@ current one, the answer is `304 Not Modified` with no body.
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 1024usize {
                 return Err("longer than 1024 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            {
-                ::regress::Regex::new(
-                        "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
-                    )
-                    .unwrap()
-            });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$\""
-                        .into(),
-                );
             }
             Ok(Self(value.to_string()))
         }
@@ -2374,9 +2352,8 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
   "LeadUpdateHeader": {
     "properties": {
       "If-Match": {
-        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`) never match.\n",
+        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`), and anything that\nis not an entity tag this API issued, never match.\n",
         "maxLength": 1024,
-        "pattern": "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
         "type": "string"
       }
     },
@@ -2398,9 +2375,8 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
   "LeadViewHeader": {
     "properties": {
       "If-None-Match": {
-        "description": "The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's\ncurrent one, the answer is `304 Not Modified` with no body.\n",
+        "description": "The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's\ncurrent one, the answer is `304 Not Modified` with no body. Tags are compared weakly\n(`W/\"3\"` names `\"3\"`); anything that is not an entity tag matches nothing.\n",
         "maxLength": 1024,
-        "pattern": "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
         "type": "string"
       }
     },
@@ -3234,9 +3210,8 @@ pub const JSON_SCHEMAS: &str = r##"{
   "LeadUpdateHeader": {
     "properties": {
       "If-Match": {
-        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`) never match.\n",
+        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`), and anything that\nis not an entity tag this API issued, never match.\n",
         "maxLength": 1024,
-        "pattern": "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
         "type": "string"
       }
     },
@@ -3258,9 +3233,8 @@ pub const JSON_SCHEMAS: &str = r##"{
   "LeadViewHeader": {
     "properties": {
       "If-None-Match": {
-        "description": "The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's\ncurrent one, the answer is `304 Not Modified` with no body.\n",
+        "description": "The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's\ncurrent one, the answer is `304 Not Modified` with no body. Tags are compared weakly\n(`W/\"3\"` names `\"3\"`); anything that is not an entity tag matches nothing.\n",
         "maxLength": 1024,
-        "pattern": "^\\s*(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)\\s*$",
         "type": "string"
       }
     },
