@@ -5,9 +5,12 @@
 //! - [`examples`]: every program in `client/examples/` runs, as its doc says, against a fresh
 //!   server;
 //! - [`retries`]: the client's retry policy, against a scripted server (`wiremock`);
+//! - [`retries_end_to_end`]: the retries against the real server, with a lost answer and
+//!   `429`s;
 //! - [`readme`]: every Rust block of the README is code that one of the above runs.
 
 mod examples;
 mod integration;
 mod readme;
 mod retries;
+mod retries_end_to_end;

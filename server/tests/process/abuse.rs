@@ -1,6 +1,6 @@
 //! The abuse suite: a real `leads-server` process on loopback, attacked as a hostile tenant
-//! would, each attack bounded in time. It prints its numbers (`cargo test -p leads-server
-//! --test abuse -- --nocapture`) and fails when a bound does not hold:
+//! would, each attack bounded in time. It prints its numbers and fails when a bound does not
+//! hold:
 //!
 //! - leads at the maximum size, read in 16 parallel pages of 100: peak RSS under 512 MiB;
 //! - 500 connections that send headers and dribble a body: a normal client's p99 under 1 s,
@@ -10,15 +10,14 @@
 //! - a flood of invalid bodies with unknown keys: every answer `401` or `429`, never `400`;
 //! - a key revoked with `leads-server keys revoke`: `401` on its next request.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{Server, cli};
 
 const BODY_READ_TIMEOUT_SECS: u64 = 2;
 
@@ -33,71 +32,22 @@ struct FloodCounts {
     other: AtomicUsize,
 }
 
-struct Server {
-    child: Child,
-    address: String,
-    database: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn cli(database: &Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_leads-server"))
-        .args(args)
-        .arg("--database")
-        .arg(database)
-        .output()
-        .expect("leads-server runs");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
+/// A server for the attacks, and the keys of a hostile and a normal organization.
 fn start() -> (Server, String, String) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let database = dir.path().join("leads.db");
-    let key = |org: &str| cli(&database, &["keys", "create", "--create-org", "--org", org]);
-    let (hostile, normal) = (key("hostile"), key("normal"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leads-server"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-level", "error"])
-        .args([
+    let (server, keys) = Server::start(
+        &[
             "--rate-limit-per-key",
             "10000000",
             "--rate-limit-per-org",
             "10000000",
-        ])
-        .args(["--body-read-timeout", &BODY_READ_TIMEOUT_SECS.to_string()])
-        .args([
+            "--body-read-timeout",
+            &BODY_READ_TIMEOUT_SECS.to_string(),
             "--unfamiliar-keys-per-address",
             &UNFAMILIAR_KEYS_PER_ADDRESS.to_string(),
-        ])
-        .arg("--database")
-        .arg(&database)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the server says where it serves");
-    let address = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("an address")
-        .to_string();
-    let server = Server {
-        child,
-        address,
-        database,
-        _dir: dir,
-    };
+        ],
+        &["hostile", "normal"],
+    );
+    let [hostile, normal] = <[String; 2]>::try_from(keys).expect("two keys");
     (server, hostile, normal)
 }
 
@@ -182,10 +132,11 @@ async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abuse() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let (server, hostile, normal) = start();
     let base = format!("http://{}", server.address);
     let http = reqwest::Client::new();
-    let pid = server.child.id();
+    let pid = server.pid();
 
     // 1. Memory: 100 leads at the maximum size, read in 16 parallel pages of 100, 3 rounds.
     for i in 0..100 {

@@ -1,0 +1,111 @@
+//! Tests of a real `leads-server` process on loopback, each bounded in time: one binary, so
+//! that they link once. They print their numbers (`cargo test -p leads-server --test process
+//! -- --nocapture`).
+//!
+//! - [`abuse`]: the server attacked as a hostile tenant would;
+//! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart.
+
+mod abuse;
+mod crash;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Held by each test while it runs: they measure, and two at once on two cores would measure
+/// each other.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A `leads-server serve` process on its own temporary database; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `127.0.0.1:<port>`.
+    pub address: String,
+    pub database: PathBuf,
+    serve_args: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server on a new database, started with `serve_args` besides its address and database,
+    /// and a key of each organization in `organizations` (created), in that order.
+    pub fn start(serve_args: &[&str], organizations: &[&str]) -> (Server, Vec<String>) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let database = dir.path().join("leads.db");
+        let keys = organizations
+            .iter()
+            .map(|org| cli(&database, &["keys", "create", "--create-org", "--org", org]))
+            .collect();
+        let serve_args: Vec<String> = serve_args.iter().map(|arg| arg.to_string()).collect();
+        let (child, address) = serve(&database, "127.0.0.1:0", &serve_args);
+        let server = Server {
+            child,
+            address,
+            database,
+            serve_args,
+            _dir: dir,
+        };
+        (server, keys)
+    }
+
+    /// The process id, for `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process with `SIGKILL`: no shutdown, no flush, as a crash.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("the server is killed");
+        self.child.wait().expect("the server is reaped");
+    }
+
+    /// Starts the server again, on its database and address.
+    pub fn restart(&mut self) {
+        let (child, address) = serve(&self.database, &self.address, &self.serve_args);
+        assert_eq!(address, self.address, "the same address");
+        self.child = child;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `leads-server serve` on `database` at `bind`; the child and where it serves.
+fn serve(database: &Path, bind: &str, serve_args: &[String]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leads-server"))
+        .args(["serve", "--bind", bind, "--log-level", "error"])
+        .args(serve_args)
+        .arg("--database")
+        .arg(database)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the server says where it serves");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("an address")
+        .to_string();
+    (child, address)
+}
+
+/// Runs `leads-server <args> --database <database>`; what it printed.
+pub fn cli(database: &Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_leads-server"))
+        .args(args)
+        .arg("--database")
+        .arg(database)
+        .output()
+        .expect("leads-server runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
