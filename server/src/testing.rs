@@ -204,27 +204,16 @@ impl TestServer {
     /// would: whatever the old one held in memory (rate limits, caches, idempotency keys being
     /// answered) is gone, what it stored is not.
     pub async fn restart(self) -> Result<TestServer> {
-        let TestServer {
-            base_url,
-            api_key,
-            store,
-            running,
-            config,
-            _dir,
-        } = self;
-        running.close().await.map_err(anyhow::Error::msg)?;
-        drop(store);
+        self.running.close().await.map_err(anyhow::Error::msg)?;
+        drop(self.store);
         let store = Arc::new(
-            SqliteStore::open(&config.database).context("reopening the temporary database")?,
+            SqliteStore::open(&self.config.database).context("reopening the temporary database")?,
         );
-        let running = server::start(&config, Arc::clone(&store) as Arc<dyn Store>)?;
+        let running = server::start(&self.config, Arc::clone(&store) as Arc<dyn Store>)?;
         Ok(TestServer {
-            base_url,
-            api_key,
             store,
             running,
-            config,
-            _dir,
+            ..self
         })
     }
 }
