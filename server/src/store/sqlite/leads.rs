@@ -9,9 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{
-    Connection, OptionalExtension, Row, ToSql, TransactionBehavior, named_params, params_from_iter,
-};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, named_params, params_from_iter};
 use uuid::Uuid;
 
 use super::errors::{Context, internal, write_error};
@@ -296,36 +294,31 @@ pub(super) fn select(
         .transpose()
 }
 
-/// Stores `lead`, and `answer` if given, in one transaction; returns the lead as read back, so
-/// the caller gets exactly what [`select`] will.
+/// Stores `lead`, and `answer` if given, both or neither (the writer runs each write in a
+/// savepoint of its transaction); returns the lead as read back, so the caller gets exactly
+/// what [`select`] will.
 pub(super) fn insert(
-    connection: &mut Connection,
+    transaction: &Connection,
     lead: Lead,
     answer: Option<&IdempotentAnswer>,
 ) -> Result<Lead, StoreError> {
     let (organization, id) = (lead.organization_id, lead.id);
     let row = LeadRow::from_lead(lead)?;
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .context("starting a lead insert")?;
     // The answer first: a retry racing its original finds the key taken, whatever its email.
-    // Either failure drops the transaction, which rolls back whatever was written.
     if let Some(answer) = answer {
         if answer.organization != organization {
             return Err(internal(
                 "an idempotent answer was given for another organization than its lead's",
             ));
         }
-        idempotent_answers::keep(&transaction, answer)?;
+        idempotent_answers::keep(transaction, answer)?;
     }
     transaction
         .prepare_cached(LeadRow::INSERT)
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
         .map_err(write_error("inserting a lead"))?;
-    let stored = select(&transaction, organization, id)?
-        .ok_or_else(|| internal("a lead was not found right after its insert"))?;
-    transaction.commit().context("committing a lead insert")?;
-    Ok(stored)
+    select(transaction, organization, id)?
+        .ok_or_else(|| internal("a lead was not found right after its insert"))
 }
 
 /// `lead` if `condition` (if any) admits its version; [`StoreError::VersionMismatch`] if not.
@@ -340,21 +333,18 @@ pub(super) fn admitted(
 }
 
 /// Applies `changes` to the organization's lead if `condition` admits its version, and returns
-/// it as read back; `None` if there is no such lead.
+/// it as read back; `None` if there is no such lead. The writer's transaction holds the write
+/// lock from before the read, so no other process can change the lead (or its version)
+/// between the read, the check of the condition, and the write.
 pub(super) fn update(
-    connection: &mut Connection,
+    transaction: &Connection,
     organization: OrganizationId,
     id: Uuid,
     changes: LeadChanges,
     condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, StoreError> {
-    // IMMEDIATE takes the write lock before the read, so no other process can change the lead
-    // (or its version) between the read, the check of the condition, and the write.
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .context("starting a lead update")?;
-    let Some(lead) = select(&transaction, organization, id)? else {
+    let Some(lead) = select(transaction, organization, id)? else {
         return Ok(None);
     };
     let lead = admitted(lead, condition)?;
@@ -368,9 +358,8 @@ pub(super) fn update(
             "updating lead {id} changed {updated} rows"
         )));
     }
-    let stored = select(&transaction, organization, id)?
+    let stored = select(transaction, organization, id)?
         .ok_or_else(|| internal("a lead was not found right after its update"))?;
-    transaction.commit().context("committing a lead update")?;
     Ok(Some(stored))
 }
 
@@ -527,6 +516,14 @@ mod tests {
                     ..LeadFilter::default()
                 },
                 "leads_by_assignee",
+            ),
+            (
+                LeadFilter {
+                    status: Some(LeadStatus::Lost),
+                    utm_source: Some("referral".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_status_and_utm_source",
             ),
         ];
         for (filter, index) in filters {

@@ -1,9 +1,11 @@
 //! The SQLite [`Store`]: one database file, its schema (the numbered migrations in
 //! `migrations/`), and the connections to it.
 //!
-//! rusqlite blocks, so every call runs on tokio's blocking pool and the async runtime never
-//! waits on SQLite. SQLite admits one writer at a time, so writes share one connection; in WAL
-//! mode readers do not wait for the writer, so reads get a small pool of their own.
+//! rusqlite blocks, so the async runtime never waits on SQLite: reads run on tokio's blocking
+//! pool, and writes on the writer thread. SQLite admits one writer at a time, so writes share
+//! one connection, and the writer commits the writes queued together (`writer`: group
+//! commit); in WAL mode readers do not wait for the writer, so reads get a small pool of their
+//! own.
 //!
 //! This module opens, configures and migrates the file and routes each [`Store`] method to the
 //! writer or a reader. The SQL lives with the table it concerns (`leads`, `organizations`,
@@ -17,9 +19,9 @@ mod leads;
 mod organizations;
 mod pool;
 mod values;
+mod writer;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,6 +31,7 @@ use uuid::Uuid;
 
 use self::errors::Context;
 use self::pool::ReaderPool;
+use self::writer::Writer;
 use super::{
     ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError,
 };
@@ -42,6 +45,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_initial.sql")),
     M::up(include_str!("migrations/0002_api_key_lifecycle.sql")),
     M::up(include_str!("migrations/0003_versions_and_answers.sql")),
+    M::up(include_str!("migrations/0004_status_and_source_index.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -50,10 +54,8 @@ pub struct SqliteStore {
     /// Declared before the writer so that it closes first: the last connection to close
     /// checkpoints the WAL into the database file, and only the writer may.
     readers: ReaderPool,
-    /// The only connection that writes. An async mutex, so that queued writes wait without
-    /// each parking a blocking-pool thread; it does not poison, and a write that fails midway
-    /// leaves the connection usable because its transaction rolls back when dropped.
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// The only connection that writes, on a thread of its own.
+    writer: Writer,
     faults: FaultSwitch,
 }
 
@@ -65,7 +67,7 @@ impl SqliteStore {
         let writer = open_writer(path)?;
         Ok(SqliteStore {
             readers: pool::readers(path)?,
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writer: Writer::start(writer)?,
             faults: FaultSwitch::default(),
         })
     }
@@ -75,15 +77,14 @@ impl SqliteStore {
         &self.faults
     }
 
-    /// Runs `work` on the writer connection, on the blocking pool.
+    /// Runs `work` in the writer's next transaction; its outcome once that committed.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.faults.check()?;
-        let mut writer = Arc::clone(&self.writer).lock_owned().await;
-        blocking(move || work(&mut writer)).await
+        self.writer.write(work).await
     }
 
     /// Runs `work` on a reader connection, on the blocking pool, once one is free.
