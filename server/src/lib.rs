@@ -19,6 +19,7 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod error;
+pub mod log;
 pub mod ratelimit;
 pub mod reference;
 pub mod server;

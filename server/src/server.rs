@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
-use dropshot::{ConfigDropshot, ConfigLogging, HandlerTaskMode, HttpServer, ServerBuilder};
+use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use tokio::sync::Semaphore;
 
 use crate::api::{LeadsServer, idempotency, leads_api_mod};
@@ -24,11 +24,7 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Starts serving `store` on `config.bind`; the returned server runs until closed.
 pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppContext>> {
-    let log = ConfigLogging::StderrTerminal {
-        level: config.log_level.clone(),
-    }
-    .to_logger("leads-server")
-    .context("setting up the log")?;
+    let log = crate::log::logger(&config.log_level);
     let api = leads_api_mod::api_description::<LeadsServer>()
         .map_err(|error| anyhow!("the API description does not build: {error}"))?;
     tokio::spawn(idempotency::sweep_expired(

@@ -104,11 +104,16 @@ macro_rules! lead_row {
                 ]
             }
 
-            /// Reads a row selected by [`Self::SELECT`] or [`Self::SELECT_BY_KEY`].
+            /// Reads a row selected by [`Self::SELECT`] or [`Self::SELECT_BY_KEY`], by
+            /// position: both list the columns in this struct's order, and a field's
+            /// initializer runs in the order written. (By name, rusqlite compares the name
+            /// with every column's: a third of a page's CPU in a profile.)
             fn read(row: &Row<'_>) -> rusqlite::Result<LeadRow> {
+                let mut columns = 0_usize..;
+                let mut next = move || columns.next().unwrap_or_default();
                 Ok(LeadRow {
-                    $($key: row.get(stringify!($key))?,)+
-                    $($value: row.get(stringify!($value))?,)+
+                    $($key: row.get(next())?,)+
+                    $($value: row.get(next())?,)+
                 })
             }
         }

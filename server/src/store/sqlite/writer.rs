@@ -68,23 +68,23 @@ fn in_savepoint<T>(
     connection: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    connection
-        .execute_batch("SAVEPOINT write")
-        .context("opening a savepoint")?;
+    execute(connection, "SAVEPOINT write").context("opening a savepoint")?;
     let outcome = catch_unwind(AssertUnwindSafe(|| work(connection))).unwrap_or_else(|_| {
         Err(StoreError::Internal(
             "a write panicked on the writer thread".to_string(),
         ))
     });
-    let close = if outcome.is_ok() {
-        "RELEASE write"
-    } else {
-        "ROLLBACK TO write; RELEASE write"
-    };
-    connection
-        .execute_batch(close)
-        .context("closing a savepoint")?;
+    if outcome.is_err() {
+        execute(connection, "ROLLBACK TO write").context("undoing a failed write")?;
+    }
+    execute(connection, "RELEASE write").context("closing a savepoint")?;
     outcome
+}
+
+/// Runs one statement without parameters through the statement cache: the writer runs the
+/// same few (transactions, savepoints) for every write, and parsing them each time showed.
+fn execute(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 /// The handle to the writer thread: queues writes, and stops the thread when dropped.
@@ -162,13 +162,12 @@ fn commit_batches(connection: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>)
 fn commit(connection: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
     // IMMEDIATE takes the write lock up front, so no other process (`leads-server keys`)
     // writes between a job's read and its write.
-    connection
-        .execute_batch("BEGIN IMMEDIATE")
+    execute(connection, "BEGIN IMMEDIATE")
         .map_err(|error| format!("starting a transaction: {error}"))?;
     for job in batch.iter_mut() {
         job.run(connection);
     }
-    connection.execute_batch("COMMIT").map_err(|error| {
+    execute(connection, "COMMIT").map_err(|error| {
         // A failed COMMIT may leave the transaction open; end it so the next batch can begin.
         let _ = connection.execute_batch("ROLLBACK");
         format!("committing a transaction: {error}")
