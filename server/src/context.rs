@@ -16,6 +16,7 @@ use crate::store::Store;
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
+    /// Checks API keys; remembers unknown ones and limits unfamiliar ones per address.
     pub authenticator: Authenticator,
     /// The idempotency keys whose first request is being answered.
     pub idempotency: idempotency::InFlight,
