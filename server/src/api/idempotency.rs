@@ -137,4 +137,57 @@ mod tests {
         drop(claim);
         assert!(in_flight.claim(organization, "k").is_ok());
     }
+
+    /// The sweep runs as the server starts and then every ten minutes: an expired answer is
+    /// deleted without any request asking, an unexpired one is kept.
+    #[tokio::test]
+    async fn expired_answers_are_swept_off_the_request_path() {
+        use std::sync::Arc;
+
+        use crate::domain::Lead;
+        use crate::store::IdempotentAnswer;
+        use crate::store::sqlite::SqliteStore;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let organization = store.organization_ensure("o").await.unwrap();
+        let now = chrono::Utc::now();
+        for (key, expires_at) in [("old", now - KEPT_FOR), ("new", now + KEPT_FOR)] {
+            let lead = Lead::new(organization, format!("{key}@example.com"), now);
+            let answer = IdempotentAnswer {
+                organization,
+                key: key.to_string(),
+                fingerprint: [0; 32],
+                status: 201,
+                body: b"{}".to_vec(),
+                created_at: expires_at - KEPT_FOR,
+                expires_at,
+            };
+            store.lead_insert(lead, Some(answer)).await.unwrap();
+        }
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let sweep = tokio::spawn(sweep_expired(Arc::downgrade(&store), log));
+        // Its first round starts at once; wait for it, in real time, at most 5 s.
+        let swept = async {
+            // Read a second before `expires_at`, so that the lookup itself does not hide it.
+            let before = now - KEPT_FOR - chrono::TimeDelta::seconds(1);
+            while store
+                .idempotent_answer_find(organization, "old", before)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), swept)
+            .await
+            .expect("the expired answer is swept");
+        let kept = store
+            .idempotent_answer_find(organization, "new", now)
+            .await
+            .unwrap();
+        assert!(kept.is_some(), "an unexpired answer stays");
+        sweep.abort();
+    }
 }
