@@ -44,15 +44,7 @@ pub(super) fn list(
         )
         .and_then(|mut statement| {
             statement
-                .query_map([id_text(organization.0)], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })?
+                .query_map([id_text(organization.0)], |row| row.try_into())?
                 .collect()
         })
         .context("listing API keys")?;

@@ -79,13 +79,7 @@ pub(super) fn find(
         .and_then(|mut statement| {
             statement
                 .query_row((id_text(organization.0), key, micros(now)), |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
+                    row.try_into()
                 })
                 .optional()
         })
