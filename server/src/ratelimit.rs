@@ -16,7 +16,7 @@ use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use governor::clock::{Clock, DefaultClock};
-use governor::middleware::{NoOpMiddleware, StateInformationMiddleware, StateSnapshot};
+use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{NotUntil, Quota};
 
@@ -57,13 +57,6 @@ pub struct RateLimitStatus {
 
 type Keyed<K, C> =
     governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
-
-type PerAddress<C> = governor::RateLimiter<
-    IpAddr,
-    DefaultKeyedStateStore<IpAddr>,
-    C,
-    NoOpMiddleware<<C as Clock>::Instant>,
->;
 
 /// The limits of every key and organization.
 pub struct RateLimiter<C: Clock = DefaultClock> {
@@ -119,7 +112,7 @@ const TRACKED_ADDRESSES: usize = 100_000;
 /// An IPv6 client is counted by its /64, the block one host is usually given, so that it
 /// cannot escape the limit by changing the low bits of its address.
 pub struct AddressLimiter<C: Clock = DefaultClock> {
-    addresses: Option<PerAddress<C>>,
+    addresses: Option<Keyed<IpAddr, C>>,
     clock: C,
 }
 
@@ -132,10 +125,7 @@ impl AddressLimiter {
 
 impl<C: Clock + Clone> AddressLimiter<C> {
     fn with_clock(per_minute: u32, clock: C) -> Self {
-        let addresses = NonZeroU32::new(per_minute).map(|per_minute| {
-            let quota = Quota::per_minute(per_minute);
-            governor::RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone())
-        });
+        let addresses = (per_minute > 0).then(|| keyed(per_minute, &clock));
         Self { addresses, clock }
     }
 
@@ -150,6 +140,7 @@ impl<C: Clock + Clone> AddressLimiter<C> {
         }
         addresses
             .check_key(&counted_as(address))
+            .map(drop)
             .map_err(|not_until| refusal(&self.clock, &not_until, Limit::Address))
     }
 }
