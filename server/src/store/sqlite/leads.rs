@@ -307,8 +307,10 @@ pub(super) fn insert(
     lead: Lead,
     answer: Option<&IdempotentAnswer>,
 ) -> Result<Lead, StoreError> {
-    let (organization, id) = (lead.organization_id, lead.id);
-    let row = LeadRow::from_lead(lead)?;
+    let organization = lead.organization_id;
+    // The row holds exactly the lead's fields (the store suite's round trips check it), so
+    // the lead is returned as given rather than read back on the writer thread.
+    let row = LeadRow::from_lead(lead.clone())?;
     // The answer first: a retry racing its original finds the key taken, whatever its email.
     if let Some(answer) = answer {
         if answer.organization != organization {
@@ -322,8 +324,7 @@ pub(super) fn insert(
         .prepare_cached(LeadRow::INSERT)
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
         .map_err(write_error("inserting a lead"))?;
-    select(transaction, organization, id)?
-        .ok_or_else(|| internal("a lead was not found right after its insert"))
+    Ok(lead)
 }
 
 /// `lead` if `condition` (if any) admits its version; [`StoreError::VersionMismatch`] if not.

@@ -13,6 +13,7 @@
 //! translate between SQLite and the domain.
 
 mod api_keys;
+mod checkpoint;
 mod errors;
 mod idempotent_answers;
 mod leads;
@@ -65,9 +66,12 @@ impl SqliteStore {
     /// call it before serving, or from a blocking task. Readers open on first use.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let writer = open_writer(path)?;
+        let checkpoints = Connection::open(path)
+            .and_then(|connection| pool::configure(&connection).map(|()| connection))
+            .context(&format!("opening the checkpointer of {}", path.display()))?;
         Ok(SqliteStore {
             readers: pool::readers(path)?,
-            writer: Writer::start(writer)?,
+            writer: Writer::start(writer, checkpoints)?,
             faults: FaultSwitch::default(),
         })
     }

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::{self, Checkpointer};
 use super::errors::Context;
 use crate::store::StoreError;
 
@@ -94,12 +95,30 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `connection`, which must be configured and migrated.
-    pub(super) fn start(connection: Connection) -> Result<Writer, StoreError> {
+    /// Starts the writer thread on `connection`, which must be configured and migrated, and
+    /// hands the WAL's checkpoints to a thread of their own on `checkpoints`, a second
+    /// read-write connection to the same file.
+    pub(super) fn start(
+        connection: Connection,
+        checkpoints: Connection,
+    ) -> Result<Writer, StoreError> {
+        connection
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                checkpoint::WRITER_BACKSTOP_PAGES,
+            )
+            .context("handing checkpoints over")?;
+        let checkpointer = Checkpointer::start(checkpoints)?;
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".to_string())
-            .spawn(move || commit_batches(&connection, &queue))
+            .spawn(move || {
+                commit_batches(&connection, &queue, &checkpointer);
+                // Its connection closes first, so that the writer's is the last to close.
+                drop(checkpointer);
+                drop(connection);
+            })
             .map_err(|error| StoreError::Internal(format!("starting the writer: {error}")))?;
         Ok(Writer {
             jobs: Some(jobs),
@@ -142,7 +161,11 @@ impl Drop for Writer {
 
 /// The writer thread: until every handle is gone, takes what is queued and commits it as one
 /// transaction.
-fn commit_batches(connection: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+fn commit_batches(
+    connection: &Connection,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    checkpointer: &Checkpointer,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -152,6 +175,9 @@ fn commit_batches(connection: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>)
             }
         }
         let committed = commit(connection, &mut batch);
+        if committed.is_ok() {
+            checkpointer.committed();
+        }
         for job in batch {
             job.finish(committed.clone());
         }
@@ -182,11 +208,12 @@ mod tests {
 
     fn writer() -> (Writer, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let connection = Connection::open(dir.path().join("w.db")).unwrap();
+        let open = || Connection::open(dir.path().join("w.db")).unwrap();
+        let connection = open();
         connection
-            .execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER PRIMARY KEY)")
             .unwrap();
-        (Writer::start(connection).unwrap(), dir)
+        (Writer::start(connection, open()).unwrap(), dir)
     }
 
     fn insert(n: i64) -> impl FnOnce(&Connection) -> Result<i64, StoreError> + Send {
@@ -230,6 +257,35 @@ mod tests {
         assert!(matches!(panicking, Err(StoreError::Internal(_))));
         assert_eq!(fine.unwrap(), 4);
         assert_eq!(rows(&dir), [1, 4]);
+    }
+
+    /// The checkpoint thread copies committed pages into the database file, which the writer
+    /// (whose own checkpoints wait for a WAL of 10,000 pages) never does here.
+    #[tokio::test]
+    async fn commits_are_checkpointed_off_the_writer_thread() {
+        let (writer, dir) = writer();
+        let file = dir.path().join("w.db");
+        let empty = std::fs::metadata(&file).unwrap().len();
+        for n in 0..200 {
+            writer.write(insert(n)).await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&file).unwrap().len() == empty {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint in 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let wal_pages: i64 = writer
+            .write(|connection| {
+                connection
+                    .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+                    .context("reading the writer's automatic checkpoint")
+            })
+            .await
+            .unwrap();
+        assert_eq!(wal_pages, i64::from(checkpoint::WRITER_BACKSTOP_PAGES));
     }
 
     /// A write is answered only once committed: another connection sees it by then.
