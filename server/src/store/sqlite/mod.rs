@@ -5,7 +5,8 @@
 //! pool, and writes on the writer thread. SQLite admits one writer at a time, so writes share
 //! one connection, and the writer commits the writes queued together (`writer`: group
 //! commit); in WAL mode readers do not wait for the writer, so reads get a small pool of their
-//! own.
+//! own, and a third thread copies the WAL back into the file (`checkpoint`) so that the writer
+//! does not.
 //!
 //! This module opens, configures and migrates the file and routes each [`Store`] method to the
 //! writer or a reader. The SQL lives with the table it concerns (`leads`, `organizations`,
