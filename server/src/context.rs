@@ -46,7 +46,7 @@ impl AppContext {
                 request.remote_addr().ip(),
             )
             .await?;
-        let rate_limit = self.limiter.admit(caller.key, caller.organization)?;
+        let rate_limit = self.limiter.admit(caller.key, caller.organization).await?;
         Ok(Admitted { caller, rate_limit })
     }
 

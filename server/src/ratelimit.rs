@@ -6,13 +6,21 @@
 //! The `X-RateLimit-*` headers describe whichever limit is closer to refusing: its size, the
 //! requests it still allows at once, and when it is full again (Unix seconds).
 //!
+//! One process serving its database alone (SQLite) counts in memory ([`InProcess`]). Replicas
+//! sharing a database (PostgreSQL) count in it ([`shared`]), so that a key's limit holds across
+//! all of them: each request then costs a database round trip per limit.
+//!
 //! Before a key is known, its requests are limited by the client's address instead
 //! ([`AddressLimiter`]): each key the server has not yet seen valid costs a database lookup,
 //! and a flood of made-up keys must not be able to queue those lookups ahead of everyone's.
+//! That limit protects each process's own lookups, so each counts it alone.
+
+mod shared;
 
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use governor::clock::{Clock, DefaultClock};
@@ -22,6 +30,7 @@ use governor::{NotUntil, Quota};
 
 use crate::domain::{ApiKeyId, OrganizationId};
 use crate::error::{Error, Limit};
+use crate::store::Store;
 
 /// How many requests a minute each caller may make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,20 +67,51 @@ pub struct RateLimitStatus {
 type Keyed<K, C> =
     governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
-/// The limits of every key and organization.
-pub struct RateLimiter<C: Clock = DefaultClock> {
+/// The limits of every key and organization, counted where the store says they must be.
+pub enum RateLimiter {
+    /// In this process's memory: the database has no other server.
+    InProcess(Box<InProcess>),
+    /// In the database, shared by every replica serving it.
+    Shared(shared::Shared),
+}
+
+impl RateLimiter {
+    /// Counts in `store`'s shared buckets if it has them, else in memory.
+    pub fn for_store(store: &Arc<dyn Store>, limits: Limits) -> Self {
+        match Arc::clone(store).shared_rate_limits() {
+            Some(buckets) => Self::Shared(shared::Shared::new(buckets, limits)),
+            None => Self::InProcess(Box::new(InProcess::new(limits))),
+        }
+    }
+
+    /// Counts one request of `key`; `Err` saying when to retry if a limit refuses it. The key's
+    /// limit is asked first, so a refused key costs its organization nothing.
+    pub async fn admit(
+        &self,
+        key: ApiKeyId,
+        organization: OrganizationId,
+    ) -> Result<RateLimitStatus, Error> {
+        match self {
+            Self::InProcess(limiter) => limiter.admit(key, organization),
+            Self::Shared(limiter) => limiter.admit(key, organization).await,
+        }
+    }
+}
+
+/// The limits of every key and organization, counted in this process.
+pub struct InProcess<C: Clock = DefaultClock> {
     keys: Keyed<ApiKeyId, C>,
     organizations: Keyed<OrganizationId, C>,
     clock: C,
 }
 
-impl RateLimiter {
+impl InProcess {
     pub fn new(limits: Limits) -> Self {
         Self::with_clock(limits, DefaultClock::default())
     }
 }
 
-impl<C: Clock + Clone> RateLimiter<C> {
+impl<C: Clock + Clone> InProcess<C> {
     fn with_clock(limits: Limits, clock: C) -> Self {
         Self {
             keys: keyed(limits.per_key, &clock),
@@ -80,8 +120,7 @@ impl<C: Clock + Clone> RateLimiter<C> {
         }
     }
 
-    /// Counts one request of `key`; `Err` saying when to retry if a limit refuses it. The key's
-    /// limit is asked first, so a refused key costs its organization nothing.
+    /// As [`RateLimiter::admit`].
     pub fn admit(
         &self,
         key: ApiKeyId,
@@ -218,14 +257,14 @@ mod tests {
     fn limiter(
         per_key: u32,
         per_organization: u32,
-    ) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
+    ) -> (InProcess<FakeRelativeClock>, FakeRelativeClock) {
         let clock = FakeRelativeClock::default();
         let limits = Limits {
             per_key,
             per_organization,
             ..Limits::default()
         };
-        (RateLimiter::with_clock(limits, clock.clone()), clock)
+        (InProcess::with_clock(limits, clock.clone()), clock)
     }
 
     #[test]

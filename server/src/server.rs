@@ -32,8 +32,8 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
         log.new(slog::o!("task" => "idempotency-sweep")),
     ));
     let context = AppContext {
+        limiter: RateLimiter::for_store(&store, config.rate_limits),
         store,
-        limiter: RateLimiter::new(config.rate_limits),
         authenticator: Authenticator::new(config.rate_limits.unfamiliar_keys_per_address),
         idempotency: idempotency::InFlight::default(),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight)),

@@ -126,9 +126,67 @@ impl FaultSwitch {
     }
 }
 
+/// A rate-limit bucket: one per API key, one per organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateBucket {
+    Key(ApiKeyId),
+    Organization(OrganizationId),
+}
+
+/// A bucket's quota, as GCRA counts it: one request refills every `interval_micros`, and the
+/// bucket holds `burst` requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GcraQuota {
+    pub interval_micros: i64,
+    pub burst: u32,
+}
+
+impl GcraQuota {
+    /// How far ahead of now a bucket's theoretical arrival time may run: the whole bucket.
+    pub fn capacity_micros(&self) -> i64 {
+        self.interval_micros.saturating_mul(i64::from(self.burst))
+    }
+}
+
+/// What taking one request from a bucket did. A bucket's state is its theoretical arrival
+/// time (TAT): when it will be full again, if nothing more is taken; at or before now when
+/// it is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketTake {
+    /// The request was counted; the bucket is full again at `tat_micros`.
+    Taken { tat_micros: i64 },
+    /// The bucket had no room; nothing was counted, and it is full again at `tat_micros`.
+    Refused { tat_micros: i64 },
+}
+
+/// Rate-limit buckets kept in the database, so that every process serving it counts against
+/// the same limits. A backend that only one process serves (SQLite) has none: that process
+/// counts in memory.
+#[async_trait]
+pub trait SharedRateLimits: Send + Sync + 'static {
+    /// Takes one request from `bucket` at `now_micros` (Unix microseconds) if it has room,
+    /// atomically across every process: with `tat` the bucket's TAT (`now` for a bucket never
+    /// used, or one full by now), the request is taken if `max(tat, now) + interval <= now +
+    /// capacity`, and the TAT becomes `max(tat, now) + interval`.
+    async fn rate_limit_take(
+        &self,
+        bucket: RateBucket,
+        quota: GcraQuota,
+        now_micros: i64,
+    ) -> Result<BucketTake, StoreError>;
+}
+
 /// What the server needs from storage.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The buckets every process serving this database shares, if several may serve it;
+    /// `None` (the default) if only one process does, which then counts rate limits itself.
+    fn shared_rate_limits(
+        self: std::sync::Arc<Self>,
+    ) -> Option<std::sync::Arc<dyn SharedRateLimits>> {
+        None
+    }
+
     /// Whether the database answers.
     async fn health(&self) -> Result<(), StoreError>;
 
