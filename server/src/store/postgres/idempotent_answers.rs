@@ -121,3 +121,43 @@ pub(super) async fn sweep_batch(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{open, raw};
+    use super::*;
+    use crate::store::Store;
+    use crate::store::suite::{T0, at};
+
+    #[tokio::test]
+    async fn a_sweep_of_more_than_a_batch_deletes_every_expired_answer() {
+        let Some((database, store, organization)) = open().await else {
+            return;
+        };
+        let expired = 2 * i64::from(SWEEP_BATCH) + 7;
+        let raw = raw(&database).await;
+        // The last three expire after the sweep's `now`.
+        raw.execute(
+            "INSERT INTO idempotent_answers \
+             SELECT $1, 'key-' || n, decode(repeat('00', 32), 'hex'), 201, '', \
+             $2::timestamptz, CASE WHEN n <= $4::bigint THEN $2 ELSE $3::timestamptz END \
+             FROM generate_series(1, $4::bigint + 3) AS n",
+            &[&organization.0, &at(T0), &at(T0 + 2), &expired],
+        )
+        .await
+        .expect("insert");
+        assert_eq!(
+            store
+                .idempotent_answers_sweep(at(T0 + 1))
+                .await
+                .expect("sweep"),
+            expired.unsigned_abs()
+        );
+        let left: i64 = raw
+            .query_one("SELECT count(*) FROM idempotent_answers", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(left, 3);
+    }
+}

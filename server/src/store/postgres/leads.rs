@@ -340,3 +340,138 @@ fn read(row: &Row) -> Result<Lead, StoreError> {
         version: column(row, "version")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{open, raw};
+    use super::*;
+    use crate::store::Store;
+    use crate::store::suite::{T0, assert_internal, at, full_lead};
+
+    #[tokio::test]
+    async fn the_statements_name_every_column_of_the_table() {
+        let Some((database, _store, _)) = open().await else {
+            return;
+        };
+        let table: Vec<String> = raw(&database)
+            .await
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_name = 'leads' ORDER BY ordinal_position",
+                &[],
+            )
+            .await
+            .expect("columns")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        // In the table's order too, so that the list reads like the schema.
+        assert_eq!(table, columns!().split(", ").collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn each_list_query_reads_an_index_in_order() {
+        let Some((database, _store, organization)) = open().await else {
+            return;
+        };
+        let raw = raw(&database).await;
+        // An empty table is cheapest to scan whole: ask for the plan an index would give.
+        raw.batch_execute("SET enable_seqscan = off")
+            .await
+            .expect("no sequential scans");
+        let keyset = Keyset {
+            created_at: at(T0),
+            id: Uuid::new_v4(),
+        };
+        let filters = [
+            (LeadFilter::default(), "leads_by_created"),
+            (
+                LeadFilter {
+                    status: Some(LeadStatus::New),
+                    ..LeadFilter::default()
+                },
+                "leads_by_status",
+            ),
+            (
+                LeadFilter {
+                    utm_source: Some("google".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_utm_source",
+            ),
+            (
+                LeadFilter {
+                    assigned_to_id: Some("user_1".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_assignee",
+            ),
+            (
+                LeadFilter {
+                    status: Some(LeadStatus::Lost),
+                    utm_source: Some("referral".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_status_and_utm_source",
+            ),
+        ];
+        for (filter, index) in filters {
+            for after in [None, Some(keyset)] {
+                let (sql, values) = list_query(organization, &filter, after, 10);
+                let parameters: Vec<&(dyn ToSql + Sync)> = values
+                    .iter()
+                    .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                let plan: Vec<String> = raw
+                    .query(&format!("EXPLAIN {sql}"), &parameters)
+                    .await
+                    .expect("plan")
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect();
+                let plan = plan.join("\n");
+                assert!(plan.contains(index), "{filter:?} {after:?}:\n{plan}");
+                assert!(!plan.contains("Sort"), "{filter:?} {after:?}:\n{plan}");
+                if after.is_some() {
+                    // The keyset is an index condition, not a filter on every row read.
+                    assert!(
+                        plan.contains("Index Cond: ") && plan.contains("created_at, id) <"),
+                        "{filter:?} seeks:\n{plan}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_json_column_is_an_internal_error() {
+        let Some((database, store, organization)) = open().await else {
+            return;
+        };
+        let lead = store
+            .lead_insert(full_lead(organization), None)
+            .await
+            .expect("insert");
+        // An array, as the schema checks, but of something other than objects.
+        raw(&database)
+            .await
+            .execute("UPDATE leads SET notes = '[1]' WHERE id = $1", &[&lead.id])
+            .await
+            .expect("corrupt");
+        assert_internal(store.lead_get(organization, lead.id).await);
+        assert_internal(
+            store
+                .lead_list(organization, LeadFilter::default(), None, 1000)
+                .await,
+        );
+        let changes = LeadChanges {
+            company: Some("x".to_owned()),
+            ..LeadChanges::default()
+        };
+        assert_internal(
+            store
+                .lead_update(organization, lead.id, changes, None, at(T0))
+                .await,
+        );
+    }
+}

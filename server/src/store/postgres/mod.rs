@@ -172,6 +172,7 @@ impl Store for PostgresStore {
         lead: Lead,
         answer: Option<IdempotentAnswer>,
     ) -> Result<Lead, StoreError> {
+        let mut client = self.client().await?;
         if answer
             .as_ref()
             .is_some_and(|answer| answer.organization != lead.organization_id)
@@ -180,7 +181,6 @@ impl Store for PostgresStore {
                 "an idempotent answer was given for another organization than its lead's",
             ));
         }
-        let mut client = self.client().await?;
         // Both or neither: a transaction dropped before its commit rolls back.
         let transaction = client.transaction().await.context("beginning an insert")?;
         // The answer first: a retry racing its original finds the key taken, whatever its

@@ -50,20 +50,17 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .await
         .and_then(|row| row.try_get(0))
         .context("reading the schema's version")?;
-    let known = MIGRATIONS.len();
-    let applied = usize::try_from(applied)
-        .map_err(|_| StoreError::Internal(format!("the schema's version {applied} is negative")))?;
+    let migrations = (1_i32..).zip(MIGRATIONS);
+    let known = migrations.clone().last().map_or(0, |(version, _)| version);
     if applied > known {
         return Err(StoreError::Internal(format!(
             "the database's schema is at version {applied}, newer than this build's {known}: \
              run a newer server"
         )));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let version = index + 1;
+    for (version, sql) in migrations.filter(|(version, _)| *version > applied) {
         let doing = format!("applying migration {version}");
         transaction.batch_execute(sql).await.context(&doing)?;
-        let version = i32::try_from(version).map_err(|_| StoreError::Internal(doing.clone()))?;
         transaction
             .execute(
                 "INSERT INTO schema_migrations (version) VALUES ($1)",
