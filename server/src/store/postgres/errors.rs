@@ -12,10 +12,11 @@ use tokio_postgres::error::SqlState;
 use crate::store::StoreError;
 
 /// `UNIQUE (organization_id, email_lower)` on `leads`.
-pub(super) const EMAIL_UNIQUE: &str = "leads_email_unique";
+const EMAIL_UNIQUE: &str = "leads_email_unique";
 
-/// The primary key of `idempotent_answers`, `(organization_id, idempotency_key)`.
-pub(super) const ANSWER_KEY_UNIQUE: &str = "idempotent_answers_pkey";
+/// The primary key of `idempotent_answers`, `(organization_id, idempotency_key)`. The store's
+/// own insert resolves clashes with `ON CONFLICT`; this names any other statement's.
+const ANSWER_KEY_UNIQUE: &str = "idempotent_answers_pkey";
 
 pub(super) fn internal(message: &str) -> StoreError {
     StoreError::Internal(message.to_owned())

@@ -54,8 +54,9 @@ const INSERT: &str = concat!(
 
 /// Applies a [`LeadChanges`] (a `NULL` leaves its column as it is) if the version condition
 /// `$13` (`NULL` for any version) admits the lead's version. One statement: PostgreSQL locks
-/// the row, and a concurrent update that got there first makes it evaluate the condition
-/// again on the row that update left, so no update is lost.
+/// the row, and under `READ COMMITTED` (its default) a concurrent update that got there first
+/// makes it evaluate the condition again on the row that update left, so no update is lost.
+/// (Under `SERIALIZABLE`, CockroachDB's default, the loser fails instead: an internal error.)
 const UPDATE: &str = concat!(
     "UPDATE leads SET email = COALESCE($3, email), email_lower = COALESCE($4, email_lower), \
      full_name = COALESCE($5, full_name), phone = COALESCE($6, phone), \
