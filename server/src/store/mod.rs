@@ -1,9 +1,11 @@
-//! Storage behind a small interface, so that handlers never see SQL and another backend
-//! (PostgreSQL) can be added without touching them. [`sqlite`] is the embedded default.
+//! Storage behind a small interface, so that handlers never see SQL and backends can be
+//! added without touching them. [`sqlite`] is the embedded default; [`postgres`] serves
+//! deployments with several replicas.
 //!
 //! Every method is scoped by organization where leads and idempotent answers are concerned: a
 //! lead or answer of another organization is never returned, changed or counted.
 
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;

@@ -3,7 +3,7 @@
 //! limits, keyset paging and filters, API keys, organizations and concurrent use.
 //!
 //! A backend runs them all by invoking [`store_suite!`] with a factory of fresh, empty
-//! stores, as `sqlite` does; what only one backend has (files, migrations, SQL) is tested in
+//! stores, as `sqlite` and `postgres` do; what only one backend has (files, migrations, SQL) is tested in
 //! that backend's own module. The fixtures here ([`lead`], [`full_lead`], …) serve those tests
 //! too.
 
@@ -25,7 +25,8 @@ use super::{Store, StoreError};
 use crate::domain::{JsonObject, Lead, LeadFilter, LeadSource, LeadStatus, OrganizationId};
 
 /// Declares one `#[tokio::test]` per test of the suite, each on a store of its own from
-/// `$factory`, an `async fn() -> Subject`.
+/// `$factory`, an `async fn() -> Subject`, or `-> Option<Subject>` for a backend that needs a
+/// server the environment may not give: on `None` (the factory says why) the test passes.
 ///
 /// Every test of the suite's modules must be listed here: one left out is dead code, which
 /// the lint gate refuses, and a name with no test does not compile.
@@ -87,7 +88,11 @@ macro_rules! store_suite {
         $(
             #[tokio::test $(($($runtime)*))?]
             async fn $test() {
-                let subject: $crate::store::suite::Subject = $factory().await;
+                let subject: ::std::option::Option<$crate::store::suite::Subject> =
+                    $factory().await.into();
+                let ::std::option::Option::Some(subject) = subject else {
+                    return;
+                };
                 $crate::store::suite::$module::$test(::std::sync::Arc::clone(&subject.store))
                     .await;
             }

@@ -1,0 +1,478 @@
+//! The `leads` table: the one list of its columns, and the statements that insert, update
+//! (under a version condition), read and list leads.
+//!
+//! A column cannot be forgotten: [`insert`] destructures the [`Lead`] it writes, so a new
+//! field fails to compile there until it is stored; [`read`] builds a `Lead` with every field
+//! named; and a test compares [`columns!`] with the table's columns.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::{FromSql, ToSql};
+use uuid::Uuid;
+
+use super::errors::{Context, internal};
+use super::statements::{Parameters, query, query_opt};
+use crate::domain::{
+    JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus, OrganizationId,
+    VersionCondition,
+};
+use crate::store::StoreError;
+
+/// Every column of `leads`, in the table's order: what each statement here returns, and what
+/// [`INSERT`] writes, as `$1` to `$26`.
+macro_rules! columns {
+    () => {
+        "id, organization_id, email, email_lower, full_name, phone, company, timezone, status, \
+         assigned_to_id, source_referrer, source_utm_campaign, source_utm_content, \
+         source_utm_medium, source_utm_source, source_utm_term, metadata, notes, \
+         disqualification_data, payment_count, payment_status, last_payment_at, \
+         total_paid_cents, created_at, updated_at, version"
+    };
+}
+
+/// Every lead of an organization; a caller appends the rest of the `WHERE` and the order.
+const SELECT: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM leads WHERE organization_id = $1"
+);
+
+const SELECT_BY_KEY: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM leads WHERE organization_id = $1 AND id = $2"
+);
+
+const INSERT: &str = concat!(
+    "INSERT INTO leads (",
+    columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+     $18, $19, $20, $21, $22, $23, $24, $25, $26) RETURNING ",
+    columns!()
+);
+
+/// Applies a [`LeadChanges`] (a `NULL` leaves its column as it is) if the version condition
+/// `$13` (`NULL` for any version) admits the lead's version. One statement: PostgreSQL locks
+/// the row, and under `READ COMMITTED` (its default) a concurrent update that got there first
+/// makes it evaluate the condition again on the row that update left, so no update is lost.
+/// (Under `SERIALIZABLE`, CockroachDB's default, the loser fails instead: an internal error.)
+const UPDATE: &str = concat!(
+    "UPDATE leads SET email = COALESCE($3, email), email_lower = COALESCE($4, email_lower), \
+     full_name = COALESCE($5, full_name), phone = COALESCE($6, phone), \
+     company = COALESCE($7, company), timezone = COALESCE($8, timezone), \
+     status = COALESCE($9, status), assigned_to_id = COALESCE($10, assigned_to_id), \
+     notes = COALESCE($11, notes), updated_at = $12, version = version + 1 \
+     WHERE organization_id = $1 AND id = $2 \
+     AND ($13::bigint[] IS NULL OR version = ANY ($13::bigint[])) \
+     RETURNING ",
+    columns!()
+);
+
+/// The organization's lead with this id.
+pub(super) async fn select(
+    client: &impl GenericClient,
+    organization: OrganizationId,
+    id: Uuid,
+) -> Result<Option<Lead>, StoreError> {
+    query_opt(
+        client,
+        "reading a lead",
+        SELECT_BY_KEY,
+        &[&organization.0, &id],
+    )
+    .await?
+    .map(|row| read(&row))
+    .transpose()
+}
+
+/// Stores `lead`; returns it as read back, so the caller gets exactly what [`select`] will.
+pub(super) async fn insert(client: &impl GenericClient, lead: &Lead) -> Result<Lead, StoreError> {
+    // Destructured so that a new field of `Lead` fails to compile here until it is stored.
+    let Lead {
+        id,
+        organization_id,
+        email,
+        full_name,
+        phone,
+        company,
+        timezone,
+        status,
+        assigned_to_id,
+        source:
+            LeadSource {
+                referrer,
+                utm_campaign,
+                utm_content,
+                utm_medium,
+                utm_source,
+                utm_term,
+            },
+        metadata,
+        notes,
+        disqualification_data,
+        payment_count,
+        payment_status,
+        last_payment_at,
+        total_paid_cents,
+        created_at,
+        updated_at,
+        version,
+    } = lead;
+    let email_lower = fold(email);
+    let notes = notes_text(notes)?;
+    let row = query_opt(
+        client,
+        "inserting a lead",
+        INSERT,
+        &[
+            id,
+            &organization_id.0,
+            email,
+            &email_lower,
+            full_name,
+            phone,
+            company,
+            timezone,
+            &status.as_str(),
+            assigned_to_id,
+            referrer,
+            utm_campaign,
+            utm_content,
+            utm_medium,
+            utm_source,
+            utm_term,
+            &metadata.as_ref().map(JsonObject::as_str),
+            &notes,
+            &disqualification_data.as_ref().map(JsonObject::as_str),
+            payment_count,
+            payment_status,
+            last_payment_at,
+            total_paid_cents,
+            created_at,
+            updated_at,
+            version,
+        ],
+    )
+    .await?
+    .ok_or_else(|| internal("an insert of a lead returned no row"))?;
+    read(&row)
+}
+
+/// Applies `changes` to the organization's lead if `condition` admits its version, sets
+/// `updated_at` to `now` and adds one to the version; returns the lead as stored, `None` if
+/// there is no such lead. `changes` must not be empty (it would still add to the version).
+pub(super) async fn update(
+    client: &impl GenericClient,
+    organization: OrganizationId,
+    id: Uuid,
+    changes: LeadChanges,
+    condition: Option<&VersionCondition>,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, StoreError> {
+    // Destructured so that a new field of `LeadChanges` fails to compile here until applied.
+    let LeadChanges {
+        email,
+        full_name,
+        phone,
+        company,
+        timezone,
+        status,
+        assigned_to_id,
+        notes,
+    } = changes;
+    let email_lower = email.as_deref().map(fold);
+    let notes = notes.as_deref().map(notes_text).transpose()?;
+    let versions = match condition {
+        Some(VersionCondition::OneOf(versions)) => Some(versions.as_slice()),
+        Some(VersionCondition::Any) | None => None,
+    };
+    let parameters: Parameters<'_> = &[
+        &organization.0,
+        &id,
+        &email,
+        &email_lower,
+        &full_name,
+        &phone,
+        &company,
+        &timezone,
+        &status.map(LeadStatus::as_str),
+        &assigned_to_id,
+        &notes,
+        &now,
+        &versions,
+    ];
+    if let Some(row) = query_opt(client, "updating a lead", UPDATE, parameters).await? {
+        return read(&row).map(Some);
+    }
+    // No row: there is no such lead, or the condition refused its version. Leads are never
+    // deleted, so a lead found now was there for the update to find.
+    match select(client, organization, id).await? {
+        None => Ok(None),
+        Some(_) => Err(StoreError::VersionMismatch),
+    }
+}
+
+/// At most `limit` of the organization's leads matching `filter`, in the list order, starting
+/// strictly after `after`.
+pub(super) async fn list(
+    client: &impl GenericClient,
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: Option<Keyset>,
+    limit: u32,
+) -> Result<Vec<Lead>, StoreError> {
+    let (sql, values) = list_query(organization, filter, after, limit);
+    let parameters: Vec<&(dyn ToSql + Sync)> = values
+        .iter()
+        .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    query(client, "listing leads", &sql, &parameters)
+        .await?
+        .iter()
+        .map(read)
+        .collect()
+}
+
+/// A parameter of a query built at run time.
+type Value = Box<dyn ToSql + Sync + Send>;
+
+/// The list query and its parameters, all bound: no value is ever spliced into the SQL. Each
+/// combination of filters is a statement of its own, so that PostgreSQL plans each for the
+/// index that serves it (one statement with `$n IS NULL OR …` would get one plan for all).
+fn list_query(
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: Option<Keyset>,
+    limit: u32,
+) -> (String, Vec<Value>) {
+    let LeadFilter {
+        status,
+        utm_source,
+        assigned_to_id,
+    } = filter;
+    let mut sql = SELECT.to_owned();
+    let mut values: Vec<Value> = vec![Box::new(organization.0)];
+    let mut condition = |sql: &mut String, column: &str, value: Value| {
+        values.push(value);
+        sql.push_str(&format!(" AND {column} = ${}", values.len()));
+    };
+    if let Some(status) = status {
+        condition(&mut sql, "status", Box::new(status.as_str()));
+    }
+    if let Some(utm_source) = utm_source {
+        condition(&mut sql, "source_utm_source", Box::new(utm_source.clone()));
+    }
+    if let Some(assigned_to_id) = assigned_to_id {
+        condition(&mut sql, "assigned_to_id", Box::new(assigned_to_id.clone()));
+    }
+    if let Some(Keyset { created_at, id }) = after {
+        // A row comparison: the index on `(…, created_at DESC, id DESC)` seeks straight to it.
+        values.push(Box::new(created_at));
+        values.push(Box::new(id));
+        let n = values.len();
+        sql.push_str(&format!(" AND (created_at, id) < (${}, ${n})", n - 1));
+    }
+    values.push(Box::new(i64::from(limit)));
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ${}",
+        values.len()
+    ));
+    (sql, values)
+}
+
+/// The email as compared for uniqueness: Rust's folding, as in the SQLite store, which folds
+/// beyond ASCII whatever the database's locale.
+fn fold(email: &str) -> String {
+    email.to_lowercase()
+}
+
+fn notes_text(notes: &[JsonObject]) -> Result<String, StoreError> {
+    serde_json::to_string(notes)
+        .map_err(|error| StoreError::Internal(format!("encoding notes: {error}")))
+}
+
+/// One column of a lead's row, by name.
+fn column<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> Result<T, StoreError> {
+    row.try_get(name).context("reading a lead")
+}
+
+/// A row of any statement here as a [`Lead`]. By name: a lookup among 26 names costs nothing
+/// next to the round trip that fetched the row, and no order has to be kept in step.
+fn read(row: &Row) -> Result<Lead, StoreError> {
+    let id: Uuid = column(row, "id")?;
+    let corrupt = |column: &str, error: &dyn std::fmt::Display| {
+        StoreError::Internal(format!("lead {id} has a corrupt {column}: {error}"))
+    };
+    let object = |name: &str| -> Result<Option<JsonObject>, StoreError> {
+        column::<Option<String>>(row, name)?
+            .map(|text| JsonObject::from_text(text).map_err(|error| corrupt(name, &error)))
+            .transpose()
+    };
+    let status: String = column(row, "status")?;
+    let notes: String = column(row, "notes")?;
+    Ok(Lead {
+        id,
+        organization_id: OrganizationId(column(row, "organization_id")?),
+        email: column(row, "email")?,
+        full_name: column(row, "full_name")?,
+        phone: column(row, "phone")?,
+        company: column(row, "company")?,
+        timezone: column(row, "timezone")?,
+        status: LeadStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        assigned_to_id: column(row, "assigned_to_id")?,
+        source: LeadSource {
+            referrer: column(row, "source_referrer")?,
+            utm_campaign: column(row, "source_utm_campaign")?,
+            utm_content: column(row, "source_utm_content")?,
+            utm_medium: column(row, "source_utm_medium")?,
+            utm_source: column(row, "source_utm_source")?,
+            utm_term: column(row, "source_utm_term")?,
+        },
+        metadata: object("metadata")?,
+        notes: serde_json::from_str(&notes).map_err(|error| corrupt("notes", &error))?,
+        disqualification_data: object("disqualification_data")?,
+        payment_count: column(row, "payment_count")?,
+        payment_status: column(row, "payment_status")?,
+        last_payment_at: column(row, "last_payment_at")?,
+        total_paid_cents: column(row, "total_paid_cents")?,
+        created_at: column(row, "created_at")?,
+        updated_at: column(row, "updated_at")?,
+        version: column(row, "version")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{open, raw};
+    use super::*;
+    use crate::store::Store;
+    use crate::store::suite::{T0, assert_internal, at, full_lead};
+
+    #[tokio::test]
+    async fn the_statements_name_every_column_of_the_table() {
+        let Some((database, _store, _)) = open().await else {
+            return;
+        };
+        let table: Vec<String> = raw(&database)
+            .await
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_name = 'leads' ORDER BY ordinal_position",
+                &[],
+            )
+            .await
+            .expect("columns")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        // In the table's order too, so that the list reads like the schema.
+        assert_eq!(table, columns!().split(", ").collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn each_list_query_reads_an_index_in_order() {
+        let Some((database, _store, organization)) = open().await else {
+            return;
+        };
+        let raw = raw(&database).await;
+        // An empty table is cheapest to scan whole: ask for the plan an index would give.
+        raw.batch_execute("SET enable_seqscan = off")
+            .await
+            .expect("no sequential scans");
+        let keyset = Keyset {
+            created_at: at(T0),
+            id: Uuid::new_v4(),
+        };
+        let filters = [
+            (LeadFilter::default(), "leads_by_created"),
+            (
+                LeadFilter {
+                    status: Some(LeadStatus::New),
+                    ..LeadFilter::default()
+                },
+                "leads_by_status",
+            ),
+            (
+                LeadFilter {
+                    utm_source: Some("google".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_utm_source",
+            ),
+            (
+                LeadFilter {
+                    assigned_to_id: Some("user_1".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_assignee",
+            ),
+            (
+                LeadFilter {
+                    status: Some(LeadStatus::Lost),
+                    utm_source: Some("referral".to_owned()),
+                    ..LeadFilter::default()
+                },
+                "leads_by_status_and_utm_source",
+            ),
+        ];
+        for (filter, index) in filters {
+            for after in [None, Some(keyset)] {
+                let (sql, values) = list_query(organization, &filter, after, 10);
+                let parameters: Vec<&(dyn ToSql + Sync)> = values
+                    .iter()
+                    .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                let plan: Vec<String> = raw
+                    .query(&format!("EXPLAIN {sql}"), &parameters)
+                    .await
+                    .expect("plan")
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect();
+                let plan = plan.join("\n");
+                assert!(plan.contains(index), "{filter:?} {after:?}:\n{plan}");
+                assert!(!plan.contains("Sort"), "{filter:?} {after:?}:\n{plan}");
+                if after.is_some() {
+                    // The keyset is an index condition, not a filter on every row read.
+                    assert!(
+                        plan.contains("Index Cond: ") && plan.contains("created_at, id) <"),
+                        "{filter:?} seeks:\n{plan}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_json_column_is_an_internal_error() {
+        let Some((database, store, organization)) = open().await else {
+            return;
+        };
+        let lead = store
+            .lead_insert(full_lead(organization), None)
+            .await
+            .expect("insert");
+        // An array, as the schema checks, but of something other than objects.
+        raw(&database)
+            .await
+            .execute("UPDATE leads SET notes = '[1]' WHERE id = $1", &[&lead.id])
+            .await
+            .expect("corrupt");
+        assert_internal(store.lead_get(organization, lead.id).await);
+        assert_internal(
+            store
+                .lead_list(organization, LeadFilter::default(), None, 1000)
+                .await,
+        );
+        let changes = LeadChanges {
+            company: Some("x".to_owned()),
+            ..LeadChanges::default()
+        };
+        assert_internal(
+            store
+                .lead_update(organization, lead.id, changes, None, at(T0))
+                .await,
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! The PostgreSQL [`Store`], for deployments with several replicas of the server: the
+//! connection pool, the schema's migrations (`schema`, applied as the store connects), and the
+//! routing of each [`Store`] method to a pooled connection.
+//!
+//! The SQL lives with the table it concerns (`leads`, `organizations`, `api_keys`,
+//! `idempotent_answers`); `statements` runs it, and `errors` turns the driver's errors into
+//! [`StoreError`]s. The semantics are the SQLite store's, checked by the same suite.
+//!
+//! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
+//! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
+//! at compile time; and the pool is of the deadpool family the SQLite store already uses.
+//! Connections are plain TCP (`NoTls`): TLS to the database is not supported yet.
+
+mod api_keys;
+mod errors;
+mod idempotent_answers;
+mod leads;
+mod organizations;
+mod schema;
+mod statements;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+use self::errors::{Context, internal};
+use super::{
+    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError,
+};
+use crate::domain::{
+    ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition,
+};
+
+/// Connections per replica: enough for requests to overlap, few enough that a handful of
+/// replicas stay well under PostgreSQL's default `max_connections` (100).
+const CONNECTIONS: usize = 16;
+
+/// How long a request waits for a pooled connection, and for a new one to be made, before it
+/// fails rather than hang while the database is unreachable.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Storage in a PostgreSQL database, shared by every replica connected to it.
+pub struct PostgresStore {
+    pool: Pool,
+    faults: FaultSwitch,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`) and
+    /// brings its schema up to date, waiting for any other process migrating it. Fails if
+    /// the database is unreachable or its schema is newer than this build knows.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        // The error names what is wrong without repeating the URL, which may hold a password.
+        let config = url
+            .parse::<tokio_postgres::Config>()
+            .map_err(|error| StoreError::Internal(format!("the database URL: {error}")))?;
+        Self::connect_with(config).await
+    }
+
+    async fn connect_with(config: tokio_postgres::Config) -> Result<PostgresStore, StoreError> {
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection that died is replaced; one that lives is not probed on every
+                // checkout, which would cost a round trip per request.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(CONNECTIONS)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECTION_TIMEOUT))
+            .create_timeout(Some(CONNECTION_TIMEOUT))
+            .build()
+            .map_err(|error| StoreError::Internal(format!("building the pool: {error}")))?;
+        let mut client = pool.get().await.context("connecting to the database")?;
+        schema::migrate(&mut client).await?;
+        Ok(PostgresStore {
+            pool,
+            faults: FaultSwitch::default(),
+        })
+    }
+
+    /// Makes every later call fail, for tests of what clients see then.
+    pub fn faults(&self) -> &FaultSwitch {
+        &self.faults
+    }
+
+    /// A pooled connection, once one is free: where every call passes, so the
+    /// [`FaultSwitch`] is checked here.
+    async fn client(&self) -> Result<Client, StoreError> {
+        self.faults.check()?;
+        self.pool.get().await.context("borrowing a connection")
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn health(&self) -> Result<(), StoreError> {
+        // Reads the schema's tables, not just `SELECT 1`: a database that lost them cannot
+        // serve requests.
+        let client = self.client().await?;
+        statements::query(
+            &client,
+            "probing the database",
+            "SELECT EXISTS (SELECT 1 FROM leads), EXISTS (SELECT 1 FROM api_keys)",
+            &[],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        organizations::none_exist(&self.client().await?).await
+    }
+
+    async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError> {
+        organizations::ensure(&self.client().await?, name).await
+    }
+
+    async fn organization_find(&self, name: &str) -> Result<Option<OrganizationId>, StoreError> {
+        organizations::find(&self.client().await?, name).await
+    }
+
+    async fn api_key_insert(&self, key: NewApiKey) -> Result<ApiKeyId, StoreError> {
+        api_keys::insert(&self.client().await?, &key).await
+    }
+
+    async fn api_key_find(
+        &self,
+        hash: KeyHash,
+    ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
+        api_keys::find(&self.client().await?, hash).await
+    }
+
+    async fn api_key_list(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        api_keys::list(&self.client().await?, organization).await
+    }
+
+    async fn api_key_revoke(
+        &self,
+        prefix: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client
+            .transaction()
+            .await
+            .context("beginning a revocation")?;
+        let outcome = api_keys::revoke(&transaction, prefix, at).await?;
+        transaction
+            .commit()
+            .await
+            .context("committing a revocation")?;
+        Ok(outcome)
+    }
+
+    async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        api_keys::touch(&self.client().await?, key, at).await
+    }
+
+    async fn lead_insert(
+        &self,
+        lead: Lead,
+        answer: Option<IdempotentAnswer>,
+    ) -> Result<Lead, StoreError> {
+        let mut client = self.client().await?;
+        if answer
+            .as_ref()
+            .is_some_and(|answer| answer.organization != lead.organization_id)
+        {
+            return Err(internal(
+                "an idempotent answer was given for another organization than its lead's",
+            ));
+        }
+        // Both or neither: a transaction dropped before its commit rolls back.
+        let transaction = client.transaction().await.context("beginning an insert")?;
+        // The answer first: a retry racing its original finds the key taken, whatever its
+        // email.
+        if let Some(answer) = &answer {
+            idempotent_answers::keep(&transaction, answer).await?;
+        }
+        let stored = leads::insert(&transaction, &lead).await?;
+        transaction.commit().await.context("committing a lead")?;
+        Ok(stored)
+    }
+
+    async fn lead_get(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Lead>, StoreError> {
+        leads::select(&self.client().await?, organization, id).await
+    }
+
+    async fn lead_update(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        changes: LeadChanges,
+        condition: Option<VersionCondition>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lead>, StoreError> {
+        let client = self.client().await?;
+        if changes.is_empty() {
+            // Nothing to write: the condition is checked against the version read, and
+            // nothing depends on it staying so.
+            let lead = leads::select(&client, organization, id).await?;
+            return match (lead, condition) {
+                (Some(lead), Some(condition)) if !condition.admits(lead.version) => {
+                    Err(StoreError::VersionMismatch)
+                }
+                (lead, _) => Ok(lead),
+            };
+        }
+        leads::update(&client, organization, id, changes, condition.as_ref(), now).await
+    }
+
+    async fn lead_list(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Lead>, StoreError> {
+        leads::list(&self.client().await?, organization, &filter, after, limit).await
+    }
+
+    async fn idempotent_answer_find(
+        &self,
+        organization: OrganizationId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotentAnswer>, StoreError> {
+        idempotent_answers::find(&self.client().await?, organization, key, now).await
+    }
+
+    async fn idempotent_answers_sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let mut swept = 0;
+        loop {
+            let batch = idempotent_answers::sweep_batch(&client, now).await?;
+            swept += batch;
+            if batch < u64::from(idempotent_answers::SWEEP_BATCH) {
+                return Ok(swept);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// The [`Store`] contract, as every backend must keep it.
+#[cfg(test)]
+mod suite {
+    crate::store::suite::store_suite!(super::tests::subject);
+}
