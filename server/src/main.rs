@@ -1,8 +1,8 @@
 //! `leads-server`: serve the Leads API, manage API keys, print the OpenAPI document.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -10,9 +10,8 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use leads_server::auth::MissingOrganization;
-use leads_server::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT};
+use leads_server::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Database};
 use leads_server::ratelimit::Limits;
-use leads_server::store::sqlite::SqliteStore;
 use leads_server::store::{RevokeOutcome, Store};
 use leads_server::{api, auth, server};
 
@@ -20,7 +19,7 @@ use leads_server::{api, auth, server};
 #[command(
     name = "leads-server",
     version,
-    about = "The Leads API server, on SQLite"
+    about = "The Leads API server, on SQLite or PostgreSQL"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -80,9 +79,10 @@ enum KeysCommand {
 
 #[derive(Args, Clone)]
 struct DatabaseArg {
-    /// The SQLite database file; created if missing.
+    /// The database: an SQLite file, created if missing, or a PostgreSQL database by its URL
+    /// (`postgres://user:password@host:port/database`), which several servers may share.
     #[arg(long, env = "LEADS_DATABASE", default_value = "leads.db")]
-    database: PathBuf,
+    database: Database,
 }
 
 #[derive(Args, Clone)]
@@ -169,7 +169,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         body_read_timeout: Duration::from_secs(args.body_read_timeout),
         log_level: args.log_level.into(),
     };
-    let store = server::open_store(&config)?;
+    let store = open(&config.database).await?;
     let first_key = if store.is_empty().await? {
         Some(auth::create_key(store.as_ref(), "default", MissingOrganization::Create).await?)
     } else {
@@ -179,7 +179,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let address = running.local_addr();
     println!(
         "leads-server: serving http://{address} (database {})",
-        config.database.display()
+        config.database
     );
     if let Some(key) = first_key {
         println!(
@@ -222,10 +222,7 @@ async fn shutdown_signal() {
 }
 
 async fn keys(command: KeysCommand) -> Result<()> {
-    let open = |database: &DatabaseArg| {
-        SqliteStore::open(&database.database)
-            .with_context(|| format!("opening the database {}", database.database.display()))
-    };
+    let open = |argument: DatabaseArg| async move { open(&argument.database).await };
     match command {
         KeysCommand::Create {
             org,
@@ -237,14 +234,14 @@ async fn keys(command: KeysCommand) -> Result<()> {
             } else {
                 MissingOrganization::Refuse
             };
-            let key = auth::create_key(&open(&database)?, &org, missing)
+            let key = auth::create_key(open(database).await?.as_ref(), &org, missing)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}; pass --create-org to create it"))?;
             println!("{key}");
             eprintln!("leads-server: created an API key for `{org}`; it is shown only this once.");
         }
         KeysCommand::List { org, database } => {
-            let store = open(&database)?;
+            let store = open(database).await?;
             let organization = store
                 .organization_find(&org)
                 .await?
@@ -269,7 +266,8 @@ async fn keys(command: KeysCommand) -> Result<()> {
             }
         }
         KeysCommand::Revoke { prefix, database } => {
-            match open(&database)?
+            match open(database)
+                .await?
                 .api_key_revoke(&prefix, chrono::Utc::now())
                 .await?
             {
@@ -284,6 +282,13 @@ async fn keys(command: KeysCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The store of `database`, opened and migrated.
+async fn open(database: &Database) -> Result<Arc<dyn Store>> {
+    server::open_store(database)
+        .await
+        .with_context(|| format!("opening the database {database}"))
 }
 
 fn print_openapi() -> Result<()> {

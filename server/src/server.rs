@@ -2,24 +2,28 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use tokio::sync::Semaphore;
 
 use crate::api::{LeadsServer, idempotency, leads_api_mod};
 use crate::auth::Authenticator;
-use crate::config::{Config, MAX_BODY_BYTES};
+use crate::config::{Config, Database, MAX_BODY_BYTES};
 use crate::context::AppContext;
 use crate::ratelimit::RateLimiter;
 use crate::reference::Reference;
 use crate::store::Store;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 
-/// Opens (creating and migrating if needed) the SQLite database of `config`.
-pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("opening the database {}", config.database.display()))?;
-    Ok(Arc::new(store))
+/// Opens `database`, creating (an SQLite file) and migrating it if needed. Blocks on file I/O
+/// for SQLite: call it before serving.
+pub async fn open_store(database: &Database) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match database {
+        Database::Sqlite(path) => SqliteStore::open(path).map(Arc::new)?,
+        Database::Postgres(url) => PostgresStore::connect(url).await.map(Arc::new)?,
+    };
+    Ok(store)
 }
 
 /// Starts serving `store` on `config.bind`; the returned server runs until closed.

@@ -1,10 +1,14 @@
 //! A real Leads server in-process, for tests: this crate's, the contract suite's, the
 //! benchmark's, and consumers' own (feature `testing`).
 //!
-//! [`TestServer::start`] opens a temporary SQLite database, creates an organization with an
-//! API key, and serves the API on a free loopback port until the value is dropped. The builder
-//! sets the rate limits, the in-flight cap, the body-read timeout and the log level; [`TestServer::fail_storage`] makes every storage
-//! call fail, so that tests can see the `500` answers without breaking a database by hand.
+//! [`TestServer::start`] opens a temporary database, creates an organization with an API key,
+//! and serves the API on a free loopback port until the value is dropped. The database is an
+//! SQLite file in a temporary directory, or, with `LEADS_TEST_BACKEND=postgres`, a database of
+//! its own in the PostgreSQL server of `LEADS_TEST_POSTGRES_URL` ([`postgres`]): so a whole
+//! suite runs on either backend unchanged. The builder sets the rate limits, the in-flight
+//! cap, the body-read timeout and the log level; [`TestServer::fail_storage`] makes every
+//! storage call fail, so that tests can see the `500` answers without breaking a database by
+//! hand.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -16,6 +20,8 @@
 //! # }
 //! ```
 
+pub mod postgres;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,19 +29,74 @@ use anyhow::{Context, Result};
 use dropshot::{ConfigLoggingLevel, HttpServer};
 
 use crate::auth::MissingOrganization;
-use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT};
+use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Database};
 use crate::context::AppContext;
 use crate::ratelimit::Limits;
-use crate::store::sqlite::SqliteStore;
 use crate::store::{RevokeOutcome, Store};
 use crate::{auth, server};
 
 /// The organization [`TestServer::start`] creates, whose key is [`TestServer::api_key`].
 pub const ORGANIZATION: &str = "test";
 
+/// The variable that chooses the backend of every [`TestServer`]: `sqlite` (the default) or
+/// `postgres`.
+pub const BACKEND_VARIABLE: &str = "LEADS_TEST_BACKEND";
+
+/// Which kind of database a [`TestServer`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A file in a temporary directory.
+    Sqlite,
+    /// A database of its own in the server of `LEADS_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend [`BACKEND_VARIABLE`] names; SQLite if it is unset.
+    pub fn from_env() -> Result<Backend> {
+        match std::env::var(BACKEND_VARIABLE).as_deref() {
+            Err(std::env::VarError::NotPresent) | Ok("sqlite") => Ok(Backend::Sqlite),
+            Ok("postgres") => Ok(Backend::Postgres),
+            Ok(other) => {
+                anyhow::bail!("{BACKEND_VARIABLE} is `{other}`: it must be `sqlite` or `postgres`")
+            }
+            Err(error) => anyhow::bail!("{BACKEND_VARIABLE}: {error}"),
+        }
+    }
+}
+
+/// Where a test server's data lives, removed when dropped.
+enum Scratch {
+    Directory {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        _database: postgres::ScratchDatabase,
+    },
+}
+
+impl Scratch {
+    async fn new(backend: Backend) -> Result<(Scratch, Database)> {
+        Ok(match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().context("creating a temporary directory")?;
+                let database = Database::Sqlite(dir.path().join("leads.db"));
+                (Scratch::Directory { _dir: dir }, database)
+            }
+            Backend::Postgres => {
+                let scratch = postgres::ScratchDatabase::create().await?;
+                let database = Database::Postgres(scratch.url());
+                (Scratch::Postgres { _database: scratch }, database)
+            }
+        })
+    }
+}
+
 /// How a [`TestServer`] is set up.
 #[derive(Clone, Debug)]
 pub struct TestServerBuilder {
+    /// `None`: the one [`BACKEND_VARIABLE`] names.
+    backend: Option<Backend>,
     rate_limits: Limits,
     max_in_flight: usize,
     body_read_timeout: Duration,
@@ -45,6 +106,7 @@ pub struct TestServerBuilder {
 impl Default for TestServerBuilder {
     fn default() -> Self {
         Self {
+            backend: None,
             rate_limits: Limits::default(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
@@ -54,6 +116,12 @@ impl Default for TestServerBuilder {
 }
 
 impl TestServerBuilder {
+    /// The kind of database (default: the one [`BACKEND_VARIABLE`] names, else SQLite).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
     /// The per-key and per-organization rate limits (default: Aura's, 100 and 1000 a minute).
     pub fn rate_limits(mut self, limits: Limits) -> Self {
         self.rate_limits = limits;
@@ -92,22 +160,26 @@ impl TestServerBuilder {
     /// Starts the server on a new temporary database, with the organization
     /// [`ORGANIZATION`] and a key for it.
     pub async fn start(self) -> Result<TestServer> {
-        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let backend = match self.backend {
+            Some(backend) => backend,
+            None => Backend::from_env()?,
+        };
+        let (scratch, database) = Scratch::new(backend).await?;
         let config = Config {
             bind: ([127, 0, 0, 1], 0).into(),
-            database: dir.path().join("leads.db"),
+            database,
             rate_limits: self.rate_limits,
             max_in_flight: self.max_in_flight,
             body_read_timeout: self.body_read_timeout,
             log_level: self.log_level,
         };
-        let store = Arc::new(
-            SqliteStore::open(&config.database).context("opening the temporary database")?,
-        );
+        let store = server::open_store(&config.database)
+            .await
+            .context("opening the temporary database")?;
         let api_key = auth::create_key(store.as_ref(), ORGANIZATION, MissingOrganization::Create)
             .await
             .context("creating the test organization's key")?;
-        let running = server::start(&config, Arc::clone(&store) as Arc<dyn Store>)?;
+        let running = server::start(&config, Arc::clone(&store))?;
         let bind = running.local_addr();
         Ok(TestServer {
             base_url: format!("http://{bind}"),
@@ -115,7 +187,7 @@ impl TestServerBuilder {
             store,
             running,
             config: Config { bind, ..config },
-            _dir: dir,
+            _scratch: scratch,
         })
     }
 }
@@ -124,12 +196,12 @@ impl TestServerBuilder {
 pub struct TestServer {
     base_url: String,
     api_key: String,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     running: HttpServer<AppContext>,
     /// How it was started, on the port it got.
     config: Config,
     /// Deleted when the server is dropped, after the server.
-    _dir: tempfile::TempDir,
+    _scratch: Scratch,
 }
 
 impl TestServer {
@@ -177,8 +249,8 @@ impl TestServer {
         }
     }
 
-    /// The SQLite database file the server runs on.
-    pub fn database(&self) -> &std::path::Path {
+    /// The database the server runs on.
+    pub fn database(&self) -> &Database {
         &self.config.database
     }
 
@@ -206,10 +278,10 @@ impl TestServer {
     pub async fn restart(self) -> Result<TestServer> {
         self.running.close().await.map_err(anyhow::Error::msg)?;
         drop(self.store);
-        let store = Arc::new(
-            SqliteStore::open(&self.config.database).context("reopening the temporary database")?,
-        );
-        let running = server::start(&self.config, Arc::clone(&store) as Arc<dyn Store>)?;
+        let store = server::open_store(&self.config.database)
+            .await
+            .context("reopening the temporary database")?;
+        let running = server::start(&self.config, Arc::clone(&store))?;
         Ok(TestServer {
             store,
             running,

@@ -10,6 +10,7 @@ pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -181,11 +182,13 @@ pub trait SharedRateLimits: Send + Sync + 'static {
 /// What the server needs from storage.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The switch that makes every later call fail (or panic), for tests of what clients see
+    /// then.
+    fn faults(&self) -> &FaultSwitch;
+
     /// The buckets every process serving this database shares, if several may serve it;
     /// `None` (the default) if only one process does, which then counts rate limits itself.
-    fn shared_rate_limits(
-        self: std::sync::Arc<Self>,
-    ) -> Option<std::sync::Arc<dyn SharedRateLimits>> {
+    fn shared_rate_limits(self: Arc<Self>) -> Option<Arc<dyn SharedRateLimits>> {
         None
     }
 

@@ -3,7 +3,7 @@
 //! routing of each [`Store`] method to a pooled connection.
 //!
 //! The SQL lives with the table it concerns (`leads`, `organizations`, `api_keys`,
-//! `idempotent_answers`); `statements` runs it, and `errors` turns the driver's errors into
+//! `idempotent_answers`, `rate_limits`); `statements` runs it, and `errors` turns the driver's errors into
 //! [`StoreError`]s. The semantics are the SQLite store's, checked by the same suite.
 //!
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
@@ -16,9 +16,11 @@ mod errors;
 mod idempotent_answers;
 mod leads;
 mod organizations;
+mod rate_limits;
 mod schema;
 mod statements;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,7 +31,8 @@ use uuid::Uuid;
 
 use self::errors::{Context, internal};
 use super::{
-    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError,
+    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SharedRateLimits,
+    Store, StoreError,
 };
 use crate::domain::{
     ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition,
@@ -86,11 +89,6 @@ impl PostgresStore {
         })
     }
 
-    /// Makes every later call fail, for tests of what clients see then.
-    pub fn faults(&self) -> &FaultSwitch {
-        &self.faults
-    }
-
     /// A pooled connection, once one is free: where every call passes, so the
     /// [`FaultSwitch`] is checked here.
     async fn client(&self) -> Result<Client, StoreError> {
@@ -101,6 +99,15 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn faults(&self) -> &FaultSwitch {
+        &self.faults
+    }
+
+    /// Replicas share the database, so they count rate limits in it.
+    fn shared_rate_limits(self: Arc<Self>) -> Option<Arc<dyn SharedRateLimits>> {
+        Some(self)
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         // Reads the schema's tables, not just `SELECT 1`: a database that lost them cannot
         // serve requests.

@@ -13,7 +13,10 @@ use crate::store::StoreError;
 /// The schema, one migration per version, oldest first: version `n` is `MIGRATIONS[n - 1]`.
 /// `schema_migrations` records the versions applied, so only append: never edit or reorder a
 /// migration that has shipped.
-pub(super) const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_rate_limit_buckets.sql"),
+];
 
 /// The advisory lock that serializes migrations across processes: any constant no other
 /// application sharing the database uses ("leadsmig" in ASCII).

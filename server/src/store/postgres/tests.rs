@@ -1,7 +1,7 @@
 //! Fixtures of the PostgreSQL store's tests, and the tests of what only it has: migrations
 //! under concurrent starts, and a schema newer than the build.
 //!
-//! Each test gets a database of its own, created in the server `LEADS_TEST_POSTGRES_URL`
+//! Each test gets a database of its own ([`ScratchDatabase`]), created in the server `LEADS_TEST_POSTGRES_URL`
 //! names and dropped after it. Without that variable the tests pass after saying they were
 //! skipped, unless `CI` is set: CI must run them.
 
@@ -10,104 +10,42 @@ use tokio_postgres::Config;
 use super::*;
 use crate::store::suite::{Subject, assert_internal, ensure_acme, full_lead};
 
-const URL_VARIABLE: &str = "LEADS_TEST_POSTGRES_URL";
+pub(super) use crate::testing::postgres::ScratchDatabase;
 
-/// A database of its own for one test, dropped with this value.
-pub(super) struct TestDatabase {
-    /// The server's, to create and drop databases from.
-    admin: Config,
-    name: String,
-}
-
-impl TestDatabase {
-    /// A new, empty database; `None`, once said on stderr, if no server is given.
-    pub(super) async fn create() -> Option<TestDatabase> {
-        let Some(url) = std::env::var_os(URL_VARIABLE) else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the PostgreSQL store suite: set {URL_VARIABLE}=postgres://… \
-                 (`eval \"$(.ci/postgres)\"` starts a throwaway server)"
-            );
-            eprintln!(
-                "skipped: set {URL_VARIABLE}=postgres://… to run the PostgreSQL store suite \
-                 (see README \"Running on PostgreSQL\")"
-            );
-            return None;
-        };
-        let admin: Config = url
-            .to_str()
-            .and_then(|url| url.parse().ok())
-            .unwrap_or_else(|| panic!("{URL_VARIABLE} is not a PostgreSQL URL: {url:?}"));
-        let name = format!("leads_test_{}", Uuid::new_v4().simple());
-        execute(&admin, &format!("CREATE DATABASE {name}")).await;
-        Some(TestDatabase { admin, name })
-    }
-
-    /// How to connect to it.
-    pub(super) fn config(&self) -> Config {
-        let mut config = self.admin.clone();
-        config.dbname(&self.name);
-        config
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        // `FORCE` closes the connections a store dropped just before may still hold.
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // A drop cannot await, and may run inside the test's runtime, which must not be
-        // blocked on: a runtime of its own, on a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(execute(&admin, &sql));
-        })
-        .join();
-        if dropped.is_err() {
-            eprintln!("test database {} was left behind", self.name);
-        }
-    }
-}
-
-/// Runs `sql` on a connection of its own to `config`'s database.
-async fn execute(config: &Config, sql: &str) {
-    let client = connect(config).await;
-    client
-        .batch_execute(sql)
+/// A new, empty database of its own for one test; `None` if skipped.
+async fn database() -> Option<ScratchDatabase> {
+    ScratchDatabase::create_or_skip("the PostgreSQL store's tests")
         .await
-        .unwrap_or_else(|error| panic!("{sql}: {error:?}"));
+        .expect("a database of the test's own")
 }
 
 async fn connect(config: &Config) -> tokio_postgres::Client {
     let (client, connection) = config
         .connect(NoTls)
         .await
-        .unwrap_or_else(|error| panic!("connecting to {URL_VARIABLE}: {error}"));
+        .unwrap_or_else(|error| panic!("connecting to the test database: {error}"));
     tokio::spawn(connection);
     client
 }
 
 /// A connection of its own to the test's database, to look beneath the interface.
-pub(super) async fn raw(database: &TestDatabase) -> tokio_postgres::Client {
-    connect(&database.config()).await
+pub(super) async fn raw(database: &ScratchDatabase) -> tokio_postgres::Client {
+    connect(&database.config().expect("a URL")).await
 }
 
 /// A new, empty store for the backend-independent suite; `None` if skipped.
 pub(super) async fn subject() -> Option<Subject> {
-    let database = TestDatabase::create().await?;
-    let store = PostgresStore::connect_with(database.config())
+    let database = database().await?;
+    let store = PostgresStore::connect_with(database.config().expect("a URL"))
         .await
         .expect("connect");
     Some(Subject::new(store, database))
 }
 
 /// A new store, with the organization most tests work in; `None` if skipped.
-pub(super) async fn open() -> Option<(TestDatabase, PostgresStore, OrganizationId)> {
-    let database = TestDatabase::create().await?;
-    let store = PostgresStore::connect_with(database.config())
+pub(super) async fn open() -> Option<(ScratchDatabase, PostgresStore, OrganizationId)> {
+    let database = database().await?;
+    let store = PostgresStore::connect_with(database.config().expect("a URL"))
         .await
         .expect("connect");
     let organization = ensure_acme(&store).await;
@@ -115,7 +53,7 @@ pub(super) async fn open() -> Option<(TestDatabase, PostgresStore, OrganizationI
 }
 
 /// The versions `schema_migrations` records, in order.
-async fn applied(database: &TestDatabase) -> Vec<i32> {
+async fn applied(database: &ScratchDatabase) -> Vec<i32> {
     raw(database)
         .await
         .query(
@@ -149,7 +87,7 @@ async fn a_new_database_is_migrated_once_and_connecting_again_changes_nothing() 
         .expect("insert");
     drop(store);
 
-    let store = PostgresStore::connect_with(database.config())
+    let store = PostgresStore::connect_with(database.config().expect("a URL"))
         .await
         .expect("connect again");
     assert_eq!(applied(&database).await, every);
@@ -163,13 +101,16 @@ async fn a_new_database_is_migrated_once_and_connecting_again_changes_nothing() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stores_connected_at_once_to_a_new_database_all_come_up() {
     for _ in 0..5 {
-        let Some(database) = TestDatabase::create().await else {
+        let Some(database) = database().await else {
             return;
         };
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(4));
         let connecting: Vec<_> = (0..4)
             .map(|_| {
-                let (config, barrier) = (database.config(), std::sync::Arc::clone(&barrier));
+                let (config, barrier) = (
+                    database.config().expect("a URL"),
+                    std::sync::Arc::clone(&barrier),
+                );
                 tokio::spawn(async move {
                     barrier.wait().await;
                     PostgresStore::connect_with(config).await.map(|_| ())
@@ -199,7 +140,7 @@ async fn a_schema_newer_than_the_server_is_refused() {
         .await
         .expect("a future schema");
     assert_internal(
-        PostgresStore::connect_with(database.config())
+        PostgresStore::connect_with(database.config().expect("a URL"))
             .await
             .map(|_| ()),
     );

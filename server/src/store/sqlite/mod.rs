@@ -77,11 +77,6 @@ impl SqliteStore {
         })
     }
 
-    /// Makes every later call fail, for tests of what clients see then.
-    pub fn faults(&self) -> &FaultSwitch {
-        &self.faults
-    }
-
     /// Runs `work` in the writer's next transaction; its outcome once that committed.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -175,6 +170,10 @@ where
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn faults(&self) -> &FaultSwitch {
+        &self.faults
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|connection| {
             // Reads the schema's tables, not just `SELECT 1`: a database that lost them cannot
