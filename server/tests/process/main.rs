@@ -3,49 +3,57 @@
 //! -- --nocapture`).
 //!
 //! - [`abuse`]: the server attacked as a hostile tenant would;
-//! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart.
+//! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart;
+//! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them.
 
 mod abuse;
 mod crash;
+mod replicas;
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// Held by each test while it runs: they measure, and two at once on two cores would measure
 /// each other.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A `leads-server serve` process on its own temporary database; killed when dropped.
+/// A `leads-server serve` process; killed when dropped.
 pub struct Server {
     child: Child,
     /// `127.0.0.1:<port>`.
     pub address: String,
-    pub database: PathBuf,
+    /// What it was given as `--database`: a file, or a PostgreSQL URL.
+    pub database: OsString,
     serve_args: Vec<String>,
-    _dir: tempfile::TempDir,
+    /// Its database file's directory, if it made one.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
-    /// A server on a new database, started with `serve_args` besides its address and database,
-    /// and a key of each organization in `organizations` (created), in that order.
+    /// A server on a new SQLite database, started with `serve_args` besides its address and
+    /// database, and a key of each organization in `organizations` (created), in that order.
     pub fn start(serve_args: &[&str], organizations: &[&str]) -> (Server, Vec<String>) {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let database = dir.path().join("leads.db");
-        let keys = organizations
-            .iter()
-            .map(|org| cli(&database, &["keys", "create", "--create-org", "--org", org]))
-            .collect();
+        let database = dir.path().join("leads.db").into_os_string();
+        let keys = create_keys(&database, organizations);
+        let mut server = Server::on(database, serve_args);
+        server._dir = Some(dir);
+        (server, keys)
+    }
+
+    /// A server on `database`, which exists already (a PostgreSQL database other servers may
+    /// share), started with `serve_args` besides its address and database.
+    pub fn on(database: OsString, serve_args: &[&str]) -> Server {
         let serve_args: Vec<String> = serve_args.iter().map(|arg| arg.to_string()).collect();
         let (child, address) = serve(&database, "127.0.0.1:0", &serve_args);
-        let server = Server {
+        Server {
             child,
             address,
             database,
             serve_args,
-            _dir: dir,
-        };
-        (server, keys)
+            _dir: None,
+        }
     }
 
     /// The process id, for `/proc`.
@@ -74,8 +82,16 @@ impl Drop for Server {
     }
 }
 
+/// A key of each organization in `organizations` (created), in that order.
+pub fn create_keys(database: &OsString, organizations: &[&str]) -> Vec<String> {
+    organizations
+        .iter()
+        .map(|org| cli(database, &["keys", "create", "--create-org", "--org", org]))
+        .collect()
+}
+
 /// Starts `leads-server serve` on `database` at `bind`; the child and where it serves.
-fn serve(database: &Path, bind: &str, serve_args: &[String]) -> (Child, String) {
+fn serve(database: &OsString, bind: &str, serve_args: &[String]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_leads-server"))
         .args(["serve", "--bind", bind, "--log-level", "error"])
         .args(serve_args)
@@ -99,7 +115,7 @@ fn serve(database: &Path, bind: &str, serve_args: &[String]) -> (Child, String) 
 }
 
 /// Runs `leads-server <args> --database <database>`; what it printed.
-pub fn cli(database: &Path, args: &[&str]) -> String {
+pub fn cli(database: &OsString, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_leads-server"))
         .args(args)
         .arg("--database")
