@@ -7,6 +7,7 @@
 //! - [`Server`]: the server started on a free loopback port with rate limits no run reaches,
 //!   ready once `GET /health` answers 200, and killed when dropped, however the run ends.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,11 @@ pub fn build(root: &Path, profile: Profile, binary: &str) -> Result<PathBuf> {
 
 /// Creates an API key of `organization` (and the organization, and the database with the
 /// server's schema, if need be) and returns it, printing nothing of it.
-pub fn create_key(server_binary: &Path, database: &Path, organization: &str) -> Result<String> {
+pub fn create_key(
+    server_binary: &Path,
+    database: impl AsRef<OsStr>,
+    organization: &str,
+) -> Result<String> {
     let output = Command::new(server_binary)
         .args([
             "keys",
@@ -102,11 +107,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on `database`, on a free loopback port, with rate limits out of reach
-    /// and `log_level`, its log going to `log`; waits until `GET /health` answers 200.
+    /// Starts the server on `database` (a file, or a PostgreSQL URL), on a free loopback port,
+    /// with rate limits out of reach and `log_level`, its log going to `log`; waits until
+    /// `GET /health` answers 200.
     pub fn start(
         server_binary: &Path,
-        database: &Path,
+        database: impl AsRef<OsStr>,
         log_level: &str,
         log: Stdio,
     ) -> Result<Self> {

@@ -7,8 +7,11 @@
 //! 3. starts the server as a separate process (a free loopback port, rate limits out of
 //!    reach, its default log level, the log to a file) and runs the HTTP phases
 //!    ([`scenario`]) with the load generator ([`load`]);
-//! 4. reads the server's peak RSS, computes the ratios ([`stats`], [`report`]) and prints
-//!    them; `--json PATH` writes them too. A phase with a failed request fails the run.
+//! 4. with `--postgres URL`, starts the server again on that PostgreSQL database and runs the
+//!    backend phases there ([`scenario::postgres`]), so that both backends are measured in
+//!    the same run;
+//! 5. reads the SQLite server's peak RSS, computes the ratios ([`stats`], [`report`]) and
+//!    prints them; `--json PATH` writes them too. A phase with a failed request fails the run.
 //!
 //! The load generator and the raw inserts must not be slowed by a debug build: run from
 //! `cargo xtask` (a debug build), the command builds xtask in release too and runs that.
@@ -49,6 +52,10 @@ pub struct Options {
     /// start, middle and end, and filtered lists (at least 200).
     #[arg(long, value_parser = clap::value_parser!(u64).range(MIN_LEADS..))]
     pub leads: Option<u64>,
+    /// Also measure the server on this PostgreSQL database (`postgres://…`), which the run
+    /// fills with leads: give it an empty, throwaway one.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
     /// Also write every figure as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -164,6 +171,20 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         .and_then(|status| vm_hwm_kib(&status));
     drop(server);
 
+    let mut phases = phases;
+    if let Some(url) = &options.postgres {
+        let key = server::create_key(server_binary, url, "bench")?;
+        let log = std::fs::File::create(work.path().join("server-postgres.log"))?;
+        let server = Server::start(server_binary, url, "info", Stdio::from(log))?;
+        println!(
+            "bench: leads-server (release) on PostgreSQL is up at http://{}",
+            server.address()
+        );
+        phases.extend(runtime.block_on(async {
+            scenario::postgres(&Api::new(server.address(), &key)?, load).await
+        })?);
+    }
+
     let raw_one_per_commit = raw.first().map(|raw| raw.rows_per_second);
     Ok(Report {
         connections: load.connections,
@@ -216,6 +237,7 @@ mod tests {
                 connections: 64,
                 duration: 10,
                 leads: None,
+                postgres: None,
                 json: None,
                 server_binary: None,
             }
@@ -234,8 +256,14 @@ mod tests {
             "1000000",
             "--json",
             "out.json",
+            "--postgres",
+            "postgres://localhost/bench",
         ])
         .unwrap();
+        assert_eq!(
+            options.postgres.as_deref(),
+            Some("postgres://localhost/bench")
+        );
         assert_eq!(options.connections, 8);
         assert_eq!(options.duration, 3);
         assert_eq!(options.leads, Some(1_000_000));

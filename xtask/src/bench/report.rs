@@ -153,6 +153,35 @@ pub fn ratios(
             Some(target),
         );
     }
+    // PostgreSQL against SQLite, phase for phase: no target, the comparison is the figure.
+    for (label, x, base) in [
+        (
+            "postgres create / sqlite create (throughput)",
+            name::POSTGRES_CREATE,
+            name::CREATE,
+        ),
+        (
+            "postgres view / sqlite view (throughput)",
+            name::POSTGRES_VIEW,
+            name::VIEW,
+        ),
+        (
+            "postgres list 50 / sqlite list 50 (throughput)",
+            name::POSTGRES_LIST,
+            name::LIST,
+        ),
+        (
+            "postgres status=new / sqlite status=new (throughput)",
+            name::POSTGRES_LIST_STATUS,
+            name::LIST_STATUS,
+        ),
+    ] {
+        add(
+            label,
+            both(x, base).map(|(x, base)| throughput_ratio(x, base)),
+            None,
+        );
+    }
     add(
         "server peak RSS (MiB)",
         peak_rss_kib.map(|kib| Some(kib as f64 / 1024.0)),

@@ -5,7 +5,9 @@
 //!   by source, as the organization `bench`, and `/health` again: the baseline at both ends,
 //!   so that a machine whose load changed meanwhile shows it;
 //! - [`scale`] (`--leads N`): list pages at the start, the middle and the end of the seeded
-//!   organization, and first pages filtered by a rare status, a rare source, and both.
+//!   organization, and first pages filtered by a rare status, a rare source, and both;
+//! - [`postgres`] (`--postgres URL`): create, view, the first list page and a filtered one,
+//!   on a server on PostgreSQL, named `postgres …`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +38,10 @@ pub mod name {
     pub const SCALE_STATUS: &str = "scale status";
     pub const SCALE_SOURCE: &str = "scale source";
     pub const SCALE_BOTH: &str = "scale status+source";
+    pub const POSTGRES_CREATE: &str = "postgres create";
+    pub const POSTGRES_VIEW: &str = "postgres view";
+    pub const POSTGRES_LIST: &str = "postgres list";
+    pub const POSTGRES_LIST_STATUS: &str = "postgres list status";
 }
 
 /// One measured phase.
@@ -194,5 +200,34 @@ pub async fn scale(
     for (name, filters) in filtered {
         phases.push(list(api, load, name, &list_query(None, filters)).await?);
     }
+    Ok(phases)
+}
+
+/// The `--postgres` phases: the same requests as the standard create, view, list and
+/// `status=new` phases, on a server on PostgreSQL.
+pub async fn postgres(api: &Api, load: Load) -> Result<Vec<Phase>> {
+    let mut phases = Vec::new();
+    let create = phase(
+        api,
+        load,
+        name::POSTGRES_CREATE,
+        "POST /v1/leads".into(),
+        api.create(),
+        Some(requests::created_id),
+    );
+    let (created, ids) = create.await?;
+    phases.push(created);
+    let view = phase(
+        api,
+        load,
+        name::POSTGRES_VIEW,
+        "GET /v1/leads/{id}".into(),
+        api.view(Arc::new(ids))?,
+        None,
+    );
+    phases.push(view.await?.0);
+    phases.push(list(api, load, name::POSTGRES_LIST, &list_query(None, &[])).await?);
+    let status = list_query(None, &[("status", "new")]);
+    phases.push(list(api, load, name::POSTGRES_LIST_STATUS, &status).await?);
     Ok(phases)
 }
