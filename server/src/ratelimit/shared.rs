@@ -1,7 +1,8 @@
 //! Rate limits counted in the database, for replicas that share it.
 //!
 //! The store keeps each bucket's GCRA state, its theoretical arrival time (TAT), and takes
-//! a request from it in one atomic step ([`SharedRateLimits::rate_limit_take`]); this module
+//! a request from the key's and then the organization's in one round trip
+//! ([`SharedRateLimits::rate_limit_take`]); this module
 //! turns the TATs it returns into the same answers [`super::InProcess`] gives: the standing
 //! of the limit closer to refusing, or a `429` saying when to retry.
 //!
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use crate::domain::{ApiKeyId, OrganizationId};
 use crate::error::{Error, Limit};
-use crate::store::{BucketTake, GcraQuota, RateBucket, SharedRateLimits};
+use crate::store::{BucketTake, GcraQuota, RateBucket, SharedRateLimits, StoreError};
 
 use super::{Limits, RateLimitStatus, ceil_seconds, unix_now};
 
@@ -41,32 +42,44 @@ impl Shared {
         key: ApiKeyId,
         organization: OrganizationId,
     ) -> Result<RateLimitStatus, Error> {
-        let key = self.take(RateBucket::Key(key), self.per_key).await?;
-        let organization = self
-            .take(
-                RateBucket::Organization(organization),
-                self.per_organization,
+        let now = micros(unix_now());
+        let (key, organization) = self
+            .buckets
+            .rate_limit_take(
+                (RateBucket::Key(key), self.per_key),
+                (
+                    RateBucket::Organization(organization),
+                    self.per_organization,
+                ),
+                now,
             )
             .await?;
+        let key = standing(key, self.per_key, now)?;
+        let organization = match organization {
+            Some(take) => standing(take, self.per_organization, now)?,
+            None => {
+                return Err(StoreError::Internal(
+                    "a rate-limit take skipped the organization after taking from the key"
+                        .to_string(),
+                )
+                .into());
+            }
+        };
         Ok(if key.remaining <= organization.remaining {
             key
         } else {
             organization
         })
     }
-
-    async fn take(&self, bucket: RateBucket, quota: GcraQuota) -> Result<RateLimitStatus, Error> {
-        let now = micros(unix_now());
-        let take = self.buckets.rate_limit_take(bucket, quota, now).await?;
-        standing(take, quota, now)
-    }
 }
 
-/// A GCRA quota of `per_minute` requests a minute (at least one), as `governor` counts it.
+/// A GCRA quota of `per_minute` requests a minute (at least one), as `governor` counts it,
+/// to the microsecond: a limit over 60 million a minute counts as 60 million (an interval
+/// of zero would let a bucket refuse requests a clock's jitter apart).
 fn per_minute(per_minute: u32) -> GcraQuota {
     let burst = per_minute.max(1);
     GcraQuota {
-        interval_micros: MICROS_PER_MINUTE / i64::from(burst),
+        interval_micros: (MICROS_PER_MINUTE / i64::from(burst)).max(1),
         burst,
     }
 }
@@ -175,6 +188,18 @@ mod tests {
             panic!("not refused");
         };
         assert_eq!(retry_after, 1);
+    }
+
+    /// The benchmark's "out of reach" limit must stay out of reach.
+    #[test]
+    fn a_huge_limit_is_never_reached() {
+        let quota = per_minute(u32::MAX);
+        assert_eq!(quota.interval_micros, 1);
+        let mut tat = None;
+        for jitter in [0, 5, -3, 2, -4, 1, 0] {
+            let now = NOW + jitter;
+            assert!(standing(take(&mut tat, quota, now), quota, now).is_ok());
+        }
     }
 
     #[test]

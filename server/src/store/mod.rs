@@ -165,18 +165,22 @@ pub enum BucketTake {
 /// Rate-limit buckets kept in the database, so that every process serving it counts against
 /// the same limits. A backend that only one process serves (SQLite) has none: that process
 /// counts in memory.
+///
+/// A take from a bucket at `now` (Unix microseconds), with `tat` the bucket's TAT (`now` for a
+/// bucket never used, or one full by now), succeeds if `max(tat, now) + interval <= now +
+/// capacity`, and then sets the TAT to `max(tat, now) + interval`; a refused take changes
+/// nothing. Each take is atomic across every process.
 #[async_trait]
 pub trait SharedRateLimits: Send + Sync + 'static {
-    /// Takes one request from `bucket` at `now_micros` (Unix microseconds) if it has room,
-    /// atomically across every process: with `tat` the bucket's TAT (`now` for a bucket never
-    /// used, or one full by now), the request is taken if `max(tat, now) + interval <= now +
-    /// capacity`, and the TAT becomes `max(tat, now) + interval`.
+    /// Takes one request from `first` and, only if it had room, one from `then` (a refused key
+    /// costs its organization nothing), in one round trip. `None` for `then` if `first`
+    /// refused.
     async fn rate_limit_take(
         &self,
-        bucket: RateBucket,
-        quota: GcraQuota,
+        first: (RateBucket, GcraQuota),
+        then: (RateBucket, GcraQuota),
         now_micros: i64,
-    ) -> Result<BucketTake, StoreError>;
+    ) -> Result<(BucketTake, Option<BucketTake>), StoreError>;
 }
 
 /// What the server needs from storage.

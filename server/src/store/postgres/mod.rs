@@ -46,9 +46,18 @@ const CONNECTIONS: usize = 16;
 /// fails rather than hang while the database is unreachable.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections per replica for counting rate limits: one short statement per request.
+const RATE_LIMIT_CONNECTIONS: usize = 8;
+
+/// How the rate-limit connections are set up: their commits do not wait for the disk (see
+/// `rate_limits`), which the data's own connections always do.
+const RATE_LIMIT_CONNECTION_OPTIONS: &str = "-c synchronous_commit=off";
+
 /// Storage in a PostgreSQL database, shared by every replica connected to it.
 pub struct PostgresStore {
     pool: Pool,
+    /// For [`SharedRateLimits`] only.
+    rate_limits: Pool,
     faults: FaultSwitch,
 }
 
@@ -65,26 +74,18 @@ impl PostgresStore {
     }
 
     async fn connect_with(config: tokio_postgres::Config) -> Result<PostgresStore, StoreError> {
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // A connection that died is replaced; one that lives is not probed on every
-                // checkout, which would cost a round trip per request.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(CONNECTIONS)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(CONNECTION_TIMEOUT))
-            .create_timeout(Some(CONNECTION_TIMEOUT))
-            .build()
-            .map_err(|error| StoreError::Internal(format!("building the pool: {error}")))?;
+        let mut rate_limit_config = config.clone();
+        let options = match config.get_options() {
+            Some(options) => format!("{options} {RATE_LIMIT_CONNECTION_OPTIONS}"),
+            None => RATE_LIMIT_CONNECTION_OPTIONS.to_string(),
+        };
+        rate_limit_config.options(&options);
+        let pool = pool(config, CONNECTIONS)?;
         let mut client = pool.get().await.context("connecting to the database")?;
         schema::migrate(&mut client).await?;
         Ok(PostgresStore {
             pool,
+            rate_limits: self::pool(rate_limit_config, RATE_LIMIT_CONNECTIONS)?,
             faults: FaultSwitch::default(),
         })
     }
@@ -95,6 +96,35 @@ impl PostgresStore {
         self.faults.check()?;
         self.pool.get().await.context("borrowing a connection")
     }
+
+    /// A rate-limit connection, once one is free; the [`FaultSwitch`] is checked here too.
+    async fn rate_limit_client(&self) -> Result<Client, StoreError> {
+        self.faults.check()?;
+        self.rate_limits
+            .get()
+            .await
+            .context("borrowing a rate-limit connection")
+    }
+}
+
+/// A pool of at most `size` connections made with `config`, made as they are needed.
+fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            // A connection that died is replaced; one that lives is not probed on every
+            // checkout, which would cost a round trip per request.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(CONNECTION_TIMEOUT))
+        .create_timeout(Some(CONNECTION_TIMEOUT))
+        .build()
+        .map_err(|error| StoreError::Internal(format!("building a pool: {error}")))
 }
 
 #[async_trait]

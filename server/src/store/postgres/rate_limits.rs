@@ -1,16 +1,44 @@
 //! The `rate_limit_buckets` table: the GCRA state of every key's and organization's limit,
 //! shared by the replicas serving the database ([`SharedRateLimits`]).
 //!
-//! A take is one statement, so it is atomic however many replicas take from the bucket at
-//! once: the upsert's `WHERE` refuses a full bucket without changing it, and returns no row
-//! then; a second read gives the refused bucket's TAT, which only says when to retry.
+//! A request's two takes (its key's, then its organization's) are one statement, so they cost
+//! one round trip, and each is atomic however many replicas take from the bucket at once: an
+//! upsert's `WHERE` refuses a full bucket without changing it, and returns no row then. The
+//! organization's upsert runs only if the key's returned a row. The final `SELECT` reads the
+//! table as it was before the statement (data-modifying `WITH` clauses are not visible to it),
+//! which is a refused bucket's TAT: it only says when to retry.
+//!
+//! The statement runs on the store's rate-limit connections, which do not wait for the commit
+//! to reach the disk (`synchronous_commit = off`, [`super::RATE_LIMIT_CONNECTION_OPTIONS`]): a
+//! database crash may forget the last fraction of a second of counts, which lets a few
+//! requests too many through, while every request's count is a write.
 
 use async_trait::async_trait;
 
 use super::PostgresStore;
-use super::errors::{Context, internal};
-use super::statements::query_opt;
+use super::errors::Context;
+use super::statements::query;
 use crate::store::{BucketTake, GcraQuota, RateBucket, SharedRateLimits, StoreError};
+
+/// Takes from `$1` (quota `$3`, `$4`) and, if it had room, from `$2` (quota `$5`, `$6`) at
+/// `$7`: taken if `max(tat, now) + interval <= now + capacity`. A new bucket's first take
+/// always fits (interval <= capacity).
+const TAKE: &str = "\
+    WITH first AS ( \
+        INSERT INTO rate_limit_buckets AS b (bucket, tat) VALUES ($1, $7::bigint + $3::bigint) \
+        ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(b.tat, $7) + $3 \
+        WHERE GREATEST(b.tat, $7) + $3 <= $7::bigint + $4::bigint \
+        RETURNING tat \
+    ), then_ AS ( \
+        INSERT INTO rate_limit_buckets AS b (bucket, tat) \
+        SELECT $2, $7::bigint + $5::bigint WHERE EXISTS (SELECT 1 FROM first) \
+        ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(b.tat, $7) + $5 \
+        WHERE GREATEST(b.tat, $7) + $5 <= $7::bigint + $6::bigint \
+        RETURNING tat \
+    ) \
+    SELECT (SELECT tat FROM first), (SELECT tat FROM then_), \
+           (SELECT tat FROM rate_limit_buckets WHERE bucket = $1), \
+           (SELECT tat FROM rate_limit_buckets WHERE bucket = $2)";
 
 /// The bucket's name in the table.
 fn name(bucket: RateBucket) -> String {
@@ -20,48 +48,53 @@ fn name(bucket: RateBucket) -> String {
     }
 }
 
+/// A take's outcome from the TAT it set (if taken) and the TAT before the statement (if the
+/// bucket existed); `now` stands for a bucket that did not.
+fn outcome(taken: Option<i64>, before: Option<i64>, now: i64) -> BucketTake {
+    match taken {
+        Some(tat_micros) => BucketTake::Taken { tat_micros },
+        None => BucketTake::Refused {
+            tat_micros: before.unwrap_or(now),
+        },
+    }
+}
+
 #[async_trait]
 impl SharedRateLimits for PostgresStore {
     async fn rate_limit_take(
         &self,
-        bucket: RateBucket,
-        quota: GcraQuota,
+        (first, first_quota): (RateBucket, GcraQuota),
+        (then, then_quota): (RateBucket, GcraQuota),
         now_micros: i64,
-    ) -> Result<BucketTake, StoreError> {
-        let client = self.client().await?;
-        let bucket = name(bucket);
-        // $2 now, $3 the interval, $4 the capacity: taken if max(tat, now) + interval <= now +
-        // capacity. A new bucket's first take always fits (interval <= capacity).
-        let taken = query_opt(
+    ) -> Result<(BucketTake, Option<BucketTake>), StoreError> {
+        let client = self.rate_limit_client().await?;
+        let rows = query(
             &client,
-            "taking from a rate-limit bucket",
-            "INSERT INTO rate_limit_buckets AS b (bucket, tat) \
-             VALUES ($1, $2::bigint + $3::bigint) \
-             ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(b.tat, $2) + $3 \
-             WHERE GREATEST(b.tat, $2) + $3 <= $2::bigint + $4::bigint \
-             RETURNING tat",
+            "taking from rate-limit buckets",
+            TAKE,
             &[
-                &bucket,
+                &name(first),
+                &name(then),
+                &first_quota.interval_micros,
+                &first_quota.capacity_micros(),
+                &then_quota.interval_micros,
+                &then_quota.capacity_micros(),
                 &now_micros,
-                &quota.interval_micros,
-                &quota.capacity_micros(),
             ],
         )
         .await?;
-        if let Some(row) = taken {
-            let tat_micros = row.try_get(0).context("reading a bucket")?;
-            return Ok(BucketTake::Taken { tat_micros });
-        }
-        let full = query_opt(
-            &client,
-            "reading a full rate-limit bucket",
-            "SELECT tat FROM rate_limit_buckets WHERE bucket = $1",
-            &[&bucket],
-        )
-        .await?
-        .ok_or_else(|| internal("a bucket that refused a request has no row"))?;
-        let tat_micros = full.try_get(0).context("reading a bucket")?;
-        Ok(BucketTake::Refused { tat_micros })
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Internal("a rate-limit take returned no row".into()))?;
+        let column = |index: usize| -> Result<Option<i64>, StoreError> {
+            row.try_get(index).context("reading a rate-limit bucket")
+        };
+        let first = outcome(column(0)?, column(2)?, now_micros);
+        let then = match first {
+            BucketTake::Taken { .. } => Some(outcome(column(1)?, column(3)?, now_micros)),
+            BucketTake::Refused { .. } => None,
+        };
+        Ok((first, then))
     }
 }
 
@@ -73,16 +106,31 @@ mod tests {
 
     use super::super::tests::open;
     use super::*;
-    use crate::domain::ApiKeyId;
+    use crate::domain::{ApiKeyId, OrganizationId};
 
     const NOW: i64 = 1_700_000_000_000_000;
     const TWO_A_MINUTE: GcraQuota = GcraQuota {
         interval_micros: 30_000_000,
         burst: 2,
     };
+    const THREE_A_MINUTE: GcraQuota = GcraQuota {
+        interval_micros: 20_000_000,
+        burst: 3,
+    };
 
-    fn new_bucket() -> RateBucket {
-        RateBucket::Key(ApiKeyId(Uuid::new_v4()))
+    fn key() -> (RateBucket, GcraQuota) {
+        (RateBucket::Key(ApiKeyId(Uuid::new_v4())), TWO_A_MINUTE)
+    }
+
+    fn organization() -> (RateBucket, GcraQuota) {
+        (
+            RateBucket::Organization(OrganizationId(Uuid::new_v4())),
+            THREE_A_MINUTE,
+        )
+    }
+
+    const fn taken(tat_micros: i64) -> BucketTake {
+        BucketTake::Taken { tat_micros }
     }
 
     #[tokio::test]
@@ -90,46 +138,72 @@ mod tests {
         let Some((_database, store, _)) = open().await else {
             return;
         };
-        let bucket = new_bucket();
-        let take = |now| store.rate_limit_take(bucket, TWO_A_MINUTE, now);
+        let (key, organization) = (key(), organization());
+        let take = |now| store.rate_limit_take(key, organization, now);
+        let half_a_minute = 30_000_000;
         assert_eq!(
             take(NOW).await.unwrap(),
-            BucketTake::Taken {
-                tat_micros: NOW + 30_000_000
-            }
+            (taken(NOW + half_a_minute), Some(taken(NOW + 20_000_000)))
         );
         assert_eq!(
             take(NOW).await.unwrap(),
-            BucketTake::Taken {
-                tat_micros: NOW + 60_000_000
-            }
+            (
+                taken(NOW + 2 * half_a_minute),
+                Some(taken(NOW + 40_000_000))
+            )
         );
+        let refused = BucketTake::Refused {
+            tat_micros: NOW + 2 * half_a_minute,
+        };
         assert_eq!(
             take(NOW + 1).await.unwrap(),
-            BucketTake::Refused {
-                tat_micros: NOW + 60_000_000
-            },
-            "a refusal changes nothing"
+            (refused, None),
+            "a refused key changes nothing, and costs its organization nothing"
         );
         assert_eq!(
-            take(NOW + 30_000_000).await.unwrap(),
-            BucketTake::Taken {
-                tat_micros: NOW + 90_000_000
-            }
+            take(NOW + half_a_minute).await.unwrap(),
+            (
+                taken(NOW + 3 * half_a_minute),
+                Some(taken(NOW + 60_000_000))
+            )
         );
         // Long unused: full again, as if new.
         let later = NOW + 3_600_000_000;
         assert_eq!(
             take(later).await.unwrap(),
-            BucketTake::Taken {
-                tat_micros: later + 30_000_000
-            }
+            (
+                taken(later + half_a_minute),
+                Some(taken(later + 20_000_000))
+            )
         );
-        let other = store
-            .rate_limit_take(new_bucket(), TWO_A_MINUTE, NOW)
+    }
+
+    /// The organization's limit spans its keys; a key it refuses has still used its own.
+    #[tokio::test]
+    async fn the_organization_refuses_once_its_keys_together_used_it_up() {
+        let Some((_database, store, _)) = open().await else {
+            return;
+        };
+        let organization = organization();
+        for _ in 0..3 {
+            let (first, then) = store
+                .rate_limit_take(key(), organization, NOW)
+                .await
+                .unwrap();
+            assert!(matches!(first, BucketTake::Taken { .. }));
+            assert!(matches!(then, Some(BucketTake::Taken { .. })));
+        }
+        let (first, then) = store
+            .rate_limit_take(key(), organization, NOW)
             .await
             .unwrap();
-        assert!(matches!(other, BucketTake::Taken { .. }), "another bucket");
+        assert!(matches!(first, BucketTake::Taken { .. }));
+        assert_eq!(
+            then,
+            Some(BucketTake::Refused {
+                tat_micros: NOW + 60_000_000
+            })
+        );
     }
 
     /// However many connections take at once, a bucket gives exactly its burst.
@@ -139,25 +213,46 @@ mod tests {
             return;
         };
         let store = Arc::new(store);
-        let (bucket, quota) = (
-            new_bucket(),
+        let key = (
+            RateBucket::Key(ApiKeyId(Uuid::new_v4())),
             GcraQuota {
                 interval_micros: 6_000_000,
                 burst: 10,
             },
         );
+        let organization = (
+            organization().0,
+            GcraQuota {
+                interval_micros: 1,
+                burst: 1_000_000,
+            },
+        );
         let takes: Vec<_> = (0..50)
             .map(|_| {
                 let store = Arc::clone(&store);
-                tokio::spawn(async move { store.rate_limit_take(bucket, quota, NOW).await })
+                tokio::spawn(async move { store.rate_limit_take(key, organization, NOW).await })
             })
             .collect();
         let mut taken = 0;
         for take in takes {
-            if let BucketTake::Taken { .. } = take.await.unwrap().unwrap() {
+            if let (BucketTake::Taken { .. }, _) = take.await.unwrap().unwrap() {
                 taken += 1;
             }
         }
         assert_eq!(taken, 10);
+    }
+
+    /// Counts are not flushed before the answer; the data's writes always are.
+    #[tokio::test]
+    async fn only_rate_limit_connections_commit_without_waiting_for_the_disk() {
+        let Some((_database, store, _)) = open().await else {
+            return;
+        };
+        let setting = |row: Vec<tokio_postgres::Row>| -> String { row[0].get(0) };
+        let limits = store.rate_limit_client().await.unwrap();
+        let data = store.client().await.unwrap();
+        let show = "SHOW synchronous_commit";
+        assert_eq!(setting(limits.query(show, &[]).await.unwrap()), "off");
+        assert_eq!(setting(data.query(show, &[]).await.unwrap()), "on");
     }
 }
