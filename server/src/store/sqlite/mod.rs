@@ -17,6 +17,7 @@ mod api_keys;
 mod checkpoint;
 mod errors;
 mod idempotent_answers;
+mod key_cache;
 mod leads;
 mod organizations;
 mod pool;
@@ -32,6 +33,7 @@ use rusqlite_migration::{M, Migrations};
 use uuid::Uuid;
 
 use self::errors::Context;
+use self::key_cache::KeyCache;
 use self::pool::ReaderPool;
 use self::writer::Writer;
 use super::{
@@ -56,6 +58,9 @@ pub struct SqliteStore {
     /// Declared before the writer so that it closes first: the last connection to close
     /// checkpoints the WAL into the database file, and only the writer may.
     readers: ReaderPool,
+    /// Keys found valid since the file last changed; its connection, too, closes before the
+    /// writer's.
+    keys: KeyCache,
     /// The only connection that writes, on a thread of its own.
     writer: Writer,
     faults: FaultSwitch,
@@ -72,6 +77,7 @@ impl SqliteStore {
             .context(&format!("opening the checkpointer of {}", path.display()))?;
         Ok(SqliteStore {
             readers: pool::readers(path)?,
+            keys: KeyCache::open(path)?,
             writer: Writer::start(writer, checkpoints)?,
             faults: FaultSwitch::default(),
         })
@@ -216,8 +222,18 @@ impl Store for SqliteStore {
         &self,
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
-        self.read(move |connection| api_keys::find(connection, hash))
-            .await
+        self.faults.check()?;
+        let version = self.keys.version()?;
+        if let Some(caller) = self.keys.get(&hash, version) {
+            return Ok(Some(caller));
+        }
+        let found = self
+            .read(move |connection| api_keys::find(connection, hash))
+            .await?;
+        if let Some(caller) = found {
+            self.keys.insert(hash, caller, version);
+        }
+        Ok(found)
     }
 
     async fn api_key_list(
@@ -380,6 +396,36 @@ mod tests {
     pub(super) async fn subject() -> Subject {
         let (dir, store) = create();
         Subject::new(store, dir)
+    }
+
+    /// A key found valid is remembered while the file does not change, and forgotten by the
+    /// next lookup after another process revokes it.
+    #[tokio::test]
+    async fn a_remembered_key_revoked_by_another_process_is_refused_at_once() {
+        let (dir, store, organization) = open().await;
+        let hash = [7; 32];
+        let key = store
+            .api_key_insert(NewApiKey {
+                organization,
+                hash,
+                prefix: "aura_pk_live_cached00".to_owned(),
+                created_at: Utc::now(),
+            })
+            .await
+            .expect("insert");
+        let found = Some((key, organization));
+        assert_eq!(store.api_key_find(hash).await.expect("find"), found);
+        let version = store.keys.version().expect("version");
+        assert_eq!(store.keys.get(&hash, version), found);
+        assert_eq!(store.api_key_find(hash).await.expect("find again"), found);
+
+        let other_process = SqliteStore::open(&dir.path().join("leads.db")).expect("open");
+        let outcome = other_process
+            .api_key_revoke("aura_pk_live_cached00", Utc::now())
+            .await
+            .expect("revoke");
+        assert_eq!(outcome, RevokeOutcome::Revoked(key));
+        assert_eq!(store.api_key_find(hash).await.expect("find"), None);
     }
 
     /// Two servers started at once on a new file both come up (the migration race).
