@@ -28,17 +28,7 @@ struct Tally {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_survive_a_kill_and_a_restart() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    let (mut server, keys) = Server::start(
-        &[
-            "--rate-limit-per-key",
-            "10000000",
-            "--rate-limit-per-org",
-            "10000000",
-            "--unfamiliar-keys-per-address",
-            "0",
-        ],
-        &["crash"],
-    );
+    let (mut server, keys) = Server::start(crate::NO_LIMITS, &["crash"]);
     let key = keys[0].clone();
     let base = format!("http://{}", server.address);
     let http = reqwest::Client::builder()

@@ -18,6 +18,18 @@ use std::process::{Child, Command, Stdio};
 /// each other.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// `serve` options that put every limit out of a test's reach.
+pub const NO_LIMITS: &[&str] = &[
+    "--rate-limit-per-key",
+    "10000000",
+    "--rate-limit-per-org",
+    "10000000",
+    "--unfamiliar-keys-per-address",
+    "0",
+    "--max-in-flight",
+    "512",
+];
+
 /// A `leads-server serve` process; killed when dropped.
 pub struct Server {
     child: Child,

@@ -15,19 +15,7 @@ use leads_server::testing::postgres::ScratchDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{Server, cli, create_keys};
-
-/// Out of reach, unless a test sets a limit to see it hold.
-const NO_LIMITS: &[&str] = &[
-    "--rate-limit-per-key",
-    "10000000",
-    "--rate-limit-per-org",
-    "10000000",
-    "--unfamiliar-keys-per-address",
-    "0",
-    "--max-in-flight",
-    "512",
-];
+use crate::{NO_LIMITS, Server, cli, create_keys};
 
 /// Two replicas on a new database, each started with `serve_args`, and a key of the
 /// organization `replicas`; `None` if PostgreSQL is not available here.

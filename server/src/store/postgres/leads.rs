@@ -347,7 +347,7 @@ mod tests {
     use super::super::tests::{open, raw};
     use super::*;
     use crate::store::Store;
-    use crate::store::suite::{T0, assert_internal, at, full_lead};
+    use crate::store::suite::{T0, assert_internal, at, filters_and_their_indexes, full_lead};
 
     #[tokio::test]
     async fn the_statements_name_every_column_of_the_table() {
@@ -384,39 +384,7 @@ mod tests {
             created_at: at(T0),
             id: Uuid::new_v4(),
         };
-        let filters = [
-            (LeadFilter::default(), "leads_by_created"),
-            (
-                LeadFilter {
-                    status: Some(LeadStatus::New),
-                    ..LeadFilter::default()
-                },
-                "leads_by_status",
-            ),
-            (
-                LeadFilter {
-                    utm_source: Some("google".to_owned()),
-                    ..LeadFilter::default()
-                },
-                "leads_by_utm_source",
-            ),
-            (
-                LeadFilter {
-                    assigned_to_id: Some("user_1".to_owned()),
-                    ..LeadFilter::default()
-                },
-                "leads_by_assignee",
-            ),
-            (
-                LeadFilter {
-                    status: Some(LeadStatus::Lost),
-                    utm_source: Some("referral".to_owned()),
-                    ..LeadFilter::default()
-                },
-                "leads_by_status_and_utm_source",
-            ),
-        ];
-        for (filter, index) in filters {
+        for (filter, index) in filters_and_their_indexes() {
             for after in [None, Some(keyset)] {
                 let (sql, values) = list_query(organization, &filter, after, 10);
                 let parameters: Vec<&(dyn ToSql + Sync)> = values

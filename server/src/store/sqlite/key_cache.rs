@@ -40,7 +40,10 @@ impl KeyCache {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let probe = Connection::open_with_flags(path, flags)
             .and_then(|probe| pool::configure(&probe).map(|()| probe))
-            .context(&format!("opening the key cache's probe of {}", path.display()))?;
+            .context(&format!(
+                "opening the key cache's probe of {}",
+                path.display()
+            ))?;
         Ok(KeyCache {
             probe: Mutex::new(probe),
             found: quick_cache::sync::Cache::new(REMEMBERED),

@@ -479,7 +479,7 @@ mod tests {
     use super::super::tests::{first_column, open, open_with_a_lead, raw};
     use super::*;
     use crate::store::Store;
-    use crate::store::suite::{T0, assert_internal, at};
+    use crate::store::suite::{T0, assert_internal, at, filters_and_their_indexes};
 
     #[tokio::test]
     async fn the_row_has_every_column_of_the_table() {
@@ -500,39 +500,7 @@ mod tests {
             created_at: at(T0),
             id: Uuid::new_v4(),
         };
-        let filters = [
-            (LeadFilter::default(), "leads_by_created"),
-            (
-                LeadFilter {
-                    status: Some(LeadStatus::New),
-                    ..LeadFilter::default()
-                },
-                "leads_by_status",
-            ),
-            (
-                LeadFilter {
-                    utm_source: Some("google".to_owned()),
-                    ..LeadFilter::default()
-                },
-                "leads_by_utm_source",
-            ),
-            (
-                LeadFilter {
-                    assigned_to_id: Some("user_1".to_owned()),
-                    ..LeadFilter::default()
-                },
-                "leads_by_assignee",
-            ),
-            (
-                LeadFilter {
-                    status: Some(LeadStatus::Lost),
-                    utm_source: Some("referral".to_owned()),
-                    ..LeadFilter::default()
-                },
-                "leads_by_status_and_utm_source",
-            ),
-        ];
-        for (filter, index) in filters {
+        for (filter, index) in filters_and_their_indexes() {
             for after in [None, Some(keyset)] {
                 let (sql, parameters) = list_query(organization, &filter, after, 10);
                 let plan: Vec<String> = raw

@@ -119,6 +119,43 @@ impl Subject {
     }
 }
 
+/// One filter of each kind the list takes, and the index that serves it: each backend names
+/// its indexes alike, and tests that its list queries read them.
+pub(crate) fn filters_and_their_indexes() -> [(LeadFilter, &'static str); 5] {
+    [
+        (LeadFilter::default(), "leads_by_created"),
+        (
+            LeadFilter {
+                status: Some(LeadStatus::New),
+                ..LeadFilter::default()
+            },
+            "leads_by_status",
+        ),
+        (
+            LeadFilter {
+                utm_source: Some("google".to_owned()),
+                ..LeadFilter::default()
+            },
+            "leads_by_utm_source",
+        ),
+        (
+            LeadFilter {
+                assigned_to_id: Some("user_1".to_owned()),
+                ..LeadFilter::default()
+            },
+            "leads_by_assignee",
+        ),
+        (
+            LeadFilter {
+                status: Some(LeadStatus::Lost),
+                utm_source: Some("referral".to_owned()),
+                ..LeadFilter::default()
+            },
+            "leads_by_status_and_utm_source",
+        ),
+    ]
+}
+
 /// 2023-11-14T22:13:20Z, in microseconds.
 pub(crate) const T0: i64 = 1_700_000_000_000_000;
 
