@@ -40,7 +40,8 @@ pub fn measure(
             let mut statement = transaction.prepare_cached(db::INSERT)?;
             for _ in 0..rows_per_commit {
                 let lead = NewLead {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    // As the server makes them (`Lead::new`).
+                    id: uuid::Uuid::now_v7().to_string(),
                     email: format!("raw-{rows_per_commit}-{rows}@example.com"),
                     full_name: format!("Raw Lead {rows}"),
                     company: "Example Industries",

@@ -68,17 +68,22 @@ pub fn lead(n: u64, count: u64, now_micros: i64) -> NewLead<'static> {
     let back = i64::try_from(count - n).unwrap_or(i64::MAX / SPACING_MICROS);
     // Jitter below one spacing keeps the order of creation the order of numbers.
     let jitter = (hash % (SPACING_MICROS as u64 / 2)) as i64;
-    let mut id = [0; 16];
-    id[..8].copy_from_slice(&hash.to_le_bytes());
-    id[8..].copy_from_slice(&mix(hash).to_le_bytes());
+    let created_at = now_micros - back * SPACING_MICROS + jitter;
+    // A UUIDv7 of its creation time, as the server makes them.
+    let mut random = [0; 10];
+    random[..8].copy_from_slice(&hash.to_le_bytes());
+    random[8..].copy_from_slice(&mix(hash).to_le_bytes()[..2]);
+    let millis = u64::try_from(created_at / 1000).unwrap_or_default();
     NewLead {
-        id: uuid::Builder::from_random_bytes(id).into_uuid().to_string(),
+        id: uuid::Builder::from_unix_timestamp_millis(millis, &random)
+            .into_uuid()
+            .to_string(),
         email: format!("lead{n}@seed.example.com"),
         full_name: format!("Seeded Lead {n}"),
         company: COMPANIES[(hash % COMPANIES.len() as u64) as usize],
         status: pick(&STATUSES, roll(16)),
         utm_source: pick(&SOURCES, roll(40)),
-        created_at: now_micros - back * SPACING_MICROS + jitter,
+        created_at,
     }
 }
 
