@@ -9,7 +9,7 @@
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
 //! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
 //! at compile time; and the pool is of the deadpool family the SQLite store already uses.
-//! Connections are plain TCP (`NoTls`): TLS to the database is not supported yet.
+//! Connections are plain TCP unless the URL's `sslmode` asks for TLS (`tls`).
 
 mod api_keys;
 mod errors;
@@ -19,6 +19,7 @@ mod organizations;
 mod rate_limits;
 mod schema;
 mod statements;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,7 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use self::errors::{Context, internal};
+use self::tls::Tls;
 use super::{
     ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SharedRateLimits,
     Store, StoreError,
@@ -66,26 +68,26 @@ impl PostgresStore {
     /// brings its schema up to date, waiting for any other process migrating it. Fails if
     /// the database is unreachable or its schema is newer than this build knows.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        // The error names what is wrong without repeating the URL, which may hold a password.
-        let config = url
-            .parse::<tokio_postgres::Config>()
-            .map_err(|error| StoreError::Internal(format!("the database URL: {error}")))?;
-        Self::connect_with(config).await
+        let (config, tls) = tls::parse(url)?;
+        Self::connect_with(config, tls).await
     }
 
-    async fn connect_with(config: tokio_postgres::Config) -> Result<PostgresStore, StoreError> {
+    async fn connect_with(
+        config: tokio_postgres::Config,
+        tls: Tls,
+    ) -> Result<PostgresStore, StoreError> {
         let mut rate_limit_config = config.clone();
         let options = match config.get_options() {
             Some(options) => format!("{options} {RATE_LIMIT_CONNECTION_OPTIONS}"),
             None => RATE_LIMIT_CONNECTION_OPTIONS.to_string(),
         };
         rate_limit_config.options(&options);
-        let pool = pool(config, CONNECTIONS)?;
+        let pool = pool(config, &tls, CONNECTIONS)?;
         let mut client = pool.get().await.context("connecting to the database")?;
         schema::migrate(&mut client).await?;
         Ok(PostgresStore {
             pool,
-            rate_limits: self::pool(rate_limit_config, RATE_LIMIT_CONNECTIONS)?,
+            rate_limits: self::pool(rate_limit_config, &tls, RATE_LIMIT_CONNECTIONS)?,
             faults: FaultSwitch::default(),
         })
     }
@@ -107,17 +109,18 @@ impl PostgresStore {
     }
 }
 
-/// A pool of at most `size` connections made with `config`, made as they are needed.
-fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            // A connection that died is replaced; one that lives is not probed on every
-            // checkout, which would cost a round trip per request.
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+/// A pool of at most `size` connections made with `config` and `tls`, made as they are
+/// needed.
+fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, StoreError> {
+    let manager_config = ManagerConfig {
+        // A connection that died is replaced; one that lives is not probed on every
+        // checkout, which would cost a round trip per request.
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls {
+        Tls::Plain => Manager::from_config(config, NoTls, manager_config),
+        Tls::Verified(connector) => Manager::from_config(config, connector.clone(), manager_config),
+    };
     Pool::builder(manager)
         .max_size(size)
         .runtime(Runtime::Tokio1)

@@ -36,7 +36,7 @@ pub(super) async fn raw(database: &ScratchDatabase) -> tokio_postgres::Client {
 /// A new, empty store for the backend-independent suite; `None` if skipped.
 pub(super) async fn subject() -> Option<Subject> {
     let database = database().await?;
-    let store = PostgresStore::connect_with(database.config().expect("a URL"))
+    let store = PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
         .await
         .expect("connect");
     Some(Subject::new(store, database))
@@ -45,7 +45,7 @@ pub(super) async fn subject() -> Option<Subject> {
 /// A new store, with the organization most tests work in; `None` if skipped.
 pub(super) async fn open() -> Option<(ScratchDatabase, PostgresStore, OrganizationId)> {
     let database = database().await?;
-    let store = PostgresStore::connect_with(database.config().expect("a URL"))
+    let store = PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
         .await
         .expect("connect");
     let organization = ensure_acme(&store).await;
@@ -87,7 +87,7 @@ async fn a_new_database_is_migrated_once_and_connecting_again_changes_nothing() 
         .expect("insert");
     drop(store);
 
-    let store = PostgresStore::connect_with(database.config().expect("a URL"))
+    let store = PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
         .await
         .expect("connect again");
     assert_eq!(applied(&database).await, every);
@@ -113,7 +113,9 @@ async fn stores_connected_at_once_to_a_new_database_all_come_up() {
                 );
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    PostgresStore::connect_with(config).await.map(|_| ())
+                    PostgresStore::connect_with(config, Tls::Plain)
+                        .await
+                        .map(|_| ())
                 })
             })
             .collect();
@@ -140,7 +142,7 @@ async fn a_schema_newer_than_the_server_is_refused() {
         .await
         .expect("a future schema");
     assert_internal(
-        PostgresStore::connect_with(database.config().expect("a URL"))
+        PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
             .await
             .map(|_| ()),
     );
@@ -159,4 +161,49 @@ async fn every_call_fails_while_the_fault_switch_is_on() {
         store.organization_find("acme").await.expect("find"),
         Some(organization)
     );
+}
+
+/// `sslmode=verify-full` with the test server's CA: the connection is TLS. `sslmode=require`
+/// without it: the test CA is no root the system trusts, so the certificate is refused and
+/// nothing is connected.
+#[tokio::test]
+async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
+    let Some(database) = database().await else {
+        return;
+    };
+    let Ok(ca) = std::env::var("LEADS_TEST_POSTGRES_CA") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must test TLS: `.ci/postgres` sets LEADS_TEST_POSTGRES_CA"
+        );
+        eprintln!("skipped: set LEADS_TEST_POSTGRES_CA to the test server's CA to test TLS");
+        return;
+    };
+    let url = |parameters: &str| {
+        let url = database.url();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}{parameters}")
+    };
+    let store = PostgresStore::connect(&url(&format!("sslmode=verify-full&sslrootcert={ca}")))
+        .await
+        .expect("a verified TLS connection");
+    let ssl: bool = store
+        .client()
+        .await
+        .expect("a connection")
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl")
+        .get(0);
+    assert!(ssl, "the connection is TLS");
+    match PostgresStore::connect(&url("sslmode=require")).await {
+        Err(StoreError::Internal(message)) => {
+            assert!(message.contains("certificate"), "{message}");
+        }
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("connected with an unverified certificate"),
+    }
 }
