@@ -134,8 +134,10 @@ pub struct Authenticator {
     /// exist later by being guessed: refusing it from memory is always truthful, and a client
     /// retrying with a stale or revoked key costs no lookup.
     unknown: quick_cache::sync::Cache<KeyHash, ()>,
-    /// Hashes found valid: they are exempt from the address limit, never from the lookup, so
-    /// that a key revoked on any server is refused from its next request on.
+    /// Hashes found valid: they are exempt from the address limit, never from the store's
+    /// lookup, so that a key revoked on any server is refused from its next request on. (The
+    /// SQLite store may answer that lookup from memory, but only while no commit has touched
+    /// the file since.)
     familiar: quick_cache::sync::Cache<KeyHash, ()>,
     per_address: AddressLimiter,
 }
