@@ -1,17 +1,17 @@
 //! The Leads API server: a dropshot interface generated from `openapi/leads.yaml`,
-//! implemented on SQLite.
+//! implemented on SQLite (embedded, the default) or PostgreSQL (for several replicas).
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`api`] | the generated trait and wire types, the extractors, the error envelope, the handlers |
 //! | [`domain`] | what a lead is and the rules it obeys |
-//! | [`store`] | storage behind a small trait; SQLite with migrations |
+//! | [`store`] | storage behind a small trait; SQLite and PostgreSQL, each with migrations |
 //! | [`auth`] | API keys: generation, hashing, authentication |
-//! | [`ratelimit`] | per-key and per-organization rate limits |
+//! | [`ratelimit`] | per-key and per-organization rate limits, in memory or in the database |
 //! | [`reference`] | the embedded spec, served as `/openapi.json`, `/openapi.yaml` and `/docs` |
 //! | [`error`] | the one error type of the server's own code |
 //! | [`config`], [`context`], [`server`] | configuration, shared state, start-up |
-//! | `testing` (feature `testing`) | `TestServer`: a real server in-process, for tests |
+//! | `testing` (feature `testing`) | `TestServer`: a real server in-process, for tests, on either backend; throwaway PostgreSQL databases |
 
 pub mod api;
 pub mod auth;
