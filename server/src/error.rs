@@ -132,6 +132,8 @@ impl From<crate::store::StoreError> for Error {
                 Error::Conflict("A lead with this email already exists".to_string())
             }
             crate::store::StoreError::Internal(detail) => Error::Internal(detail),
+            // Busy, not broken: `503` says to retry shortly.
+            crate::store::StoreError::Contention(_) => Error::ServiceUnavailable,
             crate::store::StoreError::VersionMismatch => Error::PreconditionFailed,
             // `lead_create` handles a taken key itself (it answers with the kept answer).
             crate::store::StoreError::IdempotencyKeyTaken => {
@@ -142,3 +144,19 @@ impl From<crate::store::StoreError> for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    /// A database that keeps abandoning a transaction for contention is busy, not broken:
+    /// the client is told to retry (`503` with `Retry-After`), not that the server failed.
+    #[test]
+    fn contention_is_busy_and_a_failure_is_internal() {
+        let busy = Error::from(StoreError::Contention("40001".to_owned()));
+        assert!(matches!(busy, Error::ServiceUnavailable), "{busy:?}");
+        let broken = Error::from(StoreError::Internal("disk".to_owned()));
+        assert!(matches!(broken, Error::Internal(_)), "{broken:?}");
+    }
+}

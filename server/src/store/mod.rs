@@ -89,6 +89,11 @@ pub enum StoreError {
          nothing was stored"
     )]
     IdempotencyKeyTaken,
+    /// The database abandoned the work to keep concurrent transactions consistent (a
+    /// serialization failure or a deadlock), again after the store's own retries; nothing was
+    /// changed, and trying again later may succeed.
+    #[error("the database abandoned the work for concurrent transactions: {0}")]
+    Contention(String),
     /// Anything else: I/O, a corrupt database, a bug. Logged, never shown to clients.
     #[error("storage failure: {0}")]
     Internal(String),

@@ -43,7 +43,8 @@ impl<T> Context<T> for Result<T, PoolError> {
 }
 
 /// A clash on [`EMAIL_UNIQUE`] is [`StoreError::EmailTaken`], one on [`ANSWER_KEY_UNIQUE`]
-/// [`StoreError::IdempotencyKeyTaken`]; anything else is internal.
+/// [`StoreError::IdempotencyKeyTaken`]; a serialization failure or a deadlock is
+/// [`StoreError::Contention`], which the store retries; anything else is internal.
 fn classify(error: &tokio_postgres::Error, doing: &str) -> StoreError {
     if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         match error.as_db_error().and_then(|error| error.constraint()) {
@@ -53,9 +54,16 @@ fn classify(error: &tokio_postgres::Error, doing: &str) -> StoreError {
         }
     }
     // The driver's own message is only its kind ("db error"); the server's is its source.
-    match error.source() {
-        Some(source) => StoreError::Internal(format!("{doing}: {error}: {source}")),
-        None => StoreError::Internal(format!("{doing}: {error}")),
+    let detail = match error.source() {
+        Some(source) => format!("{doing}: {error}: {source}"),
+        None => format!("{doing}: {error}"),
+    };
+    if error.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+        || error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+    {
+        StoreError::Contention(detail)
+    } else {
+        StoreError::Internal(detail)
     }
 }
 

@@ -56,7 +56,8 @@ const INSERT: &str = concat!(
 /// `$13` (`NULL` for any version) admits the lead's version. One statement: PostgreSQL locks
 /// the row, and under `READ COMMITTED` (its default) a concurrent update that got there first
 /// makes it evaluate the condition again on the row that update left, so no update is lost.
-/// (Under `SERIALIZABLE`, CockroachDB's default, the loser fails instead: an internal error.)
+/// (Under `SERIALIZABLE`, CockroachDB's only isolation, the database aborts the loser instead,
+/// and the store runs it again: `super::retrying`.)
 const UPDATE: &str = concat!(
     "UPDATE leads SET email = COALESCE($3, email), email_lower = COALESCE($4, email_lower), \
      full_name = COALESCE($5, full_name), phone = COALESCE($6, phone), \

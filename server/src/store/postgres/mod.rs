@@ -109,6 +109,31 @@ impl PostgresStore {
     }
 }
 
+/// How many times in all a piece of work is tried while the database abandons it for
+/// contention ([`StoreError::Contention`]).
+const ATTEMPTS: u32 = 3;
+
+/// Runs `work`, and again (up to [`ATTEMPTS`] times in all, a moment apart) while the
+/// database abandons it to keep concurrent transactions consistent: a deadlock, or, under
+/// `SERIALIZABLE` isolation (CockroachDB's only one), a serialization failure. Each attempt
+/// is a whole transaction, so running it again is safe.
+async fn retrying<T, F, Fut>(mut work: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match work().await {
+            Err(StoreError::Contention(_)) if attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// A pool of at most `size` connections made with `config` and `tls`, made as they are
 /// needed.
 fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, StoreError> {
@@ -190,17 +215,20 @@ impl Store for PostgresStore {
         prefix: &str,
         at: DateTime<Utc>,
     ) -> Result<RevokeOutcome, StoreError> {
-        let mut client = self.client().await?;
-        let transaction = client
-            .transaction()
-            .await
-            .context("beginning a revocation")?;
-        let outcome = api_keys::revoke(&transaction, prefix, at).await?;
-        transaction
-            .commit()
-            .await
-            .context("committing a revocation")?;
-        Ok(outcome)
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let transaction = client
+                .transaction()
+                .await
+                .context("beginning a revocation")?;
+            let outcome = api_keys::revoke(&transaction, prefix, at).await?;
+            transaction
+                .commit()
+                .await
+                .context("committing a revocation")?;
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -212,7 +240,6 @@ impl Store for PostgresStore {
         lead: Lead,
         answer: Option<IdempotentAnswer>,
     ) -> Result<Lead, StoreError> {
-        let mut client = self.client().await?;
         if answer
             .as_ref()
             .is_some_and(|answer| answer.organization != lead.organization_id)
@@ -221,16 +248,20 @@ impl Store for PostgresStore {
                 "an idempotent answer was given for another organization than its lead's",
             ));
         }
-        // Both or neither: a transaction dropped before its commit rolls back.
-        let transaction = client.transaction().await.context("beginning an insert")?;
-        // The answer first: a retry racing its original finds the key taken, whatever its
-        // email.
-        if let Some(answer) = &answer {
-            idempotent_answers::keep(&transaction, answer).await?;
-        }
-        let stored = leads::insert(&transaction, &lead).await?;
-        transaction.commit().await.context("committing a lead")?;
-        Ok(stored)
+        retrying(|| async {
+            let mut client = self.client().await?;
+            // Both or neither: a transaction dropped before its commit rolls back.
+            let transaction = client.transaction().await.context("beginning an insert")?;
+            // The answer first: a retry racing its original finds the key taken, whatever its
+            // email.
+            if let Some(answer) = &answer {
+                idempotent_answers::keep(&transaction, answer).await?;
+            }
+            let stored = leads::insert(&transaction, &lead).await?;
+            transaction.commit().await.context("committing a lead")?;
+            Ok(stored)
+        })
+        .await
     }
 
     async fn lead_get(
@@ -261,7 +292,17 @@ impl Store for PostgresStore {
                 (lead, _) => Ok(lead),
             };
         }
-        leads::update(&client, organization, id, changes, condition.as_ref(), now).await
+        retrying(|| {
+            leads::update(
+                &client,
+                organization,
+                id,
+                changes.clone(),
+                condition.as_ref(),
+                now,
+            )
+        })
+        .await
     }
 
     async fn lead_list(

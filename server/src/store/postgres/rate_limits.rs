@@ -15,9 +15,9 @@
 
 use async_trait::async_trait;
 
-use super::PostgresStore;
 use super::errors::Context;
 use super::statements::query;
+use super::{PostgresStore, retrying};
 use crate::store::{BucketTake, GcraQuota, RateBucket, SharedRateLimits, StoreError};
 
 /// Takes from `$1` (quota `$3`, `$4`) and, if it had room, from `$2` (quota `$5`, `$6`) at
@@ -67,21 +67,25 @@ impl SharedRateLimits for PostgresStore {
         (then, then_quota): (RateBucket, GcraQuota),
         now_micros: i64,
     ) -> Result<(BucketTake, Option<BucketTake>), StoreError> {
-        let client = self.rate_limit_client().await?;
-        let rows = query(
-            &client,
-            "taking from rate-limit buckets",
-            TAKE,
-            &[
-                &name(first),
-                &name(then),
-                &first_quota.interval_micros,
-                &first_quota.capacity_micros(),
-                &then_quota.interval_micros,
-                &then_quota.capacity_micros(),
-                &now_micros,
-            ],
-        )
+        let (first_name, then_name) = (name(first), name(then));
+        let rows = retrying(|| async {
+            let client = self.rate_limit_client().await?;
+            query(
+                &client,
+                "taking from rate-limit buckets",
+                TAKE,
+                &[
+                    &first_name,
+                    &then_name,
+                    &first_quota.interval_micros,
+                    &first_quota.capacity_micros(),
+                    &then_quota.interval_micros,
+                    &then_quota.capacity_micros(),
+                    &now_micros,
+                ],
+            )
+            .await
+        })
         .await?;
         let row = rows
             .first()

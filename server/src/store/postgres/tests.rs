@@ -207,3 +207,68 @@ async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
         Ok(_) => panic!("connected with an unverified certificate"),
     }
 }
+
+/// Under `SERIALIZABLE` isolation (CockroachDB's only one), an update that waited for a
+/// concurrent one to commit is aborted by the database (a serialization failure) instead of
+/// reading the row again; the store runs it again, so it meets the new version and answers
+/// as under `READ COMMITTED`: the condition fails, nothing is lost.
+#[tokio::test]
+async fn under_serializable_isolation_an_update_that_lost_a_race_is_run_again() {
+    let Some(database) = database().await else {
+        return;
+    };
+    raw(&database)
+        .await
+        .batch_execute(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation \
+             = serializable', current_database()); END $$",
+        )
+        .await
+        .expect("serializable by default");
+    let store = std::sync::Arc::new(
+        PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
+            .await
+            .expect("connect"),
+    );
+    let organization = ensure_acme(&*store).await;
+    let inserted = store
+        .lead_insert(full_lead(organization), None)
+        .await
+        .expect("insert");
+    // Another writer holds the row, mid-transaction.
+    let other = raw(&database).await;
+    other.batch_execute("BEGIN").await.expect("begin");
+    other
+        .execute(
+            "UPDATE leads SET version = version + 1 WHERE id = $1",
+            &[&inserted.id],
+        )
+        .await
+        .expect("the other update");
+    let waiting = {
+        let store = std::sync::Arc::clone(&store);
+        tokio::spawn(async move {
+            let changes = LeadChanges {
+                full_name: Some("Late Writer".to_owned()),
+                ..LeadChanges::default()
+            };
+            store
+                .lead_update(
+                    organization,
+                    inserted.id,
+                    changes,
+                    Some(VersionCondition::OneOf(vec![inserted.version])),
+                    inserted.updated_at,
+                )
+                .await
+        })
+    };
+    // Long enough for the update to be waiting on the row.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    other.batch_execute("COMMIT").await.expect("commit");
+    let outcome = waiting.await.expect("no panic");
+    assert!(
+        matches!(outcome, Err(StoreError::VersionMismatch)),
+        "{outcome:?}"
+    );
+}
