@@ -156,7 +156,7 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         duration,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting tokio")?;
-    let phases = runtime.block_on(async {
+    let mut phases = runtime.block_on(async {
         let api = Api::new(server.address(), &key)?;
         let mut phases = scenario::standard(&api, load, &database, &organization).await?;
         if let Some((scale_key, scale_organization, leads)) = &scale {
@@ -171,7 +171,6 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         .and_then(|status| vm_hwm_kib(&status));
     drop(server);
 
-    let mut phases = phases;
     if let Some(url) = &options.postgres {
         let key = server::create_key(server_binary, url, "bench")?;
         let log = std::fs::File::create(work.path().join("server-postgres.log"))?;

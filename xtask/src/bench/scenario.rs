@@ -92,6 +92,33 @@ async fn phase(
     Ok((phase, measured.kept))
 }
 
+/// The create phase, then the view phase over the leads it created.
+async fn create_then_view(
+    api: &Api,
+    load: Load,
+    create_name: &str,
+    view_name: &str,
+) -> Result<[Phase; 2]> {
+    let create = phase(
+        api,
+        load,
+        create_name,
+        "POST /v1/leads".into(),
+        api.create(),
+        Some(requests::created_id),
+    );
+    let (created, ids) = create.await?;
+    let view = phase(
+        api,
+        load,
+        view_name,
+        "GET /v1/leads/{id}".into(),
+        api.view(Arc::new(ids))?,
+        None,
+    );
+    Ok([created, view.await?.0])
+}
+
 /// Runs a list phase on the page `query` names.
 async fn list(api: &Api, load: Load, name: &str, query: &str) -> Result<Phase> {
     let request = format!("GET /v1/leads?{query}");
@@ -127,26 +154,7 @@ pub async fn standard(
         None,
     );
     phases.push(health.await?.0);
-    let create = phase(
-        api,
-        load,
-        name::CREATE,
-        "POST /v1/leads".into(),
-        api.create(),
-        Some(requests::created_id),
-    );
-    let (created, ids) = create.await?;
-    phases.push(created);
-    let view = api.view(Arc::new(ids))?;
-    let viewed = phase(
-        api,
-        load,
-        name::VIEW,
-        "GET /v1/leads/{id}".into(),
-        view,
-        None,
-    );
-    phases.push(viewed.await?.0);
+    phases.extend(create_then_view(api, load, name::CREATE, name::VIEW).await?);
     phases.push(list(api, load, name::LIST, &list_query(None, &[])).await?);
 
     let leads = db::count(&db::open(database)?, organization)?;
@@ -206,26 +214,8 @@ pub async fn scale(
 /// The `--postgres` phases: the same requests as the standard create, view, list and
 /// `status=new` phases, on a server on PostgreSQL.
 pub async fn postgres(api: &Api, load: Load) -> Result<Vec<Phase>> {
-    let mut phases = Vec::new();
-    let create = phase(
-        api,
-        load,
-        name::POSTGRES_CREATE,
-        "POST /v1/leads".into(),
-        api.create(),
-        Some(requests::created_id),
-    );
-    let (created, ids) = create.await?;
-    phases.push(created);
-    let view = phase(
-        api,
-        load,
-        name::POSTGRES_VIEW,
-        "GET /v1/leads/{id}".into(),
-        api.view(Arc::new(ids))?,
-        None,
-    );
-    phases.push(view.await?.0);
+    let mut phases =
+        Vec::from(create_then_view(api, load, name::POSTGRES_CREATE, name::POSTGRES_VIEW).await?);
     phases.push(list(api, load, name::POSTGRES_LIST, &list_query(None, &[])).await?);
     let status = list_query(None, &[("status", "new")]);
     phases.push(list(api, load, name::POSTGRES_LIST_STATUS, &status).await?);
