@@ -4319,7 +4319,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 3.0.0*/
+Version: 3.0.1*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -4357,7 +4357,7 @@ impl Client {
 }
 impl ClientInfo<crate::RetryPolicy> for Client {
     fn api_version() -> &'static str {
-        "3.0.0"
+        "3.0.1"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
