@@ -32,7 +32,8 @@ keys that later versions may add.
         }
     }
     /**Machine-readable error code:
-`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404), `CONFLICT` (409),
+`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),
+`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),
 `IDEMPOTENCY_KEY_IN_USE` (409), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
 `IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
 `SERVICE_UNAVAILABLE` (503).
@@ -56,6 +57,8 @@ keys that later versions may add.
         Unauthorized,
         #[serde(rename = "NOT_FOUND")]
         NotFound,
+        #[serde(rename = "WEBHOOK_NOT_FOUND")]
+        WebhookNotFound,
         #[serde(rename = "CONFLICT")]
         Conflict,
         #[serde(rename = "IDEMPOTENCY_KEY_IN_USE")]
@@ -79,6 +82,7 @@ keys that later versions may add.
                 Self::ValidationError => f.write_str("VALIDATION_ERROR"),
                 Self::Unauthorized => f.write_str("UNAUTHORIZED"),
                 Self::NotFound => f.write_str("NOT_FOUND"),
+                Self::WebhookNotFound => f.write_str("WEBHOOK_NOT_FOUND"),
                 Self::Conflict => f.write_str("CONFLICT"),
                 Self::IdempotencyKeyInUse => f.write_str("IDEMPOTENCY_KEY_IN_USE"),
                 Self::PreconditionFailed => f.write_str("PRECONDITION_FAILED"),
@@ -99,6 +103,7 @@ keys that later versions may add.
                 "VALIDATION_ERROR" => Ok(Self::ValidationError),
                 "UNAUTHORIZED" => Ok(Self::Unauthorized),
                 "NOT_FOUND" => Ok(Self::NotFound),
+                "WEBHOOK_NOT_FOUND" => Ok(Self::WebhookNotFound),
                 "CONFLICT" => Ok(Self::Conflict),
                 "IDEMPOTENCY_KEY_IN_USE" => Ok(Self::IdempotencyKeyInUse),
                 "PRECONDITION_FAILED" => Ok(Self::PreconditionFailed),
@@ -714,6 +719,73 @@ spaces or hyphens.
                 })
         }
     }
+    /**`lead.created`: a lead was created; `data` is the new lead.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LeadCreatedEvent {
+        ///When the change happened (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub data: Lead,
+        pub event: LeadCreatedEventEvent,
+        ///Your organization's id.
+        pub organization_id: ::std::string::String,
+    }
+    impl LeadCreatedEvent {
+        pub fn builder() -> builder::LeadCreatedEvent {
+            Default::default()
+        }
+    }
+    ///`LeadCreatedEventEvent`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum LeadCreatedEventEvent {
+        #[serde(rename = "lead.created")]
+        LeadCreated,
+    }
+    impl ::std::fmt::Display for LeadCreatedEventEvent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::LeadCreated => f.write_str("lead.created"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for LeadCreatedEventEvent {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "lead.created" => Ok(Self::LeadCreated),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadCreatedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadCreatedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`LeadListAssignedToId`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1293,6 +1365,74 @@ Leads stored before these limits (API 2.0.0) are returned as they were stored.
             value.parse()
         }
     }
+    /**`lead.status_changed`: a lead's `status` changed (sent as well as `lead.updated`); `data`
+is the lead after the change.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LeadStatusChangedEvent {
+        ///When the change happened (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub data: Lead,
+        pub event: LeadStatusChangedEventEvent,
+        ///Your organization's id.
+        pub organization_id: ::std::string::String,
+    }
+    impl LeadStatusChangedEvent {
+        pub fn builder() -> builder::LeadStatusChangedEvent {
+            Default::default()
+        }
+    }
+    ///`LeadStatusChangedEventEvent`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum LeadStatusChangedEventEvent {
+        #[serde(rename = "lead.status_changed")]
+        LeadStatusChanged,
+    }
+    impl ::std::fmt::Display for LeadStatusChangedEventEvent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::LeadStatusChanged => f.write_str("lead.status_changed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for LeadStatusChangedEventEvent {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "lead.status_changed" => Ok(Self::LeadStatusChanged),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadStatusChangedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadStatusChangedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     /**The fields to change. A field that is omitted or `null` is left as it is; `notes`
 replaces the whole array. Fields this schema does not list, `metadata` among them, are
 rejected.
@@ -1713,6 +1853,74 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
                 })
         }
     }
+    /**`lead.updated`: a lead's fields changed (any change by `PATCH /v1/leads/{id}`, a status
+change included); `data` is the lead after the change.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LeadUpdatedEvent {
+        ///When the change happened (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub data: Lead,
+        pub event: LeadUpdatedEventEvent,
+        ///Your organization's id.
+        pub organization_id: ::std::string::String,
+    }
+    impl LeadUpdatedEvent {
+        pub fn builder() -> builder::LeadUpdatedEvent {
+            Default::default()
+        }
+    }
+    ///`LeadUpdatedEventEvent`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum LeadUpdatedEventEvent {
+        #[serde(rename = "lead.updated")]
+        LeadUpdated,
+    }
+    impl ::std::fmt::Display for LeadUpdatedEventEvent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::LeadUpdated => f.write_str("lead.updated"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for LeadUpdatedEventEvent {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "lead.updated" => Ok(Self::LeadUpdated),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadUpdatedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadUpdatedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`LeadViewIfNoneMatch`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1791,6 +1999,527 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
     }
     impl TriggeringField {
         pub fn builder() -> builder::TriggeringField {
+            Default::default()
+        }
+    }
+    ///One event sent, or being sent, to one subscription.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDelivery {
+        ///How many attempts were made so far (at most 4).
+        pub attempt_count: i64,
+        ///When the event happened, and the delivery was queued.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**Why the latest attempt failed (a status that is not `2xx`, a timeout, a refused
+connection, a forbidden address); `null` if it succeeded or none was made yet.
+*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub error_message: ::std::option::Option<::std::string::String>,
+        pub event_type: WebhookEventType,
+        ///The delivery's id, sent as `webhook-id`.
+        pub id: ::uuid::Uuid,
+        ///When the next attempt is due, while the delivery is `pending`.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_attempt_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///The size of the body sent, in bytes.
+        pub payload_size_bytes: i64,
+        ///How long the latest attempt took, in milliseconds.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub response_time_ms: ::std::option::Option<i64>,
+        pub status: WebhookDeliveryStatus,
+        ///The HTTP status the receiver answered the latest attempt with, if it answered.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub status_code: ::std::option::Option<i32>,
+        ///The subscription it was sent to.
+        pub subscription_id: ::uuid::Uuid,
+    }
+    impl WebhookDelivery {
+        pub fn builder() -> builder::WebhookDelivery {
+            Default::default()
+        }
+    }
+    ///`WebhookDeliveryListCursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookDeliveryListCursor(::std::string::String);
+    impl ::std::ops::Deref for WebhookDeliveryListCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookDeliveryListCursor> for ::std::string::String {
+        fn from(value: WebhookDeliveryListCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookDeliveryListCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookDeliveryListCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookDeliveryListCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookDeliveryListCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookDeliveryListResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryListResponse {
+        ///The page's deliveries, newest first.
+        pub data: ::std::vec::Vec<WebhookDelivery>,
+        pub pagination: Pagination,
+        pub success: bool,
+    }
+    impl WebhookDeliveryListResponse {
+        pub fn builder() -> builder::WebhookDeliveryListResponse {
+            Default::default()
+        }
+    }
+    /**`pending` while the delivery is being tried, `success` once the receiver answered
+`2xx`, `failed` once every attempt failed.
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum WebhookDeliveryStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "failed")]
+        Failed,
+    }
+    impl ::std::fmt::Display for WebhookDeliveryStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pending => f.write_str("pending"),
+                Self::Success => f.write_str("success"),
+                Self::Failed => f.write_str("failed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for WebhookDeliveryStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pending" => Ok(Self::Pending),
+                "success" => Ok(Self::Success),
+                "failed" => Ok(Self::Failed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookDeliveryStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookDeliveryStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**The body of every webhook delivery: one of the lead events, told apart by `event`.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum WebhookEvent {
+        CreatedEvent(LeadCreatedEvent),
+        UpdatedEvent(LeadUpdatedEvent),
+        StatusChangedEvent(LeadStatusChangedEvent),
+    }
+    impl ::std::convert::From<LeadCreatedEvent> for WebhookEvent {
+        fn from(value: LeadCreatedEvent) -> Self {
+            Self::CreatedEvent(value)
+        }
+    }
+    impl ::std::convert::From<LeadUpdatedEvent> for WebhookEvent {
+        fn from(value: LeadUpdatedEvent) -> Self {
+            Self::UpdatedEvent(value)
+        }
+    }
+    impl ::std::convert::From<LeadStatusChangedEvent> for WebhookEvent {
+        fn from(value: LeadStatusChangedEvent) -> Self {
+            Self::StatusChangedEvent(value)
+        }
+    }
+    /**A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields
+changed, its status included), `lead.status_changed` (a lead's status changed).
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum WebhookEventType {
+        #[serde(rename = "lead.created")]
+        LeadCreated,
+        #[serde(rename = "lead.updated")]
+        LeadUpdated,
+        #[serde(rename = "lead.status_changed")]
+        LeadStatusChanged,
+    }
+    impl ::std::fmt::Display for WebhookEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::LeadCreated => f.write_str("lead.created"),
+                Self::LeadUpdated => f.write_str("lead.updated"),
+                Self::LeadStatusChanged => f.write_str("lead.status_changed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for WebhookEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "lead.created" => Ok(Self::LeadCreated),
+                "lead.updated" => Ok(Self::LeadUpdated),
+                "lead.status_changed" => Ok(Self::LeadStatusChanged),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`WebhookListCursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookListCursor(::std::string::String);
+    impl ::std::ops::Deref for WebhookListCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookListCursor> for ::std::string::String {
+        fn from(value: WebhookListCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookListCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookListCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookListCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookListCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A subscription of an HTTPS endpoint to one lead event.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSubscription {
+        ///When the subscription was made (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**When the subscription was disabled after 10 consecutive failed deliveries; `null`
+while it is active. A disabled subscription is sent nothing.
+*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub disabled_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        pub event_type: WebhookEventType,
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+        ///Where the events are sent.
+        pub target_url: ::std::string::String,
+    }
+    impl WebhookSubscription {
+        pub fn builder() -> builder::WebhookSubscription {
+            Default::default()
+        }
+    }
+    ///A new subscription. Fields this schema does not list are rejected.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSubscriptionCreate {
+        pub event_type: WebhookEventType,
+        /**An absolute `https` URL that does not resolve to a loopback, private, link-local,
+shared or metadata address.
+*/
+        pub target_url: WebhookSubscriptionCreateTargetUrl,
+    }
+    impl WebhookSubscriptionCreate {
+        pub fn builder() -> builder::WebhookSubscriptionCreate {
+            Default::default()
+        }
+    }
+    /**An absolute `https` URL that does not resolve to a loopback, private, link-local,
+shared or metadata address.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookSubscriptionCreateTargetUrl(::std::string::String);
+    impl ::std::ops::Deref for WebhookSubscriptionCreateTargetUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookSubscriptionCreateTargetUrl>
+    for ::std::string::String {
+        fn from(value: WebhookSubscriptionCreateTargetUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookSubscriptionCreateTargetUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2048usize {
+                return Err("longer than 2048 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookSubscriptionCreateTargetUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for WebhookSubscriptionCreateTargetUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookSubscriptionCreateTargetUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A subscription just made, with its signing secret, shown this once.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSubscriptionCreated {
+        ///When the subscription was made (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Always `null` for a new subscription.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub disabled_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        pub event_type: WebhookEventType,
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+        /**The signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is never
+shown again.
+*/
+        pub secret: WebhookSubscriptionCreatedSecret,
+        ///Where the events are sent.
+        pub target_url: ::std::string::String,
+    }
+    impl WebhookSubscriptionCreated {
+        pub fn builder() -> builder::WebhookSubscriptionCreated {
+            Default::default()
+        }
+    }
+    ///`WebhookSubscriptionCreatedResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSubscriptionCreatedResponse {
+        pub data: WebhookSubscriptionCreated,
+        pub success: bool,
+    }
+    impl WebhookSubscriptionCreatedResponse {
+        pub fn builder() -> builder::WebhookSubscriptionCreatedResponse {
+            Default::default()
+        }
+    }
+    /**The signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is never
+shown again.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookSubscriptionCreatedSecret(::std::string::String);
+    impl ::std::ops::Deref for WebhookSubscriptionCreatedSecret {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookSubscriptionCreatedSecret>
+    for ::std::string::String {
+        fn from(value: WebhookSubscriptionCreatedSecret) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookSubscriptionCreatedSecret {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^whsec_[A-Za-z0-9+/]{43}=$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^whsec_[A-Za-z0-9+/]{43}=$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookSubscriptionCreatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for WebhookSubscriptionCreatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookSubscriptionCreatedSecret {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookSubscriptionListResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSubscriptionListResponse {
+        ///The page's subscriptions, newest first.
+        pub data: ::std::vec::Vec<WebhookSubscription>,
+        pub pagination: Pagination,
+        pub success: bool,
+    }
+    impl WebhookSubscriptionListResponse {
+        pub fn builder() -> builder::WebhookSubscriptionListResponse {
+            Default::default()
+        }
+    }
+    ///`WebhookSubscriptionResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSubscriptionResponse {
+        pub data: WebhookSubscription,
+        pub success: bool,
+    }
+    impl WebhookSubscriptionResponse {
+        pub fn builder() -> builder::WebhookSubscriptionResponse {
             Default::default()
         }
     }
@@ -2695,6 +3424,109 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
                     metadata: Ok(value.metadata),
                     phone: Ok(value.phone),
                     timezone: Ok(value.timezone),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LeadCreatedEvent {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<super::Lead, ::std::string::String>,
+            event: ::std::result::Result<
+                super::LeadCreatedEventEvent,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LeadCreatedEvent {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    event: Err("no value supplied for event".to_string()),
+                    organization_id: Err(
+                        "no value supplied for organization_id".to_string(),
+                    ),
+                }
+            }
+        }
+        impl LeadCreatedEvent {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Lead>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LeadCreatedEventEvent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event: {e}")
+                    });
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LeadCreatedEvent> for super::LeadCreatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LeadCreatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    event: value.event?,
+                    organization_id: value.organization_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LeadCreatedEvent> for LeadCreatedEvent {
+            fn from(value: super::LeadCreatedEvent) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    event: Ok(value.event),
+                    organization_id: Ok(value.organization_id),
                 }
             }
         }
@@ -3851,6 +4683,111 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
             }
         }
         #[derive(Clone, Debug)]
+        pub struct LeadStatusChangedEvent {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<super::Lead, ::std::string::String>,
+            event: ::std::result::Result<
+                super::LeadStatusChangedEventEvent,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LeadStatusChangedEvent {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    event: Err("no value supplied for event".to_string()),
+                    organization_id: Err(
+                        "no value supplied for organization_id".to_string(),
+                    ),
+                }
+            }
+        }
+        impl LeadStatusChangedEvent {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Lead>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LeadStatusChangedEventEvent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event: {e}")
+                    });
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LeadStatusChangedEvent>
+        for super::LeadStatusChangedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LeadStatusChangedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    event: value.event?,
+                    organization_id: value.organization_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LeadStatusChangedEvent>
+        for LeadStatusChangedEvent {
+            fn from(value: super::LeadStatusChangedEvent) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    event: Ok(value.event),
+                    organization_id: Ok(value.organization_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct LeadUpdate {
             assigned_to_id: ::std::result::Result<
                 ::std::option::Option<super::LeadUpdateAssignedToId>,
@@ -4045,6 +4982,109 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
             }
         }
         #[derive(Clone, Debug)]
+        pub struct LeadUpdatedEvent {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<super::Lead, ::std::string::String>,
+            event: ::std::result::Result<
+                super::LeadUpdatedEventEvent,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LeadUpdatedEvent {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    event: Err("no value supplied for event".to_string()),
+                    organization_id: Err(
+                        "no value supplied for organization_id".to_string(),
+                    ),
+                }
+            }
+        }
+        impl LeadUpdatedEvent {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Lead>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LeadUpdatedEventEvent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event: {e}")
+                    });
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LeadUpdatedEvent> for super::LeadUpdatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LeadUpdatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    event: value.event?,
+                    organization_id: value.organization_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LeadUpdatedEvent> for LeadUpdatedEvent {
+            fn from(value: super::LeadUpdatedEvent) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    event: Ok(value.event),
+                    organization_id: Ok(value.organization_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Pagination {
             has_more: ::std::result::Result<bool, ::std::string::String>,
             next_cursor: ::std::result::Result<
@@ -4179,6 +5219,857 @@ as compact JSON and all together at most 64 KiB (65536 bytes).
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct WebhookDelivery {
+            attempt_count: ::std::result::Result<i64, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            error_message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<
+                super::WebhookEventType,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            next_attempt_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            payload_size_bytes: ::std::result::Result<i64, ::std::string::String>,
+            response_time_ms: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                super::WebhookDeliveryStatus,
+                ::std::string::String,
+            >,
+            status_code: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            subscription_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookDelivery {
+            fn default() -> Self {
+                Self {
+                    attempt_count: Err(
+                        "no value supplied for attempt_count".to_string(),
+                    ),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    error_message: Err(
+                        "no value supplied for error_message".to_string(),
+                    ),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    next_attempt_at: Err(
+                        "no value supplied for next_attempt_at".to_string(),
+                    ),
+                    payload_size_bytes: Err(
+                        "no value supplied for payload_size_bytes".to_string(),
+                    ),
+                    response_time_ms: Err(
+                        "no value supplied for response_time_ms".to_string(),
+                    ),
+                    status: Err("no value supplied for status".to_string()),
+                    status_code: Err("no value supplied for status_code".to_string()),
+                    subscription_id: Err(
+                        "no value supplied for subscription_id".to_string(),
+                    ),
+                }
+            }
+        }
+        impl WebhookDelivery {
+            pub fn attempt_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempt_count = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempt_count: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn error_message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_message: {e}")
+                    });
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn next_attempt_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_attempt_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for next_attempt_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn payload_size_bytes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payload_size_bytes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for payload_size_bytes: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn response_time_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response_time_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for response_time_ms: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookDeliveryStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn status_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status_code: {e}")
+                    });
+                self
+            }
+            pub fn subscription_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscription_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscription_id: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDelivery> for super::WebhookDelivery {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDelivery,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempt_count: value.attempt_count?,
+                    created_at: value.created_at?,
+                    error_message: value.error_message?,
+                    event_type: value.event_type?,
+                    id: value.id?,
+                    next_attempt_at: value.next_attempt_at?,
+                    payload_size_bytes: value.payload_size_bytes?,
+                    response_time_ms: value.response_time_ms?,
+                    status: value.status?,
+                    status_code: value.status_code?,
+                    subscription_id: value.subscription_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDelivery> for WebhookDelivery {
+            fn from(value: super::WebhookDelivery) -> Self {
+                Self {
+                    attempt_count: Ok(value.attempt_count),
+                    created_at: Ok(value.created_at),
+                    error_message: Ok(value.error_message),
+                    event_type: Ok(value.event_type),
+                    id: Ok(value.id),
+                    next_attempt_at: Ok(value.next_attempt_at),
+                    payload_size_bytes: Ok(value.payload_size_bytes),
+                    response_time_ms: Ok(value.response_time_ms),
+                    status: Ok(value.status),
+                    status_code: Ok(value.status_code),
+                    subscription_id: Ok(value.subscription_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookDeliveryListResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookDelivery>,
+                ::std::string::String,
+            >,
+            pagination: ::std::result::Result<super::Pagination, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookDeliveryListResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    pagination: Err("no value supplied for pagination".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookDeliveryListResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookDelivery>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn pagination<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Pagination>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pagination = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pagination: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDeliveryListResponse>
+        for super::WebhookDeliveryListResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDeliveryListResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    pagination: value.pagination?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDeliveryListResponse>
+        for WebhookDeliveryListResponse {
+            fn from(value: super::WebhookDeliveryListResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    pagination: Ok(value.pagination),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookSubscription {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            disabled_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<
+                super::WebhookEventType,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            target_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookSubscription {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    disabled_at: Err("no value supplied for disabled_at".to_string()),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    target_url: Err("no value supplied for target_url".to_string()),
+                }
+            }
+        }
+        impl WebhookSubscription {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn disabled_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disabled_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for disabled_at: {e}")
+                    });
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn target_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for target_url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSubscription>
+        for super::WebhookSubscription {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSubscription,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    disabled_at: value.disabled_at?,
+                    event_type: value.event_type?,
+                    id: value.id?,
+                    target_url: value.target_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSubscription> for WebhookSubscription {
+            fn from(value: super::WebhookSubscription) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    disabled_at: Ok(value.disabled_at),
+                    event_type: Ok(value.event_type),
+                    id: Ok(value.id),
+                    target_url: Ok(value.target_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookSubscriptionCreate {
+            event_type: ::std::result::Result<
+                super::WebhookEventType,
+                ::std::string::String,
+            >,
+            target_url: ::std::result::Result<
+                super::WebhookSubscriptionCreateTargetUrl,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookSubscriptionCreate {
+            fn default() -> Self {
+                Self {
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    target_url: Err("no value supplied for target_url".to_string()),
+                }
+            }
+        }
+        impl WebhookSubscriptionCreate {
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn target_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookSubscriptionCreateTargetUrl>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for target_url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSubscriptionCreate>
+        for super::WebhookSubscriptionCreate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSubscriptionCreate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_type: value.event_type?,
+                    target_url: value.target_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSubscriptionCreate>
+        for WebhookSubscriptionCreate {
+            fn from(value: super::WebhookSubscriptionCreate) -> Self {
+                Self {
+                    event_type: Ok(value.event_type),
+                    target_url: Ok(value.target_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookSubscriptionCreated {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            disabled_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<
+                super::WebhookEventType,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            secret: ::std::result::Result<
+                super::WebhookSubscriptionCreatedSecret,
+                ::std::string::String,
+            >,
+            target_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookSubscriptionCreated {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    disabled_at: Err("no value supplied for disabled_at".to_string()),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    secret: Err("no value supplied for secret".to_string()),
+                    target_url: Err("no value supplied for target_url".to_string()),
+                }
+            }
+        }
+        impl WebhookSubscriptionCreated {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn disabled_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disabled_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for disabled_at: {e}")
+                    });
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookSubscriptionCreatedSecret>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for secret: {e}")
+                    });
+                self
+            }
+            pub fn target_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for target_url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSubscriptionCreated>
+        for super::WebhookSubscriptionCreated {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSubscriptionCreated,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    disabled_at: value.disabled_at?,
+                    event_type: value.event_type?,
+                    id: value.id?,
+                    secret: value.secret?,
+                    target_url: value.target_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSubscriptionCreated>
+        for WebhookSubscriptionCreated {
+            fn from(value: super::WebhookSubscriptionCreated) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    disabled_at: Ok(value.disabled_at),
+                    event_type: Ok(value.event_type),
+                    id: Ok(value.id),
+                    secret: Ok(value.secret),
+                    target_url: Ok(value.target_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookSubscriptionCreatedResponse {
+            data: ::std::result::Result<
+                super::WebhookSubscriptionCreated,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookSubscriptionCreatedResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookSubscriptionCreatedResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookSubscriptionCreated>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSubscriptionCreatedResponse>
+        for super::WebhookSubscriptionCreatedResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSubscriptionCreatedResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSubscriptionCreatedResponse>
+        for WebhookSubscriptionCreatedResponse {
+            fn from(value: super::WebhookSubscriptionCreatedResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookSubscriptionListResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookSubscription>,
+                ::std::string::String,
+            >,
+            pagination: ::std::result::Result<super::Pagination, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookSubscriptionListResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    pagination: Err("no value supplied for pagination".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookSubscriptionListResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookSubscription>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn pagination<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Pagination>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pagination = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pagination: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSubscriptionListResponse>
+        for super::WebhookSubscriptionListResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSubscriptionListResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    pagination: value.pagination?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSubscriptionListResponse>
+        for WebhookSubscriptionListResponse {
+            fn from(value: super::WebhookSubscriptionListResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    pagination: Ok(value.pagination),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookSubscriptionResponse {
+            data: ::std::result::Result<
+                super::WebhookSubscription,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookSubscriptionResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookSubscriptionResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookSubscription>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSubscriptionResponse>
+        for super::WebhookSubscriptionResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSubscriptionResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSubscriptionResponse>
+        for WebhookSubscriptionResponse {
+            fn from(value: super::WebhookSubscriptionResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -4310,6 +6201,37 @@ for the others:
 Breaking a limit is answered `400 VALIDATION_ERROR`, with `details` naming the field.
 Leads stored before these limits existed are returned as they are.
 
+## Webhooks
+
+Subscribe an HTTPS endpoint of yours to one of the lead events (`lead.created`,
+`lead.updated`, `lead.status_changed`) with `POST /v1/webhooks`, and every change of a lead
+of your organization is `POST`ed to it as JSON. The events and their payloads are described
+as the `leadEvent` callback of `POST /v1/webhooks`, and as the schemas `WebhookEvent`,
+`LeadCreatedEvent`, `LeadUpdatedEvent` and `LeadStatusChangedEvent` (OpenAPI 3.0 has no
+top-level `webhooks`, so this document uses a callback).
+
+- **Durable.** An event is written in the same transaction as the change that causes it: a
+  committed change always has its events delivered, and a rejected or rolled-back one never
+  has. Delivery is **at least once**: deduplicate on `webhook-id` (or on `data.id` with
+  `created_at`).
+- **Signed.** `X-Aura-Signature` is the hex HMAC-SHA256 of the exact body bytes, keyed with
+  the subscription's `secret` as shown. The Standard Webhooks headers `webhook-id`,
+  `webhook-timestamp` and `webhook-signature` are sent too, so that a receiver can also
+  reject replays; the Rust client's `webhooks::verify` checks both.
+- **Retried.** A receiver must answer `2xx` within 10 seconds; anything else (another
+  status, a redirect, a timeout, a refused connection) is a failed attempt. A failed
+  delivery is tried again after 1, 5 and 15 seconds, then marked `failed`. A subscription
+  whose deliveries fail 10 times in a row (the final outcome of 10 consecutive deliveries)
+  is disabled (`disabled_at`); delete it and subscribe again to resume.
+- **Not ordered.** Deliveries are independent, and a retry may overtake a later event, so
+  their order is not guaranteed, not even between the `lead.updated` and
+  `lead.status_changed` of the same change. Order by `data.updated_at` if you need to.
+- **Logged.** `GET /v1/webhook-deliveries` lists every delivery of the last 30 days with
+  its status, last HTTP status, timing and attempt count.
+- **Safe.** A `target_url` must be `https` and must not resolve to a loopback, private,
+  link-local, shared or metadata address; it is checked when the subscription is made and
+  again at every delivery (against DNS rebinding). Redirects are not followed.
+
 ## This reference
 
 Every server serves this document, exactly as it was built from, at `GET /openapi.json`
@@ -4319,7 +6241,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 3.0.1*/
+Version: 4.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -4357,7 +6279,7 @@ impl Client {
 }
 impl ClientInfo<crate::RetryPolicy> for Client {
     fn api_version() -> &'static str {
-        "3.0.1"
+        "4.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -4472,7 +6394,7 @@ Arguments:
 - `cursor`: Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
 that was not issued by this API is answered `400 VALIDATION_ERROR`.
 
-- `limit`: How many leads a page holds at most.
+- `limit`: How many items (leads, subscriptions, deliveries) a page holds at most.
 - `source`: Only leads whose `source.utm_source` equals this value exactly.
 - `status`: Only leads in this status.
 ```ignore
@@ -4597,6 +6519,134 @@ let response = client.lead_update()
 ```*/
     pub fn lead_update(&self) -> builder::LeadUpdate<'_> {
         builder::LeadUpdate::new(self)
+    }
+    /**List webhook deliveries
+
+Lists the deliveries of your organization's webhook events, newest first (by
+`created_at`, then `id`), with the outcome of each: `pending` while it is being tried
+(`next_attempt_at` says when it is tried next), `success` once the receiver answered
+`2xx`, `failed` once every attempt failed. `status_code`, `response_time_ms` and
+`error_message` describe the latest attempt. Deliveries are kept 30 days; a deleted
+subscription's deliveries are deleted with it.
+
+Aura documents this list at `GET /v1/webhooks/deliveries`. This server's router cannot
+serve that path next to `GET /v1/webhooks/{id}`, so it serves it here.
+
+Paginated like `GET /v1/leads`. `subscription_id` keeps only one subscription's
+deliveries; a subscription that does not exist, or belongs to another organization, is
+answered `404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `GET` request to `/v1/webhook-deliveries`
+
+Arguments:
+- `cursor`: Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+
+- `limit`: How many items (leads, subscriptions, deliveries) a page holds at most.
+- `subscription_id`: Only the deliveries of this subscription.
+```ignore
+let response = client.webhook_delivery_list()
+    .cursor(cursor)
+    .limit(limit)
+    .subscription_id(subscription_id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_delivery_list(&self) -> builder::WebhookDeliveryList<'_> {
+        builder::WebhookDeliveryList::new(self)
+    }
+    /**List webhook subscriptions
+
+Lists your organization's webhook subscriptions, newest first (by `created_at`, then
+`id`), paginated like `GET /v1/leads`. Their secrets are never shown again.
+
+
+Sends a `GET` request to `/v1/webhooks`
+
+Arguments:
+- `cursor`: Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+
+- `event_type`: Only subscriptions to this event.
+- `limit`: How many items (leads, subscriptions, deliveries) a page holds at most.
+```ignore
+let response = client.webhook_list()
+    .cursor(cursor)
+    .event_type(event_type)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn webhook_list(&self) -> builder::WebhookList<'_> {
+        builder::WebhookList::new(self)
+    }
+    /**Create webhook subscription
+
+Subscribes `target_url` to one lead event of your organization. The answer carries the
+subscription's signing `secret`: keep it, it is shown this once and never again.
+
+`target_url` must be an absolute `https` URL, with no user name or password, whose host
+does not resolve to a loopback, private, link-local, shared (`100.64.0.0/10`) or
+metadata address; otherwise the answer is `400 VALIDATION_ERROR` naming `target_url`.
+The address is checked again at every delivery. (A server started with
+`--webhooks-allow-insecure-targets`, for local development and tests, lifts both rules.)
+
+An organization may have at most 25 subscriptions; one more is answered
+`400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`
+callback.
+
+
+Sends a `POST` request to `/v1/webhooks`
+
+```ignore
+let response = client.webhook_create()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn webhook_create(&self) -> builder::WebhookCreate<'_> {
+        builder::WebhookCreate::new(self)
+    }
+    /**Get webhook subscription
+
+Returns one webhook subscription of your organization, without its secret. A
+subscription that does not exist, or belongs to another organization, is answered
+`404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `GET` request to `/v1/webhooks/{id}`
+
+Arguments:
+- `id`: The subscription's id.
+```ignore
+let response = client.webhook_view()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_view(&self) -> builder::WebhookView<'_> {
+        builder::WebhookView::new(self)
+    }
+    /**Delete webhook subscription
+
+Deletes a webhook subscription of your organization, with its deliveries: nothing more
+is sent to it, not even the retries of earlier events. A subscription that does not
+exist, or belongs to another organization, is answered `404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `DELETE` request to `/v1/webhooks/{id}`
+
+Arguments:
+- `id`: The subscription's id.
+```ignore
+let response = client.webhook_delete()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_delete(&self) -> builder::WebhookDelete<'_> {
+        builder::WebhookDelete::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -5387,6 +7437,644 @@ pub mod builder {
                     )
                 }
                 413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_delivery_list`]
+
+[`Client::webhook_delivery_list`]: super::Client::webhook_delivery_list*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookDeliveryList<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<types::WebhookDeliveryListCursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        subscription_id: Result<Option<::uuid::Uuid>, String>,
+    }
+    impl<'a> WebhookDeliveryList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+                subscription_id: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookDeliveryListCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `WebhookDeliveryListCursor` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn subscription_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.subscription_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for subscription_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook-deliveries`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookDeliveryListResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, cursor, limit, subscription_id } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let subscription_id = subscription_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook-deliveries", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "subscription_id",
+                        &subscription_id,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_delivery_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_list`]
+
+[`Client::webhook_list`]: super::Client::webhook_list*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookList<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<types::WebhookListCursor>, String>,
+        event_type: Result<Option<types::WebhookEventType>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> WebhookList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                event_type: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookListCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `WebhookListCursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn event_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEventType>,
+        {
+            self.event_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `WebhookEventType` for event_type failed".to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhooks`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookSubscriptionListResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, cursor, event_type, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let event_type = event_type.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhooks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("event_type", &event_type))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_create`]
+
+[`Client::webhook_create`]: super::Client::webhook_create*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::WebhookSubscriptionCreate, String>,
+    }
+    impl<'a> WebhookCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookSubscriptionCreate>,
+            <V as std::convert::TryInto<
+                types::WebhookSubscriptionCreate,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `WebhookSubscriptionCreate` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::WebhookSubscriptionCreate,
+            ) -> types::builder::WebhookSubscriptionCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhooks`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookSubscriptionCreatedResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::WebhookSubscriptionCreate::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhooks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_view`]
+
+[`Client::webhook_view`]: super::Client::webhook_view*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookView<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> WebhookView<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhooks/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookSubscriptionResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_delete`]
+
+[`Client::webhook_delete`]: super::Client::webhook_delete*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookDelete<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> WebhookDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/webhooks/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
