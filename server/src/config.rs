@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::ratelimit::Limits;
+use crate::webhooks::WebhookConfig;
 
 /// The largest request body accepted: 1 MiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -31,6 +32,8 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Log level of the request log (`error`, `warn`, `info`, `debug`, `trace`).
     pub log_level: dropshot::ConfigLoggingLevel,
+    /// How webhooks are delivered, and where they may go.
+    pub webhooks: WebhookConfig,
 }
 
 /// Where the data lives.

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
 use crate::reference::Reference;
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 pub struct AppContext {
     pub store: Arc<dyn Store>,
@@ -26,6 +27,8 @@ pub struct AppContext {
     pub body_read_timeout: Duration,
     /// The spec the server was built from, and its reference page.
     pub reference: Arc<Reference>,
+    /// The webhook delivery worker, woken by lead writes.
+    pub webhooks: Webhooks,
 }
 
 /// An admitted caller and its rate-limit standing.

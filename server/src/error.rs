@@ -34,6 +34,8 @@ pub enum Error {
     Unauthorized,
     /// No lead of the caller's organization has this id.
     NotFound,
+    /// No webhook subscription of the caller's organization has this id.
+    WebhookNotFound,
     /// The request conflicts with existing data (an email already in use).
     Conflict(String),
     /// The body is larger than `limit` bytes.
@@ -91,6 +93,7 @@ impl fmt::Display for Error {
             Error::Validation { message, .. } => f.write_str(message),
             Error::Unauthorized => f.write_str("Missing or invalid API key"),
             Error::NotFound => f.write_str("Lead not found"),
+            Error::WebhookNotFound => f.write_str("Webhook subscription not found"),
             Error::Conflict(message) => f.write_str(message),
             Error::PayloadTooLarge { limit } => {
                 write!(f, "Request body is larger than {limit} bytes")
@@ -136,6 +139,9 @@ impl From<crate::store::StoreError> for Error {
             crate::store::StoreError::Contention(_) => Error::ServiceUnavailable,
             crate::store::StoreError::VersionMismatch => Error::PreconditionFailed,
             // `lead_create` handles a taken key itself (it answers with the kept answer).
+            crate::store::StoreError::SubscriptionLimitReached(max) => Error::invalid(format!(
+                "An organization may have at most {max} webhook subscriptions; delete one first"
+            )),
             crate::store::StoreError::IdempotencyKeyTaken => {
                 Error::Internal("an idempotency key taken where none was given".to_string())
             }

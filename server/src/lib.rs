@@ -6,6 +6,7 @@
 //! | [`api`] | the generated trait and wire types, the extractors, the error envelope, the handlers |
 //! | [`domain`] | what a lead is and the rules it obeys |
 //! | [`store`] | storage behind a small trait; SQLite and PostgreSQL, each with migrations |
+//! | [`webhooks`] | the delivery of lead events to subscribers: signing, target checks, the worker |
 //! | [`auth`] | API keys: generation, hashing, authentication |
 //! | [`ratelimit`] | per-key and per-organization rate limits, in memory or in the database |
 //! | [`reference`] | the embedded spec, served as `/openapi.json`, `/openapi.yaml` and `/docs` |
@@ -26,3 +27,4 @@ pub mod server;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhooks;

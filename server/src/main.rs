@@ -13,6 +13,8 @@ use leads_server::auth::MissingOrganization;
 use leads_server::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Database};
 use leads_server::ratelimit::Limits;
 use leads_server::store::{RevokeOutcome, Store};
+use leads_server::webhooks::WebhookConfig;
+use leads_server::webhooks::target::TargetPolicy;
 use leads_server::{api, auth, server};
 
 #[derive(Parser)]
@@ -115,6 +117,11 @@ struct ServeArgs {
     /// How much to log.
     #[arg(long, env = "LEADS_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
+    /// Let webhook subscriptions name `http` URLs and loopback or private addresses, for local
+    /// development and tests. Never in production: it lets API callers make the server send
+    /// requests into its own network.
+    #[arg(long, env = "LEADS_WEBHOOKS_ALLOW_INSECURE_TARGETS")]
+    webhooks_allow_insecure_targets: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -168,6 +175,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         max_in_flight: args.max_in_flight,
         body_read_timeout: Duration::from_secs(args.body_read_timeout),
         log_level: args.log_level.into(),
+        webhooks: WebhookConfig {
+            policy: if args.webhooks_allow_insecure_targets {
+                TargetPolicy::Insecure
+            } else {
+                TargetPolicy::Public
+            },
+            ..WebhookConfig::default()
+        },
     };
     let store = open(&config.database).await?;
     let first_key = if store.is_empty().await? {

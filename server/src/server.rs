@@ -15,6 +15,7 @@ use crate::reference::Reference;
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
+use crate::webhooks::Webhooks;
 
 /// Opens `database`, creating (an SQLite file) and migrating it if needed. Blocks on file I/O
 /// for SQLite: call it before serving.
@@ -35,6 +36,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
         Arc::downgrade(&store),
         log.new(slog::o!("task" => "idempotency-sweep")),
     ));
+    let webhooks = Webhooks::start(&store, config.webhooks.clone(), log.clone())?;
     let context = AppContext {
         limiter: RateLimiter::for_store(&store, config.rate_limits),
         store,
@@ -43,6 +45,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
         in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
         body_read_timeout: config.body_read_timeout,
         reference: Reference::embedded()?,
+        webhooks,
     };
     let dropshot = ConfigDropshot {
         bind_address: config.bind,

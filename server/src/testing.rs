@@ -31,8 +31,11 @@ use dropshot::{ConfigLoggingLevel, HttpServer};
 use crate::auth::MissingOrganization;
 use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Database};
 use crate::context::AppContext;
+use crate::domain::RetrySchedule;
 use crate::ratelimit::Limits;
 use crate::store::{RevokeOutcome, Store};
+use crate::webhooks::WebhookConfig;
+use crate::webhooks::target::TargetPolicy;
 use crate::{auth, server};
 
 /// The organization [`TestServer::start`] creates, whose key is [`TestServer::api_key`].
@@ -101,6 +104,7 @@ pub struct TestServerBuilder {
     max_in_flight: usize,
     body_read_timeout: Duration,
     log_level: ConfigLoggingLevel,
+    webhooks: WebhookConfig,
 }
 
 impl Default for TestServerBuilder {
@@ -111,6 +115,7 @@ impl Default for TestServerBuilder {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             log_level: ConfigLoggingLevel::Error,
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -151,6 +156,29 @@ impl TestServerBuilder {
         self
     }
 
+    /// How webhooks are delivered (default: as documented, to public `https` targets only).
+    pub fn webhooks(mut self, webhooks: WebhookConfig) -> Self {
+        self.webhooks = webhooks;
+        self
+    }
+
+    /// Webhooks to a receiver in the test: loopback `http` targets allowed, and the retry
+    /// schedule shrunk a hundredfold (10, 50 and 150 ms), so that a test sees every retry
+    /// without waiting 21 seconds.
+    pub fn webhooks_to_loopback(self) -> Self {
+        self.webhooks(WebhookConfig {
+            policy: TargetPolicy::Insecure,
+            retry: RetrySchedule::new(
+                RetrySchedule::documented()
+                    .delays()
+                    .iter()
+                    .map(|delay| *delay / 100)
+                    .collect(),
+            ),
+            ..WebhookConfig::default()
+        })
+    }
+
     /// How much the server logs to stderr (default: errors only).
     pub fn log_level(mut self, level: ConfigLoggingLevel) -> Self {
         self.log_level = level;
@@ -172,6 +200,7 @@ impl TestServerBuilder {
             max_in_flight: self.max_in_flight,
             body_read_timeout: self.body_read_timeout,
             log_level: self.log_level,
+            webhooks: self.webhooks,
         };
         let store = server::open_store(&config.database)
             .await

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use super::types;
 use crate::domain::{
-    self, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadStatus, OrganizationId,
+    self, Delivery, DeliveryStatus, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
+    LeadStatus, OrganizationId, SigningSecret, Subscription,
 };
 use crate::error::Error;
 
@@ -120,6 +121,104 @@ pub fn list_request(query: types::LeadListQuery) -> Result<ListRequest, Error> {
         },
         after: cursor.map(|c| super::cursor::decode(&c)).transpose()?,
         limit: limit.get(),
+    })
+}
+
+pub fn event_type_from_wire(event: types::WebhookEventType) -> EventType {
+    match event {
+        types::WebhookEventType::LeadCreated => EventType::LeadCreated,
+        types::WebhookEventType::LeadUpdated => EventType::LeadUpdated,
+        types::WebhookEventType::LeadStatusChanged => EventType::LeadStatusChanged,
+    }
+}
+
+fn event_type_to_wire(event: EventType) -> types::WebhookEventType {
+    match event {
+        EventType::LeadCreated => types::WebhookEventType::LeadCreated,
+        EventType::LeadUpdated => types::WebhookEventType::LeadUpdated,
+        EventType::LeadStatusChanged => types::WebhookEventType::LeadStatusChanged,
+    }
+}
+
+pub fn subscription(subscription: Subscription) -> types::WebhookSubscription {
+    let Subscription {
+        id,
+        organization: _,
+        event_type,
+        target_url,
+        created_at,
+        disabled_at,
+    } = subscription;
+    types::WebhookSubscription {
+        created_at,
+        disabled_at,
+        event_type: event_type_to_wire(event_type),
+        id,
+        target_url,
+    }
+}
+
+/// A subscription just made, with its secret: the one answer that ever shows it.
+pub fn subscription_created(
+    subscription: Subscription,
+    secret: &SigningSecret,
+) -> Result<types::WebhookSubscriptionCreated, Error> {
+    let types::WebhookSubscription {
+        created_at,
+        disabled_at,
+        event_type,
+        id,
+        target_url,
+    } = self::subscription(subscription);
+    Ok(types::WebhookSubscriptionCreated {
+        created_at,
+        disabled_at,
+        event_type,
+        id,
+        secret: secret
+            .expose()
+            .try_into()
+            .map_err(|_| Error::Internal("a new secret breaks the spec's pattern".to_string()))?,
+        target_url,
+    })
+}
+
+pub fn delivery(delivery: Delivery) -> Result<types::WebhookDelivery, Error> {
+    let Delivery {
+        id,
+        subscription_id,
+        event_type,
+        status,
+        status_code,
+        response_time_ms,
+        error_message,
+        attempt_count,
+        payload_size_bytes,
+        created_at,
+        next_attempt_at,
+    } = delivery;
+    let out_of_range =
+        |field: &str| Error::Internal(format!("delivery {id}: {field} is out of range"));
+    Ok(types::WebhookDelivery {
+        attempt_count: attempt_count.into(),
+        created_at,
+        error_message,
+        event_type: event_type_to_wire(event_type),
+        id,
+        next_attempt_at,
+        payload_size_bytes: i64::try_from(payload_size_bytes)
+            .map_err(|_| out_of_range("payload_size_bytes"))?,
+        response_time_ms: response_time_ms
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| out_of_range("response_time_ms"))?,
+        status: match status {
+            DeliveryStatus::Pending => types::WebhookDeliveryStatus::Pending,
+            DeliveryStatus::Success => types::WebhookDeliveryStatus::Success,
+            DeliveryStatus::Failed => types::WebhookDeliveryStatus::Failed,
+        },
+        status_code: status_code.map(i32::from),
+        subscription_id,
     })
 }
 

@@ -52,6 +52,7 @@ impl ApiError {
             Error::Validation { .. } => (ErrorCode::ValidationError, ErrorStatusCode::BAD_REQUEST),
             Error::Unauthorized => (ErrorCode::Unauthorized, ErrorStatusCode::UNAUTHORIZED),
             Error::NotFound => (ErrorCode::NotFound, ErrorStatusCode::NOT_FOUND),
+            Error::WebhookNotFound => (ErrorCode::WebhookNotFound, ErrorStatusCode::NOT_FOUND),
             Error::Conflict(_) => (ErrorCode::Conflict, ErrorStatusCode::CONFLICT),
             Error::PayloadTooLarge { .. } => (
                 ErrorCode::PayloadTooLarge,
@@ -170,6 +171,7 @@ mod tests {
             ),
             (Error::Unauthorized, "UNAUTHORIZED", 401),
             (Error::NotFound, "NOT_FOUND", 404),
+            (Error::WebhookNotFound, "WEBHOOK_NOT_FOUND", 404),
             (Error::Conflict("taken".into()), "CONFLICT", 409),
             (
                 Error::PayloadTooLarge { limit: 1 },

@@ -1,7 +1,10 @@
 //! The implementation of the generated `LeadsApi` trait: thin translations between the wire
 //! and the domain, around admission (auth, rate limit) and the store.
 
-use dropshot::{HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, RequestContext};
+use dropshot::{
+    HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, HttpResponseUpdatedNoContent,
+    RequestContext,
+};
 use http::StatusCode;
 
 use super::admission::{RateLimitFields, api_error, authenticated, refused};
@@ -11,7 +14,7 @@ use super::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 use super::generated::{LeadCreateHeaders, LeadHeaders, LeadsApi, RateLimitHeaders};
 use super::raw::{RawResponse, Representation};
 use super::unwind::caught;
-use super::{convert, cursor, etag, idempotency, types};
+use super::{convert, etag, idempotency, types, webhooks};
 use crate::context::AppContext;
 use crate::domain;
 use crate::error::Error;
@@ -62,7 +65,7 @@ impl LeadsApi for LeadsServer {
             let request = convert::list_request(query.into_inner()?)?;
             let limit = request.limit;
             // One more than asked tells whether another page follows.
-            let mut leads = app
+            let leads = app
                 .store
                 .lead_list(
                     admitted.caller.organization,
@@ -71,37 +74,19 @@ impl LeadsApi for LeadsServer {
                     limit + 1,
                 )
                 .await?;
-            let has_more = leads.len() > limit as usize;
-            leads.truncate(limit as usize);
-            let next_cursor = match leads.last() {
-                Some(last) if has_more => Some(cursor::encode(last.keyset())),
-                _ => None,
-            };
+            let (leads, pagination) = webhooks::page(leads, limit, domain::Lead::keyset);
             let data = leads
                 .into_iter()
                 .map(convert::lead)
                 .collect::<Result<Vec<_>, _>>()?;
             let page = types::LeadListResponse {
                 data,
-                pagination: types::Pagination {
-                    has_more,
-                    next_cursor,
-                },
+                pagination,
                 success: true,
-            };
-            let RateLimitFields {
-                limit,
-                remaining,
-                reset,
-            } = admitted.rate_limit.into();
-            let headers = RateLimitHeaders {
-                x_rate_limit_limit: limit,
-                x_rate_limit_remaining: remaining,
-                x_rate_limit_reset: reset,
             };
             Ok(Answer::Success(HttpResponseHeaders::new(
                 HttpResponseOk(page),
-                headers,
+                rate_limit_headers(admitted.rate_limit),
             )))
         })
         .await
@@ -128,6 +113,7 @@ impl LeadsApi for LeadsServer {
             };
             let Some(key) = idempotency_key.map(String::from) else {
                 let response = lead_response(app.store.lead_insert(lead, None).await?)?;
+                app.webhooks.wake();
                 return Ok(created(response, false));
             };
             let fingerprint = idempotency::fingerprint("lead_create", &raw);
@@ -152,7 +138,10 @@ impl LeadsApi for LeadsServer {
                 expires_at: now + idempotency::KEPT_FOR,
             };
             match app.store.lead_insert(lead, Some(answer)).await {
-                Ok(_) => Ok(created(response, false)),
+                Ok(_) => {
+                    app.webhooks.wake();
+                    Ok(created(response, false))
+                }
                 // Another server answered the same key meanwhile: answer as it did.
                 Err(StoreError::IdempotencyKeyTaken) => {
                     let kept = app
@@ -221,9 +210,92 @@ impl LeadsApi for LeadsServer {
                 )
                 .await?
                 .ok_or(Error::NotFound)?;
+            app.webhooks.wake();
             lead_answer(lead, admitted.rate_limit)
         })
         .await
+    }
+
+    async fn webhook_create(
+        rqctx: RequestContext<AppContext>,
+        body: JsonBody<types::WebhookSubscriptionCreate>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::create(rqctx, body).await
+    }
+
+    async fn webhook_list(
+        rqctx: RequestContext<AppContext>,
+        query: QueryParams<types::WebhookListQuery>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookSubscriptionListResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::list(rqctx, query).await
+    }
+
+    async fn webhook_view(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookViewPath>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookSubscriptionResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::view(rqctx, path).await
+    }
+
+    async fn webhook_delete(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookDeletePath>,
+    ) -> Result<Answer<HttpResponseHeaders<HttpResponseUpdatedNoContent, RateLimitHeaders>>, ApiError>
+    {
+        webhooks::delete(rqctx, path).await
+    }
+
+    async fn webhook_delivery_list(
+        rqctx: RequestContext<AppContext>,
+        query: QueryParams<types::WebhookDeliveryListQuery>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookDeliveryListResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::delivery_list(rqctx, query).await
+    }
+}
+
+/// The `X-RateLimit-*` headers of a success, describing `standing`.
+pub(super) fn rate_limit_headers(standing: RateLimitStatus) -> RateLimitHeaders {
+    let RateLimitFields {
+        limit,
+        remaining,
+        reset,
+    } = standing.into();
+    RateLimitHeaders {
+        x_rate_limit_limit: limit,
+        x_rate_limit_remaining: remaining,
+        x_rate_limit_reset: reset,
     }
 }
 

@@ -5,7 +5,7 @@ mod admission;
 mod answer;
 #[cfg(test)]
 mod conformance;
-mod convert;
+pub(crate) mod convert;
 mod cursor;
 mod error;
 mod etag;
@@ -17,6 +17,7 @@ pub mod idempotency;
 mod raw;
 mod unwind;
 mod validate;
+mod webhooks;
 
 pub use answer::Answer;
 pub use error::ApiError;

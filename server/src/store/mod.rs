@@ -2,8 +2,16 @@
 //! added without touching them. [`sqlite`] is the embedded default; [`postgres`] serves
 //! deployments with several replicas.
 //!
-//! Every method is scoped by organization where leads and idempotent answers are concerned: a
-//! lead or answer of another organization is never returned, changed or counted.
+//! Every method is scoped by organization where leads, idempotent answers and webhooks are
+//! concerned: a lead, answer, subscription or delivery of another organization is never
+//! returned, changed or counted.
+//!
+//! The store is also the webhooks' outbox. A lead write stores the events it causes, rendered
+//! by [`crate::webhooks::payload`], and one delivery of each to every active subscription to
+//! it, in the write's own transaction: a committed change always has its deliveries, a
+//! rolled-back one never has. The delivery worker (`crate::webhooks`) claims due deliveries
+//! under a lease, so that one process at a time sends each, and a delivery whose process died
+//! is sent again once its lease runs out.
 
 pub mod postgres;
 pub mod sqlite;
@@ -18,7 +26,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition,
+    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
+    OrganizationId, SigningSecret, Subscription, VersionCondition,
 };
 
 /// The SHA-256 of an API key: all the store ever sees of a key.
@@ -89,6 +98,10 @@ pub enum StoreError {
          nothing was stored"
     )]
     IdempotencyKeyTaken,
+    /// The organization already has as many webhook subscriptions as it may; nothing was
+    /// stored.
+    #[error("the organization already has {0} webhook subscriptions, as many as it may")]
+    SubscriptionLimitReached(u32),
     /// The database abandoned the work to keep concurrent transactions consistent (a
     /// serialization failure or a deadlock), again after the store's own retries; nothing was
     /// changed, and trying again later may succeed.
@@ -239,7 +252,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError>;
 
     /// Stores a new lead and, if given, the answer to keep for the request that created it,
-    /// in one transaction: both or neither. [`StoreError::EmailTaken`] if the organization
+    /// in one transaction: both or neither, with the lead's `lead.created` deliveries. [`StoreError::EmailTaken`] if the organization
     /// already has a lead with this email, compared case-insensitively;
     /// [`StoreError::IdempotencyKeyTaken`] if it has an answer under `answer.key` that expires
     /// after `answer.created_at` (an answer expired by then is replaced). The answer must be
@@ -262,7 +275,8 @@ pub trait Store: Send + Sync + 'static {
     /// is no such lead, whatever the condition; [`StoreError::VersionMismatch`] if `condition`
     /// does not admit the lead's version, with or without changes;
     /// [`StoreError::EmailTaken`] if the new email belongs to another of its leads. The
-    /// condition is checked in the same transaction as the write, so no update is lost.
+    /// condition is checked in the same transaction as the write, so no update is lost. The
+    /// change's deliveries ([`EventType::of_update`]) are stored in that transaction too.
     async fn lead_update(
         &self,
         organization: OrganizationId,
@@ -294,4 +308,85 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every answer expired at `now` (`expires_at <= now`), of every organization,
     /// and returns how many.
     async fn idempotent_answers_sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Stores a new subscription with its secret, unless its organization already has `max`
+    /// ([`StoreError::SubscriptionLimitReached`]), counted in the same transaction.
+    async fn webhook_subscription_insert(
+        &self,
+        subscription: Subscription,
+        secret: SigningSecret,
+        max: u32,
+    ) -> Result<(), StoreError>;
+
+    /// The organization's subscription with this id.
+    async fn webhook_subscription_get(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Subscription>, StoreError>;
+
+    /// At most `limit` of the organization's subscriptions (to `event_type` only, if given),
+    /// newest first (`created_at` descending, then `id` descending), strictly after `after`.
+    async fn webhook_subscription_list(
+        &self,
+        organization: OrganizationId,
+        event_type: Option<EventType>,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Deletes the organization's subscription and all its deliveries; whether it existed.
+    async fn webhook_subscription_delete(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<bool, StoreError>;
+
+    /// At most `limit` of the organization's deliveries (to `subscription` only, if given),
+    /// newest first (`created_at` descending, then `id` descending), strictly after `after`.
+    async fn webhook_delivery_list(
+        &self,
+        organization: OrganizationId,
+        subscription: Option<Uuid>,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Claims at most `limit` pending deliveries, of every organization, due at `now`
+    /// (`next_attempt_at <= now`) and not leased at `now` (never leased, or leased until
+    /// `now` or earlier), oldest due first, by leasing them until `lease_until`: until then no
+    /// other claim returns them. Only deliveries of active subscriptions are claimed.
+    async fn webhook_deliveries_claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Records an attempt of a pending delivery and ends its lease: one more attempt, the
+    /// attempt's status code, time and error, and its outcome (`Delivered`: `success`;
+    /// `RetryAt`: still pending, due then; `GaveUp`: `failed`). A delivery that ends in
+    /// `success` resets its subscription's count of consecutive failed deliveries; one that
+    /// ends in `failed` adds one to it, and the `disable_after`th in a row disables the
+    /// subscription (`disabled_at` = the attempt's time) and fails its other pending
+    /// deliveries. Does nothing if the delivery is no longer pending (its subscription was
+    /// deleted meanwhile, say).
+    async fn webhook_delivery_record(
+        &self,
+        attempt: Attempt,
+        disable_after: u32,
+    ) -> Result<(), StoreError>;
+
+    /// When the next claim may find a delivery: the earliest time a pending delivery of an
+    /// active subscription is due and unleased (the later of `next_attempt_at` and
+    /// `leased_until`); `None` if none is pending.
+    async fn webhook_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Ends every lease of every delivery. Only for a database one process serves, when that
+    /// process starts: the leases in it were left by a process that died while sending.
+    async fn webhook_leases_release(&self) -> Result<(), StoreError>;
+
+    /// Deletes every delivery, of every organization, created before `before` and no longer
+    /// pending, and every event no delivery is left of; returns how many deliveries.
+    async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -13,11 +13,11 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql, named_params, params_f
 use uuid::Uuid;
 
 use super::errors::{Context, internal, write_error};
-use super::idempotent_answers;
 use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
+use super::{idempotent_answers, webhooks};
 use crate::domain::{
-    JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus, OrganizationId,
-    VersionCondition,
+    EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus,
+    OrganizationId, VersionCondition,
 };
 use crate::store::{IdempotentAnswer, StoreError};
 
@@ -299,9 +299,8 @@ pub(super) fn select(
         .transpose()
 }
 
-/// Stores `lead`, and `answer` if given, both or neither (the writer runs each write in a
-/// savepoint of its transaction); returns the lead as read back, so the caller gets exactly
-/// what [`select`] will.
+/// Stores `lead`, and `answer` if given, and its `lead.created` deliveries, all or none (the
+/// writer runs each write in a savepoint of its transaction); returns the lead.
 pub(super) fn insert(
     transaction: &Connection,
     lead: Lead,
@@ -324,6 +323,7 @@ pub(super) fn insert(
         .prepare_cached(LeadRow::INSERT)
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
         .map_err(write_error("inserting a lead"))?;
+    webhooks::emit(transaction, &[EventType::LeadCreated], &lead)?;
     Ok(lead)
 }
 
@@ -338,8 +338,8 @@ pub(super) fn admitted(
     }
 }
 
-/// Applies `changes` to the organization's lead if `condition` admits its version, and returns
-/// it as read back; `None` if there is no such lead. The writer's transaction holds the write
+/// Applies `changes` to the organization's lead if `condition` admits its version, stores the
+/// change's deliveries, and returns the lead as read back; `None` if there is no such lead. The writer's transaction holds the write
 /// lock from before the read, so no other process can change the lead (or its version)
 /// between the read, the check of the condition, and the write.
 pub(super) fn update(
@@ -353,8 +353,8 @@ pub(super) fn update(
     let Some(lead) = select(transaction, organization, id)? else {
         return Ok(None);
     };
-    let lead = admitted(lead, condition)?;
-    let row = LeadRow::from_lead(apply(lead, changes, now)?)?;
+    let before = admitted(lead, condition)?;
+    let row = LeadRow::from_lead(apply(before.clone(), changes, now)?)?;
     let updated = transaction
         .prepare_cached(LeadRow::UPDATE_BY_KEY)
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
@@ -366,6 +366,11 @@ pub(super) fn update(
     }
     let stored = select(transaction, organization, id)?
         .ok_or_else(|| internal("a lead was not found right after its update"))?;
+    webhooks::emit(
+        transaction,
+        &EventType::of_update(&before, &stored),
+        &stored,
+    )?;
     Ok(Some(stored))
 }
 

@@ -10,7 +10,7 @@
 //!
 //! This module opens, configures and migrates the file and routes each [`Store`] method to the
 //! writer or a reader. The SQL lives with the table it concerns (`leads`, `organizations`,
-//! `api_keys`, `idempotent_answers`); `pool` opens the connections; `values` and `errors`
+//! `api_keys`, `idempotent_answers`, `webhooks`); `pool` opens the connections; `values` and `errors`
 //! translate between SQLite and the domain.
 
 mod api_keys;
@@ -22,6 +22,7 @@ mod leads;
 mod organizations;
 mod pool;
 mod values;
+mod webhooks;
 mod writer;
 
 use std::path::Path;
@@ -40,7 +41,8 @@ use super::{
     ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError,
 };
 use crate::domain::{
-    ApiKeyId, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition,
+    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
+    OrganizationId, SigningSecret, Subscription, VersionCondition,
 };
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
@@ -50,6 +52,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0002_api_key_lifecycle.sql")),
     M::up(include_str!("migrations/0003_versions_and_answers.sql")),
     M::up(include_str!("migrations/0004_status_and_source_index.sql")),
+    M::up(include_str!("migrations/0005_webhooks.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -338,6 +341,102 @@ impl Store for SqliteStore {
                 .await?;
             swept += batch;
             if batch < u64::from(idempotent_answers::SWEEP_BATCH) {
+                return Ok(swept);
+            }
+        }
+    }
+
+    async fn webhook_subscription_insert(
+        &self,
+        subscription: Subscription,
+        secret: SigningSecret,
+        max: u32,
+    ) -> Result<(), StoreError> {
+        self.write(move |connection| {
+            webhooks::subscription_insert(connection, &subscription, &secret, max)
+        })
+        .await
+    }
+
+    async fn webhook_subscription_get(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.read(move |connection| webhooks::subscription_select(connection, organization, id))
+            .await
+    }
+
+    async fn webhook_subscription_list(
+        &self,
+        organization: OrganizationId,
+        event_type: Option<EventType>,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        self.read(move |connection| {
+            webhooks::subscription_list(connection, organization, event_type, after, limit)
+        })
+        .await
+    }
+
+    async fn webhook_subscription_delete(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        self.write(move |connection| webhooks::subscription_delete(connection, organization, id))
+            .await
+    }
+
+    async fn webhook_delivery_list(
+        &self,
+        organization: OrganizationId,
+        subscription: Option<Uuid>,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.read(move |connection| {
+            webhooks::delivery_list(connection, organization, subscription, after, limit)
+        })
+        .await
+    }
+
+    async fn webhook_deliveries_claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        self.write(move |connection| webhooks::claim(connection, now, lease_until, limit))
+            .await
+    }
+
+    async fn webhook_delivery_record(
+        &self,
+        attempt: Attempt,
+        disable_after: u32,
+    ) -> Result<(), StoreError> {
+        self.write(move |connection| webhooks::record(connection, &attempt, disable_after))
+            .await
+    }
+
+    async fn webhook_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(webhooks::next_due).await
+    }
+
+    async fn webhook_leases_release(&self) -> Result<(), StoreError> {
+        self.write(webhooks::release_leases).await
+    }
+
+    async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        loop {
+            let batch = self
+                .write(move |connection| webhooks::sweep_batch(connection, before))
+                .await?;
+            swept += batch;
+            if batch < u64::from(webhooks::SWEEP_BATCH) {
                 return Ok(swept);
             }
         }

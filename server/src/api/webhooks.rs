@@ -1,0 +1,212 @@
+//! The webhook operations of `LeadsApi`: subscriptions (create, list, view, delete) and the
+//! deliveries log, each a thin translation between the wire and the store, for an admitted
+//! caller and scoped to its organization.
+
+use dropshot::{
+    HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, HttpResponseUpdatedNoContent,
+    RequestContext,
+};
+
+use super::admission::authenticated;
+use super::answer::Answer;
+use super::error::ApiError;
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::generated::RateLimitHeaders;
+use super::handlers::rate_limit_headers;
+use super::{convert, cursor, types};
+use crate::context::AppContext;
+use crate::domain::{self, MAX_SUBSCRIPTIONS_PER_ORGANIZATION, SigningSecret, Subscription};
+use crate::error::Error;
+
+type Headed<T> = Answer<HttpResponseHeaders<T, RateLimitHeaders>>;
+
+pub async fn create(
+    rqctx: RequestContext<AppContext>,
+    mut body: JsonBody<types::WebhookSubscriptionCreate>,
+) -> Result<Headed<HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>>, ApiError> {
+    authenticated(&rqctx, body.admission(), |app, admitted| async move {
+        let (body, _raw) = body.into_parts()?;
+        let types::WebhookSubscriptionCreate {
+            event_type,
+            target_url,
+        } = body;
+        let policy = app.webhooks.policy;
+        let url = policy
+            .check_url(target_url.as_str())
+            .map_err(|why| Error::invalid_field("target_url", why))?;
+        policy
+            .check_resolved(&url)
+            .await
+            .map_err(|why| Error::invalid_field("target_url", why))?;
+        let subscription = Subscription {
+            id: uuid::Uuid::now_v7(),
+            organization: admitted.caller.organization,
+            event_type: convert::event_type_from_wire(event_type),
+            // As sent: the subscriber's own spelling is what it recognises in the list.
+            target_url: target_url.to_string(),
+            created_at: domain::now(),
+            disabled_at: None,
+        };
+        let secret = SigningSecret::generate();
+        app.store
+            .webhook_subscription_insert(
+                subscription.clone(),
+                secret.clone(),
+                MAX_SUBSCRIPTIONS_PER_ORGANIZATION,
+            )
+            .await?;
+        let created = types::WebhookSubscriptionCreatedResponse {
+            data: convert::subscription_created(subscription, &secret)?,
+            success: true,
+        };
+        Ok(Answer::Success(HttpResponseHeaders::new(
+            HttpResponseCreated(created),
+            rate_limit_headers(admitted.rate_limit),
+        )))
+    })
+    .await
+}
+
+pub async fn list(
+    rqctx: RequestContext<AppContext>,
+    query: QueryParams<types::WebhookListQuery>,
+) -> Result<Headed<HttpResponseOk<types::WebhookSubscriptionListResponse>>, ApiError> {
+    authenticated(&rqctx, None, |app, admitted| async move {
+        let types::WebhookListQuery {
+            cursor,
+            event_type,
+            limit,
+        } = query.into_inner()?;
+        let after = cursor.map(|c| cursor::decode(&c)).transpose()?;
+        let limit = limit.get();
+        let subscriptions = app
+            .store
+            .webhook_subscription_list(
+                admitted.caller.organization,
+                event_type.map(convert::event_type_from_wire),
+                after,
+                limit + 1,
+            )
+            .await?;
+        let (subscriptions, pagination) = page(subscriptions, limit, Subscription::keyset);
+        let page = types::WebhookSubscriptionListResponse {
+            data: subscriptions
+                .into_iter()
+                .map(convert::subscription)
+                .collect(),
+            pagination,
+            success: true,
+        };
+        Ok(Answer::Success(HttpResponseHeaders::new(
+            HttpResponseOk(page),
+            rate_limit_headers(admitted.rate_limit),
+        )))
+    })
+    .await
+}
+
+pub async fn view(
+    rqctx: RequestContext<AppContext>,
+    path: PathParams<types::WebhookViewPath>,
+) -> Result<Headed<HttpResponseOk<types::WebhookSubscriptionResponse>>, ApiError> {
+    authenticated(&rqctx, None, |app, admitted| async move {
+        let types::WebhookViewPath { id } = path.into_inner()?;
+        let subscription = app
+            .store
+            .webhook_subscription_get(admitted.caller.organization, id)
+            .await?
+            .ok_or(Error::WebhookNotFound)?;
+        let response = types::WebhookSubscriptionResponse {
+            data: convert::subscription(subscription),
+            success: true,
+        };
+        Ok(Answer::Success(HttpResponseHeaders::new(
+            HttpResponseOk(response),
+            rate_limit_headers(admitted.rate_limit),
+        )))
+    })
+    .await
+}
+
+pub async fn delete(
+    rqctx: RequestContext<AppContext>,
+    path: PathParams<types::WebhookDeletePath>,
+) -> Result<Headed<HttpResponseUpdatedNoContent>, ApiError> {
+    authenticated(&rqctx, None, |app, admitted| async move {
+        let types::WebhookDeletePath { id } = path.into_inner()?;
+        if !app
+            .store
+            .webhook_subscription_delete(admitted.caller.organization, id)
+            .await?
+        {
+            return Err(Error::WebhookNotFound);
+        }
+        Ok(Answer::Success(HttpResponseHeaders::new(
+            HttpResponseUpdatedNoContent(),
+            rate_limit_headers(admitted.rate_limit),
+        )))
+    })
+    .await
+}
+
+pub async fn delivery_list(
+    rqctx: RequestContext<AppContext>,
+    query: QueryParams<types::WebhookDeliveryListQuery>,
+) -> Result<Headed<HttpResponseOk<types::WebhookDeliveryListResponse>>, ApiError> {
+    authenticated(&rqctx, None, |app, admitted| async move {
+        let types::WebhookDeliveryListQuery {
+            cursor,
+            limit,
+            subscription_id,
+        } = query.into_inner()?;
+        let organization = admitted.caller.organization;
+        let after = cursor.map(|c| cursor::decode(&c)).transpose()?;
+        if let Some(subscription) = subscription_id {
+            app.store
+                .webhook_subscription_get(organization, subscription)
+                .await?
+                .ok_or(Error::WebhookNotFound)?;
+        }
+        let limit = limit.get();
+        let deliveries = app
+            .store
+            .webhook_delivery_list(organization, subscription_id, after, limit + 1)
+            .await?;
+        let (deliveries, pagination) = page(deliveries, limit, domain::Delivery::keyset);
+        let page = types::WebhookDeliveryListResponse {
+            data: deliveries
+                .into_iter()
+                .map(convert::delivery)
+                .collect::<Result<_, _>>()?,
+            pagination,
+            success: true,
+        };
+        Ok(Answer::Success(HttpResponseHeaders::new(
+            HttpResponseOk(page),
+            rate_limit_headers(admitted.rate_limit),
+        )))
+    })
+    .await
+}
+
+/// The first `limit` of `items` (fetched one more than a page, which tells whether another
+/// page follows) and the pagination that leads past them.
+pub fn page<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    keyset: impl Fn(&T) -> domain::Keyset,
+) -> (Vec<T>, types::Pagination) {
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = match items.last() {
+        Some(last) if has_more => Some(cursor::encode(keyset(last))),
+        _ => None,
+    };
+    (
+        items,
+        types::Pagination {
+            has_more,
+            next_cursor,
+        },
+    )
+}

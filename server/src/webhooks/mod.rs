@@ -1,0 +1,251 @@
+//! Webhooks: the delivery of lead events to subscribers, from the outbox the store keeps.
+//!
+//! A lead write stores its events' deliveries in its own transaction (see [`crate::store`]).
+//! The worker started here claims due deliveries under a lease, sends each
+//! ([`delivery::Sender`]), and records the outcome: delivered, retried on the
+//! [`RetrySchedule`], or failed, disabling a subscription after
+//! [`DISABLE_AFTER_FAILED_DELIVERIES`] failed deliveries in a row. A write wakes the worker at
+//! once; otherwise it looks again when the next delivery is due, and at least every second,
+//! for the deliveries other processes on the same database stored.
+//!
+//! Delivery is at least once: a process that dies while sending loses its leases when they
+//! run out (at once when it restarts on SQLite, which no other process serves), and the
+//! deliveries are sent again.
+
+pub mod delivery;
+pub mod payload;
+pub mod target;
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore};
+
+use self::delivery::Sender;
+use self::target::TargetPolicy;
+use crate::domain::{
+    self, Attempt, AttemptOutcome, DISABLE_AFTER_FAILED_DELIVERIES, DueDelivery, RetrySchedule,
+};
+use crate::store::Store;
+
+/// How webhooks are delivered.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Which targets may be subscribed and sent to.
+    pub policy: TargetPolicy,
+    /// When failed deliveries are tried again.
+    pub retry: RetrySchedule,
+    /// How long a receiver has to answer.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookConfig {
+    /// The documented behaviour: public `https` targets, retried after 1, 5 and 15 seconds,
+    /// 10 seconds to answer.
+    fn default() -> Self {
+        Self {
+            policy: TargetPolicy::Public,
+            retry: RetrySchedule::documented(),
+            timeout: delivery::TIMEOUT,
+        }
+    }
+}
+
+/// How many deliveries one process sends at once.
+const CONCURRENCY: usize = 16;
+/// How long the worker waits at most before looking for due deliveries again.
+const POLL: Duration = Duration::from_secs(1);
+/// How long deliveries are kept after they succeeded or failed: 30 days, as Aura documents.
+const KEPT_FOR: chrono::Duration = chrono::Duration::days(30);
+/// How often deliveries older than [`KEPT_FOR`] are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// The running delivery worker, as the API sees it.
+pub struct Webhooks {
+    /// Which targets a new subscription may name.
+    pub policy: TargetPolicy,
+    wake: Arc<Notify>,
+}
+
+impl Webhooks {
+    /// Starts delivering from `store`, for as long as the server holds it (the worker keeps
+    /// only a weak reference between rounds).
+    pub fn start(
+        store: &Arc<dyn Store>,
+        config: WebhookConfig,
+        log: slog::Logger,
+    ) -> anyhow::Result<Self> {
+        let sender = Sender::new(config.policy, config.timeout)
+            .map_err(|error| anyhow::anyhow!("building the webhooks' HTTP client: {error}"))?;
+        let wake = Arc::new(Notify::new());
+        let worker = Worker {
+            store: Arc::downgrade(store),
+            sender: Arc::new(sender),
+            retry: config.retry,
+            timeout: config.timeout,
+            wake: Arc::clone(&wake),
+            slots: Arc::new(Semaphore::new(CONCURRENCY)),
+            log: log.new(slog::o!("task" => "webhook-delivery")),
+        };
+        tokio::spawn(worker.run());
+        tokio::spawn(sweep_old(
+            Arc::downgrade(store),
+            log.new(slog::o!("task" => "webhook-sweep")),
+        ));
+        Ok(Self {
+            policy: config.policy,
+            wake,
+        })
+    }
+
+    /// Tells the worker that deliveries may have been stored, so that it sends them now
+    /// rather than at its next look.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+struct Worker {
+    store: Weak<dyn Store>,
+    sender: Arc<Sender>,
+    retry: RetrySchedule,
+    timeout: Duration,
+    wake: Arc<Notify>,
+    /// One permit per attempt in flight.
+    slots: Arc<Semaphore>,
+    log: slog::Logger,
+}
+
+impl Worker {
+    async fn run(self) {
+        if let Some(store) = self.store.upgrade() {
+            // Only this process serves the database: any lease in it was left by a process
+            // that died while sending, whose deliveries are due again now.
+            if store.clone().shared_rate_limits().is_none() {
+                if let Err(error) = store.webhook_leases_release().await {
+                    slog::error!(self.log, "releasing leases left behind"; "error" => %error);
+                }
+            }
+        }
+        loop {
+            let Some(store) = self.store.upgrade() else {
+                return;
+            };
+            let wait = self.round(store).await;
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Claims what is due and starts sending it; how long to wait before the next round.
+    async fn round(&self, store: Arc<dyn Store>) -> Duration {
+        let free = self.slots.available_permits();
+        if free > 0 {
+            let now = domain::now();
+            let lease = lease_for(now, self.timeout);
+            match store
+                .webhook_deliveries_claim(now, lease, u32::try_from(free).unwrap_or(u32::MAX))
+                .await
+            {
+                Ok(due) => {
+                    for delivery in due {
+                        self.spawn_attempt(Arc::clone(&store), delivery);
+                    }
+                }
+                Err(error) => {
+                    slog::error!(self.log, "claiming due deliveries"; "error" => %error);
+                    return POLL;
+                }
+            }
+        }
+        match store.webhook_next_due().await {
+            Ok(Some(due)) => until(due).min(POLL),
+            Ok(None) => POLL,
+            Err(error) => {
+                slog::error!(self.log, "finding the next due delivery"; "error" => %error);
+                POLL
+            }
+        }
+    }
+
+    fn spawn_attempt(&self, store: Arc<dyn Store>, delivery: DueDelivery) {
+        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+            // Not claimed beyond the free slots; should it happen, the lease runs out and the
+            // delivery is claimed again.
+            return;
+        };
+        let sender = Arc::clone(&self.sender);
+        let retry = self.retry.clone();
+        let wake = Arc::clone(&self.wake);
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let at = domain::now();
+            let sent = sender.attempt(&delivery, at.timestamp()).await;
+            let number = delivery.attempt_count.saturating_add(1);
+            let outcome = match &sent.error {
+                None => AttemptOutcome::Delivered,
+                Some(_) => retry.after_failure(number, domain::now()),
+            };
+            if let Some(error) = &sent.error {
+                slog::info!(log, "a delivery attempt failed";
+                    "delivery" => %delivery.id,
+                    "subscription" => %delivery.subscription_id,
+                    "attempt" => number,
+                    "error" => error);
+            }
+            let attempt = Attempt {
+                delivery: delivery.id,
+                at,
+                status_code: sent.status_code,
+                response_time_ms: sent.response_time_ms,
+                error: sent.error,
+                outcome,
+            };
+            if let Err(error) = store
+                .webhook_delivery_record(attempt, DISABLE_AFTER_FAILED_DELIVERIES)
+                .await
+            {
+                // The lease runs out and the delivery is sent again: at least once.
+                slog::error!(log, "recording a delivery attempt";
+                    "delivery" => %delivery.id, "error" => %error);
+            }
+            drop(slot);
+            wake.notify_one();
+        });
+    }
+}
+
+/// How long a claimed delivery is leased: long enough for an attempt to time out and be
+/// recorded, short enough that a dead process's deliveries are not held up for long.
+fn lease_for(now: DateTime<Utc>, timeout: Duration) -> DateTime<Utc> {
+    let lease = chrono::Duration::from_std(timeout * 3).unwrap_or(chrono::Duration::seconds(30));
+    now.checked_add_signed(lease).unwrap_or(now)
+}
+
+/// How long from now until `due`; zero if it is past.
+fn until(due: DateTime<Utc>) -> Duration {
+    (due - domain::now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// Deletes deliveries older than [`KEPT_FOR`] every [`SWEEP_EVERY`], for as long as the store
+/// is in use.
+async fn sweep_old(store: Weak<dyn Store>, log: slog::Logger) {
+    let mut ticks = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        match store
+            .webhook_deliveries_sweep(domain::now() - KEPT_FOR)
+            .await
+        {
+            Ok(0) => {}
+            Ok(swept) => slog::info!(log, "old webhook deliveries deleted"; "count" => swept),
+            Err(error) => slog::error!(log, "deleting old webhook deliveries"; "error" => %error),
+        }
+    }
+}
