@@ -6193,6 +6193,7 @@ for the others:
   `content` is at its `maxLength` of 10,000 plain characters through, so that this limit and
   the schema agree.)
 - A validation error names at most 20 fields, each name cut to 100 characters.
+- An organization may have at most 25 webhook subscriptions (configurable per deployment).
 - A request body must arrive within the read timeout (10 s by default); one that does
   not is cut off and answered `400 VALIDATION_ERROR`.
 - A server answers a bounded number of requests at once (64 by default); beyond that
@@ -6592,8 +6593,8 @@ metadata address; otherwise the answer is `400 VALIDATION_ERROR` naming `target_
 The address is checked again at every delivery. (A server started with
 `--webhooks-allow-insecure-targets`, for local development and tests, lifts both rules.)
 
-An organization may have at most 25 subscriptions; one more is answered
-`400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`
+An organization may have at most 25 subscriptions (configurable per deployment); one
+more is answered `400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`
 callback.
 
 

@@ -148,6 +148,7 @@ fn check_envelope(exchange: &Exchange) {
     let expected_codes: &[&str] = match exchange.status {
         400 => &["VALIDATION_ERROR"],
         401 => &["UNAUTHORIZED"],
+        404 if exchange.operation.starts_with("webhook") => &["WEBHOOK_NOT_FOUND"],
         404 => &["NOT_FOUND"],
         409 => &["CONFLICT", "IDEMPOTENCY_KEY_IN_USE"],
         412 => &["PRECONDITION_FAILED"],

@@ -159,7 +159,8 @@ impl Exchange {
     }
 }
 
-/// Redactions: lead ids and timestamps, request ids, cursors, and the test's tag.
+/// Redactions: ids and timestamps (of leads, subscriptions and deliveries), signing secrets,
+/// response times, request ids, cursors, and the test's tag.
 fn redact(body: &Value, tag: &str) -> Value {
     let mut body = replace_tag(body, tag);
     if let Some(object) = body.as_object_mut() {
@@ -190,25 +191,47 @@ fn redact(body: &Value, tag: &str) -> Value {
             *cursor = json!("[cursor]");
         }
         match object.get_mut("data") {
-            Some(Value::Array(leads)) => leads.iter_mut().for_each(redact_lead),
-            Some(lead @ Value::Object(_)) => redact_lead(lead),
+            Some(Value::Array(items)) => items.iter_mut().for_each(redact_item),
+            Some(item @ Value::Object(_)) => redact_item(item),
             _ => {}
         }
     }
     body
 }
 
-fn redact_lead(lead: &mut Value) {
+/// A webhook event's body as a snapshot shows it: redacted like an answer's `data`.
+pub fn redact_event(event: &Value, tag: &str) -> Value {
+    let mut event = replace_tag(event, tag);
+    redact_item(&mut event);
+    event
+}
+
+/// Redacts what varies in one item of `data`: a lead, a webhook subscription, a delivery, or
+/// a webhook event (whose lead, `data`, is redacted too).
+pub(crate) fn redact_item(item: &mut Value) {
     for (field, placeholder) in [
         ("id", "[id]"),
+        ("subscription_id", "[id]"),
+        ("organization_id", "[id]"),
         ("created_at", "[timestamp]"),
         ("updated_at", "[timestamp]"),
+        ("disabled_at", "[timestamp]"),
+        ("next_attempt_at", "[timestamp]"),
+        ("secret", "[secret]"),
     ] {
-        if let Some(value) = lead.get_mut(field)
+        if let Some(value) = item.get_mut(field)
             && value.is_string()
         {
             *value = json!(placeholder);
         }
+    }
+    if let Some(value) = item.get_mut("response_time_ms")
+        && value.is_number()
+    {
+        *value = json!("[ms]");
+    }
+    if let Some(lead @ Value::Object(_)) = item.get_mut("data") {
+        redact_item(lead);
     }
 }
 

@@ -27,4 +27,4 @@ pub mod operations;
 pub mod released;
 
 pub use env::{Env, Org, in_process};
-pub use exchange::Exchange;
+pub use exchange::{Exchange, redact_event};

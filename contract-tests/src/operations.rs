@@ -2,21 +2,39 @@
 //! of them share (no key, a bad key, rate limited, storage down).
 
 use leads_client::Client;
-use leads_client::types::{LeadCreate, LeadUpdate};
+use leads_client::types::{LeadCreate, LeadUpdate, WebhookEventType, WebhookSubscriptionCreate};
 use uuid::Uuid;
 
 use crate::{Env, Exchange};
 
 /// The operationIds [`every_operation`] calls, in its order. A test checks this list against
 /// the spec, so that a new operation cannot be left out of those scenarios.
-pub const KEYED_OPERATIONS: [&str; 4] = ["lead_list", "lead_create", "lead_view", "lead_update"];
+pub const KEYED_OPERATIONS: [&str; 9] = [
+    "lead_list",
+    "lead_create",
+    "lead_view",
+    "lead_update",
+    "webhook_list",
+    "webhook_create",
+    "webhook_view",
+    "webhook_delete",
+    "webhook_delivery_list",
+];
+
+/// A target every server accepts without resolving a name: a public address, written as an
+/// address. Nothing is ever sent to it, since no lead event follows these calls.
+pub const HARMLESS_TARGET: &str = "https://93.184.216.34/aura-contract-tests";
 
 /// Calls each of [`KEYED_OPERATIONS`] once through `client` (with harmless input: a new
-/// tagged email, an id that exists nowhere) and returns the answers in that order.
+/// tagged email, an id that exists nowhere, [`HARMLESS_TARGET`]) and returns the answers in
+/// that order.
 pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
     let id = Uuid::new_v4();
     let create = LeadCreate::builder().email(env.email("every-operation"));
     let update = LeadUpdate::builder();
+    let subscription = WebhookSubscriptionCreate::builder()
+        .event_type(WebhookEventType::LeadCreated)
+        .target_url(HARMLESS_TARGET);
     vec![
         env.observe("lead_list", client.lead_list().send().await)
             .await,
@@ -30,6 +48,25 @@ pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
         env.observe(
             "lead_update",
             client.lead_update().id(id).body(update).send().await,
+        )
+        .await,
+        env.observe("webhook_list", client.webhook_list().send().await)
+            .await,
+        env.observe(
+            "webhook_create",
+            client.webhook_create().body(subscription).send().await,
+        )
+        .await,
+        env.observe("webhook_view", client.webhook_view().id(id).send().await)
+            .await,
+        env.observe(
+            "webhook_delete",
+            client.webhook_delete().id(id).send().await,
+        )
+        .await,
+        env.observe(
+            "webhook_delivery_list",
+            client.webhook_delivery_list().send().await,
         )
         .await,
     ]

@@ -13,8 +13,8 @@ use leads_server::auth::MissingOrganization;
 use leads_server::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Database};
 use leads_server::ratelimit::Limits;
 use leads_server::store::{RevokeOutcome, Store};
-use leads_server::webhooks::WebhookConfig;
 use leads_server::webhooks::target::TargetPolicy;
+use leads_server::webhooks::{DEFAULT_MAX_SUBSCRIPTIONS, WebhookConfig};
 use leads_server::{api, auth, server};
 
 #[derive(Parser)]
@@ -122,6 +122,9 @@ struct ServeArgs {
     /// requests into its own network.
     #[arg(long, env = "LEADS_WEBHOOKS_ALLOW_INSECURE_TARGETS")]
     webhooks_allow_insecure_targets: bool,
+    /// How many webhook subscriptions each organization may have.
+    #[arg(long, env = "LEADS_WEBHOOKS_MAX_SUBSCRIPTIONS", default_value_t = DEFAULT_MAX_SUBSCRIPTIONS)]
+    webhooks_max_subscriptions: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -181,6 +184,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             } else {
                 TargetPolicy::Public
             },
+            max_subscriptions: args.webhooks_max_subscriptions,
             ..WebhookConfig::default()
         },
     };

@@ -34,6 +34,17 @@ const VENV_DIR: &str = "target/schemathesis-venv";
 /// second's key and fails if it sees the first's leads (the contract answers 404).
 const ORGANIZATIONS: [&str; 2] = ["fuzz", "fuzz-other"];
 
+/// What the fuzzed server is told besides its address and database. Webhook targets are
+/// insecure-allowed: a valid `target_url` is any absolute `http(s)` URL as far as the schema
+/// can tell, and the `https`-only and public-address rules are the server's (the hooks generate
+/// such URLs, to hosts that need no name lookup). The subscription limit is out of reach, as
+/// the rate limits are: Schemathesis makes hundreds of valid creates.
+const SERVE_ARGS: [&str; 3] = [
+    "--webhooks-allow-insecure-targets",
+    "--webhooks-max-subscriptions",
+    "1000000",
+];
+
 /// Schemathesis's configuration; `{auth_file}` and `{peers}` are filled in by [`run`].
 ///
 /// - `negative_data_rejection` takes `413` as a rejection too: Schemathesis's default list of
@@ -102,6 +113,20 @@ def _cursor(position):
     created_at, lead_id = position
     text = json.dumps({"c": created_at.isoformat() + "Z", "i": str(lead_id)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+# `uri` (a webhook's `target_url`): the server sends to absolute http(s) URLs only, and the
+# fuzzed server allows loopback targets, so valid ones are such URLs; the ports are closed, so
+# a delivery to one fails at once and is retried on the schedule, harmlessly.
+schemathesis.openapi.format(
+    "uri",
+    st.builds(
+        lambda scheme, port, path: f"{scheme}://127.0.0.1:{port}/{path}",
+        st.sampled_from(["http", "https"]),
+        st.sampled_from([9, 1]),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", max_size=24),
+    ),
+)
 
 
 # `cursor`: the list's cursor, opaque to clients; valid ones are what the server issues,
@@ -190,7 +215,13 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         .context("writing the Schemathesis hooks")?;
 
     // Its log (warnings only) goes to ours; the run's output is mostly Schemathesis's.
-    let server = Server::start(&server_binary, &database, "warn", Stdio::inherit())?;
+    let server = Server::start(
+        &server_binary,
+        &database,
+        "warn",
+        Stdio::inherit(),
+        &SERVE_ARGS,
+    )?;
     let url = format!("http://{}", server.address());
     println!("fuzz: leads-server is up at {url}");
 

@@ -115,6 +115,7 @@ impl Server {
         database: impl AsRef<OsStr>,
         log_level: &str,
         log: Stdio,
+        serve_args: &[&str],
     ) -> Result<Self> {
         let address = free_loopback_port()?;
         let child = Command::new(server_binary)
@@ -125,6 +126,7 @@ impl Server {
             .args(["--rate-limit-per-key", UNREACHABLE_RATE_LIMIT])
             .args(["--rate-limit-per-org", UNREACHABLE_RATE_LIMIT])
             .args(["--log-level", log_level])
+            .args(serve_args)
             // Its stdout is only the greeting.
             .stdout(Stdio::null())
             .stderr(log)

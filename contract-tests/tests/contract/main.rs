@@ -16,6 +16,7 @@ mod list;
 mod reference;
 mod update;
 mod versions;
+mod webhooks;
 
 use std::future::Future;
 
@@ -65,6 +66,7 @@ fn main() {
         reference::trials(),
         update::trials(),
         versions::trials(),
+        webhooks::trials(),
     ]
     .into_iter()
     .flatten()

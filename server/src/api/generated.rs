@@ -5913,8 +5913,8 @@ pub trait LeadsApi {
     /// The address is checked again at every delivery. (A server started with
     /// `--webhooks-allow-insecure-targets`, for local development and tests, lifts both rules.)
     ///
-    /// An organization may have at most 25 subscriptions; one more is answered
-    /// `400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`
+    /// An organization may have at most 25 subscriptions (configurable per deployment); one
+    /// more is answered `400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`
     /// callback.
     #[endpoint{method = POST,
     path = "/v1/webhooks",

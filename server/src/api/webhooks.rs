@@ -15,7 +15,7 @@ use super::generated::RateLimitHeaders;
 use super::handlers::rate_limit_headers;
 use super::{convert, cursor, types};
 use crate::context::AppContext;
-use crate::domain::{self, MAX_SUBSCRIPTIONS_PER_ORGANIZATION, SigningSecret, Subscription};
+use crate::domain::{self, SigningSecret, Subscription};
 use crate::error::Error;
 
 type Headed<T> = Answer<HttpResponseHeaders<T, RateLimitHeaders>>;
@@ -52,7 +52,7 @@ pub async fn create(
             .webhook_subscription_insert(
                 subscription.clone(),
                 secret.clone(),
-                MAX_SUBSCRIPTIONS_PER_ORGANIZATION,
+                app.webhooks.max_subscriptions,
             )
             .await?;
         let created = types::WebhookSubscriptionCreatedResponse {

@@ -263,9 +263,6 @@ impl RetrySchedule {
 /// before it is disabled.
 pub const DISABLE_AFTER_FAILED_DELIVERIES: u32 = 10;
 
-/// How many subscriptions an organization may have.
-pub const MAX_SUBSCRIPTIONS_PER_ORGANIZATION: u32 = 25;
-
 #[cfg(test)]
 mod tests {
     use super::*;

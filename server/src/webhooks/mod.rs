@@ -38,6 +38,8 @@ pub struct WebhookConfig {
     pub retry: RetrySchedule,
     /// How long a receiver has to answer.
     pub timeout: Duration,
+    /// How many subscriptions an organization may have.
+    pub max_subscriptions: u32,
 }
 
 impl Default for WebhookConfig {
@@ -48,9 +50,13 @@ impl Default for WebhookConfig {
             policy: TargetPolicy::Public,
             retry: RetrySchedule::documented(),
             timeout: delivery::TIMEOUT,
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
         }
     }
 }
+
+/// How many subscriptions an organization may have by default.
+pub const DEFAULT_MAX_SUBSCRIPTIONS: u32 = 25;
 
 /// How many deliveries one process sends at once.
 const CONCURRENCY: usize = 16;
@@ -65,6 +71,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 pub struct Webhooks {
     /// Which targets a new subscription may name.
     pub policy: TargetPolicy,
+    /// How many subscriptions an organization may have.
+    pub max_subscriptions: u32,
     wake: Arc<Notify>,
 }
 
@@ -95,6 +103,7 @@ impl Webhooks {
         ));
         Ok(Self {
             policy: config.policy,
+            max_subscriptions: config.max_subscriptions,
             wake,
         })
     }
@@ -122,10 +131,10 @@ impl Worker {
         if let Some(store) = self.store.upgrade() {
             // Only this process serves the database: any lease in it was left by a process
             // that died while sending, whose deliveries are due again now.
-            if store.clone().shared_rate_limits().is_none() {
-                if let Err(error) = store.webhook_leases_release().await {
-                    slog::error!(self.log, "releasing leases left behind"; "error" => %error);
-                }
+            if store.clone().shared_rate_limits().is_none()
+                && let Err(error) = store.webhook_leases_release().await
+            {
+                slog::error!(self.log, "releasing leases left behind"; "error" => %error);
             }
         }
         loop {

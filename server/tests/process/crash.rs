@@ -161,27 +161,5 @@ async fn create_until_stopped(
 
 /// Every lead of the key's organization, page by page.
 async fn every_lead(http: &reqwest::Client, base: &str, key: &str) -> Vec<Value> {
-    let mut leads = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut request = http
-            .get(format!("{base}/v1/leads"))
-            .bearer_auth(key)
-            .query(&[("limit", "100")]);
-        if let Some(cursor) = &cursor {
-            request = request.query(&[("cursor", cursor)]);
-        }
-        let page: Value = request
-            .send()
-            .await
-            .expect("a page")
-            .json()
-            .await
-            .expect("JSON");
-        leads.extend(page["data"].as_array().expect("leads").iter().cloned());
-        match page["pagination"]["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => return leads,
-        }
-    }
+    crate::every_item(http, &format!("{base}/v1/leads"), key).await
 }

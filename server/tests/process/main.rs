@@ -4,11 +4,13 @@
 //!
 //! - [`abuse`]: the server attacked as a hostile tenant would;
 //! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart;
-//! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them.
+//! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them;
+//! - [`webhook_crash`]: webhook events of committed changes delivered across a `kill -9`.
 
 mod abuse;
 mod crash;
 mod replicas;
+mod webhook_crash;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -136,4 +138,29 @@ pub fn cli(database: &OsString, args: &[&str]) -> String {
         .expect("leads-server runs");
     assert!(output.status.success(), "{output:?}");
     String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Every item of a paginated list at `url` (`/v1/leads`, `/v1/webhook-deliveries`), following
+/// its cursors.
+pub async fn every_item(http: &reqwest::Client, url: &str, key: &str) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = http.get(url).bearer_auth(key).query(&[("limit", "100")]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let page: serde_json::Value = request
+            .send()
+            .await
+            .expect("a page")
+            .json()
+            .await
+            .expect("JSON");
+        items.extend(page["data"].as_array().expect("items").iter().cloned());
+        match page["pagination"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return items,
+        }
+    }
 }

@@ -146,7 +146,7 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
     }
 
     let log = std::fs::File::create(work.path().join("server.log"))?;
-    let server = Server::start(server_binary, &database, "info", Stdio::from(log))?;
+    let server = Server::start(server_binary, &database, "info", Stdio::from(log), &[])?;
     println!(
         "bench: leads-server (release) is up at http://{}",
         server.address()
@@ -174,7 +174,7 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
     if let Some(url) = &options.postgres {
         let key = server::create_key(server_binary, url, "bench")?;
         let log = std::fs::File::create(work.path().join("server-postgres.log"))?;
-        let server = Server::start(server_binary, url, "info", Stdio::from(log))?;
+        let server = Server::start(server_binary, url, "info", Stdio::from(log), &[])?;
         println!(
             "bench: leads-server (release) on PostgreSQL is up at http://{}",
             server.address()
