@@ -9,6 +9,9 @@
 //! [`RetryPolicy`] says, [`RetryPolicy::default`] unless [`Client::with_retry_policy`] sets
 //! another; each `lead_create` carries an `Idempotency-Key`, so that retrying it is safe.
 //!
+//! A receiver of the API's webhooks checks each delivery's signatures and reads its event with
+//! [`webhooks::verify`].
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use leads_client::{Client, types::LeadCreate};
@@ -29,6 +32,7 @@
 mod generated;
 mod hooks;
 mod retry;
+pub mod webhooks;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
