@@ -253,6 +253,13 @@ async fn validation_rules() {
         assert_eq!(answer.status, 400, "{label}: {answer:?}");
         pin!(format!("webhook_create_invalid_{label}"), answer);
     }
+    let oversized = post(json!({
+        "event_type": "lead.created",
+        "target_url": format!("{PUBLIC_TARGET}?padding={}", "a".repeat(1024 * 1024)),
+    }))
+    .await;
+    assert_eq!(oversized.status, 413, "a body over 1 MiB");
+    pin!("webhook_create_body_over_the_limit", oversized);
     for (operation, path) in [
         ("webhook_view", "/v1/webhooks/not-a-uuid"),
         ("webhook_delete", "/v1/webhooks/not-a-uuid"),
@@ -531,18 +538,13 @@ async fn each_event_arrives_signed() {
         "one organization"
     );
     assert_eq!(created["created_at"], lead.data()["created_at"]);
-    pin!(
-        "webhook_event_lead_created",
-        redact_event(created, env.tag())
-    );
-    pin!(
-        "webhook_event_lead_status_changed",
-        redact_event(status_changed, env.tag())
-    );
-    pin!(
-        "webhook_event_lead_updated",
-        redact_event(updated[1], env.tag())
-    );
+    for (name, event) in [
+        ("webhook_event_lead_created", created),
+        ("webhook_event_lead_status_changed", status_changed),
+        ("webhook_event_lead_updated", updated[1]),
+    ] {
+        insta::assert_json_snapshot!(name, redact_event(event, env.tag()));
+    }
 
     // The log shows the four deliveries, each delivered at the first attempt.
     let log = deliveries(&env, None).await;

@@ -149,32 +149,42 @@ impl Worker {
         }
     }
 
-    /// Claims what is due and starts sending it; how long to wait before the next round.
+    /// Claims what is due and starts sending it; how long to wait before the next round. Only
+    /// a delivery due now costs a claim (a write): an idle server only reads.
     async fn round(&self, store: Arc<dyn Store>) -> Duration {
-        let free = self.slots.available_permits();
-        if free > 0 {
-            let now = domain::now();
-            let lease = lease_for(now, self.timeout);
-            match store
-                .webhook_deliveries_claim(now, lease, u32::try_from(free).unwrap_or(u32::MAX))
-                .await
-            {
-                Ok(due) => {
-                    for delivery in due {
-                        self.spawn_attempt(Arc::clone(&store), delivery);
-                    }
-                }
-                Err(error) => {
-                    slog::error!(self.log, "claiming due deliveries"; "error" => %error);
-                    return POLL;
-                }
-            }
-        }
-        match store.webhook_next_due().await {
-            Ok(Some(due)) => until(due).min(POLL),
-            Ok(None) => POLL,
+        let due = match store.webhook_next_due().await {
+            Ok(due) => due,
             Err(error) => {
                 slog::error!(self.log, "finding the next due delivery"; "error" => %error);
+                return POLL;
+            }
+        };
+        let now = domain::now();
+        match due {
+            None => return POLL,
+            Some(due) if due > now => return until(due).min(POLL),
+            Some(_) => {}
+        }
+        let free = self.slots.available_permits();
+        if free == 0 {
+            // Every slot is sending: a finished attempt wakes the worker.
+            return POLL;
+        }
+        let lease = lease_for(now, self.timeout);
+        match store
+            .webhook_deliveries_claim(now, lease, u32::try_from(free).unwrap_or(u32::MAX))
+            .await
+        {
+            Ok(due) => {
+                for delivery in due {
+                    self.spawn_attempt(Arc::clone(&store), delivery);
+                }
+                // Look again at once: more may be due than there were free slots, and the
+                // next round learns when the next delivery is due.
+                Duration::ZERO
+            }
+            Err(error) => {
+                slog::error!(self.log, "claiming due deliveries"; "error" => %error);
                 POLL
             }
         }
