@@ -7,6 +7,7 @@
 //! - [`retries`]: the client's retry policy, against a scripted server (`wiremock`);
 //! - [`retries_end_to_end`]: the retries against the real server, with a lost answer and
 //!   `429`s;
+//! - [`webhooks`]: a webhook receiver verifying the real server's deliveries;
 //! - [`readme`]: every Rust block of the README is code that one of the above runs.
 
 mod examples;
@@ -14,3 +15,4 @@ mod integration;
 mod readme;
 mod retries;
 mod retries_end_to_end;
+mod webhooks;
