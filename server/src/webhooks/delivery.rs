@@ -68,7 +68,7 @@ impl Sender {
                 error: Some(format!("not sent: the target URL {why}")),
             };
         }
-        let headers = match signed_headers(&delivery.secret, delivery, timestamp) {
+        let headers = match signed_headers(delivery, timestamp) {
             Ok(headers) => headers,
             Err(why) => {
                 return Sent {
@@ -109,58 +109,58 @@ impl Sender {
     }
 }
 
-/// The headers of an attempt: the JSON content type and both signatures.
-pub fn signed_headers(
-    secret: &SigningSecret,
-    delivery: &DueDelivery,
-    timestamp: i64,
-) -> Result<HeaderMap, String> {
+/// The headers of an attempt of `delivery` sent at `timestamp`: the JSON content type and both
+/// signatures, with the subscription's secret.
+pub fn signed_headers(delivery: &DueDelivery, timestamp: i64) -> Result<HeaderMap, String> {
     let body = delivery.body.as_bytes();
     let id = delivery.id.to_string();
-    let standard_key = secret
+    let standard_key = delivery
+        .secret
         .standard_key()
         .ok_or("the subscription's secret is not `whsec_` and base64")?;
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(
         "x-aura-signature",
-        header_value(aura_signature(secret, body))?,
+        header_value(aura_signature(&delivery.secret, body)?)?,
     );
     headers.insert("webhook-id", header_value(id.clone())?);
     headers.insert("webhook-timestamp", header_value(timestamp.to_string())?);
     headers.insert(
         "webhook-signature",
-        header_value(standard_signature(&standard_key, &id, timestamp, body))?,
+        header_value(standard_signature(&standard_key, &id, timestamp, body)?)?,
     );
     Ok(headers)
 }
 
 /// `X-Aura-Signature`: the hex HMAC-SHA256 of `body`, keyed with the secret's text.
-pub fn aura_signature(secret: &SigningSecret, body: &[u8]) -> String {
-    let digest = hmac(secret.expose().as_bytes(), &[body]);
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+pub fn aura_signature(secret: &SigningSecret, body: &[u8]) -> Result<String, String> {
+    let digest = hmac(secret.expose().as_bytes(), &[body])?;
+    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// `webhook-signature`: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`.
-pub fn standard_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn standard_signature(
+    key: &[u8],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, String> {
     let timestamp = timestamp.to_string();
     let digest = hmac(
         key,
         &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
-    );
-    format!("v1,{}", STANDARD.encode(digest))
+    )?;
+    Ok(format!("v1,{}", STANDARD.encode(digest)))
 }
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return [0; 32],
-    };
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], String> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .map_err(|error| format!("an HMAC key is refused: {error}"))?;
     for part in parts {
         mac.update(part);
     }
-    mac.finalize().into_bytes().into()
+    Ok(mac.finalize().into_bytes().into())
 }
 
 fn header_value(text: String) -> Result<HeaderValue, String> {
@@ -202,12 +202,12 @@ mod tests {
     fn both_signatures_match_independently_computed_values() {
         let secret = SigningSecret::from_stored("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
         assert_eq!(
-            aura_signature(&secret, br#"{"a":1}"#),
+            aura_signature(&secret, br#"{"a":1}"#).unwrap(),
             "45ec03b2b33403c8043a90de06bedad0827183927115fd7e448ef97eeb13c5be"
         );
         let key = secret.standard_key().unwrap();
         assert_eq!(
-            standard_signature(&key, "msg_1", 1_700_000_000, br#"{"a":1}"#),
+            standard_signature(&key, "msg_1", 1_700_000_000, br#"{"a":1}"#).unwrap(),
             "v1,hVsFLpmw4Ib/Xm0eZLt3KqYBZdt0U8gdGeuz0EsGv78="
         );
     }
@@ -223,7 +223,7 @@ mod tests {
             body: r#"{"event":"lead.created"}"#.into(),
             attempt_count: 0,
         };
-        let headers = signed_headers(&secret, &delivery, 1_700_000_000).unwrap();
+        let headers = signed_headers(&delivery, 1_700_000_000).unwrap();
         assert_eq!(headers["webhook-id"], delivery.id.to_string().as_str());
         assert_eq!(headers["webhook-timestamp"], "1700000000");
         assert!(
