@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use leads_client::Client;
 use leads_client::types::{
-    LeadCreate, WebhookDeliveryStatus, WebhookEvent, WebhookEventType, WebhookSubscriptionCreate,
+    LeadCreate, WebhookDelivery, WebhookDeliveryStatus, WebhookEvent, WebhookEventType,
+    WebhookSubscriptionCreate, WebhookSubscriptionCreated,
 };
 use leads_client::webhooks;
 use leads_server::testing::TestServer;
@@ -43,15 +44,42 @@ impl Respond for Endpoint {
     }
 }
 
-/// The status of the only delivery of the log, once it is no longer pending (within 10 s).
-async fn settled(client: &Client) -> Result<WebhookDeliveryStatus, Box<dyn std::error::Error>> {
+/// Subscribes `endpoint` to `lead.created`; the new subscription, with its secret.
+async fn subscribe(
+    client: &Client,
+    endpoint: &MockServer,
+) -> Result<WebhookSubscriptionCreated, Box<dyn std::error::Error>> {
+    Ok(client
+        .webhook_create()
+        .body(
+            WebhookSubscriptionCreate::builder()
+                .event_type(WebhookEventType::LeadCreated)
+                .target_url(format!("{}/aura", endpoint.uri())),
+        )
+        .send()
+        .await?
+        .into_inner()
+        .data)
+}
+
+async fn create_a_lead(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
+    client
+        .lead_create()
+        .body(LeadCreate::builder().email("john@example.com"))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// The only delivery of the log, once it is no longer pending (within 10 s).
+async fn settled(client: &Client) -> Result<WebhookDelivery, Box<dyn std::error::Error>> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let log = client.webhook_delivery_list().send().await?.into_inner();
         if let Some(delivery) = log.data.first()
             && delivery.status != WebhookDeliveryStatus::Pending
         {
-            return Ok(delivery.status);
+            return Ok(delivery.clone());
         }
         if Instant::now() > deadline {
             return Err("the delivery did not settle within 10 s".into());
@@ -75,25 +103,12 @@ async fn deliveries_verify_with_the_subscriptions_secret() -> Result<(), Box<dyn
         .mount(&endpoint)
         .await;
 
-    let subscription = client
-        .webhook_create()
-        .body(
-            WebhookSubscriptionCreate::builder()
-                .event_type(WebhookEventType::LeadCreated)
-                .target_url(format!("{}/aura", endpoint.uri())),
-        )
-        .send()
-        .await?
-        .into_inner()
-        .data;
+    let subscription = subscribe(&client, &endpoint).await?;
     *secret.lock().map_err(|_| "poisoned")? = subscription.secret.to_string();
-
-    client
-        .lead_create()
-        .body(LeadCreate::builder().email("john@example.com"))
-        .send()
-        .await?;
-    assert_eq!(settled(&client).await?, WebhookDeliveryStatus::Success);
+    create_a_lead(&client).await?;
+    let delivery = settled(&client).await?;
+    assert_eq!(delivery.status, WebhookDeliveryStatus::Success);
+    assert_eq!(delivery.attempt_count, 1, "taken at the first attempt");
     Ok(())
 }
 
@@ -109,21 +124,11 @@ async fn a_receiver_with_another_secret_refuses_them() -> Result<(), Box<dyn std
         })
         .mount(&endpoint)
         .await;
-    client
-        .webhook_create()
-        .body(
-            WebhookSubscriptionCreate::builder()
-                .event_type(WebhookEventType::LeadCreated)
-                .target_url(format!("{}/aura", endpoint.uri())),
-        )
-        .send()
-        .await?;
-    client
-        .lead_create()
-        .body(LeadCreate::builder().email("john@example.com"))
-        .send()
-        .await?;
+    subscribe(&client, &endpoint).await?;
+    create_a_lead(&client).await?;
     // Refused at every attempt (401), so the delivery fails.
-    assert_eq!(settled(&client).await?, WebhookDeliveryStatus::Failed);
+    let delivery = settled(&client).await?;
+    assert_eq!(delivery.status, WebhookDeliveryStatus::Failed);
+    assert_eq!(delivery.status_code, Some(401));
     Ok(())
 }

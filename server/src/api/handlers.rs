@@ -84,10 +84,7 @@ impl LeadsApi for LeadsServer {
                 pagination,
                 success: true,
             };
-            Ok(Answer::Success(HttpResponseHeaders::new(
-                HttpResponseOk(page),
-                rate_limit_headers(admitted.rate_limit),
-            )))
+            Ok(webhooks::headed(HttpResponseOk(page), admitted.rate_limit))
         })
         .await
     }

@@ -3,8 +3,8 @@
 //! caller and scoped to its organization.
 
 use dropshot::{
-    HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, HttpResponseUpdatedNoContent,
-    RequestContext,
+    HttpCodedResponse, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk,
+    HttpResponseUpdatedNoContent, RequestContext,
 };
 
 use super::admission::authenticated;
@@ -17,6 +17,7 @@ use super::{convert, cursor, types};
 use crate::context::AppContext;
 use crate::domain::{self, SigningSecret, Subscription};
 use crate::error::Error;
+use crate::ratelimit::RateLimitStatus;
 
 type Headed<T> = Answer<HttpResponseHeaders<T, RateLimitHeaders>>;
 
@@ -59,10 +60,7 @@ pub async fn create(
             data: convert::subscription_created(subscription, &secret)?,
             success: true,
         };
-        Ok(Answer::Success(HttpResponseHeaders::new(
-            HttpResponseCreated(created),
-            rate_limit_headers(admitted.rate_limit),
-        )))
+        Ok(headed(HttpResponseCreated(created), admitted.rate_limit))
     })
     .await
 }
@@ -97,10 +95,7 @@ pub async fn list(
             pagination,
             success: true,
         };
-        Ok(Answer::Success(HttpResponseHeaders::new(
-            HttpResponseOk(page),
-            rate_limit_headers(admitted.rate_limit),
-        )))
+        Ok(headed(HttpResponseOk(page), admitted.rate_limit))
     })
     .await
 }
@@ -120,10 +115,7 @@ pub async fn view(
             data: convert::subscription(subscription),
             success: true,
         };
-        Ok(Answer::Success(HttpResponseHeaders::new(
-            HttpResponseOk(response),
-            rate_limit_headers(admitted.rate_limit),
-        )))
+        Ok(headed(HttpResponseOk(response), admitted.rate_limit))
     })
     .await
 }
@@ -141,10 +133,7 @@ pub async fn delete(
         {
             return Err(Error::WebhookNotFound);
         }
-        Ok(Answer::Success(HttpResponseHeaders::new(
-            HttpResponseUpdatedNoContent(),
-            rate_limit_headers(admitted.rate_limit),
-        )))
+        Ok(headed(HttpResponseUpdatedNoContent(), admitted.rate_limit))
     })
     .await
 }
@@ -181,12 +170,17 @@ pub async fn delivery_list(
             pagination,
             success: true,
         };
-        Ok(Answer::Success(HttpResponseHeaders::new(
-            HttpResponseOk(page),
-            rate_limit_headers(admitted.rate_limit),
-        )))
+        Ok(headed(HttpResponseOk(page), admitted.rate_limit))
     })
     .await
+}
+
+/// A success `response` with the `X-RateLimit-*` headers of the caller's `standing`.
+pub fn headed<R: HttpCodedResponse>(response: R, standing: RateLimitStatus) -> Headed<R> {
+    Answer::Success(HttpResponseHeaders::new(
+        response,
+        rate_limit_headers(standing),
+    ))
 }
 
 /// The first `limit` of `items` (fetched one more than a page, which tells whether another

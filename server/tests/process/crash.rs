@@ -31,10 +31,7 @@ async fn creates_survive_a_kill_and_a_restart() {
     let (mut server, keys) = Server::start(crate::NO_LIMITS, &["crash"]);
     let key = keys[0].clone();
     let base = format!("http://{}", server.address);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("an HTTP client");
+    let http = crate::http_client(Duration::from_secs(5));
     let running = Arc::new(AtomicBool::new(true));
     let tally = Arc::new(Tally::default());
     let clients: Vec<_> = (0..CLIENTS)

@@ -140,6 +140,15 @@ pub fn cli(database: &OsString, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// An HTTP client whose requests give up after `timeout`, so that a request to a dying server
+/// cannot hang a test.
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client")
+}
+
 /// Every item of a paginated list at `url` (`/v1/leads`, `/v1/webhook-deliveries`), following
 /// its cursors.
 pub async fn every_item(http: &reqwest::Client, url: &str, key: &str) -> Vec<serde_json::Value> {

@@ -40,10 +40,7 @@ impl Replicas {
             let b = scope.spawn(|| Server::on(url.clone(), serve_args));
             (a.join().expect("replica a"), b.join().expect("replica b"))
         });
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client");
+        let http = crate::http_client(Duration::from_secs(10));
         Some(Replicas {
             servers: [a, b],
             key,

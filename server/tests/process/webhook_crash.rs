@@ -42,10 +42,7 @@ async fn every_committed_change_is_delivered_after_a_kill_and_a_restart() {
     let (mut server, keys) = Server::start(&serve_args, &["webhooks"]);
     let key = keys[0].clone();
     let base = format!("http://{}", server.address);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("an HTTP client");
+    let http = crate::http_client(Duration::from_secs(5));
 
     let answering = Arc::new(AtomicBool::new(false));
     let endpoint = MockServer::start().await;
