@@ -52,10 +52,39 @@ pub struct Shape {
     pub fields: Vec<Field>,
     /// For objects: whether keys the schema does not list are accepted.
     pub other_keys: Option<&'static str>,
+    /// For a `oneOf`: each alternative as its own shape. A `oneOf` has no fields of its own,
+    /// so without them the reader would see a name and nothing of what is sent.
+    pub one_of: Vec<Shape>,
+    /// The property whose value tells the alternatives apart (`discriminator.propertyName`).
+    pub discriminator: Option<String>,
 }
 
-/// The shape of `schema` (a body's or a response's).
+/// The shape of `schema` (a body's or a response's), with the alternatives of its `oneOf`.
+///
+/// Alternatives are expanded one level deep: an alternative's own `oneOf` is not, so a
+/// schema that lists itself among its alternatives still ends.
 pub fn shape(doc: Document, schema: &Value) -> Shape {
+    let facts = Facts::of(doc, schema);
+    Shape {
+        one_of: facts
+            .schema
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|alternative| plain_shape(doc, alternative))
+            .collect(),
+        discriminator: facts
+            .schema
+            .pointer("/discriminator/propertyName")
+            .and_then(Value::as_str)
+            .map(String::from),
+        ..plain_shape(doc, schema)
+    }
+}
+
+/// The shape of `schema`: its label, description and fields, no alternatives.
+fn plain_shape(doc: Document, schema: &Value) -> Shape {
     let mut stack = Vec::new();
     let facts = Facts::of(doc, schema);
     let mut fields = Vec::new();
@@ -71,6 +100,7 @@ pub fn shape(doc: Document, schema: &Value) -> Shape {
         description: facts.description.map(markdown::render).unwrap_or_default(),
         other_keys: other_keys(facts.schema),
         fields,
+        ..Shape::default()
     }
 }
 
@@ -356,6 +386,23 @@ mod tests {
         assert_eq!(shape.fields[4].values, ["\"new\"", "\"old\""]);
         assert_eq!(shape.fields[4].description, "<p>Where it is.</p>\n");
         assert_eq!(shape.fields[5].bounds, ["max items 3"]);
+    }
+
+    #[test]
+    fn a_one_of_shows_its_alternatives_once() {
+        let spec = json!({"components": {"schemas": {
+            "Either": {"oneOf": [{"$ref": "#/components/schemas/Either"},
+                                 {"$ref": "#/components/schemas/Tag"}],
+                       "discriminator": {"propertyName": "name"}},
+            "Tag": {"type": "object", "properties": {"name": {"type": "string"}}}
+        }}});
+        let doc = Document::new(&spec);
+        let shape = shape(doc, &json!({"$ref": "#/components/schemas/Either"}));
+        assert_eq!(shape.discriminator.as_deref(), Some("name"));
+        let labels: Vec<&str> = shape.one_of.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["Either", "Tag"]);
+        assert!(shape.one_of[0].one_of.is_empty(), "expanded once");
+        assert_eq!(shape.one_of[1].fields[0].name, "name");
     }
 
     #[test]

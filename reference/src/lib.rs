@@ -7,7 +7,10 @@
 //! navigation list, and one section per operation, anchored by its operationId
 //! (`#lead_create`): method and path, summary, description, authentication, parameters and
 //! request body fields (nested, with every constraint), each response by status with its
-//! headers, schema and examples, and a `curl` per request example.
+//! headers, schema and examples, a `curl` per request example, and the callbacks it makes
+//! the API send (a webhook delivery: its URL expression, headers, body, expected answer),
+//! since what arrives at a receiver is part of the contract too. A `oneOf` body shows each
+//! alternative as its own schema, and the property that tells them apart.
 //!
 //! | concern | module |
 //! |---|---|
