@@ -572,7 +572,15 @@ mod tests {
         );
         assert_eq!(
             tables,
-            ["api_keys", "idempotent_answers", "leads", "organizations"]
+            [
+                "api_keys",
+                "idempotent_answers",
+                "leads",
+                "organizations",
+                "webhook_deliveries",
+                "webhook_events",
+                "webhook_subscriptions"
+            ]
         );
     }
 
