@@ -82,6 +82,11 @@ pub struct IdempotentAnswer {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The error message of the pending deliveries a subscription had when repeated failures
+/// disabled it ([`Store::webhook_delivery_record`]): every backend writes the same.
+pub const DISABLED_MESSAGE: &str =
+    "not sent: the subscription was disabled after repeated failed deliveries";
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -369,8 +374,8 @@ pub trait Store: Send + Sync + 'static {
     /// `success` resets its subscription's count of consecutive failed deliveries; one that
     /// ends in `failed` adds one to it, and the `disable_after`th in a row disables the
     /// subscription (`disabled_at` = the attempt's time) and fails its other pending
-    /// deliveries. Does nothing if the delivery is no longer pending (its subscription was
-    /// deleted meanwhile, say).
+    /// deliveries (with [`DISABLED_MESSAGE`]). Does nothing if the delivery is no longer
+    /// pending (its subscription was deleted meanwhile, say).
     async fn webhook_delivery_record(
         &self,
         attempt: Attempt,

@@ -1,5 +1,6 @@
 //! The `leads` table: the one list of its columns, and the statements that insert, update
-//! (under a version condition), read and list leads.
+//! (under a version condition), read and list leads. An insert and an update store the
+//! webhook events they cause in the caller's transaction (`super::webhooks::emit`).
 //!
 //! A column cannot be forgotten: [`insert`] destructures the [`Lead`] it writes, so a new
 //! field fails to compile there until it is stored; [`read`] builds a `Lead` with every field
@@ -8,14 +9,15 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
-use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::types::FromSql;
 use uuid::Uuid;
 
-use super::errors::{Context, internal};
-use super::statements::{Parameters, query, query_opt};
+use super::errors::internal;
+use super::statements::{self, Parameters, Value, bound, page, query, query_opt};
+use super::webhooks;
 use crate::domain::{
-    JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus, OrganizationId,
-    VersionCondition,
+    EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus,
+    OrganizationId, VersionCondition,
 };
 use crate::store::StoreError;
 
@@ -44,6 +46,14 @@ const SELECT_BY_KEY: &str = concat!(
     " FROM leads WHERE organization_id = $1 AND id = $2"
 );
 
+/// [`SELECT_BY_KEY`], locking the row until the transaction ends: no other writer can change
+/// the lead between this read and the update that follows it.
+const SELECT_BY_KEY_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM leads WHERE organization_id = $1 AND id = $2 FOR UPDATE"
+);
+
 const INSERT: &str = concat!(
     "INSERT INTO leads (",
     columns!(),
@@ -52,12 +62,9 @@ const INSERT: &str = concat!(
     columns!()
 );
 
-/// Applies a [`LeadChanges`] (a `NULL` leaves its column as it is) if the version condition
-/// `$13` (`NULL` for any version) admits the lead's version. One statement: PostgreSQL locks
-/// the row, and under `READ COMMITTED` (its default) a concurrent update that got there first
-/// makes it evaluate the condition again on the row that update left, so no update is lost.
-/// (Under `SERIALIZABLE`, CockroachDB's only isolation, the database aborts the loser instead,
-/// and the store runs it again: `super::retrying`.)
+/// Applies a [`LeadChanges`] (a `NULL` leaves its column as it is) to a lead that
+/// [`SELECT_BY_KEY_FOR_UPDATE`] locked, and whose version [`update`] checked, in the same
+/// transaction.
 const UPDATE: &str = concat!(
     "UPDATE leads SET email = COALESCE($3, email), email_lower = COALESCE($4, email_lower), \
      full_name = COALESCE($5, full_name), phone = COALESCE($6, phone), \
@@ -65,7 +72,6 @@ const UPDATE: &str = concat!(
      status = COALESCE($9, status), assigned_to_id = COALESCE($10, assigned_to_id), \
      notes = COALESCE($11, notes), updated_at = $12, version = version + 1 \
      WHERE organization_id = $1 AND id = $2 \
-     AND ($13::bigint[] IS NULL OR version = ANY ($13::bigint[])) \
      RETURNING ",
     columns!()
 );
@@ -87,7 +93,8 @@ pub(super) async fn select(
     .transpose()
 }
 
-/// Stores `lead`; returns it as read back, so the caller gets exactly what [`select`] will.
+/// Stores `lead` and its `lead.created` deliveries, in the caller's transaction; returns it as
+/// read back, so the caller gets exactly what [`select`] will.
 pub(super) async fn insert(client: &impl GenericClient, lead: &Lead) -> Result<Lead, StoreError> {
     // Destructured so that a new field of `Lead` fails to compile here until it is stored.
     let Lead {
@@ -157,12 +164,22 @@ pub(super) async fn insert(client: &impl GenericClient, lead: &Lead) -> Result<L
     )
     .await?
     .ok_or_else(|| internal("an insert of a lead returned no row"))?;
-    read(&row)
+    let stored = read(&row)?;
+    webhooks::emit(client, &[EventType::LeadCreated], &stored).await?;
+    Ok(stored)
 }
 
 /// Applies `changes` to the organization's lead if `condition` admits its version, sets
-/// `updated_at` to `now` and adds one to the version; returns the lead as stored, `None` if
-/// there is no such lead. `changes` must not be empty (it would still add to the version).
+/// `updated_at` to `now`, adds one to the version and stores the change's deliveries
+/// ([`EventType::of_update`]), all in the caller's transaction; returns the lead as stored,
+/// `None` if there is no such lead. `changes` must not be empty (it would still add to the
+/// version).
+///
+/// The lead is read first, locked, so that the condition is checked and the events are
+/// chosen on the version the update replaces. Under `READ COMMITTED` (PostgreSQL's default)
+/// the read waits for a concurrent writer of the lead and then sees what it committed, so no
+/// update is lost. (Under `SERIALIZABLE`, CockroachDB's only isolation, the database aborts
+/// the waiting transaction instead, and the store runs it again: `super::retrying`.)
 pub(super) async fn update(
     client: &impl GenericClient,
     organization: OrganizationId,
@@ -184,10 +201,20 @@ pub(super) async fn update(
     } = changes;
     let email_lower = email.as_deref().map(fold);
     let notes = notes.as_deref().map(notes_text).transpose()?;
-    let versions = match condition {
-        Some(VersionCondition::OneOf(versions)) => Some(versions.as_slice()),
-        Some(VersionCondition::Any) | None => None,
+    let Some(row) = query_opt(
+        client,
+        "reading a lead to update",
+        SELECT_BY_KEY_FOR_UPDATE,
+        &[&organization.0, &id],
+    )
+    .await?
+    else {
+        return Ok(None);
     };
+    let before = read(&row)?;
+    if condition.is_some_and(|condition| !condition.admits(before.version)) {
+        return Err(StoreError::VersionMismatch);
+    }
     let parameters: Parameters<'_> = &[
         &organization.0,
         &id,
@@ -201,17 +228,13 @@ pub(super) async fn update(
         &assigned_to_id,
         &notes,
         &now,
-        &versions,
     ];
-    if let Some(row) = query_opt(client, "updating a lead", UPDATE, parameters).await? {
-        return read(&row).map(Some);
-    }
-    // No row: there is no such lead, or the condition refused its version. Leads are never
-    // deleted, so a lead found now was there for the update to find.
-    match select(client, organization, id).await? {
-        None => Ok(None),
-        Some(_) => Err(StoreError::VersionMismatch),
-    }
+    let row = query_opt(client, "updating a lead", UPDATE, parameters)
+        .await?
+        .ok_or_else(|| internal("a locked lead was not found by its update"))?;
+    let stored = read(&row)?;
+    webhooks::emit(client, &EventType::of_update(&before, &stored), &stored).await?;
+    Ok(Some(stored))
 }
 
 /// At most `limit` of the organization's leads matching `filter`, in the list order, starting
@@ -224,19 +247,12 @@ pub(super) async fn list(
     limit: u32,
 ) -> Result<Vec<Lead>, StoreError> {
     let (sql, values) = list_query(organization, filter, after, limit);
-    let parameters: Vec<&(dyn ToSql + Sync)> = values
-        .iter()
-        .map(|value| value.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    query(client, "listing leads", &sql, &parameters)
+    query(client, "listing leads", &sql, &bound(&values))
         .await?
         .iter()
         .map(read)
         .collect()
 }
-
-/// A parameter of a query built at run time.
-type Value = Box<dyn ToSql + Sync + Send>;
 
 /// The list query and its parameters, all bound: no value is ever spliced into the SQL. Each
 /// combination of filters is a statement of its own, so that PostgreSQL plans each for the
@@ -267,18 +283,7 @@ fn list_query(
     if let Some(assigned_to_id) = assigned_to_id {
         condition(&mut sql, "assigned_to_id", Box::new(assigned_to_id.clone()));
     }
-    if let Some(Keyset { created_at, id }) = after {
-        // A row comparison: the index on `(…, created_at DESC, id DESC)` seeks straight to it.
-        values.push(Box::new(created_at));
-        values.push(Box::new(id));
-        let n = values.len();
-        sql.push_str(&format!(" AND (created_at, id) < (${}, ${n})", n - 1));
-    }
-    values.push(Box::new(i64::from(limit)));
-    sql.push_str(&format!(
-        " ORDER BY created_at DESC, id DESC LIMIT ${}",
-        values.len()
-    ));
+    page(&mut sql, &mut values, "", after, limit);
     (sql, values)
 }
 
@@ -295,7 +300,7 @@ fn notes_text(notes: &[JsonObject]) -> Result<String, StoreError> {
 
 /// One column of a lead's row, by name.
 fn column<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> Result<T, StoreError> {
-    row.try_get(name).context("reading a lead")
+    statements::column(row, "reading a lead", name)
 }
 
 /// A row of any statement here as a [`Lead`]. By name: a lookup among 26 names costs nothing
@@ -345,7 +350,7 @@ fn read(row: &Row) -> Result<Lead, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{open, raw};
+    use super::super::tests::{assert_reads_in_order, open, planner, raw};
     use super::*;
     use crate::store::Store;
     use crate::store::suite::{T0, assert_internal, at, filters_and_their_indexes, full_lead};
@@ -376,39 +381,15 @@ mod tests {
         let Some((database, _store, organization)) = open().await else {
             return;
         };
-        let raw = raw(&database).await;
-        // An empty table is cheapest to scan whole: ask for the plan an index would give.
-        raw.batch_execute("SET enable_seqscan = off")
-            .await
-            .expect("no sequential scans");
+        let planner = planner(&database).await;
         let keyset = Keyset {
             created_at: at(T0),
             id: Uuid::new_v4(),
         };
         for (filter, index) in filters_and_their_indexes() {
             for after in [None, Some(keyset)] {
-                let (sql, values) = list_query(organization, &filter, after, 10);
-                let parameters: Vec<&(dyn ToSql + Sync)> = values
-                    .iter()
-                    .map(|value| value.as_ref() as &(dyn ToSql + Sync))
-                    .collect();
-                let plan: Vec<String> = raw
-                    .query(&format!("EXPLAIN {sql}"), &parameters)
-                    .await
-                    .expect("plan")
-                    .iter()
-                    .map(|row| row.get(0))
-                    .collect();
-                let plan = plan.join("\n");
-                assert!(plan.contains(index), "{filter:?} {after:?}:\n{plan}");
-                assert!(!plan.contains("Sort"), "{filter:?} {after:?}:\n{plan}");
-                if after.is_some() {
-                    // The keyset is an index condition, not a filter on every row read.
-                    assert!(
-                        plan.contains("Index Cond: ") && plan.contains("created_at, id) <"),
-                        "{filter:?} seeks:\n{plan}"
-                    );
-                }
+                let query = list_query(organization, &filter, after, 10);
+                assert_reads_in_order(&planner, query, index, after.is_some()).await;
             }
         }
     }

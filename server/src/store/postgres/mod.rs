@@ -3,8 +3,9 @@
 //! routing of each [`Store`] method to a pooled connection.
 //!
 //! The SQL lives with the table it concerns (`leads`, `organizations`, `api_keys`,
-//! `idempotent_answers`, `rate_limits`); `statements` runs it, and `errors` turns the driver's errors into
-//! [`StoreError`]s. The semantics are the SQLite store's, checked by the same suite.
+//! `idempotent_answers`, `rate_limits`, `webhooks`); `statements` runs it, and `errors` turns
+//! the driver's errors into [`StoreError`]s. The semantics are the SQLite store's, checked by
+//! the same suite.
 //!
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
 //! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
@@ -20,6 +21,7 @@ mod rate_limits;
 mod schema;
 mod statements;
 mod tls;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,6 +110,34 @@ impl PostgresStore {
             .await
             .context("borrowing a rate-limit connection")
     }
+}
+
+/// Runs `$work`, a block that uses `$transaction` and comes to a `Result`, in a transaction of
+/// its own on a pooled connection of `$store`, committed if the work succeeds (one dropped
+/// before its commit rolls back), and again while the database abandons it for contention
+/// ([`retrying`]); `$doing` names it in errors.
+///
+/// A macro, not a method taking an async closure: the future of such a closure, borrowing
+/// the caller's values, is not known to be `Send` for every lifetime of the transaction,
+/// which `async_trait` requires.
+macro_rules! in_transaction {
+    ($store:expr, $doing:literal, |$transaction:ident| $work:expr) => {
+        retrying(|| async {
+            let mut client = $store.client().await?;
+            let transaction = client
+                .transaction()
+                .await
+                .context(concat!("beginning ", $doing))?;
+            let $transaction = &transaction;
+            let outcome = $work?;
+            transaction
+                .commit()
+                .await
+                .context(concat!("committing ", $doing))?;
+            Ok(outcome)
+        })
+        .await
+    };
 }
 
 /// How many times in all a piece of work is tried while the database abandons it for
@@ -216,20 +246,9 @@ impl Store for PostgresStore {
         prefix: &str,
         at: DateTime<Utc>,
     ) -> Result<RevokeOutcome, StoreError> {
-        retrying(|| async {
-            let mut client = self.client().await?;
-            let transaction = client
-                .transaction()
-                .await
-                .context("beginning a revocation")?;
-            let outcome = api_keys::revoke(&transaction, prefix, at).await?;
-            transaction
-                .commit()
-                .await
-                .context("committing a revocation")?;
-            Ok(outcome)
+        in_transaction!(self, "a revocation", |transaction| {
+            api_keys::revoke(transaction, prefix, at).await
         })
-        .await
     }
 
     async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -249,20 +268,15 @@ impl Store for PostgresStore {
                 "an idempotent answer was given for another organization than its lead's",
             ));
         }
-        retrying(|| async {
-            let mut client = self.client().await?;
-            // Both or neither: a transaction dropped before its commit rolls back.
-            let transaction = client.transaction().await.context("beginning an insert")?;
+        // All or nothing: the answer, the lead and its deliveries.
+        in_transaction!(self, "an insert of a lead", |transaction| {
             // The answer first: a retry racing its original finds the key taken, whatever its
             // email.
             if let Some(answer) = &answer {
-                idempotent_answers::keep(&transaction, answer).await?;
+                idempotent_answers::keep(transaction, answer).await?;
             }
-            let stored = leads::insert(&transaction, &lead).await?;
-            transaction.commit().await.context("committing a lead")?;
-            Ok(stored)
+            leads::insert(transaction, &lead).await
         })
-        .await
     }
 
     async fn lead_get(
@@ -281,11 +295,10 @@ impl Store for PostgresStore {
         condition: Option<VersionCondition>,
         now: DateTime<Utc>,
     ) -> Result<Option<Lead>, StoreError> {
-        let client = self.client().await?;
         if changes.is_empty() {
             // Nothing to write: the condition is checked against the version read, and
             // nothing depends on it staying so.
-            let lead = leads::select(&client, organization, id).await?;
+            let lead = leads::select(&self.client().await?, organization, id).await?;
             return match (lead, condition) {
                 (Some(lead), Some(condition)) if !condition.admits(lead.version) => {
                     Err(StoreError::VersionMismatch)
@@ -293,17 +306,17 @@ impl Store for PostgresStore {
                 (lead, _) => Ok(lead),
             };
         }
-        retrying(|| {
+        in_transaction!(self, "an update of a lead", |transaction| {
             leads::update(
-                &client,
+                transaction,
                 organization,
                 id,
                 changes.clone(),
                 condition.as_ref(),
                 now,
             )
+            .await
         })
-        .await
     }
 
     async fn lead_list(
@@ -337,66 +350,102 @@ impl Store for PostgresStore {
         }
     }
 
-    // WIP: the PostgreSQL webhook tables are being written on another branch.
     async fn webhook_subscription_insert(
         &self,
-        _: Subscription,
-        _: SigningSecret,
-        _: u32,
+        subscription: Subscription,
+        secret: SigningSecret,
+        max: u32,
     ) -> Result<(), StoreError> {
-        Err(internal("webhooks: not yet on PostgreSQL"))
+        in_transaction!(self, "an insert of a subscription", |transaction| {
+            webhooks::subscription_insert(transaction, &subscription, &secret, max).await
+        })
     }
+
     async fn webhook_subscription_get(
         &self,
-        _: OrganizationId,
-        _: Uuid,
+        organization: OrganizationId,
+        id: Uuid,
     ) -> Result<Option<Subscription>, StoreError> {
-        Err(internal("webhooks: not yet on PostgreSQL"))
+        webhooks::subscription_select(&self.client().await?, organization, id).await
     }
+
     async fn webhook_subscription_list(
         &self,
-        _: OrganizationId,
-        _: Option<EventType>,
-        _: Option<Keyset>,
-        _: u32,
+        organization: OrganizationId,
+        event_type: Option<EventType>,
+        after: Option<Keyset>,
+        limit: u32,
     ) -> Result<Vec<Subscription>, StoreError> {
-        Err(internal("webhooks: not yet on PostgreSQL"))
+        let client = self.client().await?;
+        webhooks::subscription_list(&client, organization, event_type, after, limit).await
     }
+
     async fn webhook_subscription_delete(
         &self,
-        _: OrganizationId,
-        _: Uuid,
+        organization: OrganizationId,
+        id: Uuid,
     ) -> Result<bool, StoreError> {
-        Err(internal("webhooks: not yet on PostgreSQL"))
+        in_transaction!(self, "a deletion of a subscription", |transaction| {
+            webhooks::subscription_delete(transaction, organization, id).await
+        })
     }
+
     async fn webhook_delivery_list(
         &self,
-        _: OrganizationId,
-        _: Option<Uuid>,
-        _: Option<Keyset>,
-        _: u32,
+        organization: OrganizationId,
+        subscription: Option<Uuid>,
+        after: Option<Keyset>,
+        limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        Err(internal("webhooks: not yet on PostgreSQL"))
+        let client = self.client().await?;
+        webhooks::delivery_list(&client, organization, subscription, after, limit).await
     }
+
     async fn webhook_deliveries_claim(
         &self,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-        _: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        Ok(Vec::new())
+        let client = self.client().await?;
+        retrying(|| webhooks::claim(&client, now, lease_until, limit)).await
     }
-    async fn webhook_delivery_record(&self, _: Attempt, _: u32) -> Result<(), StoreError> {
-        Err(internal("webhooks: not yet on PostgreSQL"))
+
+    async fn webhook_delivery_record(
+        &self,
+        attempt: Attempt,
+        disable_after: u32,
+    ) -> Result<(), StoreError> {
+        in_transaction!(self, "a record of a delivery attempt", |transaction| {
+            webhooks::record(transaction, &attempt, disable_after).await
+        })
     }
+
     async fn webhook_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(None)
+        webhooks::next_due(&self.client().await?).await
     }
+
+    /// Releases every lease, of every replica, as the trait says. The delivery worker never
+    /// calls it on PostgreSQL: it does only for a store without [`shared_rate_limits`], that
+    /// one process serves, and replicas still sending would lose their leases.
+    ///
+    /// [`shared_rate_limits`]: Store::shared_rate_limits
     async fn webhook_leases_release(&self) -> Result<(), StoreError> {
-        Ok(())
+        webhooks::release_leases(&self.client().await?).await
     }
-    async fn webhook_deliveries_sweep(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(0)
+
+    async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        loop {
+            // A transaction per batch, so that a batch run again is counted once.
+            let batch = in_transaction!(self, "a sweep of deliveries", |transaction| {
+                webhooks::sweep_batch(transaction, before).await
+            })?;
+            swept += batch.deliveries;
+            if !batch.was_full() {
+                return Ok(swept);
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use crate::store::StoreError;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_rate_limit_buckets.sql"),
+    include_str!("migrations/0003_webhooks.sql"),
 ];
 
 /// The advisory lock that serializes migrations across processes: any constant no other

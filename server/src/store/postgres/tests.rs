@@ -52,6 +52,45 @@ pub(super) async fn open() -> Option<(ScratchDatabase, PostgresStore, Organizati
     Some((database, store, organization))
 }
 
+/// A connection of its own to the test's database that plans as if its tables were large:
+/// an empty table is cheapest to scan whole, or to fetch in a bitmap and sort, so both are
+/// off, to show the plan an index read in order would give.
+pub(super) async fn planner(database: &ScratchDatabase) -> tokio_postgres::Client {
+    let planner = raw(database).await;
+    planner
+        .batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
+        .await
+        .expect("planning without sequential or bitmap scans");
+    planner
+}
+
+/// Asserts that a list query (`sql` and its parameters) reads `index` in the list order, with
+/// no sort; and, if `seeks` (a page after a keyset), that the keyset is a condition of the
+/// index, not a filter on every row read.
+pub(super) async fn assert_reads_in_order(
+    planner: &tokio_postgres::Client,
+    (sql, values): (String, Vec<statements::Value>),
+    index: &str,
+    seeks: bool,
+) {
+    let plan: Vec<String> = planner
+        .query(&format!("EXPLAIN {sql}"), &statements::bound(&values))
+        .await
+        .expect("plan")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains(index), "{sql}:\n{plan}");
+    assert!(!plan.contains("Sort"), "{sql}:\n{plan}");
+    if seeks {
+        assert!(
+            plan.contains("Index Cond: ") && plan.contains("created_at, id) <"),
+            "{sql} seeks:\n{plan}"
+        );
+    }
+}
+
 /// The versions `schema_migrations` records, in order.
 async fn applied(database: &ScratchDatabase) -> Vec<i32> {
     raw(database)

@@ -12,7 +12,7 @@ use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
     OrganizationId, SigningSecret, Subscription,
 };
-use crate::store::StoreError;
+use crate::store::{DISABLED_MESSAGE, StoreError};
 use crate::webhooks::payload;
 
 const SUBSCRIPTION_COLUMNS: &str =
@@ -441,10 +441,6 @@ fn disable(
         .context("failing a disabled subscription's deliveries")?;
     Ok(())
 }
-
-/// Why the pending deliveries of a subscription that was disabled failed.
-pub(in crate::store) const DISABLED_MESSAGE: &str =
-    "not sent: the subscription was disabled after repeated failed deliveries";
 
 pub(super) fn next_due(connection: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
     let due: Option<i64> = connection

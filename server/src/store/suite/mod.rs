@@ -1,6 +1,7 @@
 //! The [`Store`] contract as tests that any backend must pass: round trips, tenancy, email
 //! uniqueness, updates, versions and conditional updates, idempotent answers, list order,
-//! limits, keyset paging and filters, API keys, organizations and concurrent use.
+//! limits, keyset paging and filters, API keys, organizations, webhooks (subscriptions, the
+//! outbox, claims and attempts) and concurrent use.
 //!
 //! A backend runs them all by invoking [`store_suite!`] with a factory of fresh, empty
 //! stores, as `sqlite` and `postgres` do; what only one backend has (files, migrations, SQL) is tested in
@@ -13,6 +14,7 @@ pub(super) mod leads;
 pub(super) mod list;
 pub(super) mod organizations;
 pub(super) mod versions;
+pub(super) mod webhooks;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -82,6 +84,33 @@ macro_rules! store_suite {
             idempotency::the_same_key_in_two_organizations_is_two_answers,
             idempotency::a_sweep_deletes_only_the_expired_and_counts_them,
             idempotency::an_answer_of_another_organization_than_its_lead_is_refused,
+            webhooks::subscriptions_round_trip_and_are_listed_newest_first,
+            webhooks::another_organizations_subscriptions_and_deliveries_are_invisible,
+            webhooks::an_organization_has_at_most_the_limit_of_subscriptions,
+            webhooks::deleting_a_subscription_deletes_its_deliveries,
+            webhooks::a_created_lead_is_delivered_once_to_each_subscriber,
+            webhooks::no_delivery_is_stored_without_an_active_subscriber,
+            webhooks::a_write_that_fails_stores_no_delivery,
+            webhooks::an_update_is_delivered_to_the_subscribers_of_its_events,
+            webhooks::the_deliveries_log_is_newest_first_and_filtered_by_subscription,
+            webhooks::a_claimed_delivery_is_leased_until_its_lease_runs_out,
+            webhooks::a_claim_takes_due_deliveries_oldest_first_up_to_its_limit,
+            webhooks::an_attempt_moves_its_delivery_as_its_outcome_says,
+            webhooks::failed_deliveries_in_a_row_disable_their_subscription,
+            webhooks::the_next_due_time_is_the_earliest_unleased_one,
+            webhooks::a_sweep_deletes_only_old_finished_deliveries,
+            webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
+                flavor = "multi_thread",
+                worker_threads = 4
+            ),
+            webhooks::concurrent_subscriptions_never_exceed_the_limit(
+                flavor = "multi_thread",
+                worker_threads = 4
+            ),
+            webhooks::a_subscription_deleted_while_leads_change_leaves_no_delivery(
+                flavor = "multi_thread",
+                worker_threads = 4
+            ),
         );
     };
     (@tests $factory:path; $($module:ident::$test:ident $(($($runtime:tt)*))?,)+) => {
