@@ -36,7 +36,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
         Arc::downgrade(&store),
         log.new(slog::o!("task" => "idempotency-sweep")),
     ));
-    let webhooks = Webhooks::start(&store, config.webhooks.clone(), log.clone())?;
+    let webhooks = Webhooks::start(&store, config.webhooks.clone(), log.clone());
     let context = AppContext {
         limiter: RateLimiter::for_store(&store, config.rate_limits),
         store,

@@ -6,6 +6,7 @@
 //! with the body, so that a receiver can refuse a replayed request, which Aura's signature
 //! alone cannot tell from a fresh one.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -32,44 +33,59 @@ pub struct Sent {
 
 /// Sends deliveries: one HTTP client for every attempt, which resolves names through the
 /// [`CheckedResolver`] unless the policy is insecure, follows no redirect and uses no proxy.
+///
+/// The client is built at the first attempt: it loads the system's root certificates, some
+/// megabytes that a server nobody subscribes to never needs.
 pub struct Sender {
-    client: reqwest::Client,
+    client: OnceLock<Result<reqwest::Client, String>>,
     policy: TargetPolicy,
+    timeout: Duration,
 }
 
 impl Sender {
-    pub fn new(policy: TargetPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("aura-leads-webhooks/", env!("CARGO_PKG_VERSION")));
-        if policy == TargetPolicy::Public {
-            builder = builder.dns_resolver(std::sync::Arc::new(CheckedResolver));
-        }
-        Ok(Self {
-            client: builder.build()?,
+    pub fn new(policy: TargetPolicy, timeout: Duration) -> Self {
+        Self {
+            client: OnceLock::new(),
             policy,
-        })
+            timeout,
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, &str> {
+        self.client
+            .get_or_init(|| {
+                let mut builder = reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .user_agent(concat!("aura-leads-webhooks/", env!("CARGO_PKG_VERSION")));
+                if self.policy == TargetPolicy::Public {
+                    builder = builder.dns_resolver(std::sync::Arc::new(CheckedResolver));
+                }
+                builder
+                    .build()
+                    .map_err(|error| format!("the HTTP client could not be built: {error}"))
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     /// Sends `delivery` once, signed as of `timestamp` (Unix seconds).
     pub async fn attempt(&self, delivery: &DueDelivery, timestamp: i64) -> Sent {
         let started = Instant::now();
-        let elapsed =
-            |started: Instant| u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // Checked again at every attempt: the policy may have changed since the subscription
         // was made, and a literal address never reaches the resolver.
-        if let Err(why) = self.policy.check_url(&delivery.target_url) {
-            return Sent {
-                status_code: None,
-                response_time_ms: 0,
-                error: Some(format!("not sent: the target URL {why}")),
-            };
-        }
-        let headers = match signed_headers(delivery, timestamp) {
-            Ok(headers) => headers,
+        let prepared = self
+            .policy
+            .check_url(&delivery.target_url)
+            .map_err(|why| format!("the target URL {why}"))
+            .and_then(|_| self.client().map_err(String::from))
+            .and_then(|client| {
+                signed_headers(delivery, timestamp).map(|headers| (client, headers))
+            });
+        let (client, headers) = match prepared {
+            Ok(prepared) => prepared,
             Err(why) => {
                 return Sent {
                     status_code: None,
@@ -78,14 +94,13 @@ impl Sender {
                 };
             }
         };
-        let outcome = self
-            .client
+        let outcome = client
             .post(&delivery.target_url)
             .headers(headers)
             .body(delivery.body.clone())
             .send()
             .await;
-        let response_time_ms = elapsed(started);
+        let response_time_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match outcome {
             Ok(response) if response.status().is_success() => Sent {
                 status_code: Some(response.status().as_u16()),
