@@ -260,6 +260,18 @@ async fn validation_rules() {
     .await;
     assert_eq!(oversized.status, 413, "a body over 1 MiB");
     pin!("webhook_create_body_over_the_limit", oversized);
+    // Aura's path of the deliveries log is a subscription id here; the answer says so.
+    let aura_path = env
+        .raw(
+            "webhook_view",
+            Method::GET,
+            "/v1/webhooks/deliveries",
+            Some(&env.a.key),
+            None,
+        )
+        .await;
+    assert_eq!(aura_path.status, 400);
+    pin!("webhook_view_aura_deliveries_path", aura_path);
     for (operation, path) in [
         ("webhook_view", "/v1/webhooks/not-a-uuid"),
         ("webhook_delete", "/v1/webhooks/not-a-uuid"),

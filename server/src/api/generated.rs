@@ -5863,7 +5863,8 @@ pub trait LeadsApi {
     /// subscription's deliveries are deleted with it.
     ///
     /// Aura documents this list at `GET /v1/webhooks/deliveries`. This server's router cannot
-    /// serve that path next to `GET /v1/webhooks/{id}`, so it serves it here.
+    /// serve that path next to `GET /v1/webhooks/{id}`, so it serves it here; a request to
+    /// Aura's path is answered `400 VALIDATION_ERROR` naming this one.
     ///
     /// Paginated like `GET /v1/leads`. `subscription_id` keeps only one subscription's
     /// deliveries; a subscription that does not exist, or belongs to another organization, is

@@ -104,8 +104,18 @@ pub async fn view(
     rqctx: RequestContext<AppContext>,
     path: PathParams<types::WebhookViewPath>,
 ) -> Result<Headed<HttpResponseOk<types::WebhookSubscriptionResponse>>, ApiError> {
+    let aura_deliveries_path = is_aura_deliveries_path(&rqctx);
     authenticated(&rqctx, None, |app, admitted| async move {
-        let types::WebhookViewPath { id } = path.into_inner()?;
+        let types::WebhookViewPath { id } = path.into_inner().map_err(|error| {
+            if aura_deliveries_path {
+                Error::invalid_field(
+                    "id",
+                    "must be a UUID; the deliveries log is `GET /v1/webhook-deliveries`",
+                )
+            } else {
+                error
+            }
+        })?;
         let subscription = app
             .store
             .webhook_subscription_get(admitted.caller.organization, id)
@@ -173,6 +183,13 @@ pub async fn delivery_list(
         Ok(headed(HttpResponseOk(page), admitted.rate_limit))
     })
     .await
+}
+
+/// Whether the request is for Aura's path of the deliveries log, `/v1/webhooks/deliveries`,
+/// which this server's router takes for the subscription `deliveries` (see the spec's
+/// `webhook_delivery_list`): its answer then says where the log is.
+fn is_aura_deliveries_path(rqctx: &RequestContext<AppContext>) -> bool {
+    rqctx.request.uri().path().trim_end_matches('/') == "/v1/webhooks/deliveries"
 }
 
 /// A success `response` with the `X-RateLimit-*` headers of the caller's `standing`.
