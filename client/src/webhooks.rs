@@ -335,11 +335,25 @@ pub fn sign(
     let standard = standard_mac(&secret, id, &timestamp_text, body)
         .finalize()
         .into_bytes();
+    let aura_signature = hex(&aura);
+    let webhook_signature = format!("v1,{}", BASE64.encode(standard));
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        (AURA_SIGNATURE, aura_signature.as_str()),
+        (WEBHOOK_ID, id),
+        (WEBHOOK_TIMESTAMP, timestamp_text.as_str()),
+        (WEBHOOK_SIGNATURE, webhook_signature.as_str()),
+    ] {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| malformed(name, "it cannot be sent as a header value"))?;
+        headers.insert(HeaderName::from_static(name), value);
+    }
     Ok(SignedHeaders {
-        aura_signature: hex(&aura),
+        aura_signature,
         webhook_id: id.to_owned(),
         webhook_timestamp: timestamp,
-        webhook_signature: format!("v1,{}", BASE64.encode(standard)),
+        webhook_signature,
+        headers,
     })
 }
 
@@ -350,6 +364,8 @@ pub struct SignedHeaders {
     webhook_id: String,
     webhook_timestamp: u64,
     webhook_signature: String,
+    /// The four as headers, made (and checked) by [`sign`].
+    headers: HeaderMap,
 }
 
 impl SignedHeaders {
@@ -375,43 +391,26 @@ impl SignedHeaders {
 
     /// The four headers, as the server sends them.
     pub fn to_header_map(&self) -> HeaderMap {
-        let value = |text: &str| {
-            HeaderValue::from_str(text).expect("`sign` makes only values that fit in a header")
-        };
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            HeaderName::from_static(AURA_SIGNATURE),
-            value(&self.aura_signature),
-        );
-        headers.insert(HeaderName::from_static(WEBHOOK_ID), value(&self.webhook_id));
-        headers.insert(
-            HeaderName::from_static(WEBHOOK_TIMESTAMP),
-            HeaderValue::from(self.webhook_timestamp),
-        );
-        headers.insert(
-            HeaderName::from_static(WEBHOOK_SIGNATURE),
-            value(&self.webhook_signature),
-        );
-        headers
+        self.headers.clone()
     }
 }
 
 impl From<SignedHeaders> for HeaderMap {
     fn from(signed: SignedHeaders) -> Self {
-        signed.to_header_map()
+        signed.headers
     }
 }
 
-/// A subscription's secret, checked: the text as shown (the key of `X-Aura-Signature`) and the
-/// bytes its base64 stands for (the key of `webhook-signature`). No `Debug`, so that it cannot
-/// be printed by accident.
-struct Secret<'a> {
-    shown: &'a str,
-    key: Vec<u8>,
+/// A subscription's secret, checked, as the two MACs it keys: `X-Aura-Signature`'s, keyed with
+/// the text as shown, and `webhook-signature`'s, keyed with the bytes its base64 stands for.
+/// No `Debug`, so that it cannot be printed by accident.
+struct Secret {
+    aura: HmacSha256,
+    standard: HmacSha256,
 }
 
-impl<'a> Secret<'a> {
-    fn parse(secret: &'a str) -> Result<Self, VerifyError> {
+impl Secret {
+    fn parse(secret: &str) -> Result<Self, VerifyError> {
         let malformed = |reason| VerifyError::MalformedSecret { reason };
         if secret.trim() != secret {
             return Err(malformed("it has whitespace before or after it"));
@@ -427,21 +426,26 @@ impl<'a> Secret<'a> {
                 "what follows `whsec_` is not 32 bytes long once decoded (is it cut short?)",
             ));
         }
-        Ok(Self { shown: secret, key })
+        let keyed = |key: &[u8]| {
+            HmacSha256::new_from_slice(key).map_err(|_| malformed("HMAC refuses it as a key"))
+        };
+        Ok(Self {
+            aura: keyed(secret.as_bytes())?,
+            standard: keyed(&key)?,
+        })
     }
 }
 
 /// The MAC of `X-Aura-Signature`, fed the body.
-fn aura_mac(secret: &Secret<'_>, body: &[u8]) -> HmacSha256 {
-    let mut mac =
-        HmacSha256::new_from_slice(secret.shown.as_bytes()).expect("HMAC takes keys of any length");
+fn aura_mac(secret: &Secret, body: &[u8]) -> HmacSha256 {
+    let mut mac = secret.aura.clone();
     mac.update(body);
     mac
 }
 
 /// The MAC of a `v1` entry of `webhook-signature`, fed `<id>.<timestamp>.<body>`.
-fn standard_mac(secret: &Secret<'_>, id: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(&secret.key).expect("HMAC takes keys of any length");
+fn standard_mac(secret: &Secret, id: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
+    let mut mac = secret.standard.clone();
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.as_bytes());
@@ -469,7 +473,7 @@ fn single_header<'h>(
 }
 
 /// Checks `X-Aura-Signature` against the body.
-fn check_aura(secret: &Secret<'_>, body: &[u8], signature: &str) -> Result<(), VerifyError> {
+fn check_aura(secret: &Secret, body: &[u8], signature: &str) -> Result<(), VerifyError> {
     let signature = decode_hex(signature).ok_or_else(|| {
         malformed(
             AURA_SIGNATURE,
@@ -485,7 +489,7 @@ fn check_aura(secret: &Secret<'_>, body: &[u8], signature: &str) -> Result<(), V
 
 /// Checks that some `v1` entry of `webhook-signature` signs the delivery.
 fn check_standard(
-    secret: &Secret<'_>,
+    secret: &Secret,
     id: &str,
     timestamp: &str,
     body: &[u8],
@@ -759,9 +763,10 @@ mod tests {
     fn the_standard_webhooks_published_vector_signs() {
         // The Standard Webhooks specification's own example: a 24-byte key, which a
         // subscription's secret never has, so it is checked on the signing step alone.
+        let key = BASE64.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let secret = Secret {
-            shown: "",
-            key: BASE64.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+            aura: HmacSha256::new_from_slice(b"unused").unwrap(),
+            standard: HmacSha256::new_from_slice(&key).unwrap(),
         };
         let mac = standard_mac(
             &secret,
