@@ -4,12 +4,13 @@
 
 use std::future::Future;
 
-use dropshot::{HttpResponse, RequestContext};
+use dropshot::{HttpCodedResponse, HttpResponse, HttpResponseHeaders, RequestContext};
 use http::HeaderValue;
 use http::header::{HeaderMap, HeaderName, RETRY_AFTER};
 
 use super::answer::Answer;
 use super::error::ApiError;
+use super::generated::RateLimitHeaders;
 use super::unwind::caught;
 use crate::context::{Admitted, AppContext};
 use crate::error::Error;
@@ -101,6 +102,24 @@ fn error_headers(error: &Error, standing: Option<RateLimitStatus>) -> HeaderMap 
         }
     }
     headers
+}
+
+/// An answer whose success carries the `X-RateLimit-*` headers.
+pub type Headed<R> = Answer<HttpResponseHeaders<R, RateLimitHeaders>>;
+
+/// A success `response` with the `X-RateLimit-*` headers of the caller's `standing`.
+pub fn headed<R: HttpCodedResponse>(response: R, standing: RateLimitStatus) -> Headed<R> {
+    let RateLimitFields {
+        limit,
+        remaining,
+        reset,
+    } = standing.into();
+    let headers = RateLimitHeaders {
+        x_rate_limit_limit: limit,
+        x_rate_limit_remaining: remaining,
+        x_rate_limit_reset: reset,
+    };
+    Answer::Success(HttpResponseHeaders::new(response, headers))
 }
 
 /// The values of the `X-RateLimit-*` headers, typed as the spec types them, for the success

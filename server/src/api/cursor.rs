@@ -1,6 +1,7 @@
-//! The list's opaque cursor: base64url of a small JSON object naming the last lead of the
-//! previous page, `{"c": created_at, "i": id}`. Keyset pagination on `(created_at, id)` needs
-//! nothing more, and a lead inserted meanwhile cannot shift what the next page holds.
+//! The lists' opaque cursor: base64url of a small JSON object naming the last item (lead,
+//! subscription or delivery) of the previous page, `{"c": created_at, "i": id}`. Keyset
+//! pagination on `(created_at, id)` needs nothing more, and an item inserted meanwhile cannot
+//! shift what the next page holds.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::types;
 use crate::domain::Keyset;
 use crate::error::Error;
 
@@ -26,6 +28,28 @@ pub fn encode(keyset: Keyset) -> String {
     // Serializing a timestamp and a UUID cannot fail.
     let json = serde_json::to_vec(&position).unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
+}
+
+/// The first `limit` of `items` (fetched one more than a page, which tells whether another
+/// page follows) and the pagination that leads past them.
+pub fn page<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    keyset: impl Fn(&T) -> Keyset,
+) -> (Vec<T>, types::Pagination) {
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = match items.last() {
+        Some(last) if has_more => Some(encode(keyset(last))),
+        _ => None,
+    };
+    (
+        items,
+        types::Pagination {
+            has_more,
+            next_cursor,
+        },
+    )
 }
 
 pub fn decode(cursor: &str) -> Result<Keyset, Error> {

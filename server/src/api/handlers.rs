@@ -7,14 +7,14 @@ use dropshot::{
 };
 use http::StatusCode;
 
-use super::admission::{RateLimitFields, api_error, authenticated, refused};
+use super::admission::{RateLimitFields, api_error, authenticated, headed, refused};
 use super::answer::Answer;
 use super::error::ApiError;
 use super::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 use super::generated::{LeadCreateHeaders, LeadHeaders, LeadsApi, RateLimitHeaders};
 use super::raw::{RawResponse, Representation};
 use super::unwind::caught;
-use super::{convert, etag, idempotency, types, webhooks};
+use super::{convert, cursor, etag, idempotency, types, webhooks};
 use crate::context::AppContext;
 use crate::domain;
 use crate::error::Error;
@@ -74,7 +74,7 @@ impl LeadsApi for LeadsServer {
                     limit + 1,
                 )
                 .await?;
-            let (leads, pagination) = webhooks::page(leads, limit, domain::Lead::keyset);
+            let (leads, pagination) = cursor::page(leads, limit, domain::Lead::keyset);
             let data = leads
                 .into_iter()
                 .map(convert::lead)
@@ -84,7 +84,7 @@ impl LeadsApi for LeadsServer {
                 pagination,
                 success: true,
             };
-            Ok(webhooks::headed(HttpResponseOk(page), admitted.rate_limit))
+            Ok(headed(HttpResponseOk(page), admitted.rate_limit))
         })
         .await
     }
@@ -279,20 +279,6 @@ impl LeadsApi for LeadsServer {
         ApiError,
     > {
         webhooks::delivery_list(rqctx, query).await
-    }
-}
-
-/// The `X-RateLimit-*` headers of a success, describing `standing`.
-pub(super) fn rate_limit_headers(standing: RateLimitStatus) -> RateLimitHeaders {
-    let RateLimitFields {
-        limit,
-        remaining,
-        reset,
-    } = standing.into();
-    RateLimitHeaders {
-        x_rate_limit_limit: limit,
-        x_rate_limit_remaining: remaining,
-        x_rate_limit_reset: reset,
     }
 }
 

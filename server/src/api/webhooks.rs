@@ -2,24 +2,16 @@
 //! deliveries log, each a thin translation between the wire and the store, for an admitted
 //! caller and scoped to its organization.
 
-use dropshot::{
-    HttpCodedResponse, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk,
-    HttpResponseUpdatedNoContent, RequestContext,
-};
+use dropshot::{HttpResponseCreated, HttpResponseOk, HttpResponseUpdatedNoContent, RequestContext};
 
-use super::admission::authenticated;
-use super::answer::Answer;
+use super::admission::{Headed, authenticated, headed};
+use super::cursor::{self, page};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
-use super::generated::RateLimitHeaders;
-use super::handlers::rate_limit_headers;
-use super::{convert, cursor, types};
+use super::{convert, types};
 use crate::context::AppContext;
 use crate::domain::{self, SigningSecret, Subscription};
 use crate::error::Error;
-use crate::ratelimit::RateLimitStatus;
-
-type Headed<T> = Answer<HttpResponseHeaders<T, RateLimitHeaders>>;
 
 pub async fn create(
     rqctx: RequestContext<AppContext>,
@@ -190,34 +182,4 @@ pub async fn delivery_list(
 /// `webhook_delivery_list`): its answer then says where the log is.
 fn is_aura_deliveries_path(rqctx: &RequestContext<AppContext>) -> bool {
     rqctx.request.uri().path().trim_end_matches('/') == "/v1/webhooks/deliveries"
-}
-
-/// A success `response` with the `X-RateLimit-*` headers of the caller's `standing`.
-pub fn headed<R: HttpCodedResponse>(response: R, standing: RateLimitStatus) -> Headed<R> {
-    Answer::Success(HttpResponseHeaders::new(
-        response,
-        rate_limit_headers(standing),
-    ))
-}
-
-/// The first `limit` of `items` (fetched one more than a page, which tells whether another
-/// page follows) and the pagination that leads past them.
-pub fn page<T>(
-    mut items: Vec<T>,
-    limit: u32,
-    keyset: impl Fn(&T) -> domain::Keyset,
-) -> (Vec<T>, types::Pagination) {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = match items.last() {
-        Some(last) if has_more => Some(cursor::encode(keyset(last))),
-        _ => None,
-    };
-    (
-        items,
-        types::Pagination {
-            has_more,
-            next_cursor,
-        },
-    )
 }

@@ -18,39 +18,43 @@ use crate::webhooks::payload;
 const SUBSCRIPTION_COLUMNS: &str =
     "id, organization_id, event_type, target_url, created_at, disabled_at";
 
-fn read_subscription(row: &Row<'_>) -> rusqlite::Result<[Value; 6]> {
-    read_values(row)
+/// A subscription's row in SQLite's types, checked into a [`Subscription`] apart: a row can
+/// hold what no `Subscription` can (an unknown event type, say).
+struct SubscriptionRow {
+    id: String,
+    organization_id: String,
+    event_type: String,
+    target_url: String,
+    created_at: i64,
+    disabled_at: Option<i64>,
 }
 
-/// The first `N` columns of `row`, as SQLite holds them, checked into domain values apart.
-fn read_values<const N: usize>(row: &Row<'_>) -> rusqlite::Result<[Value; N]> {
-    let mut values = [const { Value::Null }; N];
-    for (index, value) in values.iter_mut().enumerate() {
-        *value = row.get(index)?;
+impl SubscriptionRow {
+    /// A row of [`SUBSCRIPTION_COLUMNS`].
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            organization_id: row.get(1)?,
+            event_type: row.get(2)?,
+            target_url: row.get(3)?,
+            created_at: row.get(4)?,
+            disabled_at: row.get(5)?,
+        })
     }
-    Ok(values)
-}
 
-fn subscription(row: [Value; 6]) -> Result<Subscription, StoreError> {
-    let [
-        id,
-        organization,
-        event_type,
-        target_url,
-        created_at,
-        disabled_at,
-    ] = row;
-    Ok(Subscription {
-        id: parse_id(&text(id, "id")?, "webhook_subscriptions.id")?,
-        organization: OrganizationId(parse_id(
-            &text(organization, "organization_id")?,
-            "webhook_subscriptions.organization_id",
-        )?),
-        event_type: event_type_of(&text(event_type, "event_type")?)?,
-        target_url: text(target_url, "target_url")?,
-        created_at: time(created_at, "created_at")?,
-        disabled_at: optional_time(disabled_at, "disabled_at")?,
-    })
+    fn into_subscription(self) -> Result<Subscription, StoreError> {
+        Ok(Subscription {
+            id: parse_id(&self.id, "webhook_subscriptions.id")?,
+            organization: OrganizationId(parse_id(
+                &self.organization_id,
+                "webhook_subscriptions.organization_id",
+            )?),
+            event_type: event_type_of(&self.event_type)?,
+            target_url: self.target_url,
+            created_at: from_micros(self.created_at, "created_at")?,
+            disabled_at: optional_time(self.disabled_at, "disabled_at")?,
+        })
+    }
 }
 
 pub(super) fn subscription_insert(
@@ -104,11 +108,14 @@ pub(super) fn subscription_select(
         ))
         .and_then(|mut statement| {
             statement
-                .query_row([id_text(id), id_text(organization.0)], read_subscription)
+                .query_row(
+                    [id_text(id), id_text(organization.0)],
+                    SubscriptionRow::read,
+                )
                 .optional()
         })
         .context("reading a webhook subscription")?
-        .map(subscription)
+        .map(SubscriptionRow::into_subscription)
         .transpose()
 }
 
@@ -132,11 +139,13 @@ pub(super) fn subscription_list(
         .prepare_cached(&sql)
         .and_then(|mut statement| {
             statement
-                .query_map(params_from_iter(parameters), read_subscription)?
+                .query_map(params_from_iter(parameters), SubscriptionRow::read)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .context("listing webhook subscriptions")?;
-    rows.into_iter().map(subscription).collect()
+    rows.into_iter()
+        .map(SubscriptionRow::into_subscription)
+        .collect()
 }
 
 pub(super) fn subscription_delete(
@@ -223,42 +232,63 @@ const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, e.event_type, d.status,
      d.response_time_ms, d.error_message, d.attempt_count, length(CAST(e.body AS BLOB)), \
      d.created_at, d.next_attempt_at";
 
-fn read_delivery(row: &Row<'_>) -> rusqlite::Result<[Value; 11]> {
-    read_values(row)
+/// A delivery's row (with its event's type and body size) in SQLite's types, checked into a
+/// [`Delivery`] apart.
+struct DeliveryRow {
+    id: String,
+    subscription_id: String,
+    event_type: String,
+    status: String,
+    status_code: Option<i64>,
+    response_time_ms: Option<i64>,
+    error_message: Option<String>,
+    attempt_count: i64,
+    payload_size_bytes: i64,
+    created_at: i64,
+    next_attempt_at: Option<i64>,
 }
 
-fn delivery(row: [Value; 11]) -> Result<Delivery, StoreError> {
-    let [
-        id,
-        subscription_id,
-        event_type,
-        status,
-        status_code,
-        response_time_ms,
-        error_message,
-        attempt_count,
-        payload_size_bytes,
-        created_at,
-        next_attempt_at,
-    ] = row;
-    let status_text = text(status, "status")?;
-    Ok(Delivery {
-        id: parse_id(&text(id, "id")?, "webhook_deliveries.id")?,
-        subscription_id: parse_id(
-            &text(subscription_id, "subscription_id")?,
-            "webhook_deliveries.subscription_id",
-        )?,
-        event_type: event_type_of(&text(event_type, "event_type")?)?,
-        status: DeliveryStatus::parse(&status_text)
-            .ok_or_else(|| internal(&format!("a delivery has status {status_text:?}")))?,
-        status_code: optional_integer(status_code, "status_code")?,
-        response_time_ms: optional_integer(response_time_ms, "response_time_ms")?,
-        error_message: optional_text(error_message, "error_message")?,
-        attempt_count: integer(attempt_count, "attempt_count")?,
-        payload_size_bytes: integer(payload_size_bytes, "payload_size_bytes")?,
-        created_at: time(created_at, "created_at")?,
-        next_attempt_at: optional_time(next_attempt_at, "next_attempt_at")?,
-    })
+impl DeliveryRow {
+    /// A row of [`DELIVERY_COLUMNS`].
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            subscription_id: row.get(1)?,
+            event_type: row.get(2)?,
+            status: row.get(3)?,
+            status_code: row.get(4)?,
+            response_time_ms: row.get(5)?,
+            error_message: row.get(6)?,
+            attempt_count: row.get(7)?,
+            payload_size_bytes: row.get(8)?,
+            created_at: row.get(9)?,
+            next_attempt_at: row.get(10)?,
+        })
+    }
+
+    fn into_delivery(self) -> Result<Delivery, StoreError> {
+        let status = &self.status;
+        Ok(Delivery {
+            id: parse_id(&self.id, "webhook_deliveries.id")?,
+            subscription_id: parse_id(&self.subscription_id, "webhook_deliveries.subscription_id")?,
+            event_type: event_type_of(&self.event_type)?,
+            status: DeliveryStatus::parse(status)
+                .ok_or_else(|| internal(&format!("a delivery has status {status:?}")))?,
+            status_code: self
+                .status_code
+                .map(|code| in_range(code, "status_code"))
+                .transpose()?,
+            response_time_ms: self
+                .response_time_ms
+                .map(|ms| in_range(ms, "response_time_ms"))
+                .transpose()?,
+            error_message: self.error_message,
+            attempt_count: in_range(self.attempt_count, "attempt_count")?,
+            payload_size_bytes: in_range(self.payload_size_bytes, "payload_size_bytes")?,
+            created_at: from_micros(self.created_at, "created_at")?,
+            next_attempt_at: optional_time(self.next_attempt_at, "next_attempt_at")?,
+        })
+    }
 }
 
 pub(super) fn delivery_list(
@@ -282,11 +312,11 @@ pub(super) fn delivery_list(
         .prepare_cached(&sql)
         .and_then(|mut statement| {
             statement
-                .query_map(params_from_iter(parameters), read_delivery)?
+                .query_map(params_from_iter(parameters), DeliveryRow::read)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .context("listing webhook deliveries")?;
-    rows.into_iter().map(delivery).collect()
+    rows.into_iter().map(DeliveryRow::into_delivery).collect()
 }
 
 pub(super) fn claim(
@@ -344,8 +374,7 @@ pub(super) fn claim(
                     target_url,
                     secret: SigningSecret::from_stored(secret),
                     body,
-                    attempt_count: u32::try_from(attempt_count)
-                        .map_err(|_| internal("a delivery's attempt_count is out of range"))?,
+                    attempt_count: in_range(attempt_count, "attempt_count")?,
                 })
             },
         )
@@ -519,46 +548,11 @@ fn event_type_of(text: &str) -> Result<EventType, StoreError> {
     EventType::parse(text).ok_or_else(|| internal(&format!("an unknown event type {text:?}")))
 }
 
-fn text(value: Value, column: &str) -> Result<String, StoreError> {
-    match optional_text(value, column)? {
-        Some(text) => Ok(text),
-        None => Err(internal(&format!("{column} is NULL"))),
-    }
+/// A column's integer as `T`, if it fits.
+fn in_range<T: TryFrom<i64>>(number: i64, column: &str) -> Result<T, StoreError> {
+    T::try_from(number).map_err(|_| internal(&format!("{column} {number} is out of range")))
 }
 
-fn optional_text(value: Value, column: &str) -> Result<Option<String>, StoreError> {
-    match value {
-        Value::Text(text) => Ok(Some(text)),
-        Value::Null => Ok(None),
-        other => Err(internal(&format!("{column} holds {other:?}, not text"))),
-    }
-}
-
-fn integer<T: TryFrom<i64>>(value: Value, column: &str) -> Result<T, StoreError> {
-    match optional_integer(value, column)? {
-        Some(number) => Ok(number),
-        None => Err(internal(&format!("{column} is NULL"))),
-    }
-}
-
-fn optional_integer<T: TryFrom<i64>>(value: Value, column: &str) -> Result<Option<T>, StoreError> {
-    match value {
-        Value::Integer(number) => T::try_from(number)
-            .map(Some)
-            .map_err(|_| internal(&format!("{column} {number} is out of range"))),
-        Value::Null => Ok(None),
-        other => Err(internal(&format!(
-            "{column} holds {other:?}, not an integer"
-        ))),
-    }
-}
-
-fn time(value: Value, column: &str) -> Result<DateTime<Utc>, StoreError> {
-    from_micros(integer(value, column)?, column)
-}
-
-fn optional_time(value: Value, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    optional_integer(value, column)?
-        .map(|micros| from_micros(micros, column))
-        .transpose()
+fn optional_time(micros: Option<i64>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    micros.map(|micros| from_micros(micros, column)).transpose()
 }
