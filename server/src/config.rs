@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::connections::ConnectionLimits;
 use crate::ratelimit::Limits;
 use crate::webhooks::WebhookConfig;
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub log_level: dropshot::ConfigLoggingLevel,
     /// How webhooks are delivered, and where they may go.
     pub webhooks: WebhookConfig,
+    /// How many connections, from whom, and for how long.
+    pub connections: ConnectionLimits,
 }
 
 /// Where the data lives.

@@ -8,6 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::api::idempotency;
 use crate::auth::{Authenticator, Caller};
+use crate::connections::ClientAddresses;
 use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
 use crate::reference::Reference;
@@ -15,6 +16,8 @@ use crate::store::Store;
 use crate::webhooks::Webhooks;
 
 pub struct AppContext {
+    /// The client behind each connection dropshot sees (they all come from the front door).
+    pub clients: ClientAddresses,
     pub store: Arc<dyn Store>,
     pub limiter: RateLimiter,
     /// Checks API keys; remembers unknown ones and limits unfamiliar ones per address.
@@ -46,7 +49,7 @@ impl AppContext {
             .authenticate(
                 self.store.as_ref(),
                 request.headers(),
-                request.remote_addr().ip(),
+                self.clients.client_of(request.remote_addr()),
             )
             .await?;
         let rate_limit = self.limiter.admit(caller.key, caller.organization).await?;

@@ -55,8 +55,19 @@ pub enum Error {
     IdempotencyKeyReused,
     /// Too many requests are in flight; the caller may retry shortly.
     ServiceUnavailable,
+    /// A connection was not let in, as the bound named says; the caller may retry shortly.
+    TooManyConnections(ConnectionBound),
     /// A failure of ours. The detail is logged, never sent.
     Internal(String),
+}
+
+/// Which bound on connections refused one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionBound {
+    /// The client address's.
+    Address,
+    /// The server's, every connection having sent a request.
+    Server,
 }
 
 /// Which rate limit refused a request.
@@ -122,6 +133,12 @@ impl fmt::Display for Error {
             }
             Error::ServiceUnavailable => {
                 f.write_str("The service is busy with other requests; retry shortly")
+            }
+            Error::TooManyConnections(ConnectionBound::Address) => f.write_str(
+                "Too many connections from this address; reuse or close some, then retry",
+            ),
+            Error::TooManyConnections(ConnectionBound::Server) => {
+                f.write_str("The server holds as many connections as it may; retry shortly")
             }
             Error::Internal(_) => f.write_str("Internal server error"),
         }

@@ -11,12 +11,14 @@
 //! | [`ratelimit`] | per-key and per-organization rate limits, in memory or in the database |
 //! | [`reference`] | the embedded spec, served as `/openapi.json`, `/openapi.yaml` and `/docs` |
 //! | [`error`] | the one error type of the server's own code |
+//! | [`connections`] | the front door: connections counted, timed and relayed to dropshot |
 //! | [`config`], [`context`], [`server`] | configuration, shared state, start-up |
 //! | `testing` (feature `testing`) | `TestServer`: a real server in-process, for tests, on either backend; throwaway PostgreSQL databases |
 
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod domain;
 pub mod error;

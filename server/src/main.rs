@@ -11,6 +11,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use leads_server::auth::MissingOrganization;
 use leads_server::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Database};
+use leads_server::connections::{
+    ConnectionLimits, DEFAULT_FIRST_REQUEST_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PER_ADDRESS,
+};
 use leads_server::ratelimit::Limits;
 use leads_server::store::{RevokeOutcome, Store};
 use leads_server::webhooks::target::TargetPolicy;
@@ -114,6 +118,29 @@ struct ServeArgs {
     #[arg(long, env = "LEADS_BODY_READ_TIMEOUT", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     body_read_timeout: u64,
+    /// The most connections held at once (lowered at start to what the descriptor limit has
+    /// room for, three descriptors each); beyond it, a connection that has not yet sent a
+    /// request gives its place to a new one, or the new one is answered `503` and closed.
+    #[arg(long, env = "LEADS_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_connections: usize,
+    /// The most connections one client address holds at once (an IPv6 client counts by its
+    /// /64); beyond it, `503` and closed. `0` for no limit: behind a proxy, where every client
+    /// shares its address, set `0`.
+    #[arg(long, env = "LEADS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_MAX_PER_ADDRESS,
+          value_parser = clap::value_parser!(u32).map(|n| n as usize))]
+    max_connections_per_address: usize,
+    /// Seconds a new connection has to send the start of its first request before it is
+    /// closed, whatever its protocol.
+    #[arg(long, env = "LEADS_FIRST_REQUEST_TIMEOUT",
+          default_value_t = DEFAULT_FIRST_REQUEST_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    first_request_timeout: u64,
+    /// Seconds a connection may carry nothing either way (HTTP/1 and HTTP/2 alike) before it
+    /// is closed.
+    #[arg(long, env = "LEADS_IDLE_TIMEOUT", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
     /// How much to log.
     #[arg(long, env = "LEADS_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
@@ -186,6 +213,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             },
             max_subscriptions: args.webhooks_max_subscriptions,
             ..WebhookConfig::default()
+        },
+        connections: ConnectionLimits {
+            max_connections: args.max_connections,
+            max_per_address: (args.max_connections_per_address > 0)
+                .then_some(args.max_connections_per_address),
+            first_request_timeout: Duration::from_secs(args.first_request_timeout),
+            idle_timeout: Duration::from_secs(args.idle_timeout),
         },
     };
     let store = open(&config.database).await?;

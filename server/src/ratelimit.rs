@@ -185,7 +185,7 @@ impl<C: Clock + Clone> AddressLimiter<C> {
 }
 
 /// The address a client is counted as: IPv4 as it is, IPv6 by its /64.
-fn counted_as(address: IpAddr) -> IpAddr {
+pub(crate) fn counted_as(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

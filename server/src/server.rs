@@ -1,5 +1,7 @@
-//! Starting a server: the store, the API description and dropshot, wired together.
+//! Starting a server: the store, the API description, dropshot and the front door before it,
+//! wired together.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
@@ -9,6 +11,7 @@ use tokio::sync::Semaphore;
 use crate::api::{LeadsServer, idempotency, leads_api_mod};
 use crate::auth::Authenticator;
 use crate::config::{Config, Database, MAX_BODY_BYTES};
+use crate::connections::{ClientAddresses, FrontDoor};
 use crate::context::AppContext;
 use crate::ratelimit::RateLimiter;
 use crate::reference::Reference;
@@ -17,19 +20,44 @@ use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::webhooks::Webhooks;
 
-/// Opens `database`, creating (an SQLite file) and migrating it if needed. Blocks on file I/O
-/// for SQLite: call it before serving.
+/// Opens `database`, creating (an SQLite file) and migrating it if needed, with every
+/// connection the store will use open. Blocks on file I/O for SQLite: call it before serving.
 pub async fn open_store(database: &Database) -> Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = match database {
-        Database::Sqlite(path) => SqliteStore::open(path).map(Arc::new)?,
+        Database::Sqlite(path) => {
+            let store = SqliteStore::open(path)?;
+            store.open_readers().await?;
+            Arc::new(store)
+        }
         Database::Postgres(url) => PostgresStore::connect(url).await.map(Arc::new)?,
     };
     Ok(store)
 }
 
+/// A running server: the front door on the public address, dropshot behind it.
+pub struct Running {
+    front_door: FrontDoor,
+    http: HttpServer<AppContext>,
+}
+
+impl Running {
+    /// The public address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.front_door.local_addr()
+    }
+
+    /// Stops accepting connections at once, then finishes the requests in flight.
+    pub async fn close(self) -> Result<(), String> {
+        self.front_door.close().await;
+        self.http.close().await
+    }
+}
+
 /// Starts serving `store` on `config.bind`; the returned server runs until closed.
-pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppContext>> {
+pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
     let log = crate::log::logger(&config.log_level);
+    // First, so that a taken address fails the start before anything else has begun.
+    let door = FrontDoor::bind(config.bind, config.connections, &log)?;
     let api = leads_api_mod::api_description::<LeadsServer>()
         .map_err(|error| anyhow!("the API description does not build: {error}"))?;
     tokio::spawn(idempotency::sweep_expired(
@@ -37,7 +65,9 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
         log.new(slog::o!("task" => "idempotency-sweep")),
     ));
     let webhooks = Webhooks::start(&store, config.webhooks.clone(), log.clone());
+    let clients = ClientAddresses::default();
     let context = AppContext {
+        clients: clients.clone(),
         limiter: RateLimiter::for_store(&store, config.rate_limits),
         store,
         authenticator: Authenticator::new(config.rate_limits.unfamiliar_keys_per_address),
@@ -48,14 +78,17 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<HttpServer<AppCon
         webhooks,
     };
     let dropshot = ConfigDropshot {
-        bind_address: config.bind,
+        // Only the front door connects here.
+        bind_address: (Ipv4Addr::LOCALHOST, 0).into(),
         default_request_body_max_bytes: MAX_BODY_BYTES,
         // A request that has started changing data finishes even if its client goes away.
         default_handler_task_mode: HandlerTaskMode::Detached,
         ..ConfigDropshot::default()
     };
-    ServerBuilder::new(api, context, log)
+    let http = ServerBuilder::new(api, context, log)
         .config(dropshot)
         .start()
-        .map_err(|error| anyhow!("starting the HTTP server on {}: {error}", config.bind))
+        .map_err(|error| anyhow!("starting the HTTP server: {error}"))?;
+    let front_door = door.open(http.local_addr(), clients)?;
+    Ok(Running { front_door, http })
 }

@@ -26,11 +26,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use dropshot::{ConfigLoggingLevel, HttpServer};
+use dropshot::ConfigLoggingLevel;
 
 use crate::auth::MissingOrganization;
 use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Database};
-use crate::context::AppContext;
+use crate::connections::ConnectionLimits;
 use crate::domain::RetrySchedule;
 use crate::ratelimit::Limits;
 use crate::store::{RevokeOutcome, Store};
@@ -105,6 +105,7 @@ pub struct TestServerBuilder {
     body_read_timeout: Duration,
     log_level: ConfigLoggingLevel,
     webhooks: WebhookConfig,
+    connections: ConnectionLimits,
 }
 
 impl Default for TestServerBuilder {
@@ -116,6 +117,7 @@ impl Default for TestServerBuilder {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             log_level: ConfigLoggingLevel::Error,
             webhooks: WebhookConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -179,6 +181,13 @@ impl TestServerBuilder {
         })
     }
 
+    /// How many connections the server holds, from whom and for how long (default: as
+    /// documented).
+    pub fn connections(mut self, connections: ConnectionLimits) -> Self {
+        self.connections = connections;
+        self
+    }
+
     /// How much the server logs to stderr (default: errors only).
     pub fn log_level(mut self, level: ConfigLoggingLevel) -> Self {
         self.log_level = level;
@@ -201,6 +210,7 @@ impl TestServerBuilder {
             body_read_timeout: self.body_read_timeout,
             log_level: self.log_level,
             webhooks: self.webhooks,
+            connections: self.connections,
         };
         let store = server::open_store(&config.database)
             .await
@@ -226,7 +236,7 @@ pub struct TestServer {
     base_url: String,
     api_key: String,
     store: Arc<dyn Store>,
-    running: HttpServer<AppContext>,
+    running: server::Running,
     /// How it was started, on the port it got.
     config: Config,
     /// Deleted when the server is dropped, after the server.

@@ -18,7 +18,7 @@ use crate::ratelimit::RateLimitStatus;
 
 /// Seconds a client is asked to wait after a `503`: the requests in flight finish within
 /// milliseconds, so a second is ample without keeping it waiting long.
-const RETRY_AFTER_UNAVAILABLE: u64 = 1;
+pub(crate) const RETRY_AFTER_UNAVAILABLE: u64 = 1;
 
 /// Runs `work` for the caller `admission` admitted (decided by a body extractor before it
 /// read the body), or admits the request here when there is none. Every error, admission's
@@ -84,7 +84,9 @@ fn error_headers(error: &Error, standing: Option<RateLimitStatus>) -> HeaderMap 
             standing,
             ..
         } => (Some(*standing), Some(*retry_after)),
-        Error::ServiceUnavailable => (standing, Some(RETRY_AFTER_UNAVAILABLE)),
+        Error::ServiceUnavailable | Error::TooManyConnections(_) => {
+            (standing, Some(RETRY_AFTER_UNAVAILABLE))
+        }
         _ => (standing, None),
     };
     let mut headers = HeaderMap::new();

@@ -72,7 +72,7 @@ impl ApiError {
                 ErrorCode::IdempotencyKeyReused,
                 ErrorStatusCode::UNPROCESSABLE_ENTITY,
             ),
-            Error::ServiceUnavailable => (
+            Error::ServiceUnavailable | Error::TooManyConnections(_) => (
                 ErrorCode::ServiceUnavailable,
                 ErrorStatusCode::SERVICE_UNAVAILABLE,
             ),

@@ -19,6 +19,7 @@ mod unwind;
 mod validate;
 mod webhooks;
 
+pub(crate) use admission::RETRY_AFTER_UNAVAILABLE;
 pub use answer::Answer;
 pub use error::ApiError;
 pub use extract::{HeaderParams, JsonBody, PathParams, QueryParams};

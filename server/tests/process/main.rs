@@ -3,17 +3,20 @@
 //! -- --nocapture`).
 //!
 //! - [`abuse`]: the server attacked as a hostile tenant would;
+//! - [`flood`]: thousands of connections that send no request, on a low descriptor limit;
 //! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart;
 //! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them;
 //! - [`webhook_crash`]: webhook events of committed changes delivered across a `kill -9`.
 
 mod abuse;
 mod crash;
+mod flood;
 mod replicas;
 mod webhook_crash;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 /// Held by each test while it runs: they measure, and two at once on two cores would measure
@@ -40,6 +43,8 @@ pub struct Server {
     /// What it was given as `--database`: a file, or a PostgreSQL URL.
     pub database: OsString,
     serve_args: Vec<String>,
+    /// The descriptor limit it runs with, if not the test's own.
+    descriptors: Option<u64>,
     /// Its database file's directory, if it made one.
     _dir: Option<tempfile::TempDir>,
 }
@@ -48,11 +53,29 @@ impl Server {
     /// A server on a new SQLite database, started with `serve_args` besides its address and
     /// database, and a key of each organization in `organizations` (created), in that order.
     pub fn start(serve_args: &[&str], organizations: &[&str]) -> (Server, Vec<String>) {
+        Server::start_with_descriptors(serve_args, organizations, None)
+    }
+
+    /// [`Server::start`], the process limited to `descriptors` open files (soft and hard
+    /// limit alike, so that the server cannot raise it) if given.
+    pub fn start_with_descriptors(
+        serve_args: &[&str],
+        organizations: &[&str],
+        descriptors: Option<u64>,
+    ) -> (Server, Vec<String>) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let database = dir.path().join("leads.db").into_os_string();
         let keys = create_keys(&database, organizations);
-        let mut server = Server::on(database, serve_args);
-        server._dir = Some(dir);
+        let serve_args: Vec<String> = serve_args.iter().map(|arg| arg.to_string()).collect();
+        let (child, address) = serve(&database, "127.0.0.1:0", &serve_args, descriptors);
+        let server = Server {
+            child,
+            address,
+            database,
+            serve_args,
+            descriptors,
+            _dir: Some(dir),
+        };
         (server, keys)
     }
 
@@ -60,12 +83,13 @@ impl Server {
     /// share), started with `serve_args` besides its address and database.
     pub fn on(database: OsString, serve_args: &[&str]) -> Server {
         let serve_args: Vec<String> = serve_args.iter().map(|arg| arg.to_string()).collect();
-        let (child, address) = serve(&database, "127.0.0.1:0", &serve_args);
+        let (child, address) = serve(&database, "127.0.0.1:0", &serve_args, None);
         Server {
             child,
             address,
             database,
             serve_args,
+            descriptors: None,
             _dir: None,
         }
     }
@@ -83,7 +107,12 @@ impl Server {
 
     /// Starts the server again, on its database and address.
     pub fn restart(&mut self) {
-        let (child, address) = serve(&self.database, &self.address, &self.serve_args);
+        let (child, address) = serve(
+            &self.database,
+            &self.address,
+            &self.serve_args,
+            self.descriptors,
+        );
         assert_eq!(address, self.address, "the same address");
         self.child = child;
     }
@@ -104,16 +133,38 @@ pub fn create_keys(database: &OsString, organizations: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Starts `leads-server serve` on `database` at `bind`; the child and where it serves.
-fn serve(database: &OsString, bind: &str, serve_args: &[String]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leads-server"))
+/// Starts `leads-server serve` on `database` at `bind`, with at most `descriptors` open files
+/// if given; the child and where it serves.
+fn serve(
+    database: &OsString,
+    bind: &str,
+    serve_args: &[String],
+    descriptors: Option<u64>,
+) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_leads-server"));
+    command
         .args(["serve", "--bind", bind, "--log-level", "error"])
         .args(serve_args)
         .arg("--database")
         .arg(database)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
+        .stdout(Stdio::piped());
+    if let Some(limit) = descriptors {
+        let limit = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: limit,
+        };
+        // SAFETY: `setrlimit` is async-signal-safe, and the closure touches nothing else.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
+    let mut child = command.spawn().expect("the server starts");
     let mut line = String::new();
     let stdout = child.stdout.take().expect("stdout");
     BufReader::new(stdout)

@@ -72,7 +72,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens the database at `path`, creating the file if needed, and brings its schema up to
     /// date. Fails if the file holds a schema newer than this build knows. Blocks on file I/O:
-    /// call it before serving, or from a blocking task. Readers open on first use.
+    /// call it before serving, or from a blocking task. Readers open on first use, or with
+    /// [`SqliteStore::open_readers`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let writer = open_writer(path)?;
         let checkpoints = Connection::open(path)
@@ -84,6 +85,11 @@ impl SqliteStore {
             writer: Writer::start(writer, checkpoints)?,
             faults: FaultSwitch::default(),
         })
+    }
+
+    /// Opens every reader connection now rather than on first use.
+    pub async fn open_readers(&self) -> Result<(), StoreError> {
+        pool::open_all(&self.readers).await
     }
 
     /// Runs `work` in the writer's next transaction; its outcome once that committed.

@@ -35,7 +35,7 @@ const READERS: usize = 4;
 /// How long a connection waits for another's lock (e.g. a second process) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Read-only connections, opened on first demand and lent to one read at a time.
+/// Read-only connections, opened at start ([`open_all`]) and lent to one read at a time.
 pub(super) type ReaderPool = managed::Pool<Readers>;
 
 /// The pool of readers of the database at `path`, whose schema must be in place already.
@@ -49,9 +49,27 @@ pub(super) fn readers(path: &Path) -> Result<ReaderPool, StoreError> {
 }
 
 /// Settings every connection needs; `journal_mode` is the file's, set once by the writer.
+/// Temporary files (statement journals, sorts) are kept in memory: a file opened in the middle
+/// of a request would fail that request whenever the process is short of descriptors.
 pub(super) fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
     connection.pragma_update(None, "foreign_keys", "ON")
+}
+
+/// Opens every reader `pool` may lend, so that none has to be opened while a request waits
+/// (when the process might be short of descriptors).
+pub(super) async fn open_all(pool: &ReaderPool) -> Result<(), StoreError> {
+    let mut readers = Vec::with_capacity(READERS);
+    for _ in 0..READERS {
+        readers.push(
+            pool.get()
+                .await
+                .map_err(|error| StoreError::Internal(format!("opening a reader: {error}")))?,
+        );
+    }
+    // Dropped, they go back to the pool, open.
+    Ok(())
 }
 
 /// Opens the readers of one database file.
