@@ -9,8 +9,8 @@
 //! [`RetryPolicy`] says, [`RetryPolicy::default`] unless [`Client::with_retry_policy`] sets
 //! another; each `lead_create` carries an `Idempotency-Key`, so that retrying it is safe.
 //!
-//! A receiver of the API's webhooks checks each delivery's signatures and reads its event with
-//! [`webhooks::verify`].
+//! A receiver of the API's webhooks checks each delivery's signature and age, and reads its
+//! event, with [`webhooks::verify`].
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
