@@ -23,7 +23,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 fn receive(secret: &str, headers: &HeaderMap, body: &[u8]) -> StatusCode {
     let event = match webhooks::verify(secret, body, headers) {
         Ok(event) => event,
-        // Not from the Leads API, or replayed: refuse it.
+        // Not from the Leads API, stripped of its timestamp, or older than 5 minutes.
         Err(_) => return StatusCode::UNAUTHORIZED,
     };
     match event {

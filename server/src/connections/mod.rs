@@ -279,7 +279,11 @@ impl Door {
         let mut upstream = TcpStream::connect(self.upstream).await?;
         client.set_nodelay(true)?;
         upstream.set_nodelay(true)?;
-        let _registration = self.clients.register(upstream.local_addr()?, peer.ip());
+        let relay_address = upstream.local_addr()?;
+        // dropshot's request log names this relay as the remote address: this line ties it to
+        // the client.
+        info!(self.log, "relaying a connection"; "peer" => %peer, "relay" => %relay_address);
+        let _registration = self.clients.register(relay_address, peer.ip());
         upstream.write_all(received).await?;
         if relay::relay(client, upstream, self.limits.idle_timeout).await? == relay::Ended::Idle {
             debug!(self.log, "closed an idle connection"; "peer" => %peer);

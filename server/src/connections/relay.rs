@@ -1,16 +1,26 @@
-//! Bytes relayed between a client and dropshot, both ways, until either side closes or the
+//! Bytes relayed between a client and dropshot, both ways, until both sides are done or the
 //! connection has been idle (no byte either way) for the idle timeout.
+//!
+//! When dropshot answers before it has read all a client sends (a `401` to a large body, say)
+//! and closes, the client is still sending. Closing on it then would reset the connection, and
+//! a reset can destroy the answer before the client reads it; so the rest of what it sends is
+//! read and dropped, for at most [`LINGER`] once the answer is through, as HTTP servers do
+//! before closing.
 
 use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+/// How long the rest of a client's request is read and dropped after dropshot has answered
+/// and closed.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The bytes moved by one read.
+const CHUNK: usize = 8 * 1024;
 
 /// Whether the relay ended by itself or was cut for idling.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,92 +29,106 @@ pub(super) enum Ended {
     Idle,
 }
 
-/// Relays between `client` and `upstream` until one closes, an error, or `idle` without a
+/// Relays between `client` and `upstream` until both are done, an error, or `idle` without a
 /// byte either way.
 pub(super) async fn relay(
-    client: TcpStream,
-    upstream: TcpStream,
+    mut client: TcpStream,
+    mut upstream: TcpStream,
     idle: Duration,
 ) -> io::Result<Ended> {
-    let start = Instant::now();
-    let activity = Arc::new(AtomicU64::new(0));
-    let mut client = Watched::new(client, start, &activity);
-    let mut upstream = Watched::new(upstream, start, &activity);
-    tokio::select! {
-        copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => copied.map(|_| Ended::Closed),
-        () = idle_for(idle, start, &activity) => Ok(Ended::Idle),
-    }
-}
-
-/// Resolves once no byte has moved for `idle`.
-async fn idle_for(idle: Duration, start: Instant, activity: &AtomicU64) {
-    loop {
-        let last = start + Duration::from_millis(activity.load(Ordering::Relaxed));
-        if last.elapsed() >= idle {
-            return;
+    let activity = Activity::new();
+    let (mut client_in, mut client_out) = client.split();
+    let (mut upstream_in, mut upstream_out) = upstream.split();
+    let requests = forward_requests(&mut client_in, &mut upstream_out, &activity);
+    let answers = forward(&mut upstream_in, &mut client_out, &activity);
+    let both = async {
+        tokio::pin!(requests, answers);
+        tokio::select! {
+            answered = &mut answers => {
+                answered?;
+                // The client has everything; what it still sends is dropped, for a while.
+                let _ = tokio::time::timeout(LINGER, requests).await;
+            }
+            sent = &mut requests => {
+                sent?;
+                answers.await?;
+            }
         }
-        tokio::time::sleep_until(last + idle).await;
+        Ok(Ended::Closed)
+    };
+    tokio::select! {
+        ended = both => ended,
+        () = activity.idle_for(idle) => Ok(Ended::Idle),
     }
 }
 
-/// A stream that notes when bytes last moved through it.
-struct Watched {
-    stream: TcpStream,
-    start: Instant,
-    activity: Arc<AtomicU64>,
+/// Copies `from` to `to` until `from` ends, then ends `to`.
+async fn forward(
+    from: &mut (impl AsyncRead + Unpin),
+    to: &mut (impl AsyncWrite + Unpin),
+    activity: &Activity,
+) -> io::Result<()> {
+    let mut buffer = vec![0; CHUNK];
+    loop {
+        let read = from.read(&mut buffer).await?;
+        if read == 0 {
+            return to.shutdown().await;
+        }
+        activity.moved();
+        to.write_all(&buffer[..read]).await?;
+    }
 }
 
-impl Watched {
-    fn new(stream: TcpStream, start: Instant, activity: &Arc<AtomicU64>) -> Self {
+/// Copies the client's bytes to dropshot until the client ends; once dropshot takes no more,
+/// reads and drops them.
+async fn forward_requests(
+    from: &mut (impl AsyncRead + Unpin),
+    to: &mut (impl AsyncWrite + Unpin),
+    activity: &Activity,
+) -> io::Result<()> {
+    let mut buffer = vec![0; CHUNK];
+    let mut taken = true;
+    loop {
+        let read = from.read(&mut buffer).await?;
+        if read == 0 {
+            if taken {
+                let _ = to.shutdown().await;
+            }
+            return Ok(());
+        }
+        activity.moved();
+        taken = taken && to.write_all(&buffer[..read]).await.is_ok();
+    }
+}
+
+/// When bytes last moved, either way.
+struct Activity {
+    start: Instant,
+    last: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
         Self {
-            stream,
-            start,
-            activity: Arc::clone(activity),
+            start: Instant::now(),
+            last: AtomicU64::new(0),
         }
     }
 
     fn moved(&self) {
         let millis = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.activity.store(millis, Ordering::Relaxed);
+        self.last.store(millis, Ordering::Relaxed);
     }
-}
 
-impl AsyncRead for Watched {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.moved();
+    /// Resolves once no byte has moved for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let last = self.start + Duration::from_millis(self.last.load(Ordering::Relaxed));
+            if last.elapsed() >= idle {
+                return;
+            }
+            tokio::time::sleep_until(last + idle).await;
         }
-        polled
-    }
-}
-
-impl AsyncWrite for Watched {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.stream).poll_write(cx, data);
-        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
-            this.moved();
-        }
-        polled
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
@@ -144,6 +168,29 @@ mod tests {
             "the close crosses too"
         );
         drop(client);
+        assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
+    }
+
+    #[tokio::test]
+    async fn an_answer_before_the_whole_request_reaches_the_client_still_sending() {
+        let (mut client, client_far) = pair().await;
+        let (upstream_far, mut upstream) = pair().await;
+        let relaying = tokio::spawn(relay(client_far, upstream_far, Duration::from_secs(5)));
+        let sending = tokio::spawn(async move {
+            let chunk = vec![b' '; 64 * 1024];
+            for _ in 0..64 {
+                if client.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            let mut answer = Vec::new();
+            client.read_to_end(&mut answer).await.map(|_| answer)
+        });
+        upstream.read_exact(&mut [0; 1024]).await.unwrap();
+        upstream.write_all(b"401").await.unwrap();
+        drop(upstream);
+        let answer = sending.await.unwrap().expect("no reset");
+        assert_eq!(answer, b"401");
         assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
     }
 
