@@ -6198,6 +6198,10 @@ for the others:
   not is cut off and answered `400 VALIDATION_ERROR`.
 - A server answers a bounded number of requests at once (64 by default); beyond that
   it answers `503 SERVICE_UNAVAILABLE` at once rather than queueing.
+- A client address (an IPv6 client by its /64) may hold 128 connections at once, and a
+  server 1024 (both configurable per deployment); a connection beyond either is answered
+  `503 SERVICE_UNAVAILABLE` and closed. A connection must send its first request within
+  10 s, and one that carries nothing either way for 60 s is closed (both configurable).
 
 Breaking a limit is answered `400 VALIDATION_ERROR`, with `details` naming the field.
 Leads stored before these limits existed are returned as they are.
@@ -6217,8 +6221,10 @@ top-level `webhooks`, so this document uses a callback).
   `created_at`).
 - **Signed.** `X-Aura-Signature` is the hex HMAC-SHA256 of the exact body bytes, keyed with
   the subscription's `secret` as shown. The Standard Webhooks headers `webhook-id`,
-  `webhook-timestamp` and `webhook-signature` are sent too, so that a receiver can also
-  reject replays; the Rust client's `webhooks::verify` checks both.
+  `webhook-timestamp` and `webhook-signature` are sent too: check `webhook-signature` and
+  that `webhook-timestamp` is within 5 minutes of your clock, because `X-Aura-Signature`
+  covers no time and cannot tell a replay from a delivery. The Rust client's
+  `webhooks::verify` does, and refuses a request that carries `X-Aura-Signature` alone.
 - **Retried.** A receiver must answer `2xx` within 10 seconds; anything else (another
   status, a redirect, a timeout, a refused connection) is a failed attempt. A failed
   delivery is tried again after 1, 5 and 15 seconds, then marked `failed`. A subscription
