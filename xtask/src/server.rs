@@ -108,7 +108,8 @@ pub struct Server {
 
 impl Server {
     /// Starts the server on `database` (a file, or a PostgreSQL URL), on a free loopback port,
-    /// with rate limits out of reach and `log_level`, its log going to `log`; waits until
+    /// with rate limits and the per-address bound on connections out of reach (every
+    /// connection of a benchmark or a fuzzer comes from one address) and `log_level`, its log going to `log`; waits until
     /// `GET /health` answers 200.
     pub fn start(
         server_binary: &Path,
@@ -125,6 +126,7 @@ impl Server {
             .arg(database)
             .args(["--rate-limit-per-key", UNREACHABLE_RATE_LIMIT])
             .args(["--rate-limit-per-org", UNREACHABLE_RATE_LIMIT])
+            .args(["--max-connections-per-address", "0"])
             .args(["--log-level", log_level])
             .args(serve_args)
             // Its stdout is only the greeting.
