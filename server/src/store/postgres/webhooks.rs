@@ -532,6 +532,18 @@ pub(super) async fn release_leases(client: &impl GenericClient) -> Result<(), St
     Ok(())
 }
 
+/// Deletes at most a batch of finished deliveries created before a time, found in age order
+/// on `webhook_deliveries_finished_by_created`. (`DELETE … LIMIT` is not PostgreSQL's;
+/// selecting the keys first is, and CockroachDB's.)
+const SWEEP_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN \
+    (SELECT id FROM webhook_deliveries WHERE created_at < $1 AND status <> 'pending' LIMIT $2)";
+
+/// Deletes at most a batch of events created before a time that no delivery is left of, found
+/// on `webhook_events_by_created`, each tested on `webhook_deliveries_by_event`.
+const SWEEP_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
+    (SELECT e.id FROM webhook_events e WHERE e.created_at < $1 AND NOT EXISTS \
+    (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT $2)";
+
 /// What one sweep batch deleted.
 pub(super) struct Swept {
     pub(super) deliveries: u64,
@@ -553,12 +565,10 @@ pub(super) async fn sweep_batch(
     before: DateTime<Utc>,
 ) -> Result<Swept, StoreError> {
     let batch = i64::from(SWEEP_BATCH);
-    // `DELETE … LIMIT` is not PostgreSQL's; selecting the keys first is, and CockroachDB's.
     let deliveries = execute(
         client,
         "sweeping old deliveries",
-        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
-         WHERE created_at < $1 AND status <> 'pending' LIMIT $2)",
+        SWEEP_DELIVERIES,
         &[&before, &batch],
     )
     .await?;
@@ -567,9 +577,7 @@ pub(super) async fn sweep_batch(
     let events = execute(
         client,
         "sweeping events without deliveries",
-        "DELETE FROM webhook_events WHERE id IN (SELECT e.id FROM webhook_events e \
-         WHERE e.created_at < $1 AND NOT EXISTS \
-         (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT $2)",
+        SWEEP_EVENTS,
         &[&before, &batch],
     )
     .await?;
@@ -703,6 +711,42 @@ mod tests {
         );
         assert_eq!(count(&raw, "webhook_deliveries").await, 4);
         assert_eq!(count(&raw, "webhook_events").await, 4);
+    }
+
+    /// Neither sweep statement reads its whole table: each finds old rows on an index by age.
+    #[tokio::test]
+    async fn each_sweep_statement_reads_an_index_by_age() {
+        let Some((database, _store, _)) = open().await else {
+            return;
+        };
+        let planner = planner(&database).await;
+        let plan = |sql: &'static str| {
+            let planner = &planner;
+            async move {
+                let rows = planner
+                    .query(
+                        &format!("EXPLAIN {sql}"),
+                        &[&at(T0), &i64::from(SWEEP_BATCH)],
+                    )
+                    .await
+                    .expect("plan");
+                let lines: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+                lines.join("\n")
+            }
+        };
+        let deliveries = plan(SWEEP_DELIVERIES).await;
+        assert!(
+            deliveries.contains("webhook_deliveries_finished_by_created")
+                && deliveries.contains("Index Cond: (created_at < "),
+            "{deliveries}"
+        );
+        assert!(!deliveries.contains("Seq Scan"), "{deliveries}");
+        // The planner may walk `webhook_events_by_created` or the primary key in a merge join:
+        // ids are UUIDv7, in creation order, so either reads the oldest events first and stops
+        // at the batch's limit.
+        let events = plan(SWEEP_EVENTS).await;
+        assert!(events.contains("webhook_deliveries_by_event"), "{events}");
+        assert!(!events.contains("Seq Scan"), "{events}");
     }
 
     #[tokio::test]

@@ -53,6 +53,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0003_versions_and_answers.sql")),
     M::up(include_str!("migrations/0004_status_and_source_index.sql")),
     M::up(include_str!("migrations/0005_webhooks.sql")),
+    M::up(include_str!("migrations/0006_sweep_indexes.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -430,13 +431,15 @@ impl Store for SqliteStore {
     }
 
     async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        // A write per batch: the next batch queues behind the writes that came meanwhile, so
+        // the writer is never held for more than one batch (`webhooks::SWEEP_BATCH`).
         let mut swept = 0;
         loop {
             let batch = self
                 .write(move |connection| webhooks::sweep_batch(connection, before))
                 .await?;
-            swept += batch;
-            if batch < u64::from(webhooks::SWEEP_BATCH) {
+            swept += batch.deliveries;
+            if !batch.was_full() {
                 return Ok(swept);
             }
         }
