@@ -10,7 +10,7 @@
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
 //! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
 //! at compile time; and the pool is of the deadpool family the SQLite store already uses.
-//! Connections are plain TCP unless the URL's `sslmode` asks for TLS (`tls`).
+//! Connections use TLS as the URL's `sslmode` asks, libpq's way (`tls`).
 
 mod api_keys;
 mod errors;
@@ -175,7 +175,9 @@ fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, 
     };
     let manager = match tls {
         Tls::Plain => Manager::from_config(config, NoTls, manager_config),
-        Tls::Verified(connector) => Manager::from_config(config, connector.clone(), manager_config),
+        Tls::Opportunistic(connector) | Tls::Verified(connector) => {
+            Manager::from_config(config, connector.clone(), manager_config)
+        }
     };
     Pool::builder(manager)
         .max_size(size)
