@@ -5,11 +5,13 @@
 //! - [`abuse`]: the server attacked as a hostile tenant would;
 //! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart;
 //! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them;
-//! - [`webhook_crash`]: webhook events of committed changes delivered across a `kill -9`.
+//! - [`webhook_crash`]: webhook events of committed changes delivered across a `kill -9`;
+//! - [`secrets`]: the key that seals webhook signing secrets, at start and rotated.
 
 mod abuse;
 mod crash;
 mod replicas;
+mod secrets;
 mod webhook_crash;
 
 use std::ffi::OsString;
@@ -104,9 +106,31 @@ pub fn create_keys(database: &OsString, organizations: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The secrets key every server of this run on PostgreSQL is given, as replicas share one.
+/// (On SQLite each database makes its own, beside it.)
+pub fn postgres_secrets_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(leads_server::secrets::new_key())
+    })
+}
+
+/// `leads-server` with its environment for `database`: on PostgreSQL, the run's secrets key.
+pub fn leads_server(database: &OsString) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_leads-server"));
+    if database.to_string_lossy().starts_with("postgres") {
+        command.env(
+            leads_server::secrets::key_file::KEYS_VARIABLE,
+            postgres_secrets_key(),
+        );
+    }
+    command
+}
+
 /// Starts `leads-server serve` on `database` at `bind`; the child and where it serves.
 fn serve(database: &OsString, bind: &str, serve_args: &[String]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leads-server"))
+    let mut child = leads_server(database)
         .args(["serve", "--bind", bind, "--log-level", "error"])
         .args(serve_args)
         .arg("--database")

@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_rate_limit_buckets.sql"),
     include_str!("migrations/0003_webhooks.sql"),
     include_str!("migrations/0004_sweep_index.sql"),
+    include_str!("migrations/0005_sealed_secrets.sql"),
 ];
 
 /// The advisory lock that serializes migrations across processes: any constant no other

@@ -15,11 +15,12 @@ use uuid::Uuid;
 
 use super::errors::internal;
 use super::statements::{Value, bound, column, execute, page, query, query_opt};
+use super::webhook_secrets;
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    OrganizationId, SigningSecret, Subscription,
+    OrganizationId, Subscription,
 };
-use crate::store::{DISABLED_MESSAGE, StoreError};
+use crate::store::{DISABLED_MESSAGE, SealedSecret, StoreError, StoredSecret};
 use crate::webhooks::payload;
 
 /// How many deliveries (and how many events left without deliveries) one sweep batch deletes
@@ -47,7 +48,7 @@ fn subscription(row: &Row) -> Result<Subscription, StoreError> {
 pub(super) async fn subscription_insert(
     client: &impl GenericClient,
     subscription: &Subscription,
-    secret: &SigningSecret,
+    secret: &SealedSecret,
     max: u32,
 ) -> Result<(), StoreError> {
     let Subscription {
@@ -93,14 +94,15 @@ pub(super) async fn subscription_insert(
         client,
         "inserting a webhook subscription",
         "INSERT INTO webhook_subscriptions \
-         (id, organization_id, event_type, target_url, secret, created_at, disabled_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         (id, organization_id, event_type, target_url, secret, secret_key_id, created_at, \
+         disabled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             id,
             &organization.0,
             &event_type.as_str(),
             target_url,
-            &secret.expose(),
+            &secret.sealed,
+            &secret.key_id,
             created_at,
             disabled_at,
         ],
@@ -357,7 +359,7 @@ pub(super) async fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
-) -> Result<Vec<DueDelivery>, StoreError> {
+) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
     let doing = "claiming due deliveries";
     query(
         client,
@@ -370,7 +372,8 @@ pub(super) async fn claim(
          claimed AS (UPDATE webhook_deliveries d SET leased_until = $2 FROM due \
          WHERE d.id = due.id \
          RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count, d.next_attempt_at) \
-         SELECT c.id, c.subscription_id, s.target_url, s.secret, e.body, c.attempt_count \
+         SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
+         c.attempt_count \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
          JOIN webhook_events e ON e.id = c.event_id ORDER BY c.next_attempt_at, c.id",
         &[&now, &lease_until, &i64::from(limit)],
@@ -382,7 +385,7 @@ pub(super) async fn claim(
             id: column(row, doing, "id")?,
             subscription_id: column(row, doing, "subscription_id")?,
             target_url: column(row, doing, "target_url")?,
-            secret: SigningSecret::from_stored(column(row, doing, "secret")?),
+            secret: webhook_secrets::stored(row, doing)?,
             body: column(row, doing, "body")?,
             attempt_count: in_range(column::<i32>(row, doing, "attempt_count")?, "attempt_count")?,
         })
@@ -601,6 +604,7 @@ mod tests {
     use super::super::tests::{assert_reads_in_order, open, planner, raw};
     use super::*;
     use crate::store::Store;
+    use crate::store::suite::webhooks::sealed;
     use crate::store::suite::{T0, at, lead};
 
     /// How many rows `table` has.
@@ -632,7 +636,7 @@ mod tests {
             disabled_at: None,
         };
         store
-            .webhook_subscription_insert(subscription.clone(), SigningSecret::generate(), 25)
+            .webhook_subscription_insert(subscription.clone(), sealed(), 25)
             .await
             .expect("subscribe");
         store

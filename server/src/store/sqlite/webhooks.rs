@@ -8,11 +8,12 @@ use uuid::Uuid;
 
 use super::errors::{Context, internal};
 use super::values::{from_micros, id_text, micros, parse_id};
+use super::webhook_secrets;
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    OrganizationId, SigningSecret, Subscription,
+    OrganizationId, Subscription,
 };
-use crate::store::{DISABLED_MESSAGE, StoreError};
+use crate::store::{DISABLED_MESSAGE, SealedSecret, StoreError, StoredSecret};
 use crate::webhooks::payload;
 
 const SUBSCRIPTION_COLUMNS: &str =
@@ -60,7 +61,7 @@ impl SubscriptionRow {
 pub(super) fn subscription_insert(
     transaction: &Connection,
     subscription: &Subscription,
-    secret: &SigningSecret,
+    secret: &SealedSecret,
     max: u32,
 ) -> Result<(), StoreError> {
     let organization = id_text(subscription.organization.0);
@@ -77,9 +78,9 @@ pub(super) fn subscription_insert(
     transaction
         .prepare_cached(
             "INSERT INTO webhook_subscriptions \
-             (id, organization_id, event_type, target_url, secret, created_at, disabled_at) \
-             VALUES (:id, :organization_id, :event_type, :target_url, :secret, :created_at, \
-             :disabled_at)",
+             (id, organization_id, event_type, target_url, secret, secret_key_id, created_at, \
+             disabled_at) VALUES (:id, :organization_id, :event_type, :target_url, :secret, \
+             :secret_key_id, :created_at, :disabled_at)",
         )
         .and_then(|mut statement| {
             statement.execute(named_params! {
@@ -87,7 +88,8 @@ pub(super) fn subscription_insert(
                 ":organization_id": organization,
                 ":event_type": subscription.event_type.as_str(),
                 ":target_url": subscription.target_url,
-                ":secret": secret.expose(),
+                ":secret": secret.sealed,
+                ":secret_key_id": secret.key_id,
                 ":created_at": micros(subscription.created_at),
                 ":disabled_at": subscription.disabled_at.map(micros),
             })
@@ -324,12 +326,21 @@ pub(super) fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
-) -> Result<Vec<DueDelivery>, StoreError> {
+) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
     // The writer's transaction holds the write lock from the select to the lease, so no
     // other claim can come between them.
-    let rows: Vec<(String, String, String, String, String, i64)> = transaction
+    type Due = (
+        String,
+        String,
+        String,
+        (String, Option<String>),
+        String,
+        i64,
+    );
+    let rows: Vec<Due> = transaction
         .prepare_cached(
-            "SELECT d.id, d.subscription_id, s.target_url, s.secret, e.body, d.attempt_count \
+            "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
+             d.attempt_count \
              FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
@@ -347,9 +358,9 @@ pub(super) fn claim(
                             row.get(0)?,
                             row.get(1)?,
                             row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
+                            (row.get(3)?, row.get(4)?),
                             row.get(5)?,
+                            row.get(6)?,
                         ))
                     },
                 )?
@@ -361,7 +372,7 @@ pub(super) fn claim(
         .context("preparing a lease")?;
     rows.into_iter()
         .map(
-            |(id, subscription_id, target_url, secret, body, attempt_count)| {
+            |(id, subscription_id, target_url, (secret, key_id), body, attempt_count)| {
                 lease
                     .execute((micros(lease_until), &id))
                     .context("leasing a delivery")?;
@@ -372,7 +383,7 @@ pub(super) fn claim(
                         "webhook_deliveries.subscription_id",
                     )?,
                     target_url,
-                    secret: SigningSecret::from_stored(secret),
+                    secret: webhook_secrets::stored(secret, key_id),
                     body,
                     attempt_count: in_range(attempt_count, "attempt_count")?,
                 })
