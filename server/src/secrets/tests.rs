@@ -553,3 +553,73 @@ async fn on_postgres_plain_secrets_are_sealed_at_start_and_rotation_reseals() {
         .expect("a clean table");
     rotation_reseals_every_secret(&store, organization).await;
 }
+
+/// A secret that stopped unsealing after the start's check (its row altered since) fails its
+/// delivery, with a message in the deliveries log and an error in the server's log, and
+/// nothing is sent to the receiver, unsigned or otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_that_no_longer_unseals_fails_its_delivery_and_nothing_is_sent() {
+    let server = crate::testing::TestServer::builder()
+        .backend(crate::testing::Backend::Sqlite)
+        .webhooks_to_loopback()
+        .start()
+        .await
+        .expect("a server");
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a receiver");
+    let target = format!(
+        "http://{}/hook",
+        receiver.local_addr().expect("its address")
+    );
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{}{path}", server.base_url()))
+            .bearer_auth(server.api_key())
+    };
+    let created = call(reqwest::Method::POST, "/v1/webhooks")
+        .json(&serde_json::json!({"event_type": "lead.created", "target_url": target}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(created.status(), 201);
+    let Database::Sqlite(path) = server.database() else {
+        unreachable!("an SQLite server");
+    };
+    rusqlite::Connection::open(path)
+        .and_then(|raw| {
+            raw.execute(
+                "UPDATE webhook_subscriptions SET secret_key_id = 'gone'",
+                [],
+            )
+        })
+        .expect("the secret's key id altered");
+    let lead = call(reqwest::Method::POST, "/v1/leads")
+        .json(&serde_json::json!({"email": "ada@example.com"}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(lead.status(), 201);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let message = loop {
+        let log: serde_json::Value = call(reqwest::Method::GET, "/v1/webhook-deliveries")
+            .send()
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("a JSON body");
+        if let Some(message) = log["data"][0]["error_message"].as_str() {
+            break message.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt recorded: {log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(message, "not sent: the server could not sign it");
+    let connected = tokio::time::timeout(std::time::Duration::from_millis(200), receiver.accept());
+    assert!(connected.await.is_err(), "the receiver was sent to");
+}
