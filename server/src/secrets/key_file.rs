@@ -89,10 +89,10 @@ pub fn load(
                     Ok((read(&file)?, Loaded::Created(file)))
                 }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => bail!(
-                    "the secrets key file {} is missing, but the database holds webhook \
-                     signing secrets sealed with a key: restore the file from the backup \
-                     that has the database, or give its keys with --secrets-key-file or \
-                     {KEYS_VARIABLE}",
+                    "the secrets key file {} is missing (a new key is made only for a \
+                     database that holds no sealed webhook signing secret, and never by \
+                     `secrets rotate`): restore the file from the backup that has the \
+                     database, or give its keys with --secrets-key-file or {KEYS_VARIABLE}",
                     file.display()
                 ),
                 Err(error) => Err(error)
