@@ -7,6 +7,7 @@
 //! | [`domain`] | what a lead is and the rules it obeys |
 //! | [`store`] | storage behind a small trait; SQLite and PostgreSQL, each with migrations |
 //! | [`webhooks`] | the delivery of lead events to subscribers: signing, target checks, the worker |
+//! | [`secrets`] | the keys that seal webhook signing secrets at rest; sealing, the check at start, rotation |
 //! | [`auth`] | API keys: generation, hashing, authentication |
 //! | [`ratelimit`] | per-key and per-organization rate limits, in memory or in the database |
 //! | [`reference`] | the embedded spec, served as `/openapi.json`, `/openapi.yaml` and `/docs` |
@@ -25,6 +26,7 @@ pub mod error;
 pub mod log;
 pub mod ratelimit;
 pub mod reference;
+pub mod secrets;
 pub mod server;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -1,6 +1,7 @@
 //! `leads-server`: serve the Leads API, manage API keys, print the OpenAPI document.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,8 @@ use leads_server::connections::{
     DEFAULT_MAX_PER_ADDRESS,
 };
 use leads_server::ratelimit::Limits;
+use leads_server::secrets::at_start::{self, Started};
+use leads_server::secrets::key_file::{self, KeySource, Loaded};
 use leads_server::store::{RevokeOutcome, Store};
 use leads_server::webhooks::target::TargetPolicy;
 use leads_server::webhooks::{DEFAULT_MAX_SUBSCRIPTIONS, WebhookConfig};
@@ -45,8 +48,65 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage the keys that seal webhook signing secrets at rest.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Print the OpenAPI document the server implements (rendered from its interface).
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Make a key file with a new key, or add a new key to one, first: from the next start
+    /// on, it seals new secrets, and the others still unseal the old ones (then `rotate`).
+    /// Prints the key's id, never the key.
+    Generate {
+        /// The key file (made readable by its owner only).
+        key_file: PathBuf,
+        /// Add the key last instead: it only unseals until moved first. For replicas, which
+        /// must all hold a key before any seals with it.
+        #[arg(long)]
+        last: bool,
+    },
+    /// Reseal every webhook signing secret with the first key of the secrets key; the other
+    /// keys then unseal nothing and may be removed. Safe while servers run, once every one
+    /// holds that key.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        secrets: SecretsKeyArg,
+    },
+}
+
+#[derive(Args, Clone)]
+struct SecretsKeyArg {
+    /// The file of the keys that seal webhook signing secrets (base64, one a line: the first
+    /// seals, every one unseals). Default: `<database>.key` beside an SQLite database, made on
+    /// its first start. PostgreSQL needs this, or the keys themselves in LEADS_SECRETS_KEY,
+    /// the same for every replica.
+    #[arg(long, env = key_file::FILE_VARIABLE)]
+    secrets_key_file: Option<PathBuf>,
+}
+
+impl SecretsKeyArg {
+    /// Where the keys come from: the file, else `LEADS_SECRETS_KEY` (read from the
+    /// environment only, never the command line, which other users may see), else the default.
+    fn source(&self) -> Result<KeySource> {
+        let variable = std::env::var(key_file::KEYS_VARIABLE).ok();
+        match (&self.secrets_key_file, variable) {
+            (Some(_), Some(_)) => bail!(
+                "both --secrets-key-file (or {}) and {} are set: give the keys one way",
+                key_file::FILE_VARIABLE,
+                key_file::KEYS_VARIABLE
+            ),
+            (Some(path), None) => Ok(KeySource::File(path.clone())),
+            (None, Some(keys)) => Ok(KeySource::Variable(keys)),
+            (None, None) => Ok(KeySource::Default),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -98,6 +158,8 @@ struct ServeArgs {
     bind: SocketAddr,
     #[command(flatten)]
     database: DatabaseArg,
+    #[command(flatten)]
+    secrets: SecretsKeyArg,
     /// Requests a minute each API key may make.
     #[arg(long, env = "LEADS_RATE_LIMIT_PER_KEY", default_value_t = Limits::default().per_key)]
     rate_limit_per_key: u32,
@@ -182,6 +244,7 @@ async fn main() -> ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Keys { command }) => keys(command).await,
+        Some(Command::Secrets { command }) => secrets(command).await,
         Some(Command::Openapi) => print_openapi(),
     };
     match outcome {
@@ -194,7 +257,8 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let config = Config {
+    let key_source = args.secrets.source()?;
+    let mut config = Config {
         bind: args.bind,
         database: args.database.database,
         rate_limits: Limits {
@@ -223,6 +287,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
     };
     let store = open(&config.database).await?;
+    let started = at_start::start(store.as_ref(), &key_source, &config.database)
+        .await
+        .context("the secrets key")?;
+    report(&started);
+    config.webhooks.secrets = started.keys;
     let first_key = if store.is_empty().await? {
         Some(auth::create_key(store.as_ref(), "default", MissingOrganization::Create).await?)
     } else {
@@ -250,6 +319,67 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .close()
         .await
         .map_err(|error| anyhow::anyhow!("shutting down: {error}"))
+}
+
+/// Tells the operator, on stderr, what starting did with the secrets key: never a key.
+fn report(started: &Started) {
+    match &started.loaded {
+        Loaded::Created(path) => eprintln!(
+            "leads-server: made the secrets key file {} (the key that seals webhook signing \
+             secrets): keep it with the database, and back it up with it",
+            path.display()
+        ),
+        Loaded::Read(path) if key_file::readable_by_others(path) => eprintln!(
+            "leads-server: warning: other users may read the secrets key file {}: \
+             `chmod 600` it",
+            path.display()
+        ),
+        Loaded::Read(_) | Loaded::Variable => {}
+    }
+    if started.sealed > 0 {
+        eprintln!(
+            "leads-server: sealed {} webhook signing secrets stored in plain text",
+            started.sealed
+        );
+    }
+}
+
+async fn secrets(command: SecretsCommand) -> Result<()> {
+    match command {
+        SecretsCommand::Generate { key_file, last } => {
+            let id = key_file::add_key(&key_file, last)?;
+            let role = if last {
+                "last: it unseals, and seals once moved first"
+            } else {
+                "first: it seals from the next start on"
+            };
+            println!(
+                "leads-server: added key {id} to {}, {role}",
+                key_file.display()
+            );
+        }
+        SecretsCommand::Rotate { database, secrets } => {
+            let source = secrets.source()?;
+            let store = open(&database.database).await?;
+            // Never makes a key: a rotation only reseals with keys already given.
+            let (keys, _) = key_file::load(&source, &database.database, false)?;
+            let resealed = at_start::rotate(store.as_ref(), &keys).await?;
+            let sealing = keys.sealing_key_id();
+            println!(
+                "leads-server: resealed {resealed} webhook signing secrets; every one is now \
+                 sealed with key {sealing}"
+            );
+            let others: Vec<&str> = keys.key_ids().skip(1).collect();
+            if !others.is_empty() {
+                println!(
+                    "leads-server: keys {} unseal nothing now: remove them from the secrets \
+                     key once every server holds key {sealing}",
+                    others.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Ctrl-C, or SIGTERM where there is such a thing.

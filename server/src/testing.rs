@@ -36,7 +36,7 @@ use crate::ratelimit::Limits;
 use crate::store::{RevokeOutcome, Store};
 use crate::webhooks::WebhookConfig;
 use crate::webhooks::target::TargetPolicy;
-use crate::{auth, server};
+use crate::{auth, secrets, server};
 
 /// The organization [`TestServer::start`] creates, whose key is [`TestServer::api_key`].
 pub const ORGANIZATION: &str = "test";
@@ -215,6 +215,7 @@ impl TestServerBuilder {
         let store = server::open_store(&config.database)
             .await
             .context("opening the temporary database")?;
+        secrets::at_start::check(store.as_ref(), &config.webhooks.secrets).await?;
         let api_key = auth::create_key(store.as_ref(), ORGANIZATION, MissingOrganization::Create)
             .await
             .context("creating the test organization's key")?;
@@ -320,6 +321,8 @@ impl TestServer {
         let store = server::open_store(&self.config.database)
             .await
             .context("reopening the temporary database")?;
+        // As a server starting does: the same keys, checked against what was sealed.
+        secrets::at_start::check(store.as_ref(), &self.config.webhooks.secrets).await?;
         let running = server::start(&self.config, Arc::clone(&store))?;
         Ok(TestServer {
             store,

@@ -41,10 +41,15 @@ pub async fn create(
             disabled_at: None,
         };
         let secret = SigningSecret::generate();
+        let sealed = app
+            .webhooks
+            .secrets
+            .seal(subscription.id, &secret)
+            .map_err(|error| Error::Internal(format!("sealing a signing secret: {error}")))?;
         app.store
             .webhook_subscription_insert(
                 subscription.clone(),
-                secret.clone(),
+                sealed,
                 app.webhooks.max_subscriptions,
             )
             .await?;

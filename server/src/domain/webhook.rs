@@ -57,8 +57,8 @@ impl EventType {
 }
 
 /// A subscription's signing secret: `whsec_` and 32 random bytes in standard base64. It is
-/// stored as it is (deliveries must be signed with it), shown once when the subscription is
-/// made, and never written to a log: its `Debug` hides it.
+/// stored sealed (`crate::secrets`), shown once when the subscription is made, and never
+/// written to a log: its `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningSecret(String);
 
@@ -184,17 +184,32 @@ impl Delivery {
     }
 }
 
-/// A delivery claimed for an attempt: everything needed to send it.
+/// A delivery claimed for an attempt: everything needed to send it. The store returns it with
+/// the secret as it keeps it (sealed); the worker sends it with the secret unsealed.
 #[derive(Clone, Debug)]
-pub struct DueDelivery {
+pub struct DueDelivery<Secret = SigningSecret> {
     pub id: Uuid,
     pub subscription_id: Uuid,
     pub target_url: String,
-    pub secret: SigningSecret,
+    pub secret: Secret,
     /// The body, byte for byte the same on every attempt.
     pub body: String,
     /// Attempts made before this one.
     pub attempt_count: u32,
+}
+
+impl<Secret> DueDelivery<Secret> {
+    /// The same delivery with another form of its secret.
+    pub fn with_secret<Other>(self, secret: Other) -> DueDelivery<Other> {
+        DueDelivery {
+            id: self.id,
+            subscription_id: self.subscription_id,
+            target_url: self.target_url,
+            secret,
+            body: self.body,
+            attempt_count: self.attempt_count,
+        }
+    }
 }
 
 /// What one attempt of a delivery came to.

@@ -82,6 +82,33 @@ pub struct IdempotentAnswer {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A webhook signing secret as the store keeps it. The store never sees the key that seals
+/// secrets (`crate::secrets` seals them above it), so it stores and returns these as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredSecret {
+    /// Sealed by a key of the server's.
+    Sealed(SealedSecret),
+    /// As it was stored before secrets were sealed: the server seals it when it starts.
+    Plain(SigningSecret),
+}
+
+/// A signing secret sealed by a key: the key's id, and the sealed bytes as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub key_id: String,
+    pub sealed: String,
+}
+
+/// Which subscriptions' secrets [`Store::webhook_secrets`] lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSelection {
+    /// Those still plain.
+    Plain,
+    /// Those not sealed by the key with this id, plain ones included: what a rotation to that
+    /// key reseals.
+    NotSealedBy(String),
+}
+
 /// The error message of the pending deliveries a subscription had when repeated failures
 /// disabled it ([`Store::webhook_delivery_record`]): every backend writes the same.
 pub const DISABLED_MESSAGE: &str =
@@ -314,12 +341,12 @@ pub trait Store: Send + Sync + 'static {
     /// and returns how many.
     async fn idempotent_answers_sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// Stores a new subscription with its secret, unless its organization already has `max`
-    /// ([`StoreError::SubscriptionLimitReached`]), counted in the same transaction.
+    /// Stores a new subscription with its sealed secret, unless its organization already has
+    /// `max` ([`StoreError::SubscriptionLimitReached`]), counted in the same transaction.
     async fn webhook_subscription_insert(
         &self,
         subscription: Subscription,
-        secret: SigningSecret,
+        secret: SealedSecret,
         max: u32,
     ) -> Result<(), StoreError>;
 
@@ -360,13 +387,14 @@ pub trait Store: Send + Sync + 'static {
     /// Claims at most `limit` pending deliveries, of every organization, due at `now`
     /// (`next_attempt_at <= now`) and not leased at `now` (never leased, or leased until
     /// `now` or earlier), oldest due first, by leasing them until `lease_until`: until then no
-    /// other claim returns them. Only deliveries of active subscriptions are claimed.
+    /// other claim returns them. Only deliveries of active subscriptions are claimed. Each
+    /// comes with its subscription's secret as stored.
     async fn webhook_deliveries_claim(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<DueDelivery>, StoreError>;
+    ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError>;
 
     /// Records an attempt of a pending delivery and ends its lease: one more attempt, the
     /// attempt's status code, time and error, and its outcome (`Delivered`: `success`;
@@ -394,4 +422,26 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every delivery, of every organization, created before `before` and no longer
     /// pending, and every event no delivery is left of; returns how many deliveries.
     async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// At most `limit` subscriptions' ids and secrets, of every organization, as `selection`
+    /// says, in id order, strictly after `after`.
+    async fn webhook_secrets(
+        &self,
+        selection: SecretSelection,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError>;
+
+    /// One subscription's id and secret for each key that has sealed any: what the server
+    /// unseals when it starts, to learn whether its keys are the right ones.
+    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError>;
+
+    /// Replaces the subscription's secret by `new` if it still is `old`; whether it was (a
+    /// subscription deleted, or resealed by another process meanwhile, is left as it is).
+    async fn webhook_secret_replace(
+        &self,
+        subscription: Uuid,
+        old: StoredSecret,
+        new: SealedSecret,
+    ) -> Result<bool, StoreError>;
 }

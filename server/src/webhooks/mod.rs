@@ -22,12 +22,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
 
-use self::delivery::Sender;
+use self::delivery::{Sender, Sent};
 use self::target::TargetPolicy;
 use crate::domain::{
     self, Attempt, AttemptOutcome, DISABLE_AFTER_FAILED_DELIVERIES, DueDelivery, RetrySchedule,
 };
-use crate::store::Store;
+use crate::secrets::Keyring;
+use crate::store::{Store, StoredSecret};
 
 /// How webhooks are delivered.
 #[derive(Clone, Debug)]
@@ -40,17 +41,22 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// How many subscriptions an organization may have.
     pub max_subscriptions: u32,
+    /// The keys that seal the subscriptions' signing secrets (`crate::secrets`).
+    pub secrets: Arc<Keyring>,
 }
 
 impl Default for WebhookConfig {
     /// The documented behaviour: public `https` targets, retried after 1, 5 and 15 seconds,
-    /// 10 seconds to answer.
+    /// 10 seconds to answer. The secrets key is a new one that lives as long as the value: a
+    /// server that must unseal its secrets after a restart is given its keys (as
+    /// `leads-server serve` is).
     fn default() -> Self {
         Self {
             policy: TargetPolicy::Public,
             retry: RetrySchedule::documented(),
             timeout: delivery::TIMEOUT,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+            secrets: Arc::new(Keyring::generate()),
         }
     }
 }
@@ -75,6 +81,8 @@ pub struct Webhooks {
     pub policy: TargetPolicy,
     /// How many subscriptions an organization may have.
     pub max_subscriptions: u32,
+    /// The keys that seal a new subscription's secret.
+    pub secrets: Arc<Keyring>,
     wake: Arc<Notify>,
 }
 
@@ -90,6 +98,7 @@ impl Webhooks {
             retry: config.retry,
             timeout: config.timeout,
             wake: Arc::clone(&wake),
+            secrets: Arc::clone(&config.secrets),
             slots: Arc::new(Semaphore::new(CONCURRENCY)),
             log: log.new(slog::o!("task" => "webhook-delivery")),
         };
@@ -101,6 +110,7 @@ impl Webhooks {
         Self {
             policy: config.policy,
             max_subscriptions: config.max_subscriptions,
+            secrets: config.secrets,
             wake,
         }
     }
@@ -118,6 +128,8 @@ struct Worker {
     retry: RetrySchedule,
     timeout: Duration,
     wake: Arc<Notify>,
+    /// Unseal the secrets deliveries are signed with.
+    secrets: Arc<Keyring>,
     /// One permit per attempt in flight.
     slots: Arc<Semaphore>,
     log: slog::Logger,
@@ -191,7 +203,7 @@ impl Worker {
         }
     }
 
-    fn spawn_attempt(&self, store: Arc<dyn Store>, delivery: DueDelivery) {
+    fn spawn_attempt(&self, store: Arc<dyn Store>, delivery: DueDelivery<StoredSecret>) {
         let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
             // Not claimed beyond the free slots; should it happen, the lease runs out and the
             // delivery is claimed again.
@@ -201,9 +213,27 @@ impl Worker {
         let retry = self.retry.clone();
         let wake = Arc::clone(&self.wake);
         let log = self.log.clone();
+        let secrets = Arc::clone(&self.secrets);
         tokio::spawn(async move {
             let at = domain::now();
-            let sent = sender.attempt(&delivery, at.timestamp()).await;
+            // The keys were checked against the database at start, so a secret that does not
+            // unseal is one altered since: the attempt fails (and is retried, as any), and
+            // nothing is sent unsigned.
+            let sent = match secrets.open(delivery.subscription_id, &delivery.secret) {
+                Ok(secret) => {
+                    let delivery = delivery.clone().with_secret(secret);
+                    sender.attempt(&delivery, at.timestamp()).await
+                }
+                Err(error) => {
+                    slog::error!(log, "unsealing a subscription's signing secret";
+                        "subscription" => %delivery.subscription_id, "error" => %error);
+                    Sent {
+                        status_code: None,
+                        response_time_ms: 0,
+                        error: Some("not sent: the server could not sign it".to_owned()),
+                    }
+                }
+            };
             let number = delivery.attempt_count.saturating_add(1);
             let outcome = match &sent.error {
                 None => AttemptOutcome::Delivered,

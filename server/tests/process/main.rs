@@ -6,12 +6,14 @@
 //! - [`flood`]: thousands of connections that send no request, on a low descriptor limit;
 //! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart;
 //! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them;
-//! - [`webhook_crash`]: webhook events of committed changes delivered across a `kill -9`.
+//! - [`webhook_crash`]: webhook events of committed changes delivered across a `kill -9`;
+//! - [`secrets`]: the key that seals webhook signing secrets, at start and rotated.
 
 mod abuse;
 mod crash;
 mod flood;
 mod replicas;
+mod secrets;
 mod webhook_crash;
 
 use std::ffi::OsString;
@@ -133,6 +135,28 @@ pub fn create_keys(database: &OsString, organizations: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The secrets key every server of this run on PostgreSQL is given, as replicas share one.
+/// (On SQLite each database makes its own, beside it.)
+pub fn postgres_secrets_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(leads_server::secrets::new_key())
+    })
+}
+
+/// `leads-server` with its environment for `database`: on PostgreSQL, the run's secrets key.
+pub fn leads_server(database: &OsString) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_leads-server"));
+    if database.to_string_lossy().starts_with("postgres") {
+        command.env(
+            leads_server::secrets::key_file::KEYS_VARIABLE,
+            postgres_secrets_key(),
+        );
+    }
+    command
+}
+
 /// Starts `leads-server serve` on `database` at `bind`, with at most `descriptors` open files
 /// if given; the child and where it serves.
 fn serve(
@@ -141,7 +165,7 @@ fn serve(
     serve_args: &[String],
     descriptors: Option<u64>,
 ) -> (Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_leads-server"));
+    let mut command = leads_server(database);
     command
         .args(["serve", "--bind", bind, "--log-level", "error"])
         .args(serve_args)

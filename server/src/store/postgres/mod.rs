@@ -10,7 +10,7 @@
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
 //! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
 //! at compile time; and the pool is of the deadpool family the SQLite store already uses.
-//! Connections are plain TCP unless the URL's `sslmode` asks for TLS (`tls`).
+//! Connections use TLS as the URL's `sslmode` asks, libpq's way (`tls`).
 
 mod api_keys;
 mod errors;
@@ -21,6 +21,7 @@ mod rate_limits;
 mod schema;
 mod statements;
 mod tls;
+mod webhook_secrets;
 mod webhooks;
 
 use std::sync::Arc;
@@ -35,12 +36,12 @@ use uuid::Uuid;
 use self::errors::{Context, internal};
 use self::tls::Tls;
 use super::{
-    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SharedRateLimits,
-    Store, StoreError,
+    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret,
+    SecretSelection, SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
-    OrganizationId, SigningSecret, Subscription, VersionCondition,
+    OrganizationId, Subscription, VersionCondition,
 };
 
 /// Connections per replica: enough for requests to overlap, few enough that a handful of
@@ -175,7 +176,9 @@ fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, 
     };
     let manager = match tls {
         Tls::Plain => Manager::from_config(config, NoTls, manager_config),
-        Tls::Verified(connector) => Manager::from_config(config, connector.clone(), manager_config),
+        Tls::Opportunistic(connector) | Tls::Verified(connector) => {
+            Manager::from_config(config, connector.clone(), manager_config)
+        }
     };
     Pool::builder(manager)
         .max_size(size)
@@ -353,7 +356,7 @@ impl Store for PostgresStore {
     async fn webhook_subscription_insert(
         &self,
         subscription: Subscription,
-        secret: SigningSecret,
+        secret: SealedSecret,
         max: u32,
     ) -> Result<(), StoreError> {
         in_transaction!(self, "an insert of a subscription", |transaction| {
@@ -406,7 +409,7 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<DueDelivery>, StoreError> {
+    ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
         let client = self.client().await?;
         retrying(|| webhooks::claim(&client, now, lease_until, limit)).await
     }
@@ -446,6 +449,28 @@ impl Store for PostgresStore {
                 return Ok(swept);
             }
         }
+    }
+
+    async fn webhook_secrets(
+        &self,
+        selection: SecretSelection,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
+        webhook_secrets::list(&self.client().await?, &selection, after, limit).await
+    }
+
+    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
+        webhook_secrets::samples(&self.client().await?).await
+    }
+
+    async fn webhook_secret_replace(
+        &self,
+        subscription: Uuid,
+        old: StoredSecret,
+        new: SealedSecret,
+    ) -> Result<bool, StoreError> {
+        webhook_secrets::replace(&self.client().await?, subscription, &old, &new).await
     }
 }
 

@@ -17,6 +17,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_rate_limit_buckets.sql"),
     include_str!("migrations/0003_webhooks.sql"),
+    include_str!("migrations/0004_sweep_index.sql"),
+    include_str!("migrations/0005_sealed_secrets.sql"),
 ];
 
 /// The advisory lock that serializes migrations across processes: any constant no other

@@ -226,7 +226,19 @@ async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
     let store = PostgresStore::connect(&url(&format!("sslmode=verify-full&sslrootcert={ca}")))
         .await
         .expect("a verified TLS connection");
-    let ssl: bool = store
+    assert!(uses_tls(&store).await, "the connection is TLS");
+    match PostgresStore::connect(&url("sslmode=require")).await {
+        Err(StoreError::Internal(message)) => {
+            assert!(message.contains("certificate"), "{message}");
+        }
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("connected with an unverified certificate"),
+    }
+}
+
+/// Whether the store's connections are TLS, as the server sees them.
+async fn uses_tls(store: &PostgresStore) -> bool {
+    store
         .client()
         .await
         .expect("a connection")
@@ -236,14 +248,80 @@ async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
         )
         .await
         .expect("pg_stat_ssl")
-        .get(0);
-    assert!(ssl, "the connection is TLS");
-    match PostgresStore::connect(&url("sslmode=require")).await {
-        Err(StoreError::Internal(message)) => {
-            assert!(message.contains("certificate"), "{message}");
+        .get(0)
+}
+
+/// `url` with `parameters` added to its query.
+fn with_parameters(url: &str, parameters: &str) -> String {
+    if parameters.is_empty() {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{parameters}")
+}
+
+/// The message of PostgreSQL's `SSLRequest`: its length (8), then the code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// A proxy on loopback in front of `database`'s server that answers every `SSLRequest` "no",
+/// as a server without TLS does, and passes everything else through: the database's URL
+/// through it.
+async fn without_tls(database: &ScratchDatabase) -> String {
+    let config = database.config().expect("a URL");
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let proxy = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut first = [0u8; 8];
+                client.read_exact(&mut first).await?;
+                let mut server = tokio::net::TcpStream::connect(upstream).await?;
+                if first == SSL_REQUEST {
+                    client.write_all(b"N").await?;
+                } else {
+                    server.write_all(&first).await?;
+                }
+                tokio::io::copy_bidirectional(&mut client, &mut server).await
+            });
         }
+    });
+    database
+        .url()
+        .replacen(&format!(":{port}/"), &format!(":{}/", proxy.port()), 1)
+}
+
+/// libpq's default mode and `prefer` try TLS first: with the test server, which has TLS (its
+/// certificate signed by a CA the system does not trust, and not checked in this mode, as
+/// libpq does not), the connection is TLS; with a server that answers it has none, plain.
+/// `disable` is plain; `require` with a server that has no TLS connects nothing.
+#[tokio::test]
+async fn prefer_and_no_sslmode_use_tls_if_the_server_has_it_and_plain_if_not() {
+    let Some(database) = database().await else {
+        return;
+    };
+    let connect = |url: String| async move {
+        PostgresStore::connect(&url)
+            .await
+            .unwrap_or_else(|error| panic!("connecting: {error}"))
+    };
+    let proxied = without_tls(&database).await;
+    for parameters in ["", "sslmode=prefer"] {
+        let direct = connect(with_parameters(&database.url(), parameters)).await;
+        assert!(uses_tls(&direct).await, "{parameters:?}: TLS when offered");
+        let plain = connect(with_parameters(&proxied, parameters)).await;
+        assert!(!uses_tls(&plain).await, "{parameters:?}: plain when not");
+    }
+    let disabled = connect(with_parameters(&database.url(), "sslmode=disable")).await;
+    assert!(!uses_tls(&disabled).await);
+    match PostgresStore::connect(&with_parameters(&proxied, "sslmode=require")).await {
+        Err(StoreError::Internal(message)) => assert!(message.contains("TLS"), "{message}"),
         Err(other) => panic!("{other:?}"),
-        Ok(_) => panic!("connected with an unverified certificate"),
+        Ok(_) => panic!("connected without TLS though the URL requires it"),
     }
 }
 

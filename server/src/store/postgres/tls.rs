@@ -5,9 +5,18 @@
 //!   `sslrootcert=<PEM file>`. (Stricter than libpq's `require`, which encrypts without
 //!   checking whom it talks to: an unchecked certificate protects against no one who can
 //!   intercept the connection.)
-//! - `sslmode=disable`, `prefer` (libpq's default) or none: plain TCP, which is what `prefer`
-//!   ends up with against a server that does not insist, and what a database on the same
-//!   host or a private network is usually reached with.
+//! - `sslmode=prefer`, or no `sslmode` (libpq's default is `prefer`): as libpq does, TLS first,
+//!   and plain TCP if the server answers that it has no TLS. The certificate is not checked,
+//!   as libpq does not check it in this mode: the connection is private from anyone who only
+//!   listens, not from anyone who can intercept it (SCRAM's channel binding, which
+//!   tokio-postgres uses when the server offers it, still catches such a one during password
+//!   authentication). A server that offers TLS and then fails the handshake is an error, not a
+//!   reason to fall back to plain TCP.
+//! - `sslmode=disable`: plain TCP.
+//!
+//! `sslrootcert` names the CA to check the certificate against, so it only makes sense with a
+//! mode that checks it: with `disable`, `prefer` or no `sslmode` it is refused rather than
+//! ignored, since whoever wrote it expected a verified connection.
 //!
 //! tokio-postgres knows neither `verify-*` nor `sslrootcert`, so [`parse`] takes them out of
 //! the URL before handing it over. The handshake is rustls (aws-lc-rs), through
@@ -16,8 +25,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::CertificateDer;
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -26,7 +38,11 @@ use crate::store::StoreError;
 /// How connections to the database are made.
 #[derive(Clone)]
 pub(super) enum Tls {
+    /// Plain TCP (`sslmode=disable`).
     Plain,
+    /// TLS if the server has it, its certificate unchecked; else plain TCP (`prefer`).
+    Opportunistic(MakeRustlsConnect),
+    /// TLS with a checked certificate, or no connection (`require`, `verify-*`).
     Verified(MakeRustlsConnect),
 }
 
@@ -37,9 +53,23 @@ pub(super) fn parse(url: &str) -> Result<(tokio_postgres::Config, Tls), StoreErr
     let config = url
         .parse::<tokio_postgres::Config>()
         .map_err(|error| StoreError::Internal(format!("the database URL: {error}")))?;
-    let tls = match config.get_ssl_mode() {
-        SslMode::Require => Tls::Verified(verified(root_certificate.as_deref())?),
-        _ => Tls::Plain,
+    let tls = match (config.get_ssl_mode(), root_certificate) {
+        (SslMode::Require, root_certificate) => {
+            Tls::Verified(verified(root_certificate.as_deref())?)
+        }
+        (mode, Some(_)) => {
+            let mode = match mode {
+                SslMode::Disable => "sslmode=disable",
+                _ => "sslmode=prefer (the default when the URL has no sslmode)",
+            };
+            return Err(StoreError::Internal(format!(
+                "the database URL gives sslrootcert, but {mode} never checks a certificate: \
+                 add sslmode=verify-full to check the server's certificate against it, or \
+                 remove sslrootcert"
+            )));
+        }
+        (SslMode::Disable, None) => Tls::Plain,
+        (_, None) => Tls::Opportunistic(unverified()?),
     };
     Ok((config, tls))
 }
@@ -109,6 +139,70 @@ fn verified(root_certificate: Option<&Path>) -> Result<MakeRustlsConnect, StoreE
     Ok(MakeRustlsConnect::new(config))
 }
 
+/// A TLS connector that takes whatever certificate the server shows, as libpq's `prefer`
+/// does: the handshake's signatures are still checked, so the connection is encrypted to
+/// whoever holds the key of the certificate shown.
+fn unverified() -> Result<MakeRustlsConnect, StoreError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| StoreError::Internal(format!("configuring TLS: {error}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Accepts every certificate; checks the handshake's signatures with the provider's
+/// algorithms.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,20 +229,49 @@ mod tests {
         );
     }
 
+    /// How `url` connects: its mode, or `refused: <why>`.
+    fn mode(url: &str) -> String {
+        match parse(url) {
+            Ok((_, Tls::Plain)) => "plain".to_owned(),
+            Ok((_, Tls::Opportunistic(_))) => "tls first, unchecked".to_owned(),
+            Ok((_, Tls::Verified(_))) => "verified".to_owned(),
+            Err(error) => format!("refused: {error}"),
+        }
+    }
+
     #[test]
-    fn only_a_required_tls_is_verified_tls() {
-        let mode = |url: &str| match parse(url) {
-            Ok((_, Tls::Plain)) => "plain",
-            Ok((_, Tls::Verified(_))) => "verified",
-            Err(_) => "refused",
-        };
-        assert_eq!(mode("postgres://u@h/d"), "plain");
-        assert_eq!(mode("postgres://u@h/d?sslmode=prefer"), "plain");
-        assert_eq!(mode("postgres://u@h/d?sslmode=disable"), "plain");
-        assert_eq!(mode("postgres://u@h/d?sslmode=bogus"), "refused");
+    fn prefer_and_no_sslmode_try_tls_first_and_only_require_is_verified() {
+        assert_eq!(mode("postgres://u@h/d"), "tls first, unchecked");
         assert_eq!(
-            mode("postgres://u@h/d?sslmode=require&sslrootcert=/no/such/file.pem"),
-            "refused"
+            mode("postgres://u@h/d?sslmode=prefer"),
+            "tls first, unchecked"
         );
+        assert_eq!(mode("postgres://u@h/d?sslmode=disable"), "plain");
+        for verifying in ["require", "verify-ca", "verify-full"] {
+            assert_eq!(
+                mode(&format!("postgres://u@h/d?sslmode={verifying}")),
+                "verified"
+            );
+        }
+        assert!(mode("postgres://u@h/d?sslmode=bogus").starts_with("refused"));
+        assert!(
+            mode("postgres://u@h/d?sslmode=require&sslrootcert=/no/such/file.pem")
+                .starts_with("refused: storage failure: reading sslrootcert")
+        );
+    }
+
+    #[test]
+    fn sslrootcert_without_a_mode_that_verifies_is_refused_not_ignored() {
+        for url in [
+            "postgres://u@h/d?sslrootcert=/ca.pem",
+            "postgres://u@h/d?sslrootcert=/ca.pem&sslmode=prefer",
+            "postgres://u@h/d?sslmode=disable&sslrootcert=/ca.pem",
+        ] {
+            let outcome = mode(url);
+            assert!(
+                outcome.starts_with("refused") && outcome.contains("sslmode=verify-full"),
+                "{url}: {outcome}"
+            );
+        }
     }
 }

@@ -15,11 +15,12 @@ use uuid::Uuid;
 
 use super::errors::internal;
 use super::statements::{Value, bound, column, execute, page, query, query_opt};
+use super::webhook_secrets;
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    OrganizationId, SigningSecret, Subscription,
+    OrganizationId, Subscription,
 };
-use crate::store::{DISABLED_MESSAGE, StoreError};
+use crate::store::{DISABLED_MESSAGE, SealedSecret, StoreError, StoredSecret};
 use crate::webhooks::payload;
 
 /// How many deliveries (and how many events left without deliveries) one sweep batch deletes
@@ -47,7 +48,7 @@ fn subscription(row: &Row) -> Result<Subscription, StoreError> {
 pub(super) async fn subscription_insert(
     client: &impl GenericClient,
     subscription: &Subscription,
-    secret: &SigningSecret,
+    secret: &SealedSecret,
     max: u32,
 ) -> Result<(), StoreError> {
     let Subscription {
@@ -93,14 +94,15 @@ pub(super) async fn subscription_insert(
         client,
         "inserting a webhook subscription",
         "INSERT INTO webhook_subscriptions \
-         (id, organization_id, event_type, target_url, secret, created_at, disabled_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         (id, organization_id, event_type, target_url, secret, secret_key_id, created_at, \
+         disabled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             id,
             &organization.0,
             &event_type.as_str(),
             target_url,
-            &secret.expose(),
+            &secret.sealed,
+            &secret.key_id,
             created_at,
             disabled_at,
         ],
@@ -357,7 +359,7 @@ pub(super) async fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
-) -> Result<Vec<DueDelivery>, StoreError> {
+) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
     let doing = "claiming due deliveries";
     query(
         client,
@@ -370,7 +372,8 @@ pub(super) async fn claim(
          claimed AS (UPDATE webhook_deliveries d SET leased_until = $2 FROM due \
          WHERE d.id = due.id \
          RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count, d.next_attempt_at) \
-         SELECT c.id, c.subscription_id, s.target_url, s.secret, e.body, c.attempt_count \
+         SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
+         c.attempt_count \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
          JOIN webhook_events e ON e.id = c.event_id ORDER BY c.next_attempt_at, c.id",
         &[&now, &lease_until, &i64::from(limit)],
@@ -382,7 +385,7 @@ pub(super) async fn claim(
             id: column(row, doing, "id")?,
             subscription_id: column(row, doing, "subscription_id")?,
             target_url: column(row, doing, "target_url")?,
-            secret: SigningSecret::from_stored(column(row, doing, "secret")?),
+            secret: webhook_secrets::stored(row, doing)?,
             body: column(row, doing, "body")?,
             attempt_count: in_range(column::<i32>(row, doing, "attempt_count")?, "attempt_count")?,
         })
@@ -532,6 +535,18 @@ pub(super) async fn release_leases(client: &impl GenericClient) -> Result<(), St
     Ok(())
 }
 
+/// Deletes at most a batch of finished deliveries created before a time, found in age order
+/// on `webhook_deliveries_finished_by_created`. (`DELETE … LIMIT` is not PostgreSQL's;
+/// selecting the keys first is, and CockroachDB's.)
+const SWEEP_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN \
+    (SELECT id FROM webhook_deliveries WHERE created_at < $1 AND status <> 'pending' LIMIT $2)";
+
+/// Deletes at most a batch of events created before a time that no delivery is left of, found
+/// on `webhook_events_by_created`, each tested on `webhook_deliveries_by_event`.
+const SWEEP_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
+    (SELECT e.id FROM webhook_events e WHERE e.created_at < $1 AND NOT EXISTS \
+    (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT $2)";
+
 /// What one sweep batch deleted.
 pub(super) struct Swept {
     pub(super) deliveries: u64,
@@ -553,12 +568,10 @@ pub(super) async fn sweep_batch(
     before: DateTime<Utc>,
 ) -> Result<Swept, StoreError> {
     let batch = i64::from(SWEEP_BATCH);
-    // `DELETE … LIMIT` is not PostgreSQL's; selecting the keys first is, and CockroachDB's.
     let deliveries = execute(
         client,
         "sweeping old deliveries",
-        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
-         WHERE created_at < $1 AND status <> 'pending' LIMIT $2)",
+        SWEEP_DELIVERIES,
         &[&before, &batch],
     )
     .await?;
@@ -567,9 +580,7 @@ pub(super) async fn sweep_batch(
     let events = execute(
         client,
         "sweeping events without deliveries",
-        "DELETE FROM webhook_events WHERE id IN (SELECT e.id FROM webhook_events e \
-         WHERE e.created_at < $1 AND NOT EXISTS \
-         (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT $2)",
+        SWEEP_EVENTS,
         &[&before, &batch],
     )
     .await?;
@@ -593,6 +604,7 @@ mod tests {
     use super::super::tests::{assert_reads_in_order, open, planner, raw};
     use super::*;
     use crate::store::Store;
+    use crate::store::suite::webhooks::sealed;
     use crate::store::suite::{T0, at, lead};
 
     /// How many rows `table` has.
@@ -624,7 +636,7 @@ mod tests {
             disabled_at: None,
         };
         store
-            .webhook_subscription_insert(subscription.clone(), SigningSecret::generate(), 25)
+            .webhook_subscription_insert(subscription.clone(), sealed(), 25)
             .await
             .expect("subscribe");
         store
@@ -703,6 +715,42 @@ mod tests {
         );
         assert_eq!(count(&raw, "webhook_deliveries").await, 4);
         assert_eq!(count(&raw, "webhook_events").await, 4);
+    }
+
+    /// Neither sweep statement reads its whole table: each finds old rows on an index by age.
+    #[tokio::test]
+    async fn each_sweep_statement_reads_an_index_by_age() {
+        let Some((database, _store, _)) = open().await else {
+            return;
+        };
+        let planner = planner(&database).await;
+        let plan = |sql: &'static str| {
+            let planner = &planner;
+            async move {
+                let rows = planner
+                    .query(
+                        &format!("EXPLAIN {sql}"),
+                        &[&at(T0), &i64::from(SWEEP_BATCH)],
+                    )
+                    .await
+                    .expect("plan");
+                let lines: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+                lines.join("\n")
+            }
+        };
+        let deliveries = plan(SWEEP_DELIVERIES).await;
+        assert!(
+            deliveries.contains("webhook_deliveries_finished_by_created")
+                && deliveries.contains("Index Cond: (created_at < "),
+            "{deliveries}"
+        );
+        assert!(!deliveries.contains("Seq Scan"), "{deliveries}");
+        // The planner may walk `webhook_events_by_created` or the primary key in a merge join:
+        // ids are UUIDv7, in creation order, so either reads the oldest events first and stops
+        // at the batch's limit.
+        let events = plan(SWEEP_EVENTS).await;
+        assert!(events.contains("webhook_deliveries_by_event"), "{events}");
+        assert!(!events.contains("Seq Scan"), "{events}");
     }
 
     #[tokio::test]

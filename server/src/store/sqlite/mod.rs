@@ -22,6 +22,7 @@ mod leads;
 mod organizations;
 mod pool;
 mod values;
+mod webhook_secrets;
 mod webhooks;
 mod writer;
 
@@ -38,11 +39,12 @@ use self::key_cache::KeyCache;
 use self::pool::ReaderPool;
 use self::writer::Writer;
 use super::{
-    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, Store, StoreError,
+    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret,
+    SecretSelection, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
-    OrganizationId, SigningSecret, Subscription, VersionCondition,
+    OrganizationId, Subscription, VersionCondition,
 };
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
@@ -53,6 +55,8 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0003_versions_and_answers.sql")),
     M::up(include_str!("migrations/0004_status_and_source_index.sql")),
     M::up(include_str!("migrations/0005_webhooks.sql")),
+    M::up(include_str!("migrations/0006_sweep_indexes.sql")),
+    M::up(include_str!("migrations/0007_sealed_secrets.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -355,7 +359,7 @@ impl Store for SqliteStore {
     async fn webhook_subscription_insert(
         &self,
         subscription: Subscription,
-        secret: SigningSecret,
+        secret: SealedSecret,
         max: u32,
     ) -> Result<(), StoreError> {
         self.write(move |connection| {
@@ -413,7 +417,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<DueDelivery>, StoreError> {
+    ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
         self.write(move |connection| webhooks::claim(connection, now, lease_until, limit))
             .await
     }
@@ -436,16 +440,42 @@ impl Store for SqliteStore {
     }
 
     async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        // A write per batch: the next batch queues behind the writes that came meanwhile, so
+        // the writer is never held for more than one batch (`webhooks::SWEEP_BATCH`).
         let mut swept = 0;
         loop {
             let batch = self
                 .write(move |connection| webhooks::sweep_batch(connection, before))
                 .await?;
-            swept += batch;
-            if batch < u64::from(webhooks::SWEEP_BATCH) {
+            swept += batch.deliveries;
+            if !batch.was_full() {
                 return Ok(swept);
             }
         }
+    }
+
+    async fn webhook_secrets(
+        &self,
+        selection: SecretSelection,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
+        self.read(move |connection| webhook_secrets::list(connection, &selection, after, limit))
+            .await
+    }
+
+    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
+        self.read(webhook_secrets::samples).await
+    }
+
+    async fn webhook_secret_replace(
+        &self,
+        subscription: Uuid,
+        old: StoredSecret,
+        new: SealedSecret,
+    ) -> Result<bool, StoreError> {
+        self.write(move |connection| webhook_secrets::replace(connection, subscription, &old, &new))
+            .await
     }
 }
 

@@ -8,11 +8,12 @@ use uuid::Uuid;
 
 use super::errors::{Context, internal};
 use super::values::{from_micros, id_text, micros, parse_id};
+use super::webhook_secrets;
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    OrganizationId, SigningSecret, Subscription,
+    OrganizationId, Subscription,
 };
-use crate::store::{DISABLED_MESSAGE, StoreError};
+use crate::store::{DISABLED_MESSAGE, SealedSecret, StoreError, StoredSecret};
 use crate::webhooks::payload;
 
 const SUBSCRIPTION_COLUMNS: &str =
@@ -60,7 +61,7 @@ impl SubscriptionRow {
 pub(super) fn subscription_insert(
     transaction: &Connection,
     subscription: &Subscription,
-    secret: &SigningSecret,
+    secret: &SealedSecret,
     max: u32,
 ) -> Result<(), StoreError> {
     let organization = id_text(subscription.organization.0);
@@ -77,9 +78,9 @@ pub(super) fn subscription_insert(
     transaction
         .prepare_cached(
             "INSERT INTO webhook_subscriptions \
-             (id, organization_id, event_type, target_url, secret, created_at, disabled_at) \
-             VALUES (:id, :organization_id, :event_type, :target_url, :secret, :created_at, \
-             :disabled_at)",
+             (id, organization_id, event_type, target_url, secret, secret_key_id, created_at, \
+             disabled_at) VALUES (:id, :organization_id, :event_type, :target_url, :secret, \
+             :secret_key_id, :created_at, :disabled_at)",
         )
         .and_then(|mut statement| {
             statement.execute(named_params! {
@@ -87,7 +88,8 @@ pub(super) fn subscription_insert(
                 ":organization_id": organization,
                 ":event_type": subscription.event_type.as_str(),
                 ":target_url": subscription.target_url,
-                ":secret": secret.expose(),
+                ":secret": secret.sealed,
+                ":secret_key_id": secret.key_id,
                 ":created_at": micros(subscription.created_at),
                 ":disabled_at": subscription.disabled_at.map(micros),
             })
@@ -324,12 +326,21 @@ pub(super) fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
-) -> Result<Vec<DueDelivery>, StoreError> {
+) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
     // The writer's transaction holds the write lock from the select to the lease, so no
     // other claim can come between them.
-    let rows: Vec<(String, String, String, String, String, i64)> = transaction
+    type Due = (
+        String,
+        String,
+        String,
+        (String, Option<String>),
+        String,
+        i64,
+    );
+    let rows: Vec<Due> = transaction
         .prepare_cached(
-            "SELECT d.id, d.subscription_id, s.target_url, s.secret, e.body, d.attempt_count \
+            "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
+             d.attempt_count \
              FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
@@ -347,9 +358,9 @@ pub(super) fn claim(
                             row.get(0)?,
                             row.get(1)?,
                             row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
+                            (row.get(3)?, row.get(4)?),
                             row.get(5)?,
+                            row.get(6)?,
                         ))
                     },
                 )?
@@ -361,7 +372,7 @@ pub(super) fn claim(
         .context("preparing a lease")?;
     rows.into_iter()
         .map(
-            |(id, subscription_id, target_url, secret, body, attempt_count)| {
+            |(id, subscription_id, target_url, (secret, key_id), body, attempt_count)| {
                 lease
                     .execute((micros(lease_until), &id))
                     .context("leasing a delivery")?;
@@ -372,7 +383,7 @@ pub(super) fn claim(
                         "webhook_deliveries.subscription_id",
                     )?,
                     target_url,
-                    secret: SigningSecret::from_stored(secret),
+                    secret: webhook_secrets::stored(secret, key_id),
                     body,
                     attempt_count: in_range(attempt_count, "attempt_count")?,
                 })
@@ -485,29 +496,56 @@ pub(super) fn next_due(connection: &Connection) -> Result<Option<DateTime<Utc>>,
         .transpose()
 }
 
-/// How many deliveries one sweep transaction deletes at most, so that writes queued behind it
-/// wait for one batch only.
+/// How many deliveries, and how many events, one sweep batch deletes at most: each batch is a
+/// write of its own, so that the writes queued behind it wait for one batch, never for the
+/// whole sweep.
 pub(super) const SWEEP_BATCH: u32 = 1000;
 
+/// Deletes at most a batch of finished deliveries created before a time, read in age order
+/// from `webhook_deliveries_finished_by_created`. (`DELETE … LIMIT` needs a compile-time option
+/// of SQLite; the subquery does not.)
+const SWEEP_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN \
+    (SELECT id FROM webhook_deliveries WHERE created_at < ? AND status != 'pending' LIMIT ?)";
+
+/// Deletes at most a batch of events created before a time that no delivery is left of, read
+/// in age order from `webhook_events_by_created`, each tested on `webhook_deliveries_by_event`.
+const SWEEP_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
+    (SELECT e.id FROM webhook_events e WHERE e.created_at < ? AND NOT EXISTS \
+    (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT ?)";
+
+/// What one sweep batch deleted.
+pub(super) struct Swept {
+    pub(super) deliveries: u64,
+    pub(super) events: u64,
+}
+
+impl Swept {
+    /// Whether the batch was full: another may find more.
+    pub(super) fn was_full(&self) -> bool {
+        self.deliveries.max(self.events) >= u64::from(SWEEP_BATCH)
+    }
+}
+
+/// Deletes at most [`SWEEP_BATCH`] deliveries created before `before` and no longer pending,
+/// then at most as many events created before it that no delivery is left of (sweeping
+/// deliveries leaves them, and so does deleting a subscription), in the caller's transaction.
 pub(super) fn sweep_batch(
     transaction: &Connection,
     before: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    let swept = transaction
-        .execute(
-            "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
-             WHERE created_at < ? AND status != 'pending' LIMIT ?)",
-            (micros(before), SWEEP_BATCH),
-        )
+) -> Result<Swept, StoreError> {
+    let deliveries = transaction
+        .prepare_cached(SWEEP_DELIVERIES)
+        .and_then(|mut statement| statement.execute((micros(before), SWEEP_BATCH)))
         .context("sweeping old deliveries")?;
-    transaction
-        .execute(
-            "DELETE FROM webhook_events WHERE created_at < ? AND NOT EXISTS \
-             (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
-            [micros(before)],
-        )
+    // After the deliveries, so that it finds the events this batch left without any.
+    let events = transaction
+        .prepare_cached(SWEEP_EVENTS)
+        .and_then(|mut statement| statement.execute((micros(before), SWEEP_BATCH)))
         .context("sweeping delivered events")?;
-    Ok(swept as u64)
+    Ok(Swept {
+        deliveries: deliveries as u64,
+        events: events as u64,
+    })
 }
 
 /// Forgets every lease: called when the file is opened, when no worker of an earlier process
@@ -555,4 +593,132 @@ fn in_range<T: TryFrom<i64>>(number: i64, column: &str) -> Result<T, StoreError>
 
 fn optional_time(micros: Option<i64>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
     micros.map(|micros| from_micros(micros, column)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{open, raw};
+    use super::*;
+    use crate::store::Store;
+    use crate::store::suite::{T0, at};
+
+    /// How SQLite would run `sql`: its query plan's steps, joined.
+    fn plan(raw: &Connection, sql: &str, parameters: impl rusqlite::Params) -> String {
+        raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .and_then(|mut statement| {
+                statement
+                    .query_map(parameters, |row| row.get::<_, String>(3))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .expect("plan")
+            .join("; ")
+    }
+
+    fn count(raw: &Connection, table: &str) -> i64 {
+        raw.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .expect("count")
+    }
+
+    /// Neither sweep statement scans its table: each reads old rows by age from an index.
+    #[tokio::test]
+    async fn each_sweep_statement_searches_an_index_by_age() {
+        let (dir, _store, _) = open().await;
+        let raw = raw(&dir);
+        let deliveries = plan(&raw, SWEEP_DELIVERIES, (0, SWEEP_BATCH));
+        assert!(
+            deliveries.contains("webhook_deliveries_finished_by_created (created_at<?)"),
+            "{deliveries}"
+        );
+        assert!(
+            !deliveries.contains("SCAN webhook_deliveries"),
+            "{deliveries}"
+        );
+        let events = plan(&raw, SWEEP_EVENTS, (0, SWEEP_BATCH));
+        assert!(
+            events.contains("webhook_events_by_created (created_at<?)"),
+            "{events}"
+        );
+        assert!(events.contains("webhook_deliveries_by_event"), "{events}");
+        assert!(!events.contains("SCAN "), "{events}");
+    }
+
+    /// Old rows beyond two batches of each kind, made beneath the interface: every old
+    /// finished delivery and every old event left without one is deleted, batch after batch;
+    /// nothing new, and no pending delivery or its event, is.
+    #[tokio::test]
+    async fn a_sweep_of_several_batches_deletes_everything_old_and_nothing_new() {
+        let (dir, store, organization) = open().await;
+        let raw = raw(&dir);
+        let old = 2 * i64::from(SWEEP_BATCH) + 7;
+        let (old_at, new_at) = (T0, T0 + 86_400_000_000);
+        raw.execute(
+            "INSERT INTO webhook_subscriptions (id, organization_id, event_type, target_url, \
+             secret, created_at) VALUES ('s', ?, 'lead.created', 'https://hooks.example.com/', \
+             'whsec_x', ?)",
+            (id_text(organization.0), old_at),
+        )
+        .expect("a subscription");
+        // Rows 1 to `old` are old (the first still pending), the next 3 new, each an event
+        // with one delivery; then as many events without deliveries, old and new alike.
+        raw.execute_batch(&format!(
+            "CREATE TEMPORARY TABLE made AS WITH RECURSIVE n (n) AS \
+             (SELECT 1 UNION ALL SELECT n + 1 FROM n WHERE n < 2 * ({old} + 3)) \
+             SELECT n, 'e' || n AS event, 'd' || n AS delivery, \
+             CASE WHEN n <= {old} OR n - ({old} + 3) BETWEEN 1 AND {old} \
+             THEN {old_at} ELSE {new_at} END AS created_at FROM n"
+        ))
+        .expect("rows to make");
+        raw.execute(
+            "INSERT INTO webhook_events SELECT event, ?, 'lead.created', '{}', created_at \
+             FROM made",
+            [id_text(organization.0)],
+        )
+        .expect("events");
+        raw.execute_batch(&format!(
+            "INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
+             status, next_attempt_at, created_at) SELECT delivery, \
+             (SELECT organization_id FROM webhook_subscriptions), 's', event, \
+             CASE WHEN n = 1 THEN 'pending' ELSE 'success' END, \
+             CASE WHEN n = 1 THEN created_at END, created_at FROM made WHERE n <= {old} + 3"
+        ))
+        .expect("deliveries");
+
+        // One batch deletes a batch of each, however many more there are.
+        let first = sweep_batch(&raw, at(old_at + 1)).expect("a batch");
+        let batch = u64::from(SWEEP_BATCH);
+        assert_eq!((first.deliveries, first.events), (batch, batch));
+        let swept = store
+            .webhook_deliveries_sweep(at(old_at + 1))
+            .await
+            .expect("sweep");
+        assert_eq!(swept + batch, (old - 1).unsigned_abs());
+        let left = |sql: &str| -> Vec<String> {
+            raw.prepare(sql)
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([], |row| row.get(0))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .expect("what is left")
+        };
+        let new = |prefix: &str, from: i64| -> Vec<String> {
+            (from..from + 3).map(|n| format!("{prefix}{n}")).collect()
+        };
+        let mut deliveries = vec!["d1".to_owned()];
+        deliveries.extend(new("d", old + 1));
+        assert_eq!(
+            left("SELECT id FROM webhook_deliveries ORDER BY created_at, id"),
+            deliveries
+        );
+        let mut events = vec!["e1".to_owned()];
+        events.extend(new("e", old + 1));
+        events.extend(new("e", 2 * old + 4));
+        events.sort();
+        let mut kept = left("SELECT id FROM webhook_events");
+        kept.sort();
+        assert_eq!(kept, events);
+        assert_eq!(count(&raw, "webhook_subscriptions"), 1);
+    }
 }

@@ -1,7 +1,7 @@
 //! The [`Store`] contract as tests that any backend must pass: round trips, tenancy, email
 //! uniqueness, updates, versions and conditional updates, idempotent answers, list order,
 //! limits, keyset paging and filters, API keys, organizations, webhooks (subscriptions, the
-//! outbox, claims and attempts) and concurrent use.
+//! outbox, claims and attempts, sealed secrets) and concurrent use.
 //!
 //! A backend runs them all by invoking [`store_suite!`] with a factory of fresh, empty
 //! stores, as `sqlite` and `postgres` do; what only one backend has (files, migrations, SQL) is tested in
@@ -99,6 +99,7 @@ macro_rules! store_suite {
             webhooks::failed_deliveries_in_a_row_disable_their_subscription,
             webhooks::the_next_due_time_is_the_earliest_unleased_one,
             webhooks::a_sweep_deletes_only_old_finished_deliveries,
+            webhooks::secrets_are_sampled_listed_by_key_and_replaced_only_if_unchanged,
             webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
                 flavor = "multi_thread",
                 worker_threads = 4

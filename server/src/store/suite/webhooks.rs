@@ -14,9 +14,12 @@ use uuid::Uuid;
 use super::{T0, at, ensure_acme, lead};
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    LeadChanges, LeadStatus, OrganizationId, SigningSecret, Subscription, VersionCondition,
+    LeadChanges, LeadStatus, OrganizationId, Subscription, VersionCondition,
 };
-use crate::store::{DISABLED_MESSAGE, IdempotentAnswer, Store, StoreError};
+use crate::store::{
+    DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, Store, StoreError,
+    StoredSecret,
+};
 
 /// A second, in microseconds.
 const SECOND: i64 = 1_000_000;
@@ -47,10 +50,19 @@ fn subscription(
     }
 }
 
+/// A new secret as the store is given it: sealed above the store, which keeps the text and
+/// the key's id as they are and never unseals them, so any text does here.
+pub(crate) fn sealed() -> SealedSecret {
+    SealedSecret {
+        key_id: "0123456789abcdef".to_owned(),
+        sealed: format!("sealed-{}", Uuid::new_v4()),
+    }
+}
+
 /// Stores `subscription`, with a new secret, under the suite's limit.
 async fn insert(store: &dyn Store, subscription: &Subscription) {
     store
-        .webhook_subscription_insert(subscription.clone(), SigningSecret::generate(), MAX)
+        .webhook_subscription_insert(subscription.clone(), sealed(), MAX)
         .await
         .expect("subscribe");
 }
@@ -101,19 +113,23 @@ async fn stored(store: &dyn Store, subscription: &Subscription) -> Subscription 
 }
 
 /// Claims every due delivery at [`later`], for a minute.
-async fn claim_all(store: &dyn Store) -> Vec<DueDelivery> {
+async fn claim_all(store: &dyn Store) -> Vec<DueDelivery<StoredSecret>> {
     claim(store, later(), 1000).await
 }
 
 /// Claims at most `limit` deliveries due at `now`, for a minute.
-async fn claim(store: &dyn Store, now: DateTime<Utc>, limit: u32) -> Vec<DueDelivery> {
+async fn claim(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Vec<DueDelivery<StoredSecret>> {
     store
         .webhook_deliveries_claim(now, now + chrono::Duration::minutes(1), limit)
         .await
         .expect("claim")
 }
 
-fn ids_of_due(due: &[DueDelivery]) -> Vec<Uuid> {
+fn ids_of_due(due: &[DueDelivery<StoredSecret>]) -> Vec<Uuid> {
     due.iter().map(|delivery| delivery.id).collect()
 }
 
@@ -122,7 +138,7 @@ fn ids(deliveries: &[Delivery]) -> Vec<Uuid> {
 }
 
 /// The body of a delivery, as JSON.
-fn body(delivery: &DueDelivery) -> Value {
+fn body(delivery: &DueDelivery<StoredSecret>) -> Value {
     serde_json::from_str(&delivery.body).expect("a JSON body")
 }
 
@@ -273,14 +289,14 @@ pub(crate) async fn an_organization_has_at_most_the_limit_of_subscriptions(store
     for _ in 0..max {
         let subscription = subscription(acme, EventType::LeadCreated, at(T0));
         store
-            .webhook_subscription_insert(subscription.clone(), SigningSecret::generate(), max)
+            .webhook_subscription_insert(subscription.clone(), sealed(), max)
             .await
             .expect("under the limit");
         made.push(subscription);
     }
     let refused = subscription(acme, EventType::LeadUpdated, at(T0));
     let outcome = store
-        .webhook_subscription_insert(refused.clone(), SigningSecret::generate(), max)
+        .webhook_subscription_insert(refused.clone(), sealed(), max)
         .await;
     assert!(
         matches!(outcome, Err(StoreError::SubscriptionLimitReached(3))),
@@ -297,7 +313,7 @@ pub(crate) async fn an_organization_has_at_most_the_limit_of_subscriptions(store
     store
         .webhook_subscription_insert(
             subscription(globex, EventType::LeadCreated, at(T0)),
-            SigningSecret::generate(),
+            sealed(),
             max,
         )
         .await
@@ -310,7 +326,7 @@ pub(crate) async fn an_organization_has_at_most_the_limit_of_subscriptions(store
             .expect("delete")
     );
     store
-        .webhook_subscription_insert(refused, SigningSecret::generate(), max)
+        .webhook_subscription_insert(refused, sealed(), max)
         .await
         .expect("room again");
 }
@@ -357,7 +373,7 @@ pub(crate) async fn deleting_a_subscription_deletes_its_deliveries(store: Arc<dy
 pub(crate) async fn a_created_lead_is_delivered_once_to_each_subscriber(store: Arc<dyn Store>) {
     let organization = ensure_acme(&*store).await;
     let created = subscription(organization, EventType::LeadCreated, at(T0));
-    let secret = SigningSecret::generate();
+    let secret = sealed();
     store
         .webhook_subscription_insert(created.clone(), secret.clone(), MAX)
         .await
@@ -390,7 +406,7 @@ pub(crate) async fn a_created_lead_is_delivered_once_to_each_subscriber(store: A
     assert_eq!(due.id, delivery.id);
     assert_eq!(due.subscription_id, created.id);
     assert_eq!(due.target_url, created.target_url);
-    assert_eq!(due.secret, secret);
+    assert_eq!(due.secret, StoredSecret::Sealed(secret));
     assert_eq!(due.attempt_count, 0);
     assert_eq!(
         delivery.payload_size_bytes,
@@ -526,7 +542,7 @@ pub(crate) async fn an_update_is_delivered_to_the_subscribers_of_its_events(stor
     let created = subscribe(&*store, organization, EventType::LeadCreated).await;
     let lead = create(&*store, organization, "moving@example.com", 1).await;
     assert_eq!(claim_all(&*store).await.len(), 1);
-    let sent_to = |due: &[DueDelivery]| -> Vec<(Uuid, String)> {
+    let sent_to = |due: &[DueDelivery<StoredSecret>]| -> Vec<(Uuid, String)> {
         let mut sent: Vec<(Uuid, String)> = due
             .iter()
             .map(|delivery| {
@@ -1076,7 +1092,7 @@ pub(crate) async fn concurrent_subscriptions_never_exceed_the_limit(store: Arc<d
                 store
                     .webhook_subscription_insert(
                         subscription(organization, EventType::LeadCreated, at(T0)),
-                        SigningSecret::generate(),
+                        sealed(),
                         max,
                     )
                     .await
@@ -1142,4 +1158,90 @@ pub(crate) async fn a_subscription_deleted_while_leads_change_leaves_no_delivery
     }
     assert_eq!(deliveries(&*store, organization, None).await, []);
     assert_eq!(claim_all(&*store).await.len(), 0);
+}
+
+/// The secrets the server's start and rotations see: one sample of each key, those not sealed
+/// by a key listed in id order and by page, and a replacement only of a secret unchanged.
+pub(crate) async fn secrets_are_sampled_listed_by_key_and_replaced_only_if_unchanged(
+    store: Arc<dyn Store>,
+) {
+    let organization = ensure_acme(&*store).await;
+    let by_key = |key_id: &str| SealedSecret {
+        key_id: key_id.to_owned(),
+        sealed: format!("sealed-{}", Uuid::new_v4()),
+    };
+    let mut made = Vec::new();
+    for key_id in ["a", "b", "a", "b", "a"] {
+        let subscription = subscription(organization, EventType::LeadCreated, at(T0));
+        let secret = by_key(key_id);
+        store
+            .webhook_subscription_insert(subscription.clone(), secret.clone(), MAX)
+            .await
+            .expect("subscribe");
+        made.push((subscription.id, secret));
+    }
+    made.sort_by_key(|(id, _)| *id);
+    let of_key = |key_id: &str| -> Vec<(Uuid, StoredSecret)> {
+        made.iter()
+            .filter(|(_, secret)| secret.key_id == key_id)
+            .map(|(id, secret)| (*id, StoredSecret::Sealed(secret.clone())))
+            .collect()
+    };
+
+    let mut samples = store.webhook_secret_samples().await.expect("samples");
+    samples.sort_by(|a, b| a.1.key_id.cmp(&b.1.key_id));
+    assert_eq!(
+        samples,
+        [of_key("a")[0].clone(), of_key("b")[0].clone()]
+            .map(|(id, secret)| match secret {
+                StoredSecret::Sealed(sealed) => (id, sealed),
+                StoredSecret::Plain(_) => unreachable!("made sealed"),
+            })
+            .to_vec()
+    );
+    let select = |selection, after, limit| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .webhook_secrets(selection, after, limit)
+                .await
+                .expect("secrets")
+        }
+    };
+    assert_eq!(select(SecretSelection::Plain, None, 10).await, []);
+    let not_b = || SecretSelection::NotSealedBy("b".to_owned());
+    let first = select(not_b(), None, 2).await;
+    assert_eq!(first, of_key("a")[..2]);
+    let rest = select(not_b(), Some(first[1].0), 2).await;
+    assert_eq!(rest, of_key("a")[2..]);
+
+    // Replaced only from what it is: a stale `old` (another process resealed it) changes
+    // nothing, and neither does an unknown subscription.
+    let (id, current) = of_key("a")[0].clone();
+    let resealed = by_key("b");
+    let stale = StoredSecret::Sealed(by_key("a"));
+    let replace = |id, old, new| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .webhook_secret_replace(id, old, new)
+                .await
+                .expect("replace")
+        }
+    };
+    assert!(!replace(id, stale, resealed.clone()).await);
+    assert!(!replace(Uuid::now_v7(), current.clone(), resealed.clone()).await);
+    assert_eq!(select(not_b(), None, 10).await, of_key("a"));
+    assert!(replace(id, current.clone(), resealed.clone()).await);
+    assert!(!replace(id, current, by_key("b")).await);
+    assert_eq!(select(not_b(), None, 10).await, of_key("a")[1..]);
+
+    // A claim carries the secret as it now is.
+    create(&*store, organization, "one@example.com", 1).await;
+    let due = claim_all(&*store).await;
+    let mine = due
+        .iter()
+        .find(|delivery| delivery.subscription_id == id)
+        .expect("a delivery to the resealed subscription");
+    assert_eq!(mine.secret, StoredSecret::Sealed(resealed));
 }
