@@ -119,7 +119,17 @@ impl Server {
         serve_args: &[&str],
     ) -> Result<Self> {
         let address = free_loopback_port()?;
-        let child = Command::new(server_binary)
+        let mut command = Command::new(server_binary);
+        let on_postgres = database.as_ref().to_string_lossy().starts_with("postgres");
+        if on_postgres && std::env::var_os("LEADS_SECRETS_KEY").is_none() {
+            // PostgreSQL needs a key to seal webhook secrets with (SQLite makes its own); the
+            // database is a throwaway, so is the key: 32 bytes of two random UUIDs.
+            use base64::Engine;
+            let bytes = [uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()];
+            let key = base64::engine::general_purpose::STANDARD.encode(bytes.concat());
+            command.env("LEADS_SECRETS_KEY", key);
+        }
+        let child = command
             .arg("serve")
             .args(["--bind", &address.to_string()])
             .arg("--database")
