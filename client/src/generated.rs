@@ -2009,8 +2009,15 @@ change included); `data` is the lead after the change.
         pub attempt_count: i64,
         ///When the event happened, and the delivery was queued.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        /**Why the latest attempt failed (a status that is not `2xx`, a timeout, a refused
-connection, a forbidden address); `null` if it succeeded or none was made yet.
+        /**Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:
+`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no
+answer within 10 seconds), `connection refused`, `could not connect`,
+`TLS handshake failed` (no TLS on the port, or a certificate not valid for the
+host), `no valid HTTP answer`, `does not resolve to public addresses only`,
+`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the
+target breaks the deployment's rules as they are now) and `not sent: server error`.
+It never carries what the server's network said (addresses, certificate names,
+routes).
 */
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub error_message: ::std::option::Option<::std::string::String>,
@@ -2333,8 +2340,8 @@ while it is active. A disabled subscription is sent nothing.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct WebhookSubscriptionCreate {
         pub event_type: WebhookEventType,
-        /**An absolute `https` URL that does not resolve to a loopback, private, link-local,
-shared or metadata address.
+        /**An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,
+whose host resolves only to public addresses (see `POST /v1/webhooks`).
 */
         pub target_url: WebhookSubscriptionCreateTargetUrl,
     }
@@ -2343,8 +2350,8 @@ shared or metadata address.
             Default::default()
         }
     }
-    /**An absolute `https` URL that does not resolve to a loopback, private, link-local,
-shared or metadata address.
+    /**An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,
+whose host resolves only to public addresses (see `POST /v1/webhooks`).
 */
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -6235,9 +6242,11 @@ top-level `webhooks`, so this document uses a callback).
   `lead.status_changed` of the same change. Order by `data.updated_at` if you need to.
 - **Logged.** `GET /v1/webhook-deliveries` lists every delivery of the last 30 days with
   its status, last HTTP status, timing and attempt count.
-- **Safe.** A `target_url` must be `https` and must not resolve to a loopback, private,
-  link-local, shared or metadata address; it is checked when the subscription is made and
-  again at every delivery (against DNS rebinding). Redirects are not followed.
+- **Safe.** A `target_url` must be `https`, on port 443 or 8443 (others only where a
+  deployment allows them), and its host must resolve only to public addresses (no
+  loopback, private, link-local, shared, metadata or other special-purpose address, in
+  IPv4 or in any IPv6 form); it is checked when the subscription is made and again at
+  every delivery (against DNS rebinding). Redirects are not followed.
 
 ## This reference
 
@@ -6594,11 +6603,21 @@ let response = client.webhook_list()
 Subscribes `target_url` to one lead event of your organization. The answer carries the
 subscription's signing `secret`: keep it, it is shown this once and never again.
 
-`target_url` must be an absolute `https` URL, with no user name or password, whose host
-does not resolve to a loopback, private, link-local, shared (`100.64.0.0/10`) or
-metadata address; otherwise the answer is `400 VALIDATION_ERROR` naming `target_url`.
-The address is checked again at every delivery. (A server started with
-`--webhooks-allow-insecure-targets`, for local development and tests, lifts both rules.)
+`target_url` must be an absolute `https` URL, with no user name or password, on port
+443 or 8443 (a deployment may allow others), whose host is or resolves only to public
+addresses: none loopback, private, link-local, shared (`100.64.0.0/10`), metadata,
+documentation, benchmarking, multicast, reserved or otherwise set apart by IANA's
+special-purpose registries, and in IPv6 only global unicast, with none of the forms
+that carry or reach an IPv4 address (IPv4-mapped, -translated and -compatible,
+local-use NAT64, 6to4, Teredo; the NAT64 prefix `64:ff9b::/96` only with a public IPv4
+address). The name must resolve within 5 seconds. Otherwise the answer is
+`400 VALIDATION_ERROR` naming `target_url`; it never says what a name resolves to, and
+says the same (`does not resolve to public addresses only`) whether the name does not
+exist or resolves to an address that is not public. While the server is already
+resolving as many names as it allows, the answer is `503 SERVICE_UNAVAILABLE`; try
+again after `Retry-After`. The address is checked again at every delivery. (A server
+started with `--webhooks-allow-insecure-targets`, for local development and tests,
+lifts these rules.)
 
 An organization may have at most 25 subscriptions (configurable per deployment); one
 more is answered `400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`

@@ -20,7 +20,7 @@ use leads_server::ratelimit::Limits;
 use leads_server::secrets::at_start::{self, Started};
 use leads_server::secrets::key_file::{self, KeySource, Loaded};
 use leads_server::store::{RevokeOutcome, Store};
-use leads_server::webhooks::target::TargetPolicy;
+use leads_server::webhooks::target::{DEFAULT_ALLOWED_PORTS, TargetPolicy};
 use leads_server::webhooks::{DEFAULT_MAX_SUBSCRIPTIONS, WebhookConfig};
 use leads_server::{api, auth, server};
 
@@ -211,6 +211,12 @@ struct ServeArgs {
     /// requests into its own network.
     #[arg(long, env = "LEADS_WEBHOOKS_ALLOW_INSECURE_TARGETS")]
     webhooks_allow_insecure_targets: bool,
+    /// The ports a webhook target may use, comma-separated (`443,8443,9443`). The insecure
+    /// policy allows any port.
+    #[arg(long, env = "LEADS_WEBHOOKS_ALLOWED_PORTS", value_delimiter = ',',
+          default_values_t = DEFAULT_ALLOWED_PORTS.to_vec(),
+          value_parser = clap::value_parser!(u16).range(1..))]
+    webhooks_allowed_ports: Vec<u16>,
     /// How many webhook subscriptions each organization may have.
     #[arg(long, env = "LEADS_WEBHOOKS_MAX_SUBSCRIPTIONS", default_value_t = DEFAULT_MAX_SUBSCRIPTIONS)]
     webhooks_max_subscriptions: u32,
@@ -275,6 +281,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             } else {
                 TargetPolicy::Public
             },
+            allowed_ports: args.webhooks_allowed_ports,
             max_subscriptions: args.webhooks_max_subscriptions,
             ..WebhookConfig::default()
         },
@@ -478,4 +485,33 @@ fn print_openapi() -> Result<()> {
     let document = api::openapi_document().map_err(anyhow::Error::msg)?;
     println!("{}", serde_json::to_string_pretty(&document)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(arguments: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from([&["leads-server"], arguments].concat()).unwrap();
+        cli.serve
+    }
+
+    #[test]
+    fn webhook_targets_use_443_and_8443_unless_told_otherwise() {
+        assert_eq!(serve_args(&[]).webhooks_allowed_ports, [443, 8443]);
+        assert_eq!(
+            serve_args(&["--webhooks-allowed-ports", "443,9443"]).webhooks_allowed_ports,
+            [443, 9443]
+        );
+        assert_eq!(
+            serve_args(&["--webhooks-allowed-ports=8443"]).webhooks_allowed_ports,
+            [8443]
+        );
+        for refused in ["0", "65536", "https", ""] {
+            assert!(
+                Cli::try_parse_from(["leads-server", "--webhooks-allowed-ports", refused]).is_err(),
+                "{refused:?}"
+            );
+        }
+    }
 }

@@ -125,7 +125,10 @@ impl Server {
             // PostgreSQL needs a key to seal webhook secrets with (SQLite makes its own); the
             // database is a throwaway, so is the key: 32 bytes of two random UUIDs.
             use base64::Engine;
-            let bytes = [uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()];
+            let bytes = [
+                uuid::Uuid::new_v4().into_bytes(),
+                uuid::Uuid::new_v4().into_bytes(),
+            ];
             let key = base64::engine::general_purpose::STANDARD.encode(bytes.concat());
             command.env("LEADS_SECRETS_KEY", key);
         }

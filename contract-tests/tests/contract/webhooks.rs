@@ -15,6 +15,7 @@ use leads_client::types::{
 };
 use leads_contract_tests::{Env, Exchange, redact_event};
 use leads_server::testing::TestServer;
+use leads_server::webhooks::WebhookConfig;
 use libtest_mimic::Trial;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -47,6 +48,14 @@ pub fn trials() -> Vec<Trial> {
         in_process_scenario(
             "webhooks::repeated_failures_disable_a_subscription",
             repeated_failures_disable_a_subscription,
+        ),
+        in_process_scenario(
+            "webhooks::a_slow_or_busy_name_lookup_holds_no_request_long",
+            a_slow_or_busy_name_lookup_holds_no_request_long,
+        ),
+        in_process_scenario(
+            "webhooks::the_deliveries_log_says_what_failed_and_nothing_more",
+            the_deliveries_log_says_what_failed_and_nothing_more,
         ),
     ]
 }
@@ -235,6 +244,14 @@ async fn validation_rules() {
             json!({"event_type": "lead.created", "target_url": "https://u:p@93.184.216.34/x"}),
         ),
         (
+            "port",
+            json!({"event_type": "lead.created", "target_url": "https://8.8.8.8:22/"}),
+        ),
+        (
+            "ipv6_local_nat64",
+            json!({"event_type": "lead.created", "target_url": "https://[64:ff9b:1::a00:1]/x"}),
+        ),
+        (
             "not_a_url",
             json!({"event_type": "lead.created", "target_url": "hooks.example.com/x"}),
         ),
@@ -252,6 +269,31 @@ async fn validation_rules() {
         let answer = post(body).await;
         assert_eq!(answer.status, 400, "{label}: {answer:?}");
         pin!(format!("webhook_create_invalid_{label}"), answer);
+    }
+    // Every IPv6 form of a forbidden address (those of issue 20 first), refused alike and
+    // never repeated back.
+    for target in [
+        "https://[::ffff:0:7f00:1]/",
+        "https://[64:ff9b:1::a00:1]/",
+        "https://[2002:7f00:1::]/",
+        "https://[2002:a9fe:a9fe::]/",
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+        "https://[100::1]/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://[64:ff9b::a9fe:a9fe]/",
+        "https://[::127.0.0.1]/",
+        "https://[2001:db8::1]/",
+        "https://[fd00:ec2::254]/",
+        "https://[fe80::1]/",
+        "https://[ff02::1]/",
+    ] {
+        let answer = post(json!({"event_type": "lead.created", "target_url": target})).await;
+        assert_eq!(answer.status, 400, "{target}: {answer:?}");
+        assert_eq!(answer.body["details"][0]["field"], "target_url");
+        assert_eq!(
+            answer.body["details"][0]["message"], "is not a public address",
+            "{target}"
+        );
     }
     let oversized = post(json!({
         "event_type": "lead.created",
@@ -734,4 +776,108 @@ async fn repeated_failures_disable_a_subscription() {
     assert!(items.iter().all(|item| item["status"] == "failed"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.arrivals("/fail").len(), 40);
+}
+
+/// Name lookups a scenario controls: one that never ends, or one that finds every lookup
+/// slot taken.
+#[derive(Debug)]
+enum Lookup {
+    Never,
+    Busy,
+}
+
+impl leads_server::webhooks::target::Lookup for Lookup {
+    fn lookup(
+        &self,
+        _host: &str,
+    ) -> futures::future::BoxFuture<
+        'static,
+        Result<Vec<std::net::IpAddr>, leads_server::webhooks::target::LookupError>,
+    > {
+        match self {
+            Lookup::Never => Box::pin(std::future::pending()),
+            Lookup::Busy => {
+                Box::pin(async { Err(leads_server::webhooks::target::LookupError::Busy) })
+            }
+        }
+    }
+}
+
+/// A server whose name lookups are `lookup`, cut off after 200 ms.
+async fn lookup_env(lookup: Lookup) -> Env {
+    Env::start_built(TestServer::builder().webhooks(WebhookConfig {
+        lookup: Some(Arc::new(lookup)),
+        resolve_timeout: Duration::from_millis(200),
+        ..WebhookConfig::default()
+    }))
+    .await
+}
+
+/// A name whose lookup never ends is answered `400` naming `target_url` once the lookup's
+/// time is up (200 ms here, 5 s by default), and nothing is stored; while every lookup slot
+/// is taken, a new subscription is answered `503` at once rather than queued.
+async fn a_slow_or_busy_name_lookup_holds_no_request_long() {
+    let env = lookup_env(Lookup::Never).await;
+    // Generous: only a server that never gives up on the lookup gets near it.
+    let slow = tokio::time::timeout(
+        Duration::from_secs(10),
+        subscribe(
+            &env,
+            WebhookEventType::LeadCreated,
+            "https://slow.example.com/",
+        ),
+    )
+    .await
+    .expect("the server gave up on the lookup");
+    assert_eq!(slow.status, 400, "{slow:?}");
+    pin!("webhook_create_invalid_slow_lookup", slow);
+    let list = env
+        .observe("webhook_list", env.a.client.webhook_list().send().await)
+        .await;
+    assert_eq!(list.data(), &json!([]));
+
+    let env = lookup_env(Lookup::Busy).await;
+    let busy = subscribe(
+        &env,
+        WebhookEventType::LeadCreated,
+        "https://busy.example.com/",
+    )
+    .await;
+    assert_eq!(busy.status, 503, "{busy:?}");
+    assert_eq!(busy.body["code"], "SERVICE_UNAVAILABLE");
+    assert!(busy.headers.contains_key("retry-after"), "{busy:?}");
+}
+
+/// Deliveries that fail for a closed port and for a receiver without TLS say so in the log's
+/// words ("connection refused", "TLS handshake failed"), never with what the server's
+/// libraries said (addresses, ports, certificate names).
+async fn the_deliveries_log_says_what_failed_and_nothing_more() {
+    let env = loopback_env().await;
+    let receiver = Receiver::start().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("its address").port()
+    };
+    let plain = receiver.server.address().port();
+    let mut subscriptions = Vec::new();
+    for (label, target) in [
+        ("refused", format!("http://127.0.0.1:{closed}/refused")),
+        ("tls", format!("https://127.0.0.1:{plain}/tls")),
+    ] {
+        let created = subscribe(&env, WebhookEventType::LeadCreated, &target).await;
+        assert_eq!(created.status, 201, "{created:?}");
+        subscriptions.push((label, id_of(&created)));
+    }
+    assert_eq!(create_lead(&env, "unreachable").await.status, 201);
+    for (label, subscription) in subscriptions {
+        let log = wait_for_log(&env, subscription, |item| item["status"] == "failed").await;
+        let item = &log.data()[0];
+        let expected = match label {
+            "refused" => "connection refused",
+            _ => "TLS handshake failed",
+        };
+        assert_eq!(item["error_message"], expected, "{label}: {item}");
+        assert_eq!(item["status_code"], Value::Null);
+        pin!(format!("webhook_delivery_list_{label}"), log);
+    }
 }

@@ -1806,8 +1806,15 @@ current one, the answer is `304 Not Modified` with no body. Tags are compared we
         pub attempt_count: i64,
         ///When the event happened, and the delivery was queued.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        /**Why the latest attempt failed (a status that is not `2xx`, a timeout, a refused
-connection, a forbidden address); `null` if it succeeded or none was made yet.
+        /**Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:
+`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no
+answer within 10 seconds), `connection refused`, `could not connect`,
+`TLS handshake failed` (no TLS on the port, or a certificate not valid for the
+host), `no valid HTTP answer`, `does not resolve to public addresses only`,
+`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the
+target breaks the deployment's rules as they are now) and `not sent: server error`.
+It never carries what the server's network said (addresses, certificate names,
+routes).
 */
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub error_message: ::std::option::Option<::std::string::String>,
@@ -2170,13 +2177,13 @@ while it is active. A disabled subscription is sent nothing.
     #[serde(deny_unknown_fields)]
     pub struct WebhookSubscriptionCreate {
         pub event_type: WebhookEventType,
-        /**An absolute `https` URL that does not resolve to a loopback, private, link-local,
-shared or metadata address.
+        /**An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,
+whose host resolves only to public addresses (see `POST /v1/webhooks`).
 */
         pub target_url: WebhookSubscriptionCreateTargetUrl,
     }
-    /**An absolute `https` URL that does not resolve to a loopback, private, link-local,
-shared or metadata address.
+    /**An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,
+whose host resolves only to public addresses (see `POST /v1/webhooks`).
 */
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -3308,7 +3315,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
         "type": "string"
       },
       "error_message": {
-        "description": "Why the latest attempt failed (a status that is not `2xx`, a timeout, a refused\nconnection, a forbidden address); `null` if it succeeded or none was made yet.\n",
+        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
         "nullable": true,
         "type": "string"
       },
@@ -3528,7 +3535,7 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
         "$ref": "#/components/schemas/WebhookEventType"
       },
       "target_url": {
-        "description": "An absolute `https` URL that does not resolve to a loopback, private, link-local,\nshared or metadata address.\n",
+        "description": "An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,\nwhose host resolves only to public addresses (see `POST /v1/webhooks`).\n",
         "format": "uri",
         "maxLength": 2048,
         "type": "string"
@@ -4644,7 +4651,7 @@ pub const JSON_SCHEMAS: &str = r##"{
         "type": "string"
       },
       "error_message": {
-        "description": "Why the latest attempt failed (a status that is not `2xx`, a timeout, a refused\nconnection, a forbidden address); `null` if it succeeded or none was made yet.\n",
+        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
         "type": [
           "string",
           "null"
@@ -4874,7 +4881,7 @@ pub const JSON_SCHEMAS: &str = r##"{
         "$ref": "#/components/schemas/WebhookEventType"
       },
       "target_url": {
-        "description": "An absolute `https` URL that does not resolve to a loopback, private, link-local,\nshared or metadata address.\n",
+        "description": "An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,\nwhose host resolves only to public addresses (see `POST /v1/webhooks`).\n",
         "format": "uri",
         "maxLength": 2048,
         "type": "string"
@@ -5908,11 +5915,21 @@ pub trait LeadsApi {
     /// Subscribes `target_url` to one lead event of your organization. The answer carries the
     /// subscription's signing `secret`: keep it, it is shown this once and never again.
     ///
-    /// `target_url` must be an absolute `https` URL, with no user name or password, whose host
-    /// does not resolve to a loopback, private, link-local, shared (`100.64.0.0/10`) or
-    /// metadata address; otherwise the answer is `400 VALIDATION_ERROR` naming `target_url`.
-    /// The address is checked again at every delivery. (A server started with
-    /// `--webhooks-allow-insecure-targets`, for local development and tests, lifts both rules.)
+    /// `target_url` must be an absolute `https` URL, with no user name or password, on port
+    /// 443 or 8443 (a deployment may allow others), whose host is or resolves only to public
+    /// addresses: none loopback, private, link-local, shared (`100.64.0.0/10`), metadata,
+    /// documentation, benchmarking, multicast, reserved or otherwise set apart by IANA's
+    /// special-purpose registries, and in IPv6 only global unicast, with none of the forms
+    /// that carry or reach an IPv4 address (IPv4-mapped, -translated and -compatible,
+    /// local-use NAT64, 6to4, Teredo; the NAT64 prefix `64:ff9b::/96` only with a public IPv4
+    /// address). The name must resolve within 5 seconds. Otherwise the answer is
+    /// `400 VALIDATION_ERROR` naming `target_url`; it never says what a name resolves to, and
+    /// says the same (`does not resolve to public addresses only`) whether the name does not
+    /// exist or resolves to an address that is not public. While the server is already
+    /// resolving as many names as it allows, the answer is `503 SERVICE_UNAVAILABLE`; try
+    /// again after `Retry-After`. The address is checked again at every delivery. (A server
+    /// started with `--webhooks-allow-insecure-targets`, for local development and tests,
+    /// lifts these rules.)
     ///
     /// An organization may have at most 25 subscriptions (configurable per deployment); one
     /// more is answered `400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`

@@ -12,25 +12,33 @@ use super::{convert, types};
 use crate::context::AppContext;
 use crate::domain::{self, SigningSecret, Subscription};
 use crate::error::Error;
+use crate::webhooks::target::Unresolved;
 
 pub async fn create(
     rqctx: RequestContext<AppContext>,
     mut body: JsonBody<types::WebhookSubscriptionCreate>,
 ) -> Result<Headed<HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>>, ApiError> {
+    let log = rqctx.log.clone();
     authenticated(&rqctx, body.admission(), |app, admitted| async move {
         let (body, _raw) = body.into_parts()?;
         let types::WebhookSubscriptionCreate {
             event_type,
             target_url,
         } = body;
-        let policy = app.webhooks.policy;
-        let url = policy
+        let targets = &app.webhooks.targets;
+        let url = targets
             .check_url(target_url.as_str())
             .map_err(|why| Error::invalid_field("target_url", why))?;
-        policy
-            .check_resolved(&url)
-            .await
-            .map_err(|why| Error::invalid_field("target_url", why))?;
+        // Within RESOLVE_TIMEOUT, and only while a lookup slot is free: slow names hold
+        // few request slots, and none for long.
+        targets.check_resolved(&url).await.map_err(|refused| {
+            slog::debug!(log, "a subscription's target was refused";
+                "detail" => refused.detail());
+            match refused {
+                Unresolved::Busy => Error::ServiceUnavailable,
+                refused => Error::invalid_field("target_url", refused.to_string()),
+            }
+        })?;
         let subscription = Subscription {
             id: uuid::Uuid::now_v7(),
             organization: admitted.caller.organization,

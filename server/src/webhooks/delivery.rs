@@ -5,8 +5,15 @@
 //! `webhook-timestamp`, `webhook-signature`) sign the delivery's id and the attempt's time
 //! with the body, so that a receiver can refuse a replayed request, which Aura's signature
 //! alone cannot tell from a fresh one.
+//!
+//! What came of a failed attempt is told twice: to the subscriber, in the deliveries log, in a
+//! small fixed vocabulary ([`Failure`]) that says nothing of the server's network, and in full
+//! to the operator, in the server's log ([`Sent::detail`]).
 
-use std::sync::OnceLock;
+use std::error::Error as _;
+use std::fmt;
+use std::io;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -15,7 +22,7 @@ use hmac::{Hmac, Mac};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use sha2::Sha256;
 
-use super::target::{CheckedResolver, TargetPolicy};
+use super::target::{TargetPolicy, Targets, Unresolved};
 use crate::domain::{DueDelivery, SigningSecret};
 
 /// How long a receiver has to answer: 10 seconds, as Aura documents.
@@ -28,25 +35,86 @@ pub struct Sent {
     pub status_code: Option<u16>,
     pub response_time_ms: u64,
     /// Why the attempt failed; `None` if the receiver answered `2xx`.
-    pub error: Option<String>,
+    pub failure: Option<Failure>,
+    /// What went wrong in the words of the libraries that saw it (addresses, certificate
+    /// names, the system's errors): for the operator's log, never the deliveries log.
+    pub detail: Option<String>,
+}
+
+/// Why an attempt failed, as the deliveries log says it: a fixed vocabulary of what the
+/// subscriber can act on, which tells nothing of the server's network (no address, no
+/// certificate name, no route). The spec lists it under `WebhookDelivery.error_message`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The receiver answered a status that is not `2xx` (a redirect included).
+    Status(u16),
+    /// No answer within [`TIMEOUT`], connecting included.
+    TimedOut,
+    /// Nothing listens on the target's port.
+    ConnectionRefused,
+    /// The connection could not be made for another reason (unreachable, reset).
+    ConnectFailed,
+    /// TLS failed: a certificate not valid for the name, or no TLS at all on the port.
+    Tls,
+    /// The connection was made but no valid HTTP answer came back.
+    NoHttpAnswer,
+    /// The name does not exist, or resolves to an address that is not public.
+    NotPublic,
+    /// The name did not resolve within the resolver's time limit
+    /// ([`super::target::RESOLVE_TIMEOUT`]).
+    LookupTimedOut,
+    /// The target URL breaks the rules as they are now (they may have changed since the
+    /// subscription was made).
+    TargetNotAllowed,
+    /// Something of the server's own; the operator's log says what.
+    Internal,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Status(status) => write!(f, "HTTP {status}"),
+            Failure::TimedOut => f.write_str("timed out"),
+            Failure::ConnectionRefused => f.write_str("connection refused"),
+            Failure::ConnectFailed => f.write_str("could not connect"),
+            Failure::Tls => f.write_str("TLS handshake failed"),
+            Failure::NoHttpAnswer => f.write_str("no valid HTTP answer"),
+            Failure::NotPublic => f.write_str("does not resolve to public addresses only"),
+            Failure::LookupTimedOut => f.write_str("DNS lookup timed out"),
+            Failure::TargetNotAllowed => f.write_str("target URL not allowed"),
+            Failure::Internal => f.write_str("not sent: server error"),
+        }
+    }
+}
+
+impl Sent {
+    fn not_sent(failure: Failure, detail: String) -> Self {
+        Self {
+            status_code: None,
+            response_time_ms: 0,
+            failure: Some(failure),
+            detail: Some(detail),
+        }
+    }
 }
 
 /// Sends deliveries: one HTTP client for every attempt, which resolves names through the
-/// [`CheckedResolver`] unless the policy is insecure, follows no redirect and uses no proxy.
+/// targets' checked resolver unless the policy is insecure, follows no redirect and uses no
+/// proxy.
 ///
 /// The client is built at the first attempt: it loads the system's root certificates, some
 /// megabytes that a server nobody subscribes to never needs.
 pub struct Sender {
     client: OnceLock<Result<reqwest::Client, String>>,
-    policy: TargetPolicy,
+    targets: Arc<Targets>,
     timeout: Duration,
 }
 
 impl Sender {
-    pub fn new(policy: TargetPolicy, timeout: Duration) -> Self {
+    pub fn new(targets: Arc<Targets>, timeout: Duration) -> Self {
         Self {
             client: OnceLock::new(),
-            policy,
+            targets,
             timeout,
         }
     }
@@ -60,8 +128,8 @@ impl Sender {
                     .redirect(reqwest::redirect::Policy::none())
                     .no_proxy()
                     .user_agent(concat!("aura-leads-webhooks/", env!("CARGO_PKG_VERSION")));
-                if self.policy == TargetPolicy::Public {
-                    builder = builder.dns_resolver(std::sync::Arc::new(CheckedResolver));
+                if self.targets.policy() == TargetPolicy::Public {
+                    builder = builder.dns_resolver(Arc::new(self.targets.checked_resolver()));
                 }
                 builder
                     .build()
@@ -74,25 +142,17 @@ impl Sender {
     /// Sends `delivery` once, signed as of `timestamp` (Unix seconds).
     pub async fn attempt(&self, delivery: &DueDelivery, timestamp: i64) -> Sent {
         let started = Instant::now();
-        // Checked again at every attempt: the policy may have changed since the subscription
+        // Checked again at every attempt: the rules may have changed since the subscription
         // was made, and a literal address never reaches the resolver.
-        let prepared = self
-            .policy
-            .check_url(&delivery.target_url)
-            .map_err(|why| format!("the target URL {why}"))
-            .and_then(|_| self.client().map_err(String::from))
-            .and_then(|client| {
-                signed_headers(delivery, timestamp).map(|headers| (client, headers))
-            });
+        if let Err(why) = self.targets.check_url(&delivery.target_url) {
+            return Sent::not_sent(Failure::TargetNotAllowed, format!("the target URL {why}"));
+        }
+        let prepared = self.client().map_err(String::from).and_then(|client| {
+            signed_headers(delivery, timestamp).map(|headers| (client, headers))
+        });
         let (client, headers) = match prepared {
             Ok(prepared) => prepared,
-            Err(why) => {
-                return Sent {
-                    status_code: None,
-                    response_time_ms: 0,
-                    error: Some(format!("not sent: {why}")),
-                };
-            }
+            Err(why) => return Sent::not_sent(Failure::Internal, why),
         };
         let outcome = client
             .post(&delivery.target_url)
@@ -105,20 +165,20 @@ impl Sender {
             Ok(response) if response.status().is_success() => Sent {
                 status_code: Some(response.status().as_u16()),
                 response_time_ms,
-                error: None,
+                failure: None,
+                detail: None,
             },
             Ok(response) => Sent {
                 status_code: Some(response.status().as_u16()),
                 response_time_ms,
-                error: Some(format!(
-                    "the receiver answered {}, not 2xx",
-                    response.status()
-                )),
+                failure: Some(Failure::Status(response.status().as_u16())),
+                detail: None,
             },
             Err(error) => Sent {
                 status_code: None,
                 response_time_ms,
-                error: Some(describe(&error)),
+                failure: Some(classify(&error)),
+                detail: Some(detail(&error)),
             },
         }
     }
@@ -182,32 +242,271 @@ fn header_value(text: String) -> Result<HeaderValue, String> {
     HeaderValue::try_from(text).map_err(|error| format!("a header value is invalid: {error}"))
 }
 
-/// A failed request, for the deliveries log: what happened, with its causes, in one line.
-fn describe(error: &reqwest::Error) -> String {
-    let what = if error.is_timeout() {
-        format!("timed out after {} s", TIMEOUT.as_secs())
-    } else if error.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "the request failed".to_string()
-    };
+/// Every error under a failed request, outermost first, the request's own left out (its
+/// text carries the URL, whose query may hold the subscriber's token). An `io::Error`'s own
+/// error is listed too, which its `source` skips.
+fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
     let mut causes = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        causes.push(cause);
+        // hyper-rustls wraps the TLS error's `io::Error` in another.
+        let mut deepest = cause;
+        while let Some(inner) = deepest
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            causes.push(inner);
+            deepest = inner;
+        }
+        next = deepest.source();
     }
-    match causes.last() {
-        Some(root) => format!("{what}: {root}"),
-        None => what,
+    causes
+}
+
+/// What a failed request comes to, in the deliveries log's words.
+fn classify(error: &reqwest::Error) -> Failure {
+    let causes = causes(error);
+    if let Some(unresolved) = causes.iter().find_map(|c| c.downcast_ref::<Unresolved>()) {
+        return match unresolved {
+            Unresolved::NotPublic { .. } => Failure::NotPublic,
+            Unresolved::TimedOut(_) => Failure::LookupTimedOut,
+            Unresolved::Busy => Failure::Internal,
+        };
     }
+    let io_kind = |kind: io::ErrorKind| {
+        causes
+            .iter()
+            .filter_map(|c| c.downcast_ref::<io::Error>())
+            .any(|error| error.kind() == kind)
+    };
+    if error.is_timeout() || io_kind(io::ErrorKind::TimedOut) {
+        Failure::TimedOut
+    } else if causes.iter().any(|c| c.is::<rustls::Error>()) {
+        Failure::Tls
+    } else if io_kind(io::ErrorKind::ConnectionRefused) {
+        Failure::ConnectionRefused
+    } else if error.is_connect() {
+        Failure::ConnectFailed
+    } else {
+        Failure::NoHttpAnswer
+    }
+}
+
+/// A failed request in full, for the operator's log: each cause once, outermost first.
+fn detail(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes(error) {
+        let text = match cause.downcast_ref::<Unresolved>() {
+            Some(unresolved) => unresolved.detail(),
+            None => cause.to_string(),
+        };
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+    }
+    if parts.is_empty() {
+        parts.push("no cause given".to_string());
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
     use uuid::Uuid;
 
+    use super::super::target::resolve::tests::FakeLookup;
+    use super::super::target::{DEFAULT_ALLOWED_PORTS, Lookup, RESOLVE_TIMEOUT, Resolver};
     use super::*;
+
+    fn due(target_url: &str) -> DueDelivery {
+        DueDelivery {
+            id: Uuid::now_v7(),
+            subscription_id: Uuid::now_v7(),
+            target_url: target_url.into(),
+            secret: SigningSecret::generate(),
+            body: r#"{"event":"lead.created"}"#.into(),
+            attempt_count: 0,
+        }
+    }
+
+    fn sender(policy: TargetPolicy, lookup: Arc<dyn Lookup>, resolve: Duration) -> Sender {
+        let targets = Targets::new(
+            policy,
+            DEFAULT_ALLOWED_PORTS.to_vec(),
+            Resolver::new(lookup, resolve),
+        );
+        Sender::new(Arc::new(targets), Duration::from_secs(2))
+    }
+
+    /// A sender to loopback receivers, as in development.
+    fn insecure() -> Sender {
+        sender(TargetPolicy::Insecure, FakeLookup::of(&[]), RESOLVE_TIMEOUT)
+    }
+
+    /// A receiver on loopback that reads the request, then writes `answer` (if any) and closes.
+    async fn receiver(answer: Option<&'static [u8]>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = [0; 4096];
+                let _ = stream.read(&mut request).await;
+                if let Some(answer) = answer {
+                    let _ = stream.write_all(answer).await;
+                }
+            }
+        });
+        port
+    }
+
+    async fn failure_of(sender: &Sender, url: &str) -> Sent {
+        let sent = sender.attempt(&due(url), 1_700_000_000).await;
+        assert!(sent.failure.is_some(), "{url}: {sent:?}");
+        sent
+    }
+
+    /// Each way a delivery fails, provoked for real, gives its word of the vocabulary; the
+    /// operator's detail says more.
+    #[tokio::test]
+    async fn each_failure_is_told_in_the_fixed_vocabulary() {
+        let sender = insecure();
+        let status = receiver(Some(
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n",
+        ))
+        .await;
+        let redirect = receiver(Some(
+            b"HTTP/1.1 302 Found\r\nlocation: http://10.0.0.1/\r\ncontent-length: 0\r\n\r\n",
+        ))
+        .await;
+        let plain = receiver(Some(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")).await;
+        let hangs_up = receiver(None).await;
+        let closed = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        for (url, failure) in [
+            (format!("http://127.0.0.1:{status}/"), Failure::Status(503)),
+            (
+                format!("http://127.0.0.1:{redirect}/"),
+                Failure::Status(302),
+            ),
+            (format!("https://127.0.0.1:{plain}/"), Failure::Tls),
+            (
+                format!("http://127.0.0.1:{hangs_up}/"),
+                Failure::NoHttpAnswer,
+            ),
+            (
+                format!("http://127.0.0.1:{closed}/"),
+                Failure::ConnectionRefused,
+            ),
+        ] {
+            let sent = failure_of(&sender, &url).await;
+            assert_eq!(sent.failure, Some(failure), "{url}: {sent:?}");
+        }
+        // What the TLS library said stays in the operator's log.
+        let sent = failure_of(&sender, &format!("https://127.0.0.1:{plain}/")).await;
+        let detail = sent.detail.unwrap_or_default();
+        assert!(detail.contains("corrupt message"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_never_answers_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts (the kernel's backlog does) and never answers.
+        let sender = Sender::new(
+            Arc::new(Targets::new(
+                TargetPolicy::Insecure,
+                Vec::new(),
+                Resolver::new(FakeLookup::of(&[]), RESOLVE_TIMEOUT),
+            )),
+            Duration::from_millis(200),
+        );
+        let sent = failure_of(&sender, &format!("http://127.0.0.1:{port}/")).await;
+        assert_eq!(sent.failure, Some(Failure::TimedOut), "{sent:?}");
+        drop(listener);
+    }
+
+    /// Under the public policy the client resolves through the checked resolver: a name that
+    /// resolves to loopback is refused before any connection, and a lookup that never ends
+    /// is cut off by the resolver's own timeout, not the request's.
+    #[tokio::test]
+    async fn a_name_that_is_not_public_or_too_slow_is_not_sent_to() {
+        let private = sender(
+            TargetPolicy::Public,
+            FakeLookup::of(&["127.0.0.1"]),
+            RESOLVE_TIMEOUT,
+        );
+        let sent = failure_of(&private, "https://hooks.example.com/").await;
+        assert_eq!(sent.failure, Some(Failure::NotPublic), "{sent:?}");
+        let detail = sent.detail.unwrap_or_default();
+        assert!(detail.contains("resolves to 127.0.0.1"), "{detail}");
+        assert!(!detail.contains("example.com/"), "no URL: {detail}");
+
+        let slow = sender(
+            TargetPolicy::Public,
+            Arc::new(FakeLookup::Never),
+            Duration::from_millis(50),
+        );
+        let sent = failure_of(&slow, "https://hooks.example.com/").await;
+        assert_eq!(sent.failure, Some(Failure::LookupTimedOut), "{sent:?}");
+    }
+
+    #[tokio::test]
+    async fn a_target_the_rules_no_longer_allow_is_not_sent_to() {
+        let public = sender(
+            TargetPolicy::Public,
+            FakeLookup::of(&["93.184.216.34"]),
+            RESOLVE_TIMEOUT,
+        );
+        for url in [
+            "https://8.8.8.8:22/",
+            "https://[2002:7f00:1::]/",
+            "http://hooks.example.com/",
+        ] {
+            let sent = failure_of(&public, url).await;
+            assert_eq!(sent.failure, Some(Failure::TargetNotAllowed), "{url}");
+            assert_eq!(sent.status_code, None);
+        }
+    }
+
+    #[test]
+    fn the_vocabulary_is_the_one_the_spec_lists() {
+        let words: Vec<String> = [
+            Failure::Status(503),
+            Failure::TimedOut,
+            Failure::ConnectionRefused,
+            Failure::ConnectFailed,
+            Failure::Tls,
+            Failure::NoHttpAnswer,
+            Failure::NotPublic,
+            Failure::LookupTimedOut,
+            Failure::TargetNotAllowed,
+            Failure::Internal,
+        ]
+        .iter()
+        .map(Failure::to_string)
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "HTTP 503",
+                "timed out",
+                "connection refused",
+                "could not connect",
+                "TLS handshake failed",
+                "no valid HTTP answer",
+                "does not resolve to public addresses only",
+                "DNS lookup timed out",
+                "target URL not allowed",
+                "not sent: server error",
+            ]
+        );
+    }
 
     /// Computed independently, with Python's `hmac` and `base64` modules:
     /// `hmac.new(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", b'{"a":1}', "sha256").hexdigest()`

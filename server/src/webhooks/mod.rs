@@ -22,8 +22,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
 
-use self::delivery::{Sender, Sent};
-use self::target::TargetPolicy;
+use self::delivery::{Failure, Sender, Sent};
+use self::target::{
+    DEFAULT_ALLOWED_PORTS, DELIVERY_LOOKUPS, Lookup, RESOLVE_TIMEOUT, Resolver,
+    SUBSCRIPTION_LOOKUPS, SystemLookup, TargetPolicy, Targets, WhenBusy,
+};
 use crate::domain::{
     self, Attempt, AttemptOutcome, DISABLE_AFTER_FAILED_DELIVERIES, DueDelivery, RetrySchedule,
 };
@@ -35,6 +38,14 @@ use crate::store::{Store, StoredSecret};
 pub struct WebhookConfig {
     /// Which targets may be subscribed and sent to.
     pub policy: TargetPolicy,
+    /// The ports a target may use under the public policy.
+    pub allowed_ports: Vec<u16>,
+    /// How long a target's name may take to resolve.
+    pub resolve_timeout: Duration,
+    /// How names are resolved; `None`: the system's resolver, with one bounded pool of
+    /// lookups for new subscriptions and another for deliveries, so that neither can starve
+    /// the other.
+    pub lookup: Option<Arc<dyn Lookup>>,
     /// When failed deliveries are tried again.
     pub retry: RetrySchedule,
     /// How long a receiver has to answer.
@@ -46,13 +57,16 @@ pub struct WebhookConfig {
 }
 
 impl Default for WebhookConfig {
-    /// The documented behaviour: public `https` targets, retried after 1, 5 and 15 seconds,
-    /// 10 seconds to answer. The secrets key is a new one that lives as long as the value: a
-    /// server that must unseal its secrets after a restart is given its keys (as
-    /// `leads-server serve` is).
+    /// The documented behaviour: public `https` targets on ports 443 and 8443, 5 seconds to
+    /// resolve, retried after 1, 5 and 15 seconds, 10 seconds to answer. The secrets key is a
+    /// new one that lives as long as the value: a server that must unseal its secrets after a
+    /// restart is given its keys (as `leads-server serve` is).
     fn default() -> Self {
         Self {
             policy: TargetPolicy::Public,
+            allowed_ports: DEFAULT_ALLOWED_PORTS.to_vec(),
+            resolve_timeout: RESOLVE_TIMEOUT,
+            lookup: None,
             retry: RetrySchedule::documented(),
             timeout: delivery::TIMEOUT,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
@@ -78,7 +92,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// The running delivery worker, as the API sees it.
 pub struct Webhooks {
     /// Which targets a new subscription may name.
-    pub policy: TargetPolicy,
+    pub targets: Arc<Targets>,
     /// How many subscriptions an organization may have.
     pub max_subscriptions: u32,
     /// The keys that seal a new subscription's secret.
@@ -90,7 +104,18 @@ impl Webhooks {
     /// Starts delivering from `store`, for as long as the server holds it (the worker keeps
     /// only a weak reference between rounds).
     pub fn start(store: &Arc<dyn Store>, config: WebhookConfig, log: slog::Logger) -> Self {
-        let sender = Sender::new(config.policy, config.timeout);
+        let targets = |at_once, when_busy| {
+            let lookup = config
+                .lookup
+                .clone()
+                .unwrap_or_else(|| Arc::new(SystemLookup::new(at_once, when_busy)));
+            Arc::new(Targets::new(
+                config.policy,
+                config.allowed_ports.clone(),
+                Resolver::new(lookup, config.resolve_timeout),
+            ))
+        };
+        let sender = Sender::new(targets(DELIVERY_LOOKUPS, WhenBusy::Wait), config.timeout);
         let wake = Arc::new(Notify::new());
         let worker = Worker {
             store: Arc::downgrade(store),
@@ -108,7 +133,7 @@ impl Webhooks {
             log.new(slog::o!("task" => "webhook-sweep")),
         ));
         Self {
-            policy: config.policy,
+            targets: targets(SUBSCRIPTION_LOOKUPS, WhenBusy::Refuse),
             max_subscriptions: config.max_subscriptions,
             secrets: config.secrets,
             wake,
@@ -230,28 +255,37 @@ impl Worker {
                     Sent {
                         status_code: None,
                         response_time_ms: 0,
-                        error: Some("not sent: the server could not sign it".to_owned()),
+                        failure: Some(Failure::Internal),
+                        detail: Some(format!("unsealing the signing secret: {error}")),
                     }
                 }
             };
             let number = delivery.attempt_count.saturating_add(1);
-            let outcome = match &sent.error {
+            let outcome = match &sent.failure {
                 None => AttemptOutcome::Delivered,
                 Some(_) => retry.after_failure(number, domain::now()),
             };
-            if let Some(error) = &sent.error {
-                slog::info!(log, "a delivery attempt failed";
-                    "delivery" => %delivery.id,
-                    "subscription" => %delivery.subscription_id,
+            if let Some(failure) = &sent.failure {
+                // The subscriber sees `failure`; the detail (addresses, certificate names, the
+                // system's error) is for the operator only. Neither holds the secret. A
+                // failure of the server's own is a warning: only the operator can mend it.
+                let failed = log.new(slog::o!(
+                    "delivery" => delivery.id.to_string(),
+                    "subscription" => delivery.subscription_id.to_string(),
                     "attempt" => number,
-                    "error" => error);
+                    "error" => failure.to_string(),
+                    "detail" => sent.detail.clone().unwrap_or_default()));
+                match failure {
+                    Failure::Internal => slog::warn!(failed, "a delivery attempt failed"),
+                    _ => slog::info!(failed, "a delivery attempt failed"),
+                }
             }
             let attempt = Attempt {
                 delivery: delivery.id,
                 at,
                 status_code: sent.status_code,
                 response_time_ms: sent.response_time_ms,
-                error: sent.error,
+                error: sent.failure.map(|failure| failure.to_string()),
                 outcome,
             };
             if let Err(error) = store
