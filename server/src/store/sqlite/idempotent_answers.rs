@@ -116,7 +116,7 @@ pub(super) fn sweep_batch(connection: &Connection, now: DateTime<Utc>) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{open, raw};
+    use super::super::tests::{open, plan, raw};
     use super::*;
     use crate::store::Store;
     use crate::store::suite::{T0, at};
@@ -168,17 +168,5 @@ mod tests {
         let sweep = plan(&raw, SWEEP_BATCH_SQL, (0, SWEEP_BATCH));
         assert!(sweep.contains("idempotent_answers_by_expiry"), "{sweep}");
         assert!(!sweep.contains("SCAN idempotent_answers"), "{sweep}");
-    }
-
-    /// How SQLite would run `sql`: its query plan's steps, joined.
-    fn plan(raw: &Connection, sql: &str, parameters: impl rusqlite::Params) -> String {
-        raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .and_then(|mut statement| {
-                statement
-                    .query_map(parameters, |row| row.get::<_, String>(3))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .expect("plan")
-            .join("; ")
     }
 }

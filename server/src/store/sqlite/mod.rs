@@ -515,6 +515,18 @@ mod tests {
         Connection::open(dir.path().join("leads.db")).expect("raw connection")
     }
 
+    /// How SQLite would run `sql`: its query plan's steps, joined.
+    pub(super) fn plan(raw: &Connection, sql: &str, parameters: impl rusqlite::Params) -> String {
+        raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .and_then(|mut statement| {
+                statement
+                    .query_map(parameters, |row| row.get::<_, String>(3))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .expect("plan")
+            .join("; ")
+    }
+
     /// The first column of every row of `sql`, as text.
     pub(super) fn first_column(connection: &Connection, sql: &str) -> Vec<String> {
         connection

@@ -597,22 +597,10 @@ fn optional_time(micros: Option<i64>, column: &str) -> Result<Option<DateTime<Ut
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{open, raw};
+    use super::super::tests::{open, plan, raw};
     use super::*;
     use crate::store::Store;
     use crate::store::suite::{T0, at};
-
-    /// How SQLite would run `sql`: its query plan's steps, joined.
-    fn plan(raw: &Connection, sql: &str, parameters: impl rusqlite::Params) -> String {
-        raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .and_then(|mut statement| {
-                statement
-                    .query_map(parameters, |row| row.get::<_, String>(3))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .expect("plan")
-            .join("; ")
-    }
 
     fn count(raw: &Connection, table: &str) -> i64 {
         raw.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
