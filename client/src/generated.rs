@@ -42,7 +42,6 @@ keys that later versions may add.
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -75,6 +74,10 @@ keys that later versions may add.
         InternalError,
         #[serde(rename = "SERVICE_UNAVAILABLE")]
         ServiceUnavailable,
+        /// A value this version of the client does not know, which a later version of
+        /// the API may send.
+        #[serde(untagged)]
+        Unknown(UnknownValue),
     }
     impl ::std::fmt::Display for ErrorCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -91,6 +94,7 @@ keys that later versions may add.
                 Self::RateLimited => f.write_str("RATE_LIMITED"),
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
                 Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
+                Self::Unknown(ref value) => f.write_str(value.as_str()),
             }
         }
     }
@@ -1299,7 +1303,6 @@ Leads stored before these limits (API 2.0.0) are returned as they were stored.
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -1320,6 +1323,10 @@ Leads stored before these limits (API 2.0.0) are returned as they were stored.
         Closed,
         #[serde(rename = "lost")]
         Lost,
+        /// A value this version of the client does not know, which a later version of
+        /// the API may send.
+        #[serde(untagged)]
+        Unknown(UnknownValue),
     }
     impl ::std::fmt::Display for LeadStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1330,6 +1337,7 @@ Leads stored before these limits (API 2.0.0) are returned as they were stored.
                 Self::Disqualified => f.write_str("disqualified"),
                 Self::Closed => f.write_str("closed"),
                 Self::Lost => f.write_str("lost"),
+                Self::Unknown(ref value) => f.write_str(value.as_str()),
             }
         }
     }
@@ -2120,7 +2128,6 @@ routes).
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -2135,6 +2142,10 @@ routes).
         Success,
         #[serde(rename = "failed")]
         Failed,
+        /// A value this version of the client does not know, which a later version of
+        /// the API may send.
+        #[serde(untagged)]
+        Unknown(UnknownValue),
     }
     impl ::std::fmt::Display for WebhookDeliveryStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2142,6 +2153,7 @@ routes).
                 Self::Pending => f.write_str("pending"),
                 Self::Success => f.write_str("success"),
                 Self::Failed => f.write_str("failed"),
+                Self::Unknown(ref value) => f.write_str(value.as_str()),
             }
         }
     }
@@ -2205,7 +2217,6 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -2220,6 +2231,10 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
         LeadUpdated,
         #[serde(rename = "lead.status_changed")]
         LeadStatusChanged,
+        /// A value this version of the client does not know, which a later version of
+        /// the API may send.
+        #[serde(untagged)]
+        Unknown(UnknownValue),
     }
     impl ::std::fmt::Display for WebhookEventType {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2227,6 +2242,7 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
                 Self::LeadCreated => f.write_str("lead.created"),
                 Self::LeadUpdated => f.write_str("lead.updated"),
                 Self::LeadStatusChanged => f.write_str("lead.status_changed"),
+                Self::Unknown(ref value) => f.write_str(value.as_str()),
             }
         }
     }
@@ -6110,6 +6126,28 @@ shown again.
             }
         }
     }
+    /// A value of an extensible enum that this version of the client does not know
+    /// (the spec marks such enums `x-extensible`). It is made only by reading an
+    /// answer, so a request never sends one the client did not read.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct UnknownValue(::std::string::String);
+    impl UnknownValue {
+        /// The value as the server sent it.
+        pub fn as_str(&self) -> &str {
+            &self.0
+        }
+    }
 }
 #[derive(Clone, Debug)]
 /**Client for Aura Leads API
@@ -6185,6 +6223,13 @@ Besides the standard string formats (`email`, `uuid`, `date-time`), two are this
 own: `iana-time-zone`, a zone name of the IANA time zone database such as
 `America/New_York`; and `cursor`, a value of `pagination.next_cursor` issued by this API.
 The server enforces both.
+
+## Extensible enums
+
+An enum marked `x-extensible: true` (`ErrorCode`, `LeadStatus`, `WebhookDeliveryStatus`,
+`WebhookEventType`) may gain values in a minor version: a client must accept a value it
+does not know where it reads one (the Rust client reads it as the variant `Unknown`), and
+sends only the values it knows. Every other enum changes only in a major version.
 
 ## Limits
 

@@ -23,6 +23,12 @@ pub use document::{Document, METHODS, Node, Operation, RefError, Response, schem
 /// Where the spec lives, relative to the workspace root.
 pub const SPEC_PATH: &str = "openapi/leads.yaml";
 
+/// The extension that marks an enum schema extensible (`x-extensible: true`): later minor
+/// versions may add values, so consumers accept values they do not know. The client generator
+/// gives such enums a catch-all variant; the diff engine counts a value added to one as
+/// compatible.
+pub const EXTENSIBLE: &str = "x-extensible";
+
 /// Why the spec could not be found or read.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -196,10 +196,9 @@ mod tests {
 
     #[test]
     fn each_breaking_mutation_needs_a_major_step() {
-        let mutations: [(&str, Mutation); 4] = [
+        let mutations: [(&str, Mutation); 3] = [
             ("remove Lead.company", remove_lead_company),
             ("require full_name on create", require_full_name),
-            ("add `archived` to LeadStatus", add_archived_status),
             ("shorten LeadCreate.company", shorten_company),
         ];
         for (name, mutate) in mutations {
@@ -228,6 +227,14 @@ mod tests {
         assert!(!passed);
         assert!(message.contains("set info.version to 1.1.0"), "{message}");
         assert!(verdict_of("1.0.0", "1.1.0", add_score).0);
+    }
+
+    #[test]
+    fn a_value_added_to_an_extensible_enum_needs_a_minor_step() {
+        let (passed, message) = verdict_of("1.0.0", "1.0.1", add_archived_status);
+        assert!(!passed);
+        assert!(message.contains("set info.version to 1.1.0"), "{message}");
+        assert!(verdict_of("1.0.0", "1.1.0", add_archived_status).0);
     }
 
     #[test]

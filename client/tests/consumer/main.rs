@@ -8,9 +8,11 @@
 //! - [`retries_end_to_end`]: the retries against the real server, with a lost answer and
 //!   `429`s;
 //! - [`webhooks`]: a webhook receiver verifying the real server's deliveries;
+//! - [`extensible`]: answers with enum values this client does not know, read, not refused;
 //! - [`readme`]: every Rust block of the README is code that one of the above runs.
 
 mod examples;
+mod extensible;
 mod integration;
 mod readme;
 mod retries;

@@ -31,7 +31,12 @@ fn client(server: &MockServer, policy: RetryPolicy) -> Client {
 
 /// A lead as the server answers it, with `status`.
 fn lead_response(status: u16) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
+    ResponseTemplate::new(status).set_body_json(lead_body())
+}
+
+/// The body of an answer with a lead.
+pub(crate) fn lead_body() -> serde_json::Value {
+    json!({
         "success": true,
         "data": {
             "id": LEAD_ID,
@@ -60,17 +65,22 @@ fn lead_response(status: u16) -> ResponseTemplate {
             "created_at": "2026-01-01T00:00:00Z",
             "updated_at": "2026-01-01T00:00:00Z"
         }
-    }))
+    })
 }
 
 /// An error answer as the server gives it, with `status` and no header.
 fn error_response(status: u16) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
+    ResponseTemplate::new(status).set_body_json(error_body("VALIDATION_ERROR"))
+}
+
+/// The body of an error answer with `code`.
+pub(crate) fn error_body(code: &str) -> serde_json::Value {
+    json!({
         "success": false,
         "error": "scripted",
-        "code": "VALIDATION_ERROR",
+        "code": code,
         "requestId": "req_1"
-    }))
+    })
 }
 
 /// Answers `first` to the first `times` requests to `method path`, then `then`.

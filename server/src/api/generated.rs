@@ -2450,7 +2450,8 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       "INTERNAL_ERROR",
       "SERVICE_UNAVAILABLE"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "ErrorResponse": {
     "additionalProperties": false,
@@ -3074,7 +3075,8 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       "closed",
       "lost"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "LeadStatusChangedEvent": {
     "additionalProperties": false,
@@ -3434,7 +3436,8 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       "success",
       "failed"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "WebhookEvent": {
     "description": "The body of every webhook delivery: one of the lead events, told apart by `event`.\n",
@@ -3465,7 +3468,8 @@ pub const OPENAPI_SCHEMAS: &str = r##"{
       "lead.updated",
       "lead.status_changed"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "WebhookListQuery": {
     "properties": {
@@ -3709,7 +3713,8 @@ pub const JSON_SCHEMAS: &str = r##"{
       "INTERNAL_ERROR",
       "SERVICE_UNAVAILABLE"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "ErrorResponse": {
     "additionalProperties": false,
@@ -4389,7 +4394,8 @@ pub const JSON_SCHEMAS: &str = r##"{
       "closed",
       "lost"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "LeadStatusChangedEvent": {
     "additionalProperties": false,
@@ -4778,7 +4784,8 @@ pub const JSON_SCHEMAS: &str = r##"{
       "success",
       "failed"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "WebhookEvent": {
     "description": "The body of every webhook delivery: one of the lead events, told apart by `event`.\n",
@@ -4809,7 +4816,8 @@ pub const JSON_SCHEMAS: &str = r##"{
       "lead.updated",
       "lead.status_changed"
     ],
-    "type": "string"
+    "type": "string",
+    "x-extensible": true
   },
   "WebhookListQuery": {
     "properties": {

@@ -128,6 +128,8 @@ corpus! {
     error_status_added_without_envelope,
     error_status_removed,
     example_changed,
+    extensibility_marked_with_a_value,
+    extensible_enum_value_added,
     extension_changed,
     external_docs_changed,
     info_changed,

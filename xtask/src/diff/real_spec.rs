@@ -57,6 +57,13 @@ pub mod mutations {
     }
 
     /// Adds the status `archived`.
+    /// Takes `x-extensible` off `LeadStatus`.
+    pub fn close_lead_status(spec: &mut Value) {
+        if let Some(schema) = schema(spec, "LeadStatus").as_object_mut() {
+            schema.remove(leads_spec::EXTENSIBLE);
+        }
+    }
+
     pub fn add_archived_status(spec: &mut Value) {
         schema(spec, "LeadStatus")["enum"]
             .as_array_mut()
@@ -96,8 +103,24 @@ fn requiring_a_request_field_breaks() {
 }
 
 #[test]
-fn a_new_status_breaks_through_the_responses_that_carry_it() {
+fn a_new_status_is_compatible_since_lead_status_is_extensible() {
     let changes = changes_after(mutations::add_archived_status);
+    assert_eq!(
+        changes,
+        [("response-extensible-enum-value-added", Class::Compatible)]
+    );
+}
+
+#[test]
+fn a_new_status_breaks_where_lead_status_is_not_extensible() {
+    let mut old = spec();
+    mutations::close_lead_status(&mut old);
+    let mut new = old.clone();
+    mutations::add_archived_status(&mut new);
+    let changes: Vec<_> = compare(&old, &new)
+        .into_iter()
+        .map(|change| (change.kind, change.class))
+        .collect();
     assert_eq!(changes, [("response-enum-value-added", Class::Breaking)]);
 }
 

@@ -144,6 +144,8 @@ rules! {
         "a link for readers: nothing sent or received changes";
     EXTENSION_CHANGED: "extension-changed", Documentation,
         "x- extensions are for tools, not part of the wire contract";
+    EXTENSIBILITY_CHANGED: "extensibility-changed", Documentation,
+        "x-extensible says whether later versions may add values to the enum; nothing sent or received changes now (values added while it is marked are compatible)";
     INFO_CHANGED: "info-changed", Documentation,
         "contact and license details do not change the wire contract";
     TAGS_CHANGED: "tags-changed", Documentation,
@@ -191,6 +193,9 @@ directed! {
     ENUM_VALUE_ADDED: "enum-value-added",
         request Compatible "old consumers send only the old values, which stay valid",
         response Breaking "clients whose enums reject unknown values, like our generated Rust client (progenitor/serde), fail on it; lenient clients are unaffected";
+    EXTENSIBLE_ENUM_VALUE_ADDED: "extensible-enum-value-added",
+        request Compatible "old consumers send only the old values, which stay valid",
+        response Compatible "the enum was marked x-extensible in the old version: its consumers accept values they do not know (the Rust client reads them as Unknown)";
     ENUM_ADDED: "enum-added",
         request Breaking "only the listed values are now accepted; other values old consumers send are rejected",
         response Compatible "old consumers handled any value and now receive only listed ones";

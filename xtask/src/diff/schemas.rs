@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use leads_spec::EXTENSIBLE;
 use leads_spec::{Node, schema_component};
 use serde_json::Value;
 
@@ -243,11 +244,16 @@ impl<'a> Walk<'_, 'a, '_> {
                 "enum",
                 "enum dropped: any value allowed".into(),
             ),
-            (Some(old), Some(new)) => self.enum_members(&old, &new),
+            (Some(old), Some(new)) => {
+                let extensible = pair.old.value.get(EXTENSIBLE) == Some(&Value::Bool(true));
+                self.enum_members(&old, &new, extensible);
+            }
         }
     }
 
-    fn enum_members(&mut self, old: &Node<'a>, new: &Node<'a>) {
+    /// The values removed, added (compatible both ways if the old schema was `extensible`:
+    /// its consumers were told to expect more) and reordered.
+    fn enum_members(&mut self, old: &Node<'a>, new: &Node<'a>, extensible: bool) {
         let listed =
             |node: &Node<'a>| -> Vec<Value> { node.value.as_array().cloned().unwrap_or_default() };
         let (old_values, new_values) = (listed(old), listed(new));
@@ -267,12 +273,12 @@ impl<'a> Walk<'_, 'a, '_> {
             if !old_values.contains(value) {
                 let what = format!("enum value {} added", show(Some(value)));
                 let new_pointer = format!("{}/{index}", new.pointer);
-                self.record(
-                    &rules::ENUM_VALUE_ADDED,
-                    Some(old.pointer.clone()),
-                    Some(new_pointer),
-                    what,
-                );
+                let rule = if extensible {
+                    &rules::EXTENSIBLE_ENUM_VALUE_ADDED
+                } else {
+                    &rules::ENUM_VALUE_ADDED
+                };
+                self.record(rule, Some(old.pointer.clone()), Some(new_pointer), what);
             }
         }
         let same_members = old_values.len() == new_values.len()

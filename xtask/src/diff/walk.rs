@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use leads_spec::EXTENSIBLE;
 use leads_spec::pointer::escape;
 use leads_spec::{Document, Node};
 use serde_json::Value;
@@ -88,6 +89,7 @@ pub fn documentation_rule(key: &str) -> Option<&'static Rule> {
         "title" => &rules::TITLE_CHANGED,
         "example" | "examples" => &rules::EXAMPLE_CHANGED,
         "externalDocs" => &rules::EXTERNAL_DOCS_CHANGED,
+        EXTENSIBLE => &rules::EXTENSIBILITY_CHANGED,
         key if key.starts_with("x-") => &rules::EXTENSION_CHANGED,
         _ => return None,
     })

@@ -1,9 +1,10 @@
 //! The progenitor client: `client/src/generated.rs` from the working spec, and the released
 //! client the contract suite uses from the latest released spec.
 //!
-//! progenitor writes it as is, bar two changes to typify's types: builders of open objects
-//! start empty ([`default_flattened_maps`]), and no type refuses unknown fields
-//! ([`tolerate_unknown_fields`]). The working client carries a retry policy and sends through
+//! progenitor writes it as is, bar three changes to typify's types: builders of open objects
+//! start empty ([`default_flattened_maps`]), no type refuses unknown fields
+//! ([`tolerate_unknown_fields`]), and enums the spec marks extensible accept values they do
+//! not know ([`extensible`]). The working client carries a retry policy and sends through
 //! `leads_client`'s own `ClientHooks` ([`Sending::WithRetries`]), its constructors unchanged
 //! ([`default_inner_value`]); the released one sends as progenitor does.
 
@@ -16,7 +17,7 @@ use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagSt
 use serde_json::Value;
 use syn::visit_mut::VisitMut;
 
-use super::{Generated, render_file};
+use super::{Generated, extensible, render_file};
 
 pub const PATH: &str = "client/src/generated.rs";
 
@@ -38,6 +39,7 @@ pub fn generate(
     source: &str,
     sending: Sending,
 ) -> Result<Generated> {
+    let extensible = extensible::marked(spec_json);
     let mut spec_json = spec_json.clone();
     keep_unknown_properties(&mut spec_json);
     let openapi = to_openapi(&spec_json)
@@ -58,6 +60,7 @@ pub fn generate(
         syn::parse2(tokens).context("progenitor's client does not parse as Rust")?;
     default_flattened_maps(&mut file);
     tolerate_unknown_fields(&mut file);
+    extensible::open_enums(&mut file, &extensible);
     if sending == Sending::WithRetries {
         default_inner_value(&mut file);
     }

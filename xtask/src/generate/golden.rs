@@ -112,3 +112,30 @@ fn client_open_object() {
     );
     insta::assert_snapshot!(generated.contents);
 }
+
+/// An enum marked `x-extensible` takes a catch-all variant, is no longer `Copy`, and shows an
+/// unknown value as sent; an enum not marked stays closed.
+#[test]
+fn client_extensible_enums() {
+    let generated = client::generate(
+        &accepted("extensible_enums"),
+        client::PATH,
+        SPEC_PATH,
+        client::Sending::Plain,
+    )
+    .expect("the fixture generates");
+    let code = &generated.contents;
+    assert_eq!(
+        code.matches("Unknown(UnknownValue)").count(),
+        1,
+        "Status only: {code}"
+    );
+    assert!(code.contains("Self::Unknown(ref value) => f.write_str(value.as_str())"));
+    assert!(code.contains("pub struct UnknownValue(::std::string::String);"));
+    let types = code
+        .split("pub enum ")
+        .skip(1)
+        .map(|rest| rest.split_once(' ').map_or("", |(name, _)| name));
+    assert_eq!(types.collect::<Vec<_>>(), ["Size", "Status"]);
+    insta::assert_snapshot!(generated.contents);
+}

@@ -5,6 +5,7 @@
 //! `--check` can regenerate in memory and compare.
 
 mod client;
+mod extensible;
 #[cfg(test)]
 mod golden;
 mod server;
