@@ -29,6 +29,12 @@ pub const SPEC_PATH: &str = "openapi/leads.yaml";
 /// compatible.
 pub const EXTENSIBLE: &str = "x-extensible";
 
+/// The extension that names, on a response, the request parameters whose presence alone
+/// brings it (`x-only-when-sent: [{in: header, name: If-None-Match}]`): a consumer that never
+/// sends them never receives it. The diff engine counts such a response, added together with
+/// those parameters (optional), as compatible.
+pub const ONLY_WHEN_SENT: &str = "x-only-when-sent";
+
 /// Why the spec could not be found or read.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -218,6 +218,8 @@ corpus! {
     security_scheme_changed,
     shared_response_changed,
     success_status_added,
+    success_status_added_for_new_parameter,
+    success_status_added_for_old_parameter,
     success_status_changed,
     success_status_removed,
     summary_changed,

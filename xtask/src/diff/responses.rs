@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use leads_spec::{Document, Node, Operation, Response, schema_component};
+use leads_spec::{Document, Node, ONLY_WHEN_SENT, Operation, Response, schema_component};
 use serde_json::Value;
 
 use super::change::Group;
@@ -58,7 +58,7 @@ pub fn compare<'a>(diff: &mut Diff<'a>, group: &Group, old: &Operation<'a>, new:
         .iter()
         .filter(|new| missing_from(&old_responses, new.status))
         .collect();
-    statuses(diff, group, &removed, &added);
+    statuses(diff, group, (old, new), &removed, &added);
     for old_response in &old_responses {
         if let Some(new_response) = new_responses
             .iter()
@@ -72,7 +72,13 @@ pub fn compare<'a>(diff: &mut Diff<'a>, group: &Group, old: &Operation<'a>, new:
 
 /// Statuses that appeared or disappeared. One success status swapped for another is a single
 /// change: that is how consumers experience it.
-fn statuses(diff: &mut Diff, group: &Group, removed: &[&Response], added: &[&Response]) {
+fn statuses<'a>(
+    diff: &mut Diff<'a>,
+    group: &Group,
+    (old_operation, new_operation): (&Operation<'a>, &Operation<'a>),
+    removed: &[&Response<'a>],
+    added: &[&Response<'a>],
+) {
     let (removed_errors, removed_successes): (Vec<&&Response>, Vec<&&Response>) = removed
         .iter()
         .partition(|response| is_error(response.status));
@@ -103,14 +109,22 @@ fn statuses(diff: &mut Diff, group: &Group, removed: &[&Response], added: &[&Res
             );
         }
         for new in added_successes {
-            let what = format!("success status {} added", new.status);
-            diff.record(
-                group,
-                &rules::SUCCESS_STATUS_ADDED,
-                None,
-                Some(new.node.pointer.clone()),
-                what,
-            );
+            let (rule, what) =
+                match only_for_new_parameters(diff, old_operation, new_operation, new) {
+                    Some(parameters) => (
+                        &rules::SUCCESS_STATUS_ADDED_FOR_NEW_PARAMETER,
+                        format!(
+                            "success status {} added, only for requests that send {}",
+                            new.status,
+                            parameters.join(" or ")
+                        ),
+                    ),
+                    None => (
+                        &rules::SUCCESS_STATUS_ADDED,
+                        format!("success status {} added", new.status),
+                    ),
+                };
+            diff.record(group, rule, None, Some(new.node.pointer.clone()), what);
         }
     }
     for old in removed_errors {
@@ -148,6 +162,59 @@ fn statuses(diff: &mut Diff, group: &Group, removed: &[&Response], added: &[&Res
         };
         diff.record(group, rule, None, Some(new.node.pointer.clone()), what);
     }
+}
+
+/// The request parameters that alone bring `response` (its `x-only-when-sent`), named as
+/// `in name`, if every one is optional in the new operation and absent from the old one, so
+/// that no consumer of the old version can send it; else `None`.
+fn only_for_new_parameters<'a>(
+    diff: &Diff<'a>,
+    old: &Operation<'a>,
+    new: &Operation<'a>,
+    response: &Response<'a>,
+) -> Option<Vec<String>> {
+    let resolved = diff.new.resolve_node(response.node.clone()).ok()?;
+    let listed = resolved.value.get(ONLY_WHEN_SENT)?.as_array()?;
+    let key = |parameter: &Value| -> Option<(String, String)> {
+        let place = parameter.get("in")?.as_str()?.to_string();
+        let name = parameter.get("name")?.as_str()?;
+        // Header names are case-insensitive; the others are not.
+        let name = if place == "header" {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        };
+        Some((place, name))
+    };
+    // (in, name) and whether required, of each parameter of `operation` (a parameter whose
+    // `$ref` leads nowhere is left out here; the comparison of parameters reports it).
+    let keyed =
+        |document: Document<'a>, operation: &Operation<'a>| -> Vec<((String, String), bool)> {
+            operation
+                .parameters()
+                .into_iter()
+                .filter_map(|listed| document.resolve_node(listed).ok())
+                .filter_map(|node| {
+                    let required = node.value.get("required") == Some(&Value::Bool(true));
+                    Some((key(node.value)?, required))
+                })
+                .collect()
+        };
+    let old_parameters = keyed(diff.old, old);
+    let new_parameters = keyed(diff.new, new);
+    let mut named = Vec::new();
+    for parameter in listed {
+        let wanted = key(parameter)?;
+        let optional_in_new = new_parameters
+            .iter()
+            .any(|(k, required)| *k == wanted && !required);
+        let in_old = old_parameters.iter().any(|(k, _)| *k == wanted);
+        if !optional_in_new || in_old {
+            return None;
+        }
+        named.push(format!("{} {}", wanted.0, wanted.1));
+    }
+    (!named.is_empty()).then_some(named)
 }
 
 /// One status both versions answer.

@@ -106,6 +106,8 @@ rules! {
         "old consumers (and generated clients) treat the new success status as an unexpected response";
     SUCCESS_STATUS_ADDED: "success-status-added", Breaking,
         "generated clients treat a success status they were not built with as an unexpected response";
+    SUCCESS_STATUS_ADDED_FOR_NEW_PARAMETER: "success-status-added-for-new-parameter", Compatible,
+        "only a request that sends a parameter new in this version gets it (x-only-when-sent), and old consumers cannot send one";
     ERROR_STATUS_ADDED: "error-status-added", Compatible,
         "it uses the error envelope old consumers already handle for any error";
     ERROR_STATUS_REMOVED: "error-status-removed", Compatible,
