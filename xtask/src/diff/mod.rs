@@ -75,7 +75,7 @@ pub use change::{Bump, Class, required_bump};
 pub use change::{Change, Group};
 pub use report::{Format, Title, render_titled};
 pub use source::{latest_release, load_source};
-pub use waivers::{Note, WAIVERS_PATH};
+pub use waivers::{Note, WAIVERS_PATH, apply_waivers};
 
 /// Every change from `old` to `new`, classified: operations (in path and method order), then
 /// component schemas (by name), then the document.
@@ -122,23 +122,6 @@ fn merge_shared(changes: Vec<Change>) -> Vec<Change> {
         }
     }
     merged
-}
-
-/// Applies the workspace's waivers to `changes` when `old` is the latest release, the document
-/// waivers judge changes from; returns the waivers that waived nothing. A malformed waivers
-/// file is an error whatever is compared.
-pub fn apply_waivers(root: &Path, old: &Value, changes: &mut [Change]) -> Result<Vec<Note>> {
-    let waivers = waivers::load(root)?;
-    if waivers.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Some(latest) = crate::release::latest(root)? else {
-        return Ok(Vec::new());
-    };
-    if leads_spec::load(&latest.path)? != *old {
-        return Ok(Vec::new());
-    }
-    Ok(waivers::apply(changes, &waivers, waivers::today()))
 }
 
 /// `cargo xtask diff [OLD] [NEW] --format …`: prints the report. Succeeds whatever changed,

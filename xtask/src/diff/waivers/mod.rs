@@ -241,6 +241,24 @@ impl Note {
     }
 }
 
+/// Applies the workspace's waivers to `changes` when `old` is the latest release, the document
+/// waivers judge changes from (a comparison from an older document is shown unwaived);
+/// returns the waivers that waived nothing. A malformed waivers file is an error whatever is
+/// compared.
+pub fn apply_waivers(root: &Path, old: &Value, changes: &mut [Change]) -> Result<Vec<Note>> {
+    let waivers = load(root)?;
+    if waivers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(latest) = crate::release::latest(root)? else {
+        return Ok(Vec::new());
+    };
+    if leads_spec::load(&latest.path)? != *old {
+        return Ok(Vec::new());
+    }
+    Ok(apply(changes, &waivers, today()))
+}
+
 /// Marks each breaking change a live waiver names as waived; returns the waivers that waived
 /// nothing, in file order. A waiver holds through its `expires` day.
 pub fn apply(changes: &mut [Change], waivers: &[Waiver], today: NaiveDate) -> Vec<Note> {

@@ -198,3 +198,38 @@ fn a_waiver_that_waives_nothing_is_noted() {
         ]
     );
 }
+
+#[test]
+fn waivers_judge_only_changes_from_the_latest_release() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(crate::release::RELEASED_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    let document = |version: &str| {
+        format!("openapi: 3.0.3\ninfo: {{title: t, version: {version}}}\npaths: {{}}\n")
+    };
+    for version in ["1.0.0", "1.1.0"] {
+        std::fs::write(dir.join(format!("{version}.yaml")), document(version)).unwrap();
+    }
+    let changes = || [change("unclassified", Class::Breaking, "/paths")];
+    let latest = leads_spec::parse(&document("1.1.0")).unwrap();
+    let older = leads_spec::parse(&document("1.0.0")).unwrap();
+    // No file: nothing to apply.
+    let mut from_latest = changes();
+    assert_eq!(
+        apply_waivers(root.path(), &latest, &mut from_latest).unwrap(),
+        []
+    );
+    let text = "waivers:\n  - kind: unclassified\n    pointer: /paths\n    reason: r\n";
+    std::fs::write(root.path().join(WAIVERS_PATH), text).unwrap();
+    apply_waivers(root.path(), &latest, &mut from_latest).unwrap();
+    assert!(from_latest[0].waiver.is_some());
+    let mut from_older = changes();
+    assert_eq!(
+        apply_waivers(root.path(), &older, &mut from_older).unwrap(),
+        []
+    );
+    assert_eq!(from_older[0].waiver, None);
+    // Malformed, it is an error whatever is compared.
+    std::fs::write(root.path().join(WAIVERS_PATH), "waivers: [1]\n").unwrap();
+    assert!(apply_waivers(root.path(), &older, &mut changes()).is_err());
+}
