@@ -9,6 +9,9 @@
 //! The changes and their classes come from [`crate::diff`]; a failure names each change that
 //! needs a bigger step than the one taken, the version to use, and the command that prints the
 //! whole report.
+//!
+//! Waivers ([`diff::WAIVERS_PATH`]) are applied first: a waived breaking change needs a minor
+//! step, and is listed with its reason; a stale waiver is reported, an expired one fails.
 
 use std::path::Path;
 
@@ -29,12 +32,14 @@ pub fn check(root: &Path) -> Result<bool> {
     let old = leads_spec::load(&latest.path)?;
     let new = leads_spec::load(&root.join(SPEC_PATH))?;
     let new_version = release::version_of(&new, SPEC_PATH)?;
-    let changes = diff::compare(&old, &new);
+    let mut changes = diff::compare(&old, &new);
+    let notes = diff::apply_waivers(root, &old, &mut changes)?;
+    let waivers_ok = report_waivers(&changes, &notes);
     let verdict = judge(&latest.version, &new_version, &changes);
     match &verdict {
         Verdict::Passed(summary) => {
             println!("semver gate: {summary}");
-            Ok(true)
+            Ok(waivers_ok)
         }
         Verdict::Failed { message, offending } => {
             eprintln!("semver gate FAILED: {message}");
@@ -60,6 +65,34 @@ pub fn check(root: &Path) -> Result<bool> {
     }
 }
 
+/// Prints each waived change with its reason, and each waiver that waived nothing; returns
+/// false if one has expired.
+fn report_waivers(changes: &[Change], notes: &[diff::Note]) -> bool {
+    for (change, waiver) in changes
+        .iter()
+        .filter_map(|change| change.waiver.as_ref().map(|waiver| (change, waiver)))
+    {
+        println!(
+            "semver gate: waived (waiver {}): [{}] {}: {} ({}): {}",
+            waiver.number,
+            class_name(change),
+            change.kind,
+            change.what,
+            change.pointer(),
+            waiver.reason_until()
+        );
+    }
+    for note in notes {
+        let message = note.message();
+        if note.is_error() {
+            eprintln!("semver gate FAILED: {}: {message}", diff::WAIVERS_PATH);
+        } else {
+            println!("semver gate: warning: {}: {message}", diff::WAIVERS_PATH);
+        }
+    }
+    !notes.iter().any(diff::Note::is_error)
+}
+
 /// What the gate concluded.
 #[derive(Debug)]
 enum Verdict<'a> {
@@ -83,12 +116,20 @@ fn judge<'a>(old: &Version, new: &Version, changes: &'a [Change]) -> Verdict<'a>
         };
     }
     let taken = step(old, new);
+    let waived = match changes
+        .iter()
+        .filter(|change| change.waiver.is_some())
+        .count()
+    {
+        0 => String::new(),
+        count => format!(" ({count} breaking, waived)"),
+    };
     if taken >= needed {
         let summary = match (taken, changes.len()) {
             (Bump::None, _) => format!("{new} is the latest release, unchanged"),
             (_, 0) => format!("{new} follows the latest release {old}; nothing changed yet"),
             (_, count) => format!(
-                "{count} change(s) since {old}; they need {}, and {new} is {}",
+                "{count} change(s) since {old}{waived}; they need {}, and {new} is {}",
                 describe(needed),
                 describe(taken)
             ),
@@ -248,6 +289,72 @@ mod tests {
     #[test]
     fn a_version_never_goes_back() {
         assert!(!verdict_of("1.2.0", "1.1.9", |_| {}).0);
+    }
+
+    /// A workspace whose latest release is the spec as 1.0.0, and whose working spec is the
+    /// spec with `archived` added to `LeadStatus`, at `version`; `waivers` is its waivers file.
+    fn workspace(version: &str, waivers: &str) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let released_dir = root.path().join(release::RELEASED_DIR);
+        std::fs::create_dir_all(&released_dir).unwrap();
+        let mut spec = released_spec();
+        spec["info"]["version"] = "1.0.0".into();
+        // JSON is YAML: the documents need no other writer.
+        let released = serde_json::to_string(&spec).unwrap();
+        std::fs::write(released_dir.join("1.0.0.yaml"), released).unwrap();
+        add_archived_status(&mut spec);
+        spec["info"]["version"] = version.into();
+        let working = serde_json::to_string(&spec).unwrap();
+        std::fs::write(root.path().join(SPEC_PATH), working).unwrap();
+        std::fs::write(root.path().join(diff::WAIVERS_PATH), waivers).unwrap();
+        root
+    }
+
+    /// A waiver of the `archived` status, until `expires`.
+    fn waiver_of_archived(expires: &str) -> String {
+        let index = released_spec()["components"]["schemas"]["LeadStatus"]["enum"]
+            .as_array()
+            .unwrap()
+            .len();
+        format!(
+            "waivers:\n  - kind: response-enum-value-added\n    pointer: \
+             /components/schemas/LeadStatus/enum/{index}\n    reason: No client lists \
+             archived leads.\n    expires: {expires}\n"
+        )
+    }
+
+    #[test]
+    fn a_waived_breaking_change_needs_only_a_minor_step() {
+        assert!(!check(workspace("1.1.0", "waivers: []\n").path()).unwrap());
+        let waived = waiver_of_archived("9999-12-31");
+        assert!(check(workspace("1.1.0", &waived).path()).unwrap());
+        // A change of the contract still needs a step.
+        assert!(!check(workspace("1.0.1", &waived).path()).unwrap());
+    }
+
+    #[test]
+    fn an_expired_waiver_fails_the_gate_even_when_the_step_is_enough() {
+        let expired = waiver_of_archived("2000-01-01");
+        assert!(!check(workspace("1.1.0", &expired).path()).unwrap());
+        assert!(!check(workspace("2.0.0", &expired).path()).unwrap());
+    }
+
+    #[test]
+    fn a_stale_waiver_is_reported_and_passes() {
+        let stale = "waivers:\n  - kind: response-enum-value-added\n    pointer: /nowhere\n    \
+                     reason: Left over.\n";
+        assert!(check(workspace("2.0.0", stale).path()).unwrap());
+        assert!(!check(workspace("1.1.0", stale).path()).unwrap());
+    }
+
+    #[test]
+    fn a_malformed_waivers_file_is_an_error_naming_the_entry() {
+        let malformed = "waivers:\n  - kind: response-enum-value-added\n    pointer: /a\n";
+        let error = check(workspace("2.0.0", malformed).path()).unwrap_err();
+        assert_eq!(
+            format!("{error:#}"),
+            "openapi/released/waivers.yaml:2: waiver 1: missing field `reason`"
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ enum Command {
     /// Report what changed between two versions of the spec, each change classified from the
     /// consumer's side (breaking, compatible, documentation), and the semver bump it needs.
     /// OLD and NEW are each a path, `git:REV` (openapi/leads.yaml at that revision) or a
-    /// released version (`1.0.0`: openapi/released/1.0.0.yaml).
+    /// released version (`1.0.0`: openapi/released/1.0.0.yaml). When OLD is the latest
+    /// release, the waivers of openapi/released/waivers.yaml apply: a waived change is shown
+    /// as waived, with its reason.
     Diff {
         /// The old version [default: the latest released version].
         old: Option<String>,

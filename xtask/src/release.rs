@@ -42,6 +42,10 @@ pub fn released(root: &Path) -> Result<Vec<Released>> {
     let mut versions = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {RELEASED_DIR}"))? {
         let path = entry?.path();
+        // The waivers file sits beside the releases it judges, and is none of them.
+        if path.ends_with(crate::diff::WAIVERS_PATH) {
+            continue;
+        }
         let Some(stem) = path
             .file_name()
             .and_then(|name| name.to_str())

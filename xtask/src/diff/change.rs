@@ -3,6 +3,8 @@
 
 use semver::Version;
 
+use super::waivers::Waiver;
+
 /// How a change affects a consumer written against the old document. Ordered by severity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
@@ -75,9 +77,20 @@ pub struct Change {
     /// (`lead_create (POST /v1/leads) request`); for a change inside a shared component
     /// (a response, a parameter), the other operations using it.
     pub reached_by: Vec<String>,
+    /// The designer's waiver accepting this breaking change (`openapi/released/waivers.yaml`).
+    pub waiver: Option<Waiver>,
 }
 
 impl Change {
+    /// The class the semver step is counted from: a waived breaking change still changed the
+    /// contract, so it needs what a compatible change needs.
+    pub fn effective_class(&self) -> Class {
+        match (&self.waiver, self.class) {
+            (Some(_), Class::Breaking) => Class::Compatible,
+            (_, class) => class,
+        }
+    }
+
     /// The pointer a reader looks at first: the new one, else the old one.
     pub fn pointer(&self) -> &str {
         self.new_pointer
@@ -109,9 +122,10 @@ impl Bump {
 
 /// The bump the changes call for, from `old_version`: major for a breaking change (minor
 /// while the major version is 0, as Cargo reads 0.x versions), minor for a compatible one,
-/// patch for documentation only, none for no change.
+/// patch for documentation only, none for no change. A waived breaking change counts as
+/// compatible.
 pub fn required_bump(changes: &[Change], old_version: &Version) -> Bump {
-    match changes.iter().map(|change| change.class).max() {
+    match changes.iter().map(Change::effective_class).max() {
         None => Bump::None,
         Some(Class::Documentation) => Bump::Patch,
         Some(Class::Compatible) => Bump::Minor,
@@ -134,6 +148,7 @@ mod tests {
             what: String::new(),
             why: String::new(),
             reached_by: Vec::new(),
+            waiver: None,
         }
     }
 
@@ -151,5 +166,26 @@ mod tests {
         assert_eq!(required_bump(&breaking, &zero), Bump::Minor);
         assert!(Class::Documentation < Class::Compatible && Class::Compatible < Class::Breaking);
         assert_eq!(change(Class::Breaking).pointer(), "/n");
+    }
+
+    #[test]
+    fn a_waived_breaking_change_needs_a_minor_step() {
+        let one = Version::new(1, 4, 2);
+        let mut waived = change(Class::Breaking);
+        waived.waiver = Some(Waiver {
+            number: 1,
+            line: None,
+            kind: "k".into(),
+            pointer: "/n".into(),
+            reason: "r".into(),
+            expires: None,
+        });
+        assert_eq!(waived.effective_class(), Class::Compatible);
+        assert_eq!(
+            required_bump(std::slice::from_ref(&waived), &one),
+            Bump::Minor
+        );
+        let both = [waived, change(Class::Breaking)];
+        assert_eq!(required_bump(&both, &one), Bump::Major);
     }
 }

@@ -13,11 +13,11 @@ use serde_json::Value;
 use super::rules;
 use super::{Format, Title, compare, render_titled};
 
-fn corpus_dir() -> PathBuf {
+pub(super) fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/diff/corpus")
 }
 
-fn load(path: &Path) -> Value {
+pub(super) fn load(path: &Path) -> Value {
     leads_spec::load(path).unwrap_or_else(|error| panic!("{}: {error:#}", path.display()))
 }
 
@@ -26,7 +26,7 @@ fn unescape(token: &str) -> String {
 }
 
 /// Applies `set`/`remove` edits; a `set` at an array's length appends.
-fn apply(spec: &mut Value, edits: &Value) {
+pub(super) fn apply(spec: &mut Value, edits: &Value) {
     for edit in edits.as_array().into_iter().flatten() {
         let (pointer, value) = match (edit.get("set"), edit.get("remove")) {
             (Some(pointer), None) => (pointer, Some(edit["value"].clone())),
@@ -64,7 +64,7 @@ fn apply(spec: &mut Value, edits: &Value) {
 }
 
 /// A case: the old and new documents, and the expected `(kind, class)` of each change.
-fn case(name: &str) -> (Value, Value, Vec<(String, String)>) {
+pub(super) fn case(name: &str) -> (Value, Value, Vec<(String, String)>) {
     let case = load(&corpus_dir().join("cases").join(format!("{name}.yaml")));
     let base = load(&corpus_dir().join("base.yaml"));
     let (mut old, mut new) = (base.clone(), base);
@@ -95,6 +95,7 @@ fn check(name: &str) -> String {
     let title = Title {
         labels: Some((format!("{name} (before)"), format!("{name} (after)"))),
         old_version: Some(Version::new(1, 0, 0)),
+        ..Title::default()
     };
     let report = render_titled(&changes, Format::Text, &title);
     assert_eq!(found, expected, "case {name}:\n{report}");
@@ -282,6 +283,7 @@ fn json_and_markdown_reports() {
     let title = Title {
         labels: Some(("1.0.0".into(), "openapi/leads.yaml".into())),
         old_version: Some(Version::new(1, 0, 0)),
+        ..Title::default()
     };
     let json: Value = serde_json::from_str(&render_titled(&changes, Format::Json, &title)).unwrap();
     assert_eq!(json[0]["breaking"], Value::Bool(true));

@@ -37,22 +37,31 @@
 //! - [`schemas`]: two schemas in one direction; [`components`]: component schemas, each
 //!   compared once in the directions operations use it.
 //! - [`document`]: `info`, tags, security schemes, examples, components added or removed.
-//! - [`source`]: where documents come from; [`report`]: text, JSON and Markdown.
+//! - [`source`]: where documents come from; [`report`]: text, JSON and Markdown;
+//!   [`github`]: workflow annotations; [`junit`]: JUnit XML; [`lines`]: where a pointer lands
+//!   in a YAML file.
+//! - [`waivers`]: breaking changes a designer accepted, in `openapi/released/waivers.yaml`.
 
 mod change;
 mod components;
 mod content;
 mod document;
+mod github;
+mod junit;
+mod lines;
 mod report;
 mod requests;
 mod responses;
 mod rules;
 mod schemas;
 mod source;
+mod waivers;
 mod walk;
 
 #[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod corpus_formats;
 #[cfg(test)]
 pub mod real_spec;
 
@@ -66,6 +75,7 @@ pub use change::{Bump, Class, required_bump};
 pub use change::{Change, Group};
 pub use report::{Format, Title, render_titled};
 pub use source::{latest_release, load_source};
+pub use waivers::{Note, WAIVERS_PATH, apply_waivers};
 
 /// Every change from `old` to `new`, classified: operations (in path and method order), then
 /// component schemas (by name), then the document.
@@ -114,20 +124,32 @@ fn merge_shared(changes: Vec<Change>) -> Vec<Change> {
     merged
 }
 
-/// `cargo xtask diff [OLD] [NEW] --format …`: prints the report. Succeeds whatever changed;
-/// only documents that fail to load fail it (the semver gate is `cargo xtask check`).
+/// `cargo xtask diff [OLD] [NEW] --format …`: prints the report. Succeeds whatever changed,
+/// an expired waiver included (the report shows it; the gate fails on it); only documents or
+/// a waivers file that fail to load fail it (the semver gate is `cargo xtask check`).
 pub fn run(root: &Path, old: Option<&str>, new: Option<&str>, format: Format) -> Result<bool> {
-    let (old_label, old_spec) = match old {
+    let old = match old {
         Some(arg) => load_source(root, arg)?,
         None => latest_release(root)?,
     };
-    let (new_label, new_spec) = load_source(root, new.unwrap_or(SPEC_PATH))?;
-    let changes = compare(&old_spec, &new_spec);
+    let new = load_source(root, new.unwrap_or(SPEC_PATH))?;
+    let mut changes = compare(&old.spec, &new.spec);
+    let waiver_notes = apply_waivers(root, &old.spec, &mut changes)?;
+    // JSON's stdout is the array of changes, which tools parse: what is wrong with a waiver
+    // goes beside it, not into it.
+    if format == Format::Json {
+        for note in &waiver_notes {
+            eprintln!("{WAIVERS_PATH}: {}: {}", note.word(), note.message());
+        }
+    }
     // A document without a semver version still gets its report, with the bump unanchored.
-    let old_version = crate::release::version_of(&old_spec, &old_label).ok();
+    let old_version = crate::release::version_of(&old.spec, &old.label).ok();
     let title = Title {
-        labels: Some((old_label, new_label)),
+        labels: Some((old.label, new.label)),
         old_version,
+        file: new.file,
+        lines: lines::Lines::of(&new.text),
+        waiver_notes,
     };
     print!("{}", render_titled(&changes, format, &title));
     Ok(true)

@@ -1,18 +1,29 @@
-//! The three forms of a report: text for a terminal, JSON for tools, Markdown for a pull
-//! request. Each lists changes by group (operations, then schemas, then the document) and
-//! ends with the counts per class and the semver bump they call for.
+//! The forms of a report: text for a terminal, JSON for tools, Markdown for a pull request,
+//! and for CI, GitHub Actions annotations ([`super::github`]) and JUnit XML
+//! ([`super::junit`]). Each lists changes by group (operations, then schemas, then the
+//! document), shows a waived change as waived with its reason, names the waivers that waived
+//! nothing, and gives the counts per class and the semver bump they call for.
 
 use semver::Version;
 use serde_json::{Value, json};
 
 use super::change::{Bump, Change, Class, Group, required_bump};
+use super::lines::Lines;
+use super::waivers::{Note, WAIVERS_PATH, Waiver};
 
 /// The form of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// For a terminal.
     Text,
+    /// One object per change, for tools.
     Json,
+    /// To paste into a pull request.
     Markdown,
+    /// GitHub Actions workflow commands: one annotation per change, on the spec's line.
+    Github,
+    /// JUnit XML: one test case per change, a breaking one failed.
+    Junit,
 }
 
 /// What a report says about the two documents besides their changes.
@@ -22,6 +33,12 @@ pub struct Title {
     pub labels: Option<(String, String)>,
     /// The old document's `info.version`: the bump is counted from it.
     pub old_version: Option<Version>,
+    /// The new document's file relative to the workspace root, as annotations name it.
+    pub file: Option<String>,
+    /// Where pointers land in the new document's text.
+    pub lines: Lines,
+    /// The waivers that waived nothing: stale or expired.
+    pub waiver_notes: Vec<Note>,
 }
 
 /// A report naming the documents compared.
@@ -30,12 +47,14 @@ pub fn render_titled(changes: &[Change], format: Format, title: &Title) -> Strin
         Format::Text => text(changes, title),
         Format::Json => json(changes),
         Format::Markdown => markdown(changes, title),
+        Format::Github => super::github::render(changes, title),
+        Format::Junit => super::junit::render(changes, title),
     }
 }
 
 /// The changes of each group, groups in the order of first appearance (which `compare` makes
 /// operations, schemas, document).
-fn grouped(changes: &[Change]) -> Vec<(&Group, Vec<&Change>)> {
+pub(super) fn grouped(changes: &[Change]) -> Vec<(&Group, Vec<&Change>)> {
     let mut groups: Vec<(&Group, Vec<&Change>)> = Vec::new();
     for change in changes {
         match groups.iter_mut().find(|(group, _)| **group == change.group) {
@@ -46,13 +65,23 @@ fn grouped(changes: &[Change]) -> Vec<(&Group, Vec<&Change>)> {
     groups
 }
 
-/// `2 breaking, 1 compatible, 0 documentation; required bump: major`.
-fn summary(changes: &[Change], title: &Title) -> String {
+/// `2 breaking, 1 compatible, 0 documentation; required bump: major`; waived changes, when
+/// there are any, counted apart from the breaking ones.
+pub(super) fn summary(changes: &[Change], title: &Title) -> String {
     let count = |class: Class| {
         changes
             .iter()
-            .filter(|change| change.class == class)
+            .filter(|change| change.effective_class() == class && change.waiver.is_none())
             .count()
+    };
+    let waived = changes
+        .iter()
+        .filter(|change| change.waiver.is_some())
+        .count();
+    let waived = if waived > 0 {
+        format!(", {waived} breaking waived")
+    } else {
+        String::new()
     };
     let assumed = Version::new(1, 0, 0);
     let version = title.old_version.as_ref().unwrap_or(&assumed);
@@ -64,7 +93,7 @@ fn summary(changes: &[Change], title: &Title) -> String {
         None => String::new(),
     };
     format!(
-        "{} breaking, {} compatible, {} documentation; required bump: {}{from}",
+        "{} breaking{waived}, {} compatible, {} documentation; required bump: {}{from}",
         count(Class::Breaking),
         count(Class::Compatible),
         count(Class::Documentation),
@@ -72,7 +101,24 @@ fn summary(changes: &[Change], title: &Title) -> String {
     )
 }
 
-fn absent(pointer: &Option<String>) -> &str {
+/// `breaking`, or `breaking, waived`: how a report tags a change.
+pub(super) fn tag(change: &Change) -> String {
+    match &change.waiver {
+        Some(_) => format!("{}, waived", change.class.name()),
+        None => change.class.name().to_string(),
+    }
+}
+
+/// `waived (waiver 1): reason (until 2027-06-30)`.
+pub(super) fn waived_line(waiver: &Waiver) -> String {
+    format!(
+        "waived (waiver {}): {}",
+        waiver.number,
+        waiver.reason_until()
+    )
+}
+
+pub(super) fn absent(pointer: &Option<String>) -> &str {
     pointer.as_deref().unwrap_or("(absent)")
 }
 
@@ -89,7 +135,7 @@ fn text(changes: &[Change], title: &Title) -> String {
         for change in members {
             out.push_str(&format!(
                 "  [{}] {}: {}\n",
-                change.class.name(),
+                tag(change),
                 change.kind,
                 change.what
             ));
@@ -102,6 +148,16 @@ fn text(changes: &[Change], title: &Title) -> String {
                     change.reached_by.join(", ")
                 ));
             }
+            if let Some(waiver) = &change.waiver {
+                out.push_str(&format!("    {}\n", waived_line(waiver)));
+            }
+        }
+        out.push('\n');
+    }
+    if !title.waiver_notes.is_empty() {
+        out.push_str(&format!("waivers ({WAIVERS_PATH})\n"));
+        for note in &title.waiver_notes {
+            out.push_str(&format!("  [{}] {}\n", note.word(), note.message()));
         }
         out.push('\n');
     }
@@ -128,13 +184,18 @@ fn json(changes: &[Change]) -> String {
                 "new_pointer": change.new_pointer,
                 "kind": change.kind,
                 "class": change.class.name(),
-                "breaking": change.class == Class::Breaking,
+                "breaking": change.effective_class() == Class::Breaking,
                 "group": change.group.title(),
                 "group_kind": group_kind,
                 "group_name": group_name,
                 "what": change.what,
                 "why": change.why,
                 "reached_by": change.reached_by,
+                "waiver": change.waiver.as_ref().map(|waiver| json!({
+                    "number": waiver.number,
+                    "reason": waiver.reason,
+                    "expires": waiver.expires.map(|date| date.to_string()),
+                })),
             })
         })
         .collect();
@@ -172,16 +233,30 @@ fn markdown(changes: &[Change], title: &Title) -> String {
         for change in members {
             out.push_str(&format!(
                 "| {} | `{}` | {} | `{}` | `{}` | {} |\n",
-                if change.class == Class::Breaking {
-                    "**breaking**"
-                } else {
-                    change.class.name()
+                match (&change.waiver, change.class) {
+                    (Some(_), _) => "breaking, *waived*",
+                    (None, Class::Breaking) => "**breaking**",
+                    (None, class) => class.name(),
                 },
                 change.kind,
                 cell(&change.what),
                 cell(absent(&change.old_pointer)),
                 cell(absent(&change.new_pointer)),
-                cell(&change.why)
+                match &change.waiver {
+                    Some(waiver) => cell(&format!("{}; **{}**", change.why, waived_line(waiver))),
+                    None => cell(&change.why),
+                }
+            ));
+        }
+        out.push('\n');
+    }
+    if !title.waiver_notes.is_empty() {
+        out.push_str(&format!("### waivers (`{WAIVERS_PATH}`)\n\n"));
+        for note in &title.waiver_notes {
+            out.push_str(&format!(
+                "- **{}**: {}\n",
+                note.word(),
+                cell(&note.message())
             ));
         }
         out.push('\n');

@@ -22,8 +22,7 @@ pub struct Directed {
 macro_rules! rules {
     ($($name:ident: $kind:literal, $class:ident, $why:literal;)*) => {
         $(pub const $name: Rule = Rule { kind: $kind, class: $class, why: $why };)*
-        /// Every plain rule, for the test that the corpus exercises each.
-        #[cfg(test)]
+        /// Every plain rule: the kinds a waiver may name, and the corpus exercises each.
         pub const PLAIN: &[&Rule] = &[$(&$name),*];
     };
 }
@@ -44,8 +43,7 @@ macro_rules! directed {
                 why: $response_why,
             },
         };)*
-        /// Every directed rule, for the test that the corpus exercises each side.
-        #[cfg(test)]
+        /// Every directed rule: the kinds a waiver may name, and the corpus exercises each side.
         pub const DIRECTED: &[&Directed] = &[$(&$name),*];
     };
 }

@@ -12,17 +12,43 @@ use serde_json::Value;
 
 use crate::release::{self, RELEASED_DIR};
 
+/// A document to compare, with what reports need to point into it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// How it was named: `1.0.0`, `git:HEAD`, a path.
+    pub label: String,
+    pub spec: Value,
+    /// Its text, in which pointers are found as lines.
+    pub text: String,
+    /// Its file relative to the workspace root, as annotations name it: the released file for
+    /// a version, the spec for `git:REV`; `None` for a file outside the workspace.
+    pub file: Option<String>,
+}
+
 /// Loads the document `arg` names, relative to the workspace `root`: `git:REV`, a bare
-/// version, or a path (as given, else under `root`). Returns how to name it, and the document.
-pub fn load_source(root: &Path, arg: &str) -> Result<(String, Value)> {
+/// version, or a path (as given, else under `root`).
+pub fn load_source(root: &Path, arg: &str) -> Result<Source> {
+    let label = arg.to_string();
     if let Some(revision) = arg.strip_prefix("git:") {
-        return Ok((arg.to_string(), at_revision(root, revision)?));
+        let (text, spec) = at_revision(root, revision)?;
+        let file = Some(SPEC_PATH.to_string());
+        return Ok(Source {
+            label,
+            spec,
+            text,
+            file,
+        });
     }
     if let Ok(version) = Version::parse(arg) {
-        let path = released(root, &version);
-        let spec = leads_spec::load(&path)
+        let file = format!("{RELEASED_DIR}/{version}.yaml");
+        let (text, spec) = read(&root.join(&file))
             .with_context(|| format!("loading released version {version}"))?;
-        return Ok((arg.to_string(), spec));
+        return Ok(Source {
+            label,
+            spec,
+            text,
+            file: Some(file),
+        });
     }
     let given = PathBuf::from(arg);
     let path = if given.exists() {
@@ -30,23 +56,47 @@ pub fn load_source(root: &Path, arg: &str) -> Result<(String, Value)> {
     } else {
         root.join(arg)
     };
-    Ok((arg.to_string(), leads_spec::load(&path)?))
+    let (text, spec) = read(&path)?;
+    Ok(Source {
+        label,
+        spec,
+        text,
+        file: relative(root, &path),
+    })
 }
 
 /// The latest released version (see [`release::latest`]).
-pub fn latest_release(root: &Path) -> Result<(String, Value)> {
+pub fn latest_release(root: &Path) -> Result<Source> {
     let Some(latest) = release::latest(root)? else {
         bail!("no released version yet: run `cargo xtask release`");
     };
-    Ok((latest.version.to_string(), leads_spec::load(&latest.path)?))
+    load_source(root, &latest.version.to_string())
 }
 
-fn released(root: &Path, version: &Version) -> PathBuf {
-    root.join(RELEASED_DIR).join(format!("{version}.yaml"))
+/// A file's text and its document.
+fn read(path: &Path) -> Result<(String, Value)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let spec =
+        leads_spec::parse(&text).with_context(|| format!("parsing {} as YAML", path.display()))?;
+    Ok((text, spec))
 }
 
-/// The spec as committed at `revision`, read with `git show` in the workspace root.
-fn at_revision(root: &Path, revision: &str) -> Result<Value> {
+/// `path` relative to `root`, `/`-separated, if it is inside it.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let root = std::fs::canonicalize(root).ok()?;
+    let path = std::fs::canonicalize(path).ok()?;
+    let inside = path.strip_prefix(root).ok()?;
+    let parts: Vec<String> = inside
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
+}
+
+/// The spec as committed at `revision`, read with `git show` in the workspace root: its text
+/// and its document.
+fn at_revision(root: &Path, revision: &str) -> Result<(String, Value)> {
     let object = format!("{revision}:{SPEC_PATH}");
     let output = Command::new("git")
         .current_dir(root)
@@ -61,7 +111,8 @@ fn at_revision(root: &Path, revision: &str) -> Result<Value> {
     }
     let text =
         String::from_utf8(output.stdout).with_context(|| format!("{object} is not UTF-8"))?;
-    leads_spec::parse(&text).with_context(|| format!("parsing {object} as YAML"))
+    let spec = leads_spec::parse(&text).with_context(|| format!("parsing {object} as YAML"))?;
+    Ok((text, spec))
 }
 
 #[cfg(test)]
@@ -86,6 +137,8 @@ mod tests {
             std::fs::write(dir.join(format!("{version}.yaml")), text).unwrap();
         }
         std::fs::write(dir.join("notes.txt"), "not a version").unwrap();
+        // Beside the releases, and none of them.
+        std::fs::write(dir.join("waivers.yaml"), "waivers: []\n").unwrap();
         root
     }
 
@@ -96,20 +149,35 @@ mod tests {
     #[test]
     fn a_path_loads_as_given_or_under_the_root() {
         let root = workspace_root();
-        let (label, spec) = load_source(&root, SPEC_PATH).unwrap();
-        assert_eq!(label, SPEC_PATH);
-        assert_eq!(spec, leads_spec::load(&root.join(SPEC_PATH)).unwrap());
+        let source = load_source(&root, SPEC_PATH).unwrap();
+        assert_eq!(source.label, SPEC_PATH);
+        assert_eq!(
+            source.spec,
+            leads_spec::load(&root.join(SPEC_PATH)).unwrap()
+        );
+        assert_eq!(source.file.as_deref(), Some(SPEC_PATH));
+        assert!(
+            source.text.starts_with("openapi: 3.0"),
+            "{}",
+            &source.text[..40]
+        );
         let absolute = root.join(SPEC_PATH);
-        let (_, same) = load_source(Path::new("/nowhere"), absolute.to_str().unwrap()).unwrap();
-        assert_eq!(same, spec);
+        let same = load_source(Path::new("/nowhere"), absolute.to_str().unwrap()).unwrap();
+        assert_eq!(same.spec, source.spec);
+        // Outside the workspace, an annotation cannot name the file.
+        assert_eq!(same.file, None);
         assert!(load_source(&root, "openapi/missing.yaml").is_err());
     }
 
     #[test]
     fn a_bare_version_is_a_released_spec() {
         let root = released_root(&["1.0.0", "1.2.0"]);
-        let (label, spec) = load_source(root.path(), "1.2.0").unwrap();
-        assert_eq!((label.as_str(), version_of(&spec)), ("1.2.0", "1.2.0"));
+        let source = load_source(root.path(), "1.2.0").unwrap();
+        assert_eq!(
+            (source.label.as_str(), version_of(&source.spec)),
+            ("1.2.0", "1.2.0")
+        );
+        assert_eq!(source.file.as_deref(), Some("openapi/released/1.2.0.yaml"));
         let error = load_source(root.path(), "2.0.0").unwrap_err();
         assert!(
             format!("{error:#}").contains("released version 2.0.0"),
@@ -120,9 +188,11 @@ mod tests {
     #[test]
     fn git_head_is_the_committed_spec() {
         let root = workspace_root();
-        let (label, spec) = load_source(&root, "git:HEAD").unwrap();
-        assert_eq!(label, "git:HEAD");
-        assert!(spec["openapi"].as_str().unwrap().starts_with("3.0."));
+        let source = load_source(&root, "git:HEAD").unwrap();
+        assert_eq!(source.label, "git:HEAD");
+        assert!(source.spec["openapi"].as_str().unwrap().starts_with("3.0."));
+        assert_eq!(source.file.as_deref(), Some(SPEC_PATH));
+        assert_eq!(leads_spec::parse(&source.text).unwrap(), source.spec);
         let error = load_source(&root, "git:no-such-revision").unwrap_err();
         assert!(format!("{error:#}").contains("git show"), "{error:#}");
     }
@@ -131,8 +201,11 @@ mod tests {
     fn the_default_old_version_is_the_highest_release() {
         // 1.10.0 sorts below 1.9.0 as text, above it as a version.
         let root = released_root(&["1.9.0", "1.10.0", "0.3.0"]);
-        let (label, spec) = latest_release(root.path()).unwrap();
-        assert_eq!((label.as_str(), version_of(&spec)), ("1.10.0", "1.10.0"));
+        let source = latest_release(root.path()).unwrap();
+        assert_eq!(
+            (source.label.as_str(), version_of(&source.spec)),
+            ("1.10.0", "1.10.0")
+        );
     }
 
     #[test]

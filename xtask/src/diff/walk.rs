@@ -124,6 +124,7 @@ impl<'a> Diff<'a> {
             what,
             why: rule.why.to_string(),
             reached_by: Vec::new(),
+            waiver: None,
         });
     }
 
