@@ -205,8 +205,8 @@ mod tests {
 
     use super::*;
     use crate::diff::real_spec::mutations::{
-        add_archived_status, add_score, remove_lead_company, require_full_name, reword_lead,
-        shorten_company,
+        add_archived_status, add_score, close_lead_status, remove_lead_company, require_full_name,
+        reword_lead, shorten_company,
     };
 
     fn version(text: &str) -> Version {
@@ -291,13 +291,15 @@ mod tests {
         assert!(!verdict_of("1.2.0", "1.1.9", |_| {}).0);
     }
 
-    /// A workspace whose latest release is the spec as 1.0.0, and whose working spec is the
-    /// spec with `archived` added to `LeadStatus`, at `version`; `waivers` is its waivers file.
+    /// A workspace whose latest release is the spec as 1.0.0 with `LeadStatus` not extensible,
+    /// and whose working spec is that with `archived` added to `LeadStatus` (a breaking
+    /// change), at `version`; `waivers` is its waivers file.
     fn workspace(version: &str, waivers: &str) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
         let released_dir = root.path().join(release::RELEASED_DIR);
         std::fs::create_dir_all(&released_dir).unwrap();
         let mut spec = released_spec();
+        close_lead_status(&mut spec);
         spec["info"]["version"] = "1.0.0".into();
         // JSON is YAML: the documents need no other writer.
         let released = serde_json::to_string(&spec).unwrap();
