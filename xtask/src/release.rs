@@ -5,7 +5,8 @@
 //! without the original at hand (CI may clone without history), the release records a digest
 //! of the document's *contract* in `openapi/released/frozen.json`: the document with every
 //! documentation keyword (`description`, `summary`, `title`, `example`, `examples`,
-//! `externalDocs`, `x-…`) taken out, as canonical JSON, hashed with SHA-256.
+//! `externalDocs`, `x-…` but `x-extensible` and `x-only-when-sent`) taken out, as canonical
+//! JSON, hashed with SHA-256.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use semver::Version;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use leads_spec::SPEC_PATH;
+use leads_spec::{EXTENSIBLE, ONLY_WHEN_SENT, SPEC_PATH};
 
 /// Where released documents live, relative to the workspace root.
 pub const RELEASED_DIR: &str = "openapi/released";
@@ -176,12 +177,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Keywords that document and never constrain: taking them out leaves the contract.
+/// Keywords that document and never constrain: taking them out leaves the contract. Two
+/// extensions are the contract's own: what a consumer must accept (`x-extensible`) and when
+/// an answer can come (`x-only-when-sent`) are promises made to the consumers of a release,
+/// which the diff engine reads, so a released document may not change them.
 fn is_documentation(key: &str) -> bool {
     matches!(
         key,
         "description" | "summary" | "title" | "example" | "examples" | "externalDocs"
-    ) || key.starts_with("x-")
+    ) || (key.starts_with("x-") && ![EXTENSIBLE, ONLY_WHEN_SENT].contains(&key))
 }
 
 /// Objects whose keys are names (a property called `title`, a path, a status code), where
@@ -301,6 +305,22 @@ mod tests {
         let mut tightened = base.clone();
         tightened["components"]["schemas"]["A"]["properties"]["title"]["maxLength"] = json!(5);
         assert_ne!(contract_digest(&base), contract_digest(&tightened));
+
+        for (extension, value) in [
+            (EXTENSIBLE, json!(true)),
+            (
+                ONLY_WHEN_SENT,
+                json!([{"in": "header", "name": "If-None-Match"}]),
+            ),
+        ] {
+            let mut promised = base.clone();
+            promised["components"]["schemas"]["A"][extension] = value;
+            assert_ne!(
+                contract_digest(&base),
+                contract_digest(&promised),
+                "{extension} is a promise to consumers, part of the contract"
+            );
+        }
     }
 
     /// A workspace with the real spec released under its own version, and that version's
