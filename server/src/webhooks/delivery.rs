@@ -28,6 +28,12 @@ use crate::domain::{DueDelivery, SigningSecret};
 /// How long a receiver has to answer: 10 seconds, as Aura documents.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Idle connections kept to one receiver, for its next deliveries.
+const IDLE_CONNECTIONS_PER_RECEIVER: usize = 2;
+
+/// How long an idle connection to a receiver is kept.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What one attempt came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {
@@ -127,6 +133,11 @@ impl Sender {
                     .connect_timeout(self.timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .no_proxy()
+                    // Connections kept for reuse hold descriptors out of the reserve the front
+                    // door leaves for everything but client connections
+                    // (`crate::connections`): a few per receiver, for a short while.
+                    .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_RECEIVER)
+                    .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
                     .user_agent(concat!("aura-leads-webhooks/", env!("CARGO_PKG_VERSION")));
                 if self.targets.policy() == TargetPolicy::Public {
                     builder = builder.dns_resolver(Arc::new(self.targets.checked_resolver()));
