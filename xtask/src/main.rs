@@ -26,6 +26,7 @@ mod generate;
 mod lint;
 mod release;
 mod server;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,9 +92,9 @@ enum Command {
     /// Fuzz a real server with Schemathesis (installed from PyPI into
     /// target/schemathesis-venv): every check, valid and invalid inputs; fails on any finding.
     Fuzz {
-        /// The spec to fuzz with: a path, or `released` for the latest release of the working
-        /// spec's major version (its consumers' view of the API; nothing to do before the
-        /// major's first release) [default: openapi/leads.yaml].
+        /// The spec to fuzz with: a path, or `released` for every release the support policy
+        /// (`openapi/released/supported.yaml`) says the server serves, one run each (their
+        /// consumers' view of the API) [default: openapi/leads.yaml].
         #[arg(long)]
         spec: Option<String>,
         /// Which inputs: `positive` (valid requests, which the server must accept and answer
@@ -136,18 +137,19 @@ fn main() -> ExitCode {
             max_examples,
             seed,
             timeout,
-        } => fuzz_spec(&root, spec.as_deref()).and_then(|spec| match spec {
-            None => Ok(true),
-            Some(spec) => fuzz::run(
-                &root,
-                &fuzz::Options {
+        } => fuzz_specs(&root, spec.as_deref()).and_then(|specs| {
+            let mut passed = true;
+            for spec in specs {
+                let options = fuzz::Options {
                     spec,
                     mode,
                     max_examples,
                     seed,
                     timeout: std::time::Duration::from_secs(timeout),
-                },
-            ),
+                };
+                passed &= fuzz::run(&root, &options)?;
+            }
+            Ok(passed)
         }),
     };
     match outcome {
@@ -167,7 +169,8 @@ fn check(root: &Path) -> Result<bool> {
     let conformance_ok = conformance(root)?;
     let releases_ok = releases(root)?;
     let gate_ok = gate::check(root)?;
-    Ok(lint_ok && generate_ok && conformance_ok && releases_ok && gate_ok)
+    let support_ok = support::check(root)?;
+    Ok(lint_ok && generate_ok && conformance_ok && releases_ok && gate_ok && support_ok)
 }
 
 /// Released documents are as frozen, and the client's version follows the latest.
@@ -192,34 +195,29 @@ fn release(root: &Path) -> Result<bool> {
     release::run(root)
 }
 
-/// The spec `fuzz --spec` names, relative to the workspace root; `None` when there is
-/// nothing to fuzz (said why).
-///
-/// `released` is the latest release of the working spec's major version: what its consumers
-/// were promised still holds. A release of an older major was broken on purpose (the semver
-/// gate demanded the major step), so before the new major's first release there is none.
-fn fuzz_spec(root: &Path, spec: Option<&str>) -> Result<Option<PathBuf>> {
+/// The specs `fuzz --spec` names, relative to the workspace root: the working spec, a path,
+/// or (`released`) every release the support policy (`openapi/released/supported.yaml`) says
+/// the server serves: what their consumers were promised still holds. Empty, said why, when
+/// the policy lists none.
+fn fuzz_specs(root: &Path, spec: Option<&str>) -> Result<Vec<PathBuf>> {
     match spec {
-        None => Ok(Some(PathBuf::from(SPEC_PATH))),
+        None => Ok(vec![PathBuf::from(SPEC_PATH)]),
         Some("released") => {
-            let working =
-                release::version_of(&leads_spec::load(&root.join(SPEC_PATH))?, SPEC_PATH)?;
-            let Some(latest) = release::latest_of_major(root, working.major)? else {
-                let older = release::latest(root)?
-                    .map(|r| format!("; {} is of an older major, broken on purpose", r.version))
-                    .unwrap_or_default();
+            let supported = support::supported(root)?;
+            if supported.is_empty() {
                 println!(
-                    "fuzz: nothing to do: no release of major version {} yet (the working spec \
-                     is {working}){older}. Runs again after `cargo xtask release`.",
-                    working.major
+                    "fuzz: nothing to do: {} lists no release the server serves",
+                    support::POLICY_PATH
                 );
-                return Ok(None);
-            };
-            Ok(Some(
-                PathBuf::from(release::RELEASED_DIR).join(format!("{}.yaml", latest.version)),
-            ))
+            }
+            Ok(supported
+                .into_iter()
+                .map(|s| {
+                    PathBuf::from(release::RELEASED_DIR).join(format!("{}.yaml", s.release.version))
+                })
+                .collect())
         }
-        Some(path) => Ok(Some(PathBuf::from(path))),
+        Some(path) => Ok(vec![PathBuf::from(path)]),
     }
 }
 

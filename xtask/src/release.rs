@@ -28,7 +28,7 @@ const FROZEN_FILE: &str = "openapi/released/frozen.json";
 const CLIENT_MANIFEST: &str = "client/Cargo.toml";
 
 /// A released document.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Released {
     pub version: Version,
     pub path: PathBuf,
@@ -43,8 +43,9 @@ pub fn released(root: &Path) -> Result<Vec<Released>> {
     let mut versions = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {RELEASED_DIR}"))? {
         let path = entry?.path();
-        // The waivers file sits beside the releases it judges, and is none of them.
-        if path.ends_with(crate::diff::WAIVERS_PATH) {
+        // The waivers file and the support policy sit beside the releases, and are none of them.
+        if path.ends_with(crate::diff::WAIVERS_PATH) || path.ends_with(crate::support::POLICY_PATH)
+        {
             continue;
         }
         let Some(stem) = path
@@ -68,14 +69,6 @@ pub fn released(root: &Path) -> Result<Vec<Released>> {
 /// The latest released document, if any.
 pub fn latest(root: &Path) -> Result<Option<Released>> {
     Ok(released(root)?.pop())
-}
-
-/// The latest released document of major version `major`, if any.
-pub fn latest_of_major(root: &Path, major: u64) -> Result<Option<Released>> {
-    Ok(released(root)?
-        .into_iter()
-        .rev()
-        .find(|release| release.version.major == major))
 }
 
 /// The `info.version` of a document, as semver.

@@ -1,0 +1,220 @@
+//! The support policy, `openapi/released/supported.yaml`: which released versions the server
+//! serves besides the working spec's own, and when each is deprecated and sunset.
+//!
+//! `cargo xtask check` validates it (every entry a release, dates in order) and lists the
+//! releases it no longer serves; `cargo xtask fuzz --spec released` runs every supported
+//! version's document against the working server.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use semver::Version;
+use serde::Deserialize;
+
+use crate::release::{self, Released};
+
+/// The policy file, relative to the workspace root.
+pub const POLICY_PATH: &str = "openapi/released/supported.yaml";
+
+/// One supported release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Supported {
+    pub release: Released,
+    pub deprecated: Option<NaiveDate>,
+    pub sunset: Option<NaiveDate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    supported: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    version: String,
+    deprecated: Option<NaiveDate>,
+    sunset: Option<NaiveDate>,
+}
+
+/// The supported releases, oldest first; an error naming the entry for anything wrong.
+pub fn supported(root: &Path) -> Result<Vec<Supported>> {
+    let text = std::fs::read_to_string(root.join(POLICY_PATH))
+        .with_context(|| format!("reading {POLICY_PATH}"))?;
+    let file: PolicyFile =
+        serde_yaml_ng::from_str(&text).with_context(|| format!("{POLICY_PATH} is malformed"))?;
+    let releases = release::released(root)?;
+    let mut supported: Vec<Supported> = Vec::new();
+    for (number, entry) in file.supported.into_iter().enumerate() {
+        let at = || format!("{POLICY_PATH}: entry {} ({})", number + 1, entry.version);
+        let version = Version::parse(&entry.version)
+            .with_context(|| format!("{}: not a semver version", at()))?;
+        let Some(release) = releases.iter().find(|r| r.version == version) else {
+            bail!(
+                "{}: no such release; released: {}",
+                at(),
+                list(releases.iter().map(|r| &r.version))
+            );
+        };
+        if supported.iter().any(|s| s.release.version == version) {
+            bail!("{}: listed twice", at());
+        }
+        if let (Some(deprecated), Some(sunset)) = (entry.deprecated, entry.sunset)
+            && sunset < deprecated
+        {
+            bail!(
+                "{}: sunset {sunset} comes before deprecated {deprecated}",
+                at()
+            );
+        }
+        supported.push(Supported {
+            release: release.clone(),
+            deprecated: entry.deprecated,
+            sunset: entry.sunset,
+        });
+    }
+    supported.sort_by(|a, b| a.release.version.cmp(&b.release.version));
+    Ok(supported)
+}
+
+/// `cargo xtask check`'s step: the policy is valid; says what is served and what is not.
+pub fn check(root: &Path) -> Result<bool> {
+    let supported = match supported(root) {
+        Ok(supported) => supported,
+        Err(error) => {
+            eprintln!("support policy FAILED: {error:#}");
+            return Ok(false);
+        }
+    };
+    let served: Vec<String> = supported.iter().map(describe).collect();
+    let dropped: Vec<Version> = release::released(root)?
+        .into_iter()
+        .map(|r| r.version)
+        .filter(|version| !supported.iter().any(|s| s.release.version == *version))
+        .collect();
+    println!(
+        "support policy: serves {} besides the working spec; not served: {}",
+        if served.is_empty() {
+            "no release".to_string()
+        } else {
+            served.join(", ")
+        },
+        if dropped.is_empty() {
+            "none".to_string()
+        } else {
+            list(dropped.iter())
+        }
+    );
+    Ok(true)
+}
+
+fn describe(supported: &Supported) -> String {
+    let mut text = supported.release.version.to_string();
+    if let Some(date) = supported.deprecated {
+        text.push_str(&format!(" (deprecated {date}"));
+        text.push_str(
+            &supported
+                .sunset
+                .map_or(")".to_string(), |s| format!(", sunset {s})")),
+        );
+    } else if let Some(date) = supported.sunset {
+        text.push_str(&format!(" (sunset {date})"));
+    }
+    text
+}
+
+fn list<'a>(versions: impl Iterator<Item = &'a Version>) -> String {
+    let names: Vec<String> = versions.map(ToString::to_string).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace with releases `versions` (empty documents) and the policy `policy`.
+    fn workspace(versions: &[&str], policy: &str) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(release::RELEASED_DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        for version in versions {
+            std::fs::write(dir.join(format!("{version}.yaml")), "openapi: 3.0.3\n").unwrap();
+        }
+        std::fs::write(root.path().join(POLICY_PATH), policy).unwrap();
+        root
+    }
+
+    fn error(versions: &[&str], policy: &str) -> String {
+        format!(
+            "{:#}",
+            supported(workspace(versions, policy).path()).unwrap_err()
+        )
+    }
+
+    #[test]
+    fn the_policy_lists_releases_with_their_dates() {
+        let root = workspace(
+            &["3.0.0", "4.0.0"],
+            "supported:\n  - version: 4.0.0\n  - version: 3.0.0\n    deprecated: 2027-01-01\n    sunset: 2027-06-30\n",
+        );
+        let supported = supported(root.path()).unwrap();
+        let versions: Vec<String> = supported.iter().map(describe).collect();
+        assert_eq!(
+            versions,
+            ["3.0.0 (deprecated 2027-01-01, sunset 2027-06-30)", "4.0.0"]
+        );
+        assert!(check(root.path()).unwrap());
+    }
+
+    #[test]
+    fn a_version_that_was_never_released_is_refused() {
+        let message = error(&["4.0.0"], "supported:\n  - version: 4.1.0\n");
+        assert_eq!(
+            message,
+            "openapi/released/supported.yaml: entry 1 (4.1.0): no such release; released: 4.0.0"
+        );
+    }
+
+    #[test]
+    fn a_sunset_before_the_deprecation_is_refused() {
+        let message = error(
+            &["4.0.0"],
+            "supported:\n  - version: 4.0.0\n    deprecated: 2027-06-30\n    sunset: 2027-01-01\n",
+        );
+        assert!(
+            message.ends_with("sunset 2027-01-01 comes before deprecated 2027-06-30"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_version_an_unknown_field_and_a_bad_date_are_refused() {
+        let twice = error(
+            &["4.0.0"],
+            "supported:\n  - version: 4.0.0\n  - version: 4.0.0\n",
+        );
+        assert!(twice.ends_with("entry 2 (4.0.0): listed twice"), "{twice}");
+        let unknown = error(
+            &["4.0.0"],
+            "supported:\n  - version: 4.0.0\n    sunsets: 2027-01-01\n",
+        );
+        assert!(unknown.contains("unknown field `sunsets`"), "{unknown}");
+        let date = error(
+            &["4.0.0"],
+            "supported:\n  - version: 4.0.0\n    sunset: 2027-13-01\n",
+        );
+        assert!(date.contains("is malformed"), "{date}");
+    }
+
+    #[test]
+    fn the_workspace_policy_is_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert!(!supported(&root).unwrap().is_empty());
+    }
+}
