@@ -3,9 +3,10 @@
 //!
 //! When dropshot answers before it has read all a client sends (a `401` to a large body, say)
 //! and closes, the client is still sending. Closing on it then would reset the connection, and
-//! a reset can destroy the answer before the client reads it; so the rest of what it sends is
-//! read and dropped, for at most [`LINGER`] once the answer is through, as HTTP servers do
-//! before closing.
+//! a reset can destroy the answer before the client reads it; so, once the answer is through,
+//! the rest of what it sends is read and dropped until it closes, as HTTP servers do before
+//! closing (nginx's lingering close): for at most [`LINGER`], and no longer than
+//! [`LINGER_QUIET`] without a byte.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,9 +16,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// How long the rest of a client's request is read and dropped after dropshot has answered
-/// and closed.
-const LINGER: Duration = Duration::from_secs(2);
+/// How long the rest of a client's request is read and dropped, at most, after dropshot has
+/// answered and closed: long enough for a client busy sending to read the answer.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// How long a lingering client may send nothing before it is closed.
+const LINGER_QUIET: Duration = Duration::from_secs(5);
 
 /// The bytes moved by one read.
 const CHUNK: usize = 8 * 1024;
@@ -47,7 +51,11 @@ pub(super) async fn relay(
             answered = &mut answers => {
                 answered?;
                 // The client has everything; what it still sends is dropped, for a while.
-                let _ = tokio::time::timeout(LINGER, requests).await;
+                tokio::select! {
+                    _ = requests => {}
+                    () = tokio::time::sleep(LINGER) => {}
+                    () = activity.idle_for(LINGER_QUIET) => {}
+                }
             }
             sent = &mut requests => {
                 sent?;
@@ -191,6 +199,27 @@ mod tests {
         drop(upstream);
         let answer = sending.await.unwrap().expect("no reset");
         assert_eq!(answer, b"401");
+        assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_client_still_sending_reads_the_answer_however_late_it_reads() {
+        let (mut client, client_far) = pair().await;
+        let (upstream_far, mut upstream) = pair().await;
+        let relaying = tokio::spawn(relay(client_far, upstream_far, Duration::from_secs(60)));
+        client.write_all(b"POST / HTTP/1.1\r\n\r\n{").await.unwrap();
+        upstream.read_exact(&mut [0; 20]).await.unwrap();
+        upstream.write_all(b"400").await.unwrap();
+        drop(upstream);
+        // A byte every 250 ms, as a slow body goes on, for 3 s before the client reads.
+        for _ in 0..12 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            client.write_all(b" ").await.expect("still taken");
+        }
+        let mut answer = [0; 3];
+        client.read_exact(&mut answer).await.expect("no reset");
+        assert_eq!(&answer, b"400");
+        drop(client);
         assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
     }
 
