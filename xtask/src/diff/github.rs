@@ -10,7 +10,7 @@
 //! that has more carries all the others in its message.
 
 use super::change::{Change, Class};
-use super::report::{Title, absent, summary, tag, waived_line};
+use super::report::{Title, details, line_of, summary, tag};
 use super::waivers::{Note, WAIVERS_PATH};
 
 /// Annotations of one level GitHub shows per step.
@@ -108,28 +108,8 @@ fn of_change(change: &Change, title: &Title) -> Annotation {
         (None, Class::Breaking) => Level::Error,
         (None, _) => Level::Notice,
     };
-    // Something removed has no new pointer: it lands where it was, its nearest ancestor in
-    // the new document.
-    let pointer = change.new_pointer.as_ref().or(change.old_pointer.as_ref());
-    let line = title
-        .file
-        .as_ref()
-        .and(pointer)
-        .and_then(|pointer| title.lines.find(pointer));
-    let mut message = format!(
-        "{}: {}\nwhy: {}\nold: {}\nnew: {}",
-        change.group.title(),
-        change.what,
-        change.why,
-        absent(&change.old_pointer),
-        absent(&change.new_pointer)
-    );
-    if !change.reached_by.is_empty() {
-        message.push_str(&format!("\nreached by: {}", change.reached_by.join(", ")));
-    }
-    if let Some(waiver) = &change.waiver {
-        message.push_str(&format!("\n{}", waived_line(waiver)));
-    }
+    let line = line_of(change, title);
+    let message = details(change, &change.group.title());
     Annotation {
         level,
         file: title.file.clone(),

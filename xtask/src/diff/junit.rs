@@ -11,7 +11,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::change::{Change, Class};
-use super::report::{Title, absent, summary, waived_line};
+use super::report::{Title, details, line_of, summary};
 use super::waivers::{Note, WAIVERS_PATH};
 
 pub fn render(changes: &[Change], title: &Title) -> String {
@@ -38,26 +38,8 @@ struct Case {
 }
 
 fn of_change(change: &Change, title: &Title) -> Case {
-    let pointer = change.new_pointer.as_ref().or(change.old_pointer.as_ref());
-    let line = title
-        .file
-        .as_ref()
-        .and(pointer)
-        .and_then(|pointer| title.lines.find(pointer));
-    let mut text = format!(
-        "{}: {}\nwhy: {}\nold: {}\nnew: {}",
-        change.class.name(),
-        change.what,
-        change.why,
-        absent(&change.old_pointer),
-        absent(&change.new_pointer)
-    );
-    if !change.reached_by.is_empty() {
-        text.push_str(&format!("\nreached by: {}", change.reached_by.join(", ")));
-    }
-    if let Some(waiver) = &change.waiver {
-        text.push_str(&format!("\n{}", waived_line(waiver)));
-    }
+    let line = line_of(change, title);
+    let text = details(change, change.class.name());
     let outcome = if change.class == Class::Breaking && change.waiver.is_none() {
         Outcome::Failed {
             kind: "breaking",

@@ -122,6 +122,36 @@ pub(super) fn absent(pointer: &Option<String>) -> &str {
     pointer.as_deref().unwrap_or("(absent)")
 }
 
+/// The line of the new document where `change` lands, when the report names a file. Something
+/// removed has no new pointer: it lands where it was, its nearest ancestor in the new document.
+pub(super) fn line_of(change: &Change, title: &Title) -> Option<usize> {
+    let pointer = change.new_pointer.as_ref().or(change.old_pointer.as_ref());
+    title
+        .file
+        .as_ref()
+        .and(pointer)
+        .and_then(|pointer| title.lines.find(pointer))
+}
+
+/// `head: what`, then why, both pointers, who reaches it and its waiver, a line each: the body
+/// of an annotation or a test case.
+pub(super) fn details(change: &Change, head: &str) -> String {
+    let mut text = format!(
+        "{head}: {}\nwhy: {}\nold: {}\nnew: {}",
+        change.what,
+        change.why,
+        absent(&change.old_pointer),
+        absent(&change.new_pointer)
+    );
+    if !change.reached_by.is_empty() {
+        text.push_str(&format!("\nreached by: {}", change.reached_by.join(", ")));
+    }
+    if let Some(waiver) = &change.waiver {
+        text.push_str(&format!("\n{}", waived_line(waiver)));
+    }
+    text
+}
+
 fn text(changes: &[Change], title: &Title) -> String {
     let mut out = String::new();
     if let Some((old, new)) = &title.labels {
