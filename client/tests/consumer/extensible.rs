@@ -46,9 +46,9 @@ async fn a_lead_status_this_client_does_not_know_is_read_as_unknown() {
     );
 }
 
-#[tokio::test]
-async fn an_error_code_this_client_does_not_know_is_read_as_unknown() {
-    let (_server, client) = answering(404, error_body("LEAD_ARCHIVED")).await;
+/// The envelope of a `404` whose code is `code`, as the client reads it.
+async fn not_found_with(code: &str) -> types::ErrorResponse {
+    let (_server, client) = answering(404, error_body(code)).await;
     let error = client
         .lead_view()
         .id(LEAD_ID.parse::<uuid::Uuid>().unwrap())
@@ -59,21 +59,18 @@ async fn an_error_code_this_client_does_not_know_is_read_as_unknown() {
         panic!("the envelope is read: {error:?}");
     };
     assert_eq!(answer.status(), 404);
+    answer.into_inner()
+}
+
+#[tokio::test]
+async fn an_error_code_this_client_does_not_know_is_read_as_unknown() {
+    let answer = not_found_with("LEAD_ARCHIVED").await;
     assert_eq!(answer.code.to_string(), "LEAD_ARCHIVED");
     assert!(matches!(answer.code, types::ErrorCode::Unknown(_)));
 }
 
 #[tokio::test]
 async fn a_known_value_is_still_its_own_variant() {
-    let (_server, client) = answering(404, error_body("NOT_FOUND")).await;
-    let error = client
-        .lead_view()
-        .id(LEAD_ID.parse::<uuid::Uuid>().unwrap())
-        .send()
-        .await
-        .expect_err("a 404");
-    let leads_client::Error::ErrorResponse(answer) = error else {
-        panic!("the envelope is read: {error:?}");
-    };
+    let answer = not_found_with("NOT_FOUND").await;
     assert_eq!(answer.code, types::ErrorCode::NotFound);
 }
