@@ -114,6 +114,25 @@ pub enum SecretSelection {
 pub const DISABLED_MESSAGE: &str =
     "not sent: the subscription was disabled after repeated failed deliveries";
 
+/// How many deliveries, and how many events left without deliveries, one batch of the outbox
+/// sweep ([`Store::webhook_deliveries_sweep`]) deletes at most, on every backend: a batch at a
+/// time keeps each transaction short (on SQLite, the writes queued behind it wait for one
+/// batch, never for the whole sweep).
+pub(crate) const SWEEP_BATCH: u32 = 1000;
+
+/// What one batch of the outbox sweep deleted.
+pub(crate) struct SweptBatch {
+    pub(crate) deliveries: u64,
+    pub(crate) events: u64,
+}
+
+impl SweptBatch {
+    /// Whether the batch was full: another may find more.
+    pub(crate) fn was_full(&self) -> bool {
+        self.deliveries.max(self.events) >= u64::from(SWEEP_BATCH)
+    }
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

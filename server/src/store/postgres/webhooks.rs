@@ -20,12 +20,10 @@ use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
     OrganizationId, Subscription,
 };
-use crate::store::{DISABLED_MESSAGE, SealedSecret, StoreError, StoredSecret};
+use crate::store::{
+    DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
+};
 use crate::webhooks::payload;
-
-/// How many deliveries (and how many events left without deliveries) one sweep batch deletes
-/// at most: a batch at a time keeps each statement's locks few and short.
-pub(super) const SWEEP_BATCH: u32 = 1000;
 
 const SELECT_SUBSCRIPTIONS: &str = "SELECT id, organization_id, event_type, target_url, \
      created_at, disabled_at FROM webhook_subscriptions WHERE organization_id = $1";
@@ -547,26 +545,13 @@ const SWEEP_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
     (SELECT e.id FROM webhook_events e WHERE e.created_at < $1 AND NOT EXISTS \
     (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT $2)";
 
-/// What one sweep batch deleted.
-pub(super) struct Swept {
-    pub(super) deliveries: u64,
-    pub(super) events: u64,
-}
-
-impl Swept {
-    /// Whether a batch was full: another may find more.
-    pub(super) fn was_full(&self) -> bool {
-        self.deliveries.max(self.events) >= u64::from(SWEEP_BATCH)
-    }
-}
-
 /// Deletes at most [`SWEEP_BATCH`] deliveries created before `before` and no longer pending,
 /// then at most as many events created before it that no delivery is left of (sweeping
 /// deliveries leaves them, and so does deleting a subscription), in the caller's transaction.
 pub(super) async fn sweep_batch(
     client: &impl GenericClient,
     before: DateTime<Utc>,
-) -> Result<Swept, StoreError> {
+) -> Result<SweptBatch, StoreError> {
     let batch = i64::from(SWEEP_BATCH);
     let deliveries = execute(
         client,
@@ -584,7 +569,7 @@ pub(super) async fn sweep_batch(
         &[&before, &batch],
     )
     .await?;
-    Ok(Swept { deliveries, events })
+    Ok(SweptBatch { deliveries, events })
 }
 
 fn event_type_of(text: String) -> Result<EventType, StoreError> {

@@ -441,7 +441,7 @@ impl Store for SqliteStore {
 
     async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         // A write per batch: the next batch queues behind the writes that came meanwhile, so
-        // the writer is never held for more than one batch (`webhooks::SWEEP_BATCH`).
+        // the writer is never held for more than one batch (`store::SWEEP_BATCH`).
         let mut swept = 0;
         loop {
             let batch = self

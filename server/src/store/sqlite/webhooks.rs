@@ -13,7 +13,9 @@ use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
     OrganizationId, Subscription,
 };
-use crate::store::{DISABLED_MESSAGE, SealedSecret, StoreError, StoredSecret};
+use crate::store::{
+    DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
+};
 use crate::webhooks::payload;
 
 const SUBSCRIPTION_COLUMNS: &str =
@@ -496,11 +498,6 @@ pub(super) fn next_due(connection: &Connection) -> Result<Option<DateTime<Utc>>,
         .transpose()
 }
 
-/// How many deliveries, and how many events, one sweep batch deletes at most: each batch is a
-/// write of its own, so that the writes queued behind it wait for one batch, never for the
-/// whole sweep.
-pub(super) const SWEEP_BATCH: u32 = 1000;
-
 /// Deletes at most a batch of finished deliveries created before a time, read in age order
 /// from `webhook_deliveries_finished_by_created`. (`DELETE … LIMIT` needs a compile-time option
 /// of SQLite; the subquery does not.)
@@ -513,26 +510,13 @@ const SWEEP_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
     (SELECT e.id FROM webhook_events e WHERE e.created_at < ? AND NOT EXISTS \
     (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT ?)";
 
-/// What one sweep batch deleted.
-pub(super) struct Swept {
-    pub(super) deliveries: u64,
-    pub(super) events: u64,
-}
-
-impl Swept {
-    /// Whether the batch was full: another may find more.
-    pub(super) fn was_full(&self) -> bool {
-        self.deliveries.max(self.events) >= u64::from(SWEEP_BATCH)
-    }
-}
-
 /// Deletes at most [`SWEEP_BATCH`] deliveries created before `before` and no longer pending,
 /// then at most as many events created before it that no delivery is left of (sweeping
 /// deliveries leaves them, and so does deleting a subscription), in the caller's transaction.
 pub(super) fn sweep_batch(
     transaction: &Connection,
     before: DateTime<Utc>,
-) -> Result<Swept, StoreError> {
+) -> Result<SweptBatch, StoreError> {
     let deliveries = transaction
         .prepare_cached(SWEEP_DELIVERIES)
         .and_then(|mut statement| statement.execute((micros(before), SWEEP_BATCH)))
@@ -542,7 +526,7 @@ pub(super) fn sweep_batch(
         .prepare_cached(SWEEP_EVENTS)
         .and_then(|mut statement| statement.execute((micros(before), SWEEP_BATCH)))
         .context("sweeping delivered events")?;
-    Ok(Swept {
+    Ok(SweptBatch {
         deliveries: deliveries as u64,
         events: events as u64,
     })
