@@ -70,7 +70,11 @@ pub(super) async fn relay(
     }
 }
 
-/// Copies `from` to `to` until `from` ends, then ends `to`.
+/// Copies dropshot's answers (`from`) to the client (`to`) until dropshot ends, then ends `to`.
+///
+/// dropshot closing a connection with request bytes it did not read (after answering early)
+/// makes the kernel reset the relay's side: that, too, is the end of its answers, which the
+/// client then gets with the lingering close, not a reset of its own.
 async fn forward(
     from: &mut (impl AsyncRead + Unpin),
     to: &mut (impl AsyncWrite + Unpin),
@@ -78,7 +82,10 @@ async fn forward(
 ) -> io::Result<()> {
     let mut buffer = vec![0; CHUNK];
     loop {
-        let read = from.read(&mut buffer).await?;
+        let read = match from.read(&mut buffer).await {
+            Err(error) if error.kind() == io::ErrorKind::ConnectionReset => 0,
+            read => read?,
+        };
         if read == 0 {
             return to.shutdown().await;
         }
@@ -221,6 +228,29 @@ mod tests {
         assert_eq!(&answer, b"400");
         drop(client);
         assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
+    }
+
+    #[tokio::test]
+    async fn an_answer_survives_dropshot_resetting_its_side() {
+        let (mut client, client_far) = pair().await;
+        let (upstream_far, mut upstream) = pair().await;
+        let relaying = tokio::spawn(relay(client_far, upstream_far, Duration::from_secs(60)));
+        client.write_all(&[b' '; 100]).await.unwrap();
+        upstream.read_exact(&mut [0; 100]).await.unwrap();
+        client.write_all(b"unread").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        upstream.write_all(b"400").await.unwrap();
+        // Closed with bytes it did not read: the kernel resets the relay's side.
+        drop(upstream);
+        for _ in 0..12 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            client.write_all(b" ").await.expect("still taken");
+        }
+        let mut answer = [0; 3];
+        client.read_exact(&mut answer).await.expect("no reset");
+        assert_eq!(&answer, b"400");
+        drop(client);
+        relaying.await.unwrap().expect("ended without an error");
     }
 
     #[tokio::test]
