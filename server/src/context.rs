@@ -11,7 +11,7 @@ use crate::auth::{Authenticator, Caller};
 use crate::connections::ClientAddresses;
 use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
-use crate::reference::Reference;
+use crate::reference::References;
 use crate::store::Store;
 use crate::webhooks::Webhooks;
 
@@ -28,8 +28,8 @@ pub struct AppContext {
     pub in_flight: Arc<Semaphore>,
     /// How long a request's body may take to arrive.
     pub body_read_timeout: Duration,
-    /// The spec the server was built from, and its reference page.
-    pub reference: Arc<Reference>,
+    /// The spec of every served version, and its reference page.
+    pub references: Arc<References>,
     /// The webhook delivery worker, woken by lead writes.
     pub webhooks: Webhooks,
 }

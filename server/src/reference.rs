@@ -1,5 +1,5 @@
-//! The spec the server was built from, embedded at build time, and what the server serves of
-//! it: the document as YAML (byte for byte the file), as JSON, and the reference page
+//! The spec of every served version, embedded at build time, and what the server serves of
+//! each: the document as YAML (byte for byte the file), as JSON, and the reference page
 //! rendered from it (`leads-reference`). Made once per process, when the first server
 //! starts; a spec that does not parse or a page that does not render stops the start, never
 //! a request.
@@ -9,12 +9,43 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{Context, Result, anyhow};
 use http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 
-use crate::api::Representation;
+use crate::api::{Representation, SERVED_VERSIONS};
 
-/// `openapi/leads.yaml`, as the server was compiled.
-pub const SPEC_YAML: &str = include_str!("../../openapi/leads.yaml");
+/// The representations of every served version's spec, in the order of
+/// [`SERVED_VERSIONS`].
+#[derive(Debug)]
+pub struct References {
+    versions: Vec<Reference>,
+}
 
-/// The three representations of the embedded spec.
+impl References {
+    /// The representations of every served version, made on first use.
+    pub fn embedded() -> Result<Arc<Self>> {
+        static EMBEDDED: OnceLock<Result<Arc<References>, String>> = OnceLock::new();
+        EMBEDDED
+            .get_or_init(|| {
+                SERVED_VERSIONS
+                    .iter()
+                    .map(|served| {
+                        Reference::of(served.document)
+                            .with_context(|| format!("version {}", served.version))
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(|versions| Arc::new(References { versions }))
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .clone()
+            .map_err(|error| anyhow!("the embedded spec: {error}"))
+    }
+
+    /// The representations of served version `version` (an index into
+    /// [`SERVED_VERSIONS`]); the newest's for any other index.
+    pub fn of_version(&self, version: usize) -> Option<&Reference> {
+        self.versions.get(version).or_else(|| self.versions.last())
+    }
+}
+
+/// The three representations of one version's spec.
 #[derive(Debug)]
 pub struct Reference {
     pub yaml: Representation,
@@ -23,19 +54,6 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// The representations of the embedded spec, made on first use.
-    pub fn embedded() -> Result<Arc<Self>> {
-        static EMBEDDED: OnceLock<Result<Arc<Reference>, String>> = OnceLock::new();
-        EMBEDDED
-            .get_or_init(|| {
-                Self::of(SPEC_YAML)
-                    .map(Arc::new)
-                    .map_err(|e| format!("{e:#}"))
-            })
-            .clone()
-            .map_err(|error| anyhow!("the embedded spec: {error}"))
-    }
-
     /// The representations of the spec `yaml`.
     pub fn of(yaml: &str) -> Result<Self> {
         let spec: serde_json::Value =
@@ -62,16 +80,32 @@ mod tests {
 
     use super::*;
 
-    /// The JSON the server serves is the spec: the same document as the workspace's file.
+    /// The JSON the server serves of the newest version is the spec: the same document as
+    /// the workspace's file; each older version's is its release's file.
     #[test]
     fn the_served_json_is_the_spec() {
-        let reference = Reference::embedded().expect("the embedded spec renders");
-        let served: serde_json::Value =
-            serde_json::from_slice(reference.json.body()).expect("JSON");
+        let references = References::embedded().expect("the embedded specs render");
+        let newest = references
+            .of_version(crate::api::versions::newest())
+            .expect("the newest");
+        let served: serde_json::Value = serde_json::from_slice(newest.json.body()).expect("JSON");
         let spec = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
             .expect("the spec loads");
         assert_eq!(served, spec);
-        assert_eq!(reference.yaml.body().as_ref(), SPEC_YAML.as_bytes());
+        for (index, version) in SERVED_VERSIONS.iter().enumerate() {
+            let reference = references.of_version(index).expect("a version");
+            assert_eq!(reference.yaml.body().as_ref(), version.document.as_bytes());
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let file = if index == crate::api::versions::newest() {
+                root.join(leads_spec::SPEC_PATH)
+            } else {
+                root.join(format!("openapi/released/{}.yaml", version.version))
+            };
+            assert_eq!(
+                std::fs::read_to_string(file).expect("the file"),
+                version.document
+            );
+        }
     }
 
     #[test]

@@ -5,16 +5,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
-use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
+use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder, VersionPolicy};
 use tokio::sync::Semaphore;
 
-use crate::api::{LeadsServer, idempotency, leads_api_mod};
+use crate::api::{LeadsServer, idempotency, leads_api_mod, versions};
 use crate::auth::Authenticator;
 use crate::config::{Config, Database, MAX_BODY_BYTES};
 use crate::connections::{ClientAddresses, FrontDoor};
 use crate::context::AppContext;
 use crate::ratelimit::RateLimiter;
-use crate::reference::Reference;
+use crate::reference::References;
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
@@ -60,6 +60,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
     let door = FrontDoor::bind(config.bind, config.connections, &log)?;
     let api = leads_api_mod::api_description::<LeadsServer>()
         .map_err(|error| anyhow!("the API description does not build: {error}"))?;
+    versions::check().map_err(|error| anyhow!("the served versions: {error}"))?;
     tokio::spawn(idempotency::sweep_expired(
         Arc::downgrade(&store),
         log.new(slog::o!("task" => "idempotency-sweep")),
@@ -74,7 +75,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
         idempotency: idempotency::InFlight::default(),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
         body_read_timeout: config.body_read_timeout,
-        reference: Reference::embedded()?,
+        references: References::embedded()?,
         webhooks,
     };
     let dropshot = ConfigDropshot {
@@ -87,6 +88,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
     };
     let http = ServerBuilder::new(api, context, log)
         .config(dropshot)
+        .version_policy(VersionPolicy::Dynamic(Box::new(versions::Policy)))
         .start()
         .map_err(|error| anyhow!("starting the HTTP server: {error}"))?;
     let front_door = door.open(http.local_addr(), clients)?;

@@ -32,16 +32,7 @@ impl<T: HttpResponse + Send + Sync + 'static> HttpResponse for Answer<T> {
                 .status(StatusCode::NOT_MODIFIED)
                 .header(ETAG, etag)
                 .body(Body::empty())?),
-            Answer::Refused { error, headers } => {
-                let body = serde_json::to_vec(&error)
-                    .map_err(|e| HttpError::for_internal_error(e.to_string()))?;
-                let mut response = Response::builder()
-                    .status(error.status_code().as_status())
-                    .header(CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON)
-                    .body(Body::from(body))?;
-                response.headers_mut().extend(headers);
-                Ok(response)
-            }
+            Answer::Refused { error, headers } => envelope(&error, headers),
         }
     }
 
@@ -56,6 +47,18 @@ impl<T: HttpResponse + Send + Sync + 'static> HttpResponse for Answer<T> {
             Answer::Refused { error, .. } => error.status_code().as_status(),
         }
     }
+}
+
+/// The answer of `error`: the envelope, with `headers` besides the ones dropshot adds.
+pub fn envelope(error: &ApiError, headers: HeaderMap) -> Result<Response<Body>, HttpError> {
+    let body =
+        serde_json::to_vec(error).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
+    let mut response = Response::builder()
+        .status(error.status_code().as_status())
+        .header(CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON)
+        .body(Body::from(body))?;
+    response.headers_mut().extend(headers);
+    Ok(response)
 }
 
 #[cfg(test)]

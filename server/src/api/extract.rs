@@ -28,6 +28,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::generated::SpecSchema;
+use super::versions;
 use super::unwind::caught;
 use super::validate;
 use crate::context::{Admitted, AppContext};
@@ -154,7 +155,8 @@ where
     };
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|error| Error::invalid(format!("Request body is not valid JSON: {error}")))?;
-    let typed = validate::deserialize(T::SCHEMA_NAME, &value, "Invalid request body")?;
+    let version = versions::read_in(&parts.headers);
+    let typed = validate::deserialize(version, T::SCHEMA_NAME, &value, "Invalid request body")?;
     Ok((typed, value))
 }
 
@@ -173,6 +175,7 @@ impl<T: WireType> SharedExtractor for PathParams<T> {
                         .into_iter()
                         .map(|(k, v)| (k, Value::String(v)));
                     validate::deserialize(
+                        versions::read_in(rqctx.request.headers()),
                         T::SCHEMA_NAME,
                         &Value::Object(values.collect()),
                         "Invalid path parameter",
@@ -197,8 +200,10 @@ impl<T: WireType> SharedExtractor for QueryParams<T> {
         rqctx: &RequestContext<Context>,
     ) -> Result<Self, HttpError> {
         let query = rqctx.request.uri().query().unwrap_or_default();
-        let parsed = query_object(T::SCHEMA_NAME, query).and_then(|object| {
+        let version = versions::read_in(rqctx.request.headers());
+        let parsed = query_object(version, T::SCHEMA_NAME, query).and_then(|object| {
             validate::deserialize(
+                version,
                 T::SCHEMA_NAME,
                 &Value::Object(object),
                 "Invalid query parameter",
@@ -217,8 +222,15 @@ impl<T: WireType> SharedExtractor for HeaderParams<T> {
     async fn from_request<Context: ServerContext>(
         rqctx: &RequestContext<Context>,
     ) -> Result<Self, HttpError> {
-        let parsed = header_object(T::SCHEMA_NAME, rqctx.request.headers()).and_then(|object| {
-            validate::deserialize(T::SCHEMA_NAME, &Value::Object(object), "Invalid header")
+        let headers = rqctx.request.headers();
+        let version = versions::read_in(headers);
+        let parsed = header_object(version, T::SCHEMA_NAME, headers).and_then(|object| {
+            validate::deserialize(
+                version,
+                T::SCHEMA_NAME,
+                &Value::Object(object),
+                "Invalid header",
+            )
         });
         Ok(Self(parsed))
     }
@@ -232,11 +244,12 @@ impl<T: WireType> SharedExtractor for HeaderParams<T> {
 /// object of strings under their documented names. A header sent more than once counts as
 /// one, its values joined by `, ` (RFC 9110 §5.3).
 fn header_object(
+    version: usize,
     schema_name: &str,
     headers: &http::HeaderMap,
 ) -> Result<Map<String, Value>, Error> {
     let mut object = Map::new();
-    for name in validate::property_names(schema_name) {
+    for name in validate::property_names(version, schema_name) {
         let values = headers
             .get_all(name)
             .iter()
@@ -258,12 +271,12 @@ fn header_object(
 
 /// The query string as a JSON object, each value typed as the schema declares it, so that
 /// `limit=abc` is reported as "must be an integer" rather than a parse error.
-fn query_object(schema_name: &str, query: &str) -> Result<Map<String, Value>, Error> {
+fn query_object(version: usize, schema_name: &str, query: &str) -> Result<Map<String, Value>, Error> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|error| Error::invalid(format!("Malformed query string: {error}")))?;
     let mut object = Map::new();
     for (name, text) in pairs {
-        let value = match validate::property_type(schema_name, &name) {
+        let value = match validate::property_type(version, schema_name, &name) {
             Some("integer") => text.parse::<i64>().map(Value::from).ok(),
             Some("number") => text
                 .parse::<f64>()

@@ -14,7 +14,7 @@ use super::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 use super::generated::{LeadCreateHeaders, LeadHeaders, LeadsApi, RateLimitHeaders};
 use super::raw::{RawResponse, Representation};
 use super::unwind::caught;
-use super::{convert, cursor, etag, idempotency, types, webhooks};
+use super::{convert, cursor, etag, idempotency, types, versions, webhooks};
 use crate::context::AppContext;
 use crate::domain;
 use crate::error::Error;
@@ -344,13 +344,19 @@ fn lead_response(lead: domain::Lead) -> Result<types::LeadResponse, Error> {
     })
 }
 
-/// Answers with a representation of the embedded spec: no key, no rate limit, `304` when the
-/// caller's copy is current.
+/// Answers with a representation of the spec of the version the request is served in: no
+/// key, no rate limit, `304` when the caller's copy is current.
 fn serve_reference(
     rqctx: &RequestContext<AppContext>,
     representation: impl FnOnce(&crate::reference::Reference) -> &Representation,
 ) -> Result<RawResponse, ApiError> {
-    representation(&rqctx.context().reference)
-        .answer(rqctx.request.headers())
+    let headers = rqctx.request.headers();
+    let reference = rqctx
+        .context()
+        .references
+        .of_version(versions::read_in(headers))
+        .ok_or_else(|| api_error(rqctx, Error::Internal("no reference".to_string())))?;
+    representation(reference)
+        .answer(headers)
         .map_err(|error| api_error(rqctx, error))
 }

@@ -17,26 +17,33 @@ pub mod idempotency;
 mod raw;
 mod unwind;
 mod validate;
+pub mod versions;
 mod webhooks;
 
 pub(crate) use admission::RETRY_AFTER_UNAVAILABLE;
 pub use answer::Answer;
 pub use error::ApiError;
 pub use extract::{HeaderParams, JsonBody, PathParams, QueryParams};
-pub use generated::{LeadsApi, leads_api_mod, types};
+pub use generated::{LeadsApi, SERVED_VERSIONS, leads_api_mod, types};
 pub use handlers::LeadsServer;
 pub use raw::{RawResponse, Representation};
 pub use validate::schema_problems;
 
-/// The server's OpenAPI document, rendered from the generated trait.
-pub fn openapi_document() -> Result<serde_json::Value, String> {
+/// The server's OpenAPI document of served version `version` (an index into
+/// [`SERVED_VERSIONS`]), rendered from the generated trait: the endpoints of that version,
+/// showing its schemas.
+pub fn openapi_document(version: usize) -> Result<serde_json::Value, String> {
     let description = leads_api_mod::stub_api_description()
         .map_err(|error| format!("the API description does not build: {error}"))?;
-    let version = semver::Version::parse(generated::API_VERSION)
-        .map_err(|error| format!("the spec's info.version is not semver: {error}"))?;
-    let document = description.openapi(generated::API_TITLE, version);
-    let json = document
-        .json()
-        .map_err(|error| format!("the OpenAPI document does not render: {error}"))?;
-    Ok(json)
+    let served = SERVED_VERSIONS
+        .get(version)
+        .ok_or_else(|| format!("no served version {version}"))?;
+    let number = semver::Version::parse(served.version)
+        .map_err(|error| format!("version {} is not semver: {error}", served.version))?;
+    versions::rendering(version, || {
+        description
+            .openapi(generated::API_TITLE, number)
+            .json()
+            .map_err(|error| format!("the OpenAPI document does not render: {error}"))
+    })
 }

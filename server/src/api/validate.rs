@@ -1,5 +1,5 @@
-//! Validation of request data against the spec's schemas (`generated::JSON_SCHEMAS`), with
-//! one [`FieldProblem`] per offending field.
+//! Validation of request data against the schemas of the version it is read in
+//! ([`super::versions::schemas`]), with one [`FieldProblem`] per offending field.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -9,7 +9,7 @@ use jsonschema::{ValidationError, Validator};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use super::generated::JSON_SCHEMAS;
+use super::versions;
 use crate::domain;
 use crate::error::{Error, FieldProblem};
 
@@ -18,18 +18,24 @@ struct Schemas {
     validators: HashMap<String, Validator>,
 }
 
-/// Every schema, compiled once.
-fn schemas() -> Result<&'static Schemas, Error> {
-    static SCHEMAS: OnceLock<Result<Schemas, String>> = OnceLock::new();
-    SCHEMAS
-        .get_or_init(compile)
+/// Every schema of version `version` (an index into the served versions), compiled once.
+fn schemas(version: usize) -> Result<&'static Schemas, Error> {
+    static SCHEMAS: OnceLock<Vec<OnceLock<Result<Schemas, String>>>> = OnceLock::new();
+    let compiled = SCHEMAS
+        .get_or_init(|| (0..=versions::newest()).map(|_| OnceLock::new()).collect())
+        .get(version)
+        .ok_or_else(|| Error::Internal(format!("no served version {version}")))?;
+    compiled
+        .get_or_init(|| compile(version))
         .as_ref()
         .map_err(|error| Error::Internal(format!("the spec's schemas do not compile: {error}")))
 }
 
-fn compile() -> Result<Schemas, String> {
-    let definitions: Map<String, Value> =
-        serde_json::from_str(JSON_SCHEMAS).map_err(|error| error.to_string())?;
+fn compile(version: usize) -> Result<Schemas, String> {
+    let definitions = versions::schemas(version)
+        .map_err(|error| error.to_string())?
+        .json
+        .clone();
     let mut validators = HashMap::new();
     for name in definitions.keys() {
         let root = json!({
@@ -54,8 +60,8 @@ fn compile() -> Result<Schemas, String> {
 }
 
 /// The JSON type (`integer`, `string`, …) the schema `schema_name` declares for `property`.
-pub fn property_type(schema_name: &str, property: &str) -> Option<&'static str> {
-    let schemas = schemas().ok()?;
+pub fn property_type(version: usize, schema_name: &str, property: &str) -> Option<&'static str> {
+    let schemas = schemas(version).ok()?;
     let mut schema = schemas
         .definitions
         .get(schema_name)?
@@ -81,8 +87,8 @@ pub fn property_type(schema_name: &str, property: &str) -> Option<&'static str> 
 
 /// The names of the properties of the schema `schema_name` of the spec (none if it has
 /// none or there is no such schema).
-pub fn property_names(schema_name: &str) -> Vec<&'static str> {
-    schemas()
+pub fn property_names(version: usize, schema_name: &str) -> Vec<&'static str> {
+    schemas(version)
         .ok()
         .and_then(|schemas| schemas.definitions.get(schema_name))
         .and_then(|schema| schema.get("properties"))
@@ -91,16 +97,17 @@ pub fn property_names(schema_name: &str) -> Vec<&'static str> {
         .unwrap_or_default()
 }
 
-/// Every way `value` breaks the schema `schema_name` of the spec, as `field: message`.
+/// Every way `value` breaks the schema `schema_name` of the working spec, as
+/// `field: message`.
 pub fn schema_problems(schema_name: &str, value: &Value) -> Result<Vec<String>, Error> {
-    Ok(problems(schema_name, value)?
+    Ok(problems(versions::newest(), schema_name, value)?
         .into_iter()
         .map(|problem| format!("{}: {}", problem.field, problem.message))
         .collect())
 }
 
-fn problems(schema_name: &str, value: &Value) -> Result<Vec<FieldProblem>, Error> {
-    let validator = schemas()?
+fn problems(version: usize, schema_name: &str, value: &Value) -> Result<Vec<FieldProblem>, Error> {
+    let validator = schemas(version)?
         .validators
         .get(schema_name)
         .ok_or_else(|| Error::Internal(format!("no schema `{schema_name}` in the spec")))?;
@@ -134,13 +141,15 @@ fn bounded_field(field: &str) -> String {
     }
 }
 
-/// Validates `value` against the schema `schema_name`, then deserializes it.
+/// Validates `value` against the schema `schema_name` of version `version`, then
+/// deserializes it.
 pub fn deserialize<T: DeserializeOwned>(
+    version: usize,
     schema_name: &str,
     value: &Value,
     what: &str,
 ) -> Result<T, Error> {
-    let details = problems(schema_name, value)?;
+    let details = problems(version, schema_name, value)?;
     if !details.is_empty() {
         let problems: Vec<String> = details
             .iter()
@@ -287,10 +296,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    const NEWEST: usize = crate::api::generated::SERVED_VERSIONS.len() - 1;
     use crate::api::types::{LeadCreate, LeadListQuery};
 
     fn problems(schema: &str, value: Value) -> Vec<FieldProblem> {
-        match deserialize::<Value>(schema, &value, "Invalid") {
+        match deserialize::<Value>(NEWEST, schema, &value, "Invalid") {
             Err(Error::Validation { details, .. }) => details,
             other => panic!("expected a validation error, got {other:?}"),
         }
@@ -298,13 +309,15 @@ mod tests {
 
     #[test]
     fn every_schema_compiles() {
-        assert!(schemas().is_ok());
+        for version in 0..=versions::newest() {
+            assert!(schemas(version).is_ok());
+        }
     }
 
     #[test]
     fn a_valid_body_deserializes() {
         let lead: LeadCreate =
-            deserialize("LeadCreate", &json!({"email": "john@example.com"}), "x").unwrap();
+            deserialize(NEWEST, "LeadCreate", &json!({"email": "john@example.com"}), "x").unwrap();
         assert_eq!(lead.email.as_str(), "john@example.com");
     }
 
@@ -364,14 +377,14 @@ mod tests {
 
     #[test]
     fn query_defaults_apply() {
-        let query: LeadListQuery = deserialize("LeadListQuery", &json!({}), "x").unwrap();
+        let query: LeadListQuery = deserialize(NEWEST, "LeadListQuery", &json!({}), "x").unwrap();
         assert_eq!(query.limit.get(), 50);
     }
 
     #[test]
     fn property_types_follow_refs() {
-        assert_eq!(property_type("LeadListQuery", "limit"), Some("integer"));
-        assert_eq!(property_type("LeadListQuery", "status"), Some("string"));
-        assert_eq!(property_type("LeadListQuery", "nope"), None);
+        assert_eq!(property_type(NEWEST, "LeadListQuery", "limit"), Some("integer"));
+        assert_eq!(property_type(NEWEST, "LeadListQuery", "status"), Some("string"));
+        assert_eq!(property_type(NEWEST, "LeadListQuery", "nope"), None);
     }
 }

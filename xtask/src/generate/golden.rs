@@ -39,7 +39,7 @@ macro_rules! server_output {
     ($($test:ident => $fixture:literal,)*) => {$(
         #[test]
         fn $test() {
-            let generated = server::generate(&accepted($fixture)).expect("the fixture generates");
+            let generated = server::generate(&accepted($fixture), &[]).expect("the fixture generates");
             insta::assert_snapshot!(generated.contents);
         }
     )*};
@@ -52,7 +52,7 @@ macro_rules! server_refusal {
         #[test]
         fn $test() {
             let spec = fixture(concat!("refused/", $fixture));
-            let Err(error) = server::generate(&spec) else {
+            let Err(error) = server::generate(&spec, &[]) else {
                 panic!("the generator accepted fixtures/refused/{}.yaml", $fixture);
             };
             insta::assert_snapshot!(format!("{error:#}"));

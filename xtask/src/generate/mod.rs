@@ -33,7 +33,8 @@ pub struct Generated {
 /// whether everything was (already) up to date.
 pub fn run(root: &Path, check: bool) -> Result<bool> {
     let json = leads_spec::load(&root.join(SPEC_PATH))?;
-    let mut files = generate_all(&json)?;
+    let releases = served_releases(root)?;
+    let mut files = generate_all(&json, &releases)?;
     files.extend(released_client(root)?);
     let mut stale = Vec::new();
     for file in &files {
@@ -75,12 +76,34 @@ pub fn run(root: &Path, check: bool) -> Result<bool> {
     Ok(false)
 }
 
-/// Every file generated from the working spec, in a fixed order.
-pub fn generate_all(spec: &Value) -> Result<Vec<Generated>> {
+/// Every file generated from the working spec (and, for the server, the releases it also
+/// serves), in a fixed order.
+pub fn generate_all(spec: &Value, releases: &[server::Release]) -> Result<Vec<Generated>> {
     Ok(vec![
         client::generate(spec, client::PATH, SPEC_PATH, client::Sending::WithRetries)?,
-        server::generate(spec)?,
+        server::generate(spec, releases)?,
     ])
+}
+
+/// The releases the support policy lists, which the server serves besides the working spec.
+pub fn served_releases(root: &Path) -> Result<Vec<server::Release>> {
+    crate::support::supported(root)?
+        .into_iter()
+        .map(|supported| {
+            let release = supported.release;
+            Ok(server::Release {
+                version: release.version.to_string(),
+                spec: leads_spec::load(&release.path)?,
+                source: format!(
+                    "{}/{}.yaml",
+                    crate::release::RELEASED_DIR,
+                    release.version
+                ),
+                deprecated: supported.deprecated.map(|date| date.to_string()),
+                sunset: supported.sunset.map(|date| date.to_string()),
+            })
+        })
+        .collect()
 }
 
 /// The client of the latest released spec, which the contract suite drives the server with
@@ -146,8 +169,10 @@ mod tests {
     fn generation_is_deterministic() {
         let spec = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
             .expect("the spec loads");
-        let first = generate_all(&spec).expect("generates");
-        let second = generate_all(&spec).expect("generates again");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let releases = served_releases(&root).expect("the support policy reads");
+        let first = generate_all(&spec, &releases).expect("generates");
+        let second = generate_all(&spec, &releases).expect("generates again");
         assert_eq!(first.len(), second.len());
         for (a, b) in first.iter().zip(&second) {
             assert_eq!(a.path, b.path);

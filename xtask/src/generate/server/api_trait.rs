@@ -1,45 +1,129 @@
-//! The `#[dropshot::api_description]` trait: one method per operation, written against the
-//! server's own extractors and error type.
+//! The `#[dropshot::api_description]` trait: the handlers the server writes, and the
+//! endpoints that serve them, one per operation and version range.
+//!
+//! - A *handler* (`lead_view`) serves an operation in the working spec's version, and in
+//!   every release that shares it ([`super::versions`]). An *adapter* (`lead_view_v4_0_0`)
+//!   serves it in one release whose contract differs, against that release's types. Both are
+//!   plain trait methods the server implements; a missing one fails the build with its name.
+//! - An *endpoint* (`serve_lead_view`, `serve_lead_view_v4_0_0`) is provided by the trait:
+//!   it is what dropshot registers, for the versions of its range, with the operationId and
+//!   documentation of those versions. It hands the request to the server's `serve`, which
+//!   refuses a version outside the policy and names the version on the answer, and calls its
+//!   handler or adapter.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 
-use super::headers::HeaderSet;
 use super::names::doc_attrs;
 use super::operations::Operation;
+use super::versions::{Endpoint, Service, Version, header_set};
 
 /// The name of the generated trait.
 const TRAIT_NAME: &str = "LeadsApi";
 
-/// The trait: one method per operation, named by its operationId.
-pub fn api_trait(operations: &[Operation], header_sets: &[HeaderSet]) -> TokenStream {
+/// The trait, for the served versions (oldest first, the working spec last) and their
+/// endpoints.
+pub fn api_trait(served: &[Version], endpoints: &[Endpoint]) -> TokenStream {
     let trait_ident = Ident::new(TRAIT_NAME, Span::call_site());
-    let methods = operations.iter().map(|op| {
-        let ident = Ident::new(&op.id, Span::call_site());
-        let method = Ident::new(&op.method, Span::call_site());
-        let path = &op.path;
-        let tags = &op.tags;
-        let doc = doc_attrs(&op.doc);
-        let path_arg = op.path_params.as_ref().map(|params| {
-            let ty = Ident::new(&params.type_name, Span::call_site());
-            quote!(path: PathParams<types::#ty>,)
+    let Some(newest) = served.last() else {
+        return TokenStream::new();
+    };
+    let handlers = newest.operations.iter().map(|op| {
+        let doc = format!(
+            " Handles `{}` in version {} and in every release that shares its contract.",
+            op.id, newest.number
+        );
+        handler(
+            &Ident::new(&op.id, Span::call_site()),
+            &doc,
+            &Signature::of(op, newest, newest),
+        )
+    });
+    let adapters = endpoints
+        .iter()
+        .filter(|endpoint| endpoint.service == Service::Adapted)
+        .filter_map(|endpoint| {
+            let version = &served[endpoint.first];
+            let op = version.operation(&endpoint.operation)?;
+            let doc = format!(
+                " Handles `{}` in version {}, whose contract differs from version {}'s: an \
+                 adapter between {}'s wire types (`{}::types`) and the domain.",
+                op.id,
+                version.number,
+                newest.number,
+                version.number,
+                version.module()
+            );
+            Some(handler(
+                &adapter_ident(op, version),
+                &doc,
+                &Signature::of(op, version, newest),
+            ))
         });
-        let query_arg = op.query_params.as_ref().map(|params| {
-            let ty = Ident::new(&params.type_name, Span::call_site());
-            quote!(query: QueryParams<types::#ty>,)
-        });
-        let header_arg = op.header_params.as_ref().map(|params| {
-            let ty = Ident::new(&params.type_name, Span::call_site());
-            quote!(headers: HeaderParams<types::#ty>,)
-        });
-        let body_arg = op.body.as_ref().map(|body| {
-            let ty = Ident::new(body, Span::call_site());
-            quote!(body: JsonBody<types::#ty>,)
-        });
+    let served_endpoints = endpoints
+        .iter()
+        .filter_map(|endpoint| endpoint_method(served, endpoint));
+    quote! {
+        /// The Leads API: for each operation, the handler the server writes (and an adapter
+        /// for each release whose contract of it differs), and the endpoints dropshot
+        /// registers for each range of served versions.
+        #[dropshot::api_description]
+        pub trait #trait_ident {
+            /// The server's state, shared by every request.
+            type Context: Send + Sync + 'static;
+
+            #(#handlers)*
+
+            #(#adapters)*
+
+            #(#served_endpoints)*
+        }
+    }
+}
+
+/// What a handler of an operation takes and answers, in the types of one version.
+struct Signature {
+    /// `path: PathParams<types::LeadViewPath>, …`
+    params: Vec<TokenStream>,
+    /// `path, …`
+    args: Vec<Ident>,
+    response: TokenStream,
+}
+
+impl Signature {
+    /// The signature of `op` as `version` documents it; types a release shares with `newest`
+    /// come through the release's module, which re-exports them.
+    fn of(op: &Operation, version: &Version, newest: &Version) -> Self {
+        let types = if std::ptr::eq(version, newest) {
+            quote!(types)
+        } else {
+            let module = format_ident!("{}", version.module());
+            quote!(#module::types)
+        };
+        let mut params = Vec::new();
+        let mut args = Vec::new();
+        let mut add = |name: &str, extractor: TokenStream, ty: &str| {
+            let arg = Ident::new(name, Span::call_site());
+            let ty = Ident::new(ty, Span::call_site());
+            params.push(quote!(#arg: #extractor<#types::#ty>));
+            args.push(arg);
+        };
+        if let Some(p) = &op.path_params {
+            add("path", quote!(PathParams), &p.type_name);
+        }
+        if let Some(p) = &op.query_params {
+            add("query", quote!(QueryParams), &p.type_name);
+        }
+        if let Some(p) = &op.header_params {
+            add("headers", quote!(HeaderParams), &p.type_name);
+        }
+        if let Some(body) = &op.body {
+            add("body", quote!(JsonBody), body);
+        }
         let content = match &op.response {
             Some(name) => {
                 let ty = Ident::new(name, Span::call_site());
-                quote!(types::#ty)
+                quote!(#types::#ty)
             }
             None => quote!(()),
         };
@@ -50,36 +134,110 @@ pub fn api_trait(operations: &[Operation], header_sets: &[HeaderSet]) -> TokenSt
             204 => quote!(dropshot::HttpResponseUpdatedNoContent),
             _ => quote!(dropshot::HttpResponseOk<#content>),
         };
-        if let Some(set) = header_sets
-            .iter()
-            .find(|set| set.operations.contains(&op.id))
-        {
+        if let Some(set) = header_set(version, &op.id) {
             let headers = Ident::new(&set.name, Span::call_site());
-            response = quote!(dropshot::HttpResponseHeaders<#response, #headers>);
+            // A release documenting the same headers as the working spec uses its struct.
+            let path = if std::ptr::eq(version, newest)
+                || newest.header_sets.iter().any(|s| s.headers == set.headers && s.name == set.name)
+            {
+                quote!(#headers)
+            } else {
+                let module = format_ident!("{}", version.module());
+                quote!(#module::#headers)
+            };
+            response = quote!(dropshot::HttpResponseHeaders<#response, #path>);
         }
         if !op.raw {
             response = quote!(Answer<#response>);
         }
-        quote! {
-            #doc
-            #[endpoint { method = #method, path = #path, tags = [#(#tags),*] }]
-            async fn #ident(
-                rqctx: dropshot::RequestContext<Self::Context>,
-                #path_arg
-                #query_arg
-                #header_arg
-                #body_arg
-            ) -> Result<#response, ApiError>;
-        }
-    });
-    quote! {
-        /// The Leads API: one method per operation of the spec, named by its operationId.
-        #[dropshot::api_description]
-        pub trait #trait_ident {
-            /// The server's state, shared by every request.
-            type Context: Send + Sync + 'static;
-
-            #(#methods)*
+        Self {
+            params,
+            args,
+            response,
         }
     }
+}
+
+/// A handler or adapter: a plain method the server implements.
+fn handler(ident: &Ident, doc: &str, signature: &Signature) -> TokenStream {
+    let Signature {
+        params, response, ..
+    } = signature;
+    quote! {
+        #[doc = #doc]
+        fn #ident(
+            rqctx: dropshot::RequestContext<Self::Context>,
+            #(#params,)*
+        ) -> impl std::future::Future<Output = Result<#response, ApiError>> + Send;
+    }
+}
+
+fn adapter_ident(op: &Operation, version: &Version) -> Ident {
+    format_ident!("{}_{}", op.id, version.module())
+}
+
+/// The endpoint dropshot registers for `endpoint`'s versions.
+fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStream> {
+    let newest = served.last()?;
+    let first = &served[endpoint.first];
+    let documented = served[endpoint.last].operation(&endpoint.operation)?;
+    let (signature, target, name) = match endpoint.service {
+        Service::Shared => (
+            Signature::of(newest.operation(&endpoint.operation)?, newest, newest),
+            Ident::new(&endpoint.operation, Span::call_site()),
+            if endpoint.last + 1 == served.len() {
+                format_ident!("serve_{}", endpoint.operation)
+            } else {
+                format_ident!("serve_{}_{}", endpoint.operation, first.module())
+            },
+        ),
+        Service::Adapted => {
+            let op = first.operation(&endpoint.operation)?;
+            (
+                Signature::of(op, first, newest),
+                adapter_ident(op, first),
+                format_ident!("serve_{}_{}", endpoint.operation, first.module()),
+            )
+        }
+    };
+    let from = &first.number;
+    let versions = match served.get(endpoint.last + 1) {
+        _ if endpoint.first == 0 && endpoint.last + 1 == served.len() => quote!(..),
+        Some(next) => {
+            let until = &next.number;
+            quote!(#from..#until)
+        }
+        None => quote!(#from..),
+    };
+    let Operation {
+        id,
+        method,
+        path,
+        tags,
+        doc,
+        ..
+    } = documented;
+    let method = Ident::new(method, Span::call_site());
+    let doc = doc_attrs(doc);
+    let Signature {
+        params,
+        args,
+        response,
+    } = signature;
+    Some(quote! {
+        #doc
+        #[endpoint {
+            operation_id = #id,
+            method = #method,
+            path = #path,
+            tags = [#(#tags),*],
+            versions = #versions,
+        }]
+        async fn #name(
+            rqctx: dropshot::RequestContext<Self::Context>,
+            #(#params,)*
+        ) -> Result<Served<#response>, ApiError> {
+            serve(rqctx, |rqctx| Self::#target(rqctx, #(#args),*)).await
+        }
+    })
 }

@@ -27,8 +27,13 @@ pub fn component_schemas(doc: Document) -> Map<String, Value> {
 }
 
 /// typify's structs and enums for every schema, in one type space so that they can refer to
-/// each other.
-pub fn wire_types(schemas: &Map<String, Value>, operations: &[Operation]) -> Result<TokenStream> {
+/// each other; none for the schemas in `shared`, which are in scope already (a release's
+/// module re-exports the working spec's types its schemas share).
+pub fn wire_types(
+    schemas: &Map<String, Value>,
+    operations: &[Operation],
+    shared: &BTreeSet<String>,
+) -> Result<TokenStream> {
     let parameter_types: BTreeSet<&str> = operations
         .iter()
         .flat_map(|op| [&op.path_params, &op.query_params, &op.header_params])
@@ -53,7 +58,7 @@ pub fn wire_types(schemas: &Map<String, Value>, operations: &[Operation]) -> Res
     settings.with_struct_builder(false);
     // typify refers to a raw schema by its name and generates nothing for it: its type is
     // the newtype below.
-    for name in &raw {
+    for name in raw.iter().chain(shared) {
         settings.with_replacement(name, name, std::iter::empty());
     }
     let mut type_space = TypeSpace::new(&settings);
@@ -62,6 +67,7 @@ pub fn wire_types(schemas: &Map<String, Value>, operations: &[Operation]) -> Res
         .context("typify could not generate the wire types")?;
     let mut names: BTreeSet<String> = type_space.iter_types().map(|t| t.name()).collect();
     names.extend(raw.iter().cloned());
+    names.extend(shared.iter().cloned());
     if let Some(missing) = schemas.keys().find(|name| !names.contains(*name)) {
         bail!(
             "typify renames schema `{missing}`: component names must be PascalCase, as the \
@@ -69,7 +75,10 @@ pub fn wire_types(schemas: &Map<String, Value>, operations: &[Operation]) -> Res
         );
     }
     let typified = type_space.to_stream();
-    let raw_types = raw.iter().map(|name| raw_json_type(name));
+    let raw_types = raw
+        .iter()
+        .filter(|name| !shared.contains(*name))
+        .map(|name| raw_json_type(name));
     Ok(quote! {
         #typified
         #(#raw_types)*
@@ -104,10 +113,17 @@ fn raw_json_type(name: &str) -> TokenStream {
     }
 }
 
-/// `JsonSchema` and `SpecSchema` for every schema's wire type.
-pub fn schema_impls(schemas: &Map<String, Value>) -> Vec<TokenStream> {
+/// `JsonSchema` and `SpecSchema` for the wire type of every schema not in `shared`, in
+/// module `types` (`types`, `v4_0_0::types`). A type renders the schema of its name in the
+/// version being rendered, so a type two versions share shows each one's documentation.
+pub fn schema_impls(
+    schemas: &Map<String, Value>,
+    shared: &BTreeSet<String>,
+    types: &TokenStream,
+) -> Vec<TokenStream> {
     schemas
         .iter()
+        .filter(|(name, _)| !shared.contains(*name))
         .map(|(name, schema)| {
             let ident = Ident::new(name, Span::call_site());
             let mut referenced = BTreeSet::new();
@@ -117,11 +133,11 @@ pub fn schema_impls(schemas: &Map<String, Value>) -> Vec<TokenStream> {
                 .iter()
                 .map(|name| Ident::new(name, Span::call_site()));
             quote! {
-                impl SpecSchema for types::#ident {
+                impl SpecSchema for #types::#ident {
                     const SCHEMA_NAME: &'static str = #name;
                 }
 
-                impl schemars::JsonSchema for types::#ident {
+                impl schemars::JsonSchema for #types::#ident {
                     fn schema_name() -> String {
                         #name.to_string()
                     }
@@ -130,7 +146,7 @@ pub fn schema_impls(schemas: &Map<String, Value>) -> Vec<TokenStream> {
                         generator: &mut schemars::r#gen::SchemaGenerator,
                     ) -> schemars::schema::Schema {
                         // Registers the schemas this one refers to with the document.
-                        #(let _ = generator.subschema_for::<types::#referenced>();)*
+                        #(let _ = generator.subschema_for::<#types::#referenced>();)*
                         openapi_schema(#name)
                     }
                 }

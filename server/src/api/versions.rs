@@ -1,0 +1,453 @@
+//! Serving every supported version at once: which version a request is served in, the
+//! headers that name it on the answer, and each version's schemas.
+//!
+//! - **Which version.** A request names one in its `api-version` header (the generated
+//!   clients send their spec's `info.version`); without it, the newest. A version the server
+//!   serves is served as itself. One it does not serve is served by the newest served version
+//!   of the same major that is at least as new, which by semver keeps its promises (a `5.0.0`
+//!   client is served by `5.2.0`). Anything else, or a version on or past its sunset day, is
+//!   refused with `400` in the envelope, naming the versions served.
+//! - **The answer names it.** Every answer of a served version carries `api-version`, and,
+//!   when the support policy announces them, `Deprecation` (RFC 9745) and `Sunset`
+//!   (RFC 8594).
+//! - **dropshot's part.** [`Policy`] gives dropshot the version to route by. dropshot answers
+//!   a policy error with its own body, not the envelope, so the policy never fails: it routes
+//!   a refused request as the newest version, and [`serve`], which every endpoint goes
+//!   through, refuses it in the envelope.
+//! - **Schemas.** Each version validates requests against its own schemas, and renders its own
+//!   document with them ([`openapi_schema`]), also for the wire types it shares with newer
+//!   versions.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+use dropshot::{
+    ApiEndpointResponse, Body, DynamicVersionPolicy, HttpError, HttpResponse, RequestContext,
+    ServerContext,
+};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+use schemars::schema::Schema;
+use serde_json::{Map, Value};
+
+use super::answer::envelope;
+use super::error::ApiError;
+use super::generated::SERVED_VERSIONS;
+use crate::error::{Error, FieldProblem};
+
+/// The request header naming the version to serve, and the answer's header naming the one
+/// served.
+pub const API_VERSION: HeaderName = HeaderName::from_static("api-version");
+
+/// `Deprecation` (RFC 9745).
+const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
+
+/// `Sunset` (RFC 8594).
+const SUNSET: HeaderName = HeaderName::from_static("sunset");
+
+/// One served version, as the generator writes it from the spec and the support policy.
+#[derive(Debug)]
+pub struct ServedVersion {
+    pub version: &'static str,
+    /// `YYYY-MM-DD`: from this day the version is deprecated.
+    pub deprecated: Option<&'static str>,
+    /// `YYYY-MM-DD`: from this day the version is no longer served.
+    pub sunset: Option<&'static str>,
+    /// The version's schemas as its spec writes them (OpenAPI 3.0), by name.
+    pub openapi_schemas: &'static str,
+    /// The same, as JSON Schema 2020-12: what its requests are validated against.
+    pub json_schemas: &'static str,
+    /// The version's spec, as its YAML file.
+    pub document: &'static str,
+}
+
+/// A served version, read once.
+struct Entry {
+    number: semver::Version,
+    sunset: Option<NaiveDate>,
+    /// `api-version`, and `Deprecation` and `Sunset` when announced.
+    headers: HeaderMap,
+}
+
+/// Every served version, read once; what the generator wrote is checked by [`check`] when
+/// the server starts and by the tests, so reading it here cannot fail afterwards.
+fn entries() -> Result<&'static [Entry], Error> {
+    static ENTRIES: OnceLock<Result<Vec<Entry>, String>> = OnceLock::new();
+    ENTRIES
+        .get_or_init(|| SERVED_VERSIONS.iter().map(entry).collect())
+        .as_deref()
+        .map_err(|error| Error::Internal(format!("the served versions: {error}")))
+}
+
+fn entry(served: &ServedVersion) -> Result<Entry, String> {
+    let number = semver::Version::parse(served.version)
+        .map_err(|error| format!("`{}` is not a version: {error}", served.version))?;
+    let date = |text: Option<&str>| {
+        text.map(|text| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|error| format!("{}: `{text}` is not a date: {error}", served.version))
+        })
+        .transpose()
+    };
+    let (deprecated, sunset) = (date(served.deprecated)?, date(served.sunset)?);
+    let mut headers = HeaderMap::new();
+    let value = |text: String| {
+        HeaderValue::from_str(&text).map_err(|error| format!("{}: {error}", served.version))
+    };
+    headers.insert(API_VERSION, value(served.version.to_string())?);
+    if let Some(day) = deprecated {
+        // A structured-field date: seconds since the epoch, at the start of the day (UTC).
+        let seconds = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+        headers.insert(DEPRECATION, value(format!("@{seconds}"))?);
+    }
+    if let Some(day) = sunset {
+        let time = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        headers.insert(
+            SUNSET,
+            value(time.format("%a, %d %b %Y %H:%M:%S GMT").to_string())?,
+        );
+    }
+    Ok(Entry {
+        number,
+        sunset,
+        headers,
+    })
+}
+
+/// Checks what the generator wrote of the served versions: numbers, dates, schemas.
+pub fn check() -> Result<(), String> {
+    entries().map_err(|error| error.to_string())?;
+    for version in 0..SERVED_VERSIONS.len() {
+        schemas(version).map_err(|error| error.to_string())?;
+    }
+    Ok(())
+}
+
+/// The index of the newest served version in [`SERVED_VERSIONS`].
+pub fn newest() -> usize {
+    SERVED_VERSIONS.len().saturating_sub(1)
+}
+
+/// The version (an index into [`SERVED_VERSIONS`]) a request with `headers` is served in, or
+/// why it is refused.
+pub fn requested(headers: &HeaderMap) -> Result<usize, Error> {
+    let Some(value) = headers.get(&API_VERSION) else {
+        return Ok(newest());
+    };
+    let entries = entries()?;
+    let text = value.to_str().unwrap_or_default().trim();
+    let Ok(asked) = semver::Version::parse(text) else {
+        return Err(refusal(
+            &format!("api-version must be a version such as {}", newest_number()),
+            entries,
+        ));
+    };
+    let today = crate::domain::now().date_naive();
+    let served = entries.iter().enumerate().filter(|(_, entry)| {
+        entry.number == asked
+            || (entry.number.major == asked.major
+                && entry.number > asked
+                && asked.pre.is_empty()
+                && entry.number.pre.is_empty())
+    });
+    // The exact version first, else the newest that keeps its promises.
+    let chosen = served
+        .clone()
+        .find(|(_, entry)| entry.number == asked)
+        .or_else(|| served.last());
+    match chosen {
+        Some((_, entry)) if entry.sunset.is_some_and(|sunset| today >= sunset) => {
+            Err(refusal(
+                &format!(
+                    "api-version {text} was sunset on {}",
+                    entry.sunset.map(|day| day.to_string()).unwrap_or_default()
+                ),
+                entries,
+            ))
+        }
+        Some((index, _)) => Ok(index),
+        None => Err(refusal(
+            &format!("api-version {text} is not served"),
+            entries,
+        )),
+    }
+}
+
+/// The version a request with `headers` is read in: the one it is served in, or the newest
+/// when it is refused (the refusal is answered by [`serve`]).
+pub fn read_in(headers: &HeaderMap) -> usize {
+    requested(headers).unwrap_or_else(|_| newest())
+}
+
+fn newest_number() -> &'static str {
+    SERVED_VERSIONS
+        .last()
+        .map(|served| served.version)
+        .unwrap_or_default()
+}
+
+/// The `400` for a version the server does not serve: why, and the versions it does.
+fn refusal(why: &str, entries: &[Entry]) -> Error {
+    let today = crate::domain::now().date_naive();
+    let served: Vec<String> = entries
+        .iter()
+        .filter(|entry| entry.sunset.is_none_or(|sunset| today < sunset))
+        .map(|entry| entry.number.to_string())
+        .collect();
+    let message = format!(
+        "{why}; this server serves {} (send one, or no api-version for the newest)",
+        served.join(", ")
+    );
+    Error::Validation {
+        message: format!("Invalid header: {message}"),
+        details: vec![FieldProblem::new(API_VERSION.as_str(), message)],
+    }
+}
+
+/// What dropshot routes a request by: the version it is served in, or the newest when it is
+/// refused, so that [`serve`] answers the refusal in the envelope.
+#[derive(Debug)]
+pub struct Policy;
+
+impl DynamicVersionPolicy for Policy {
+    fn request_extract_version(
+        &self,
+        request: &http::Request<Body>,
+        _log: &slog::Logger,
+    ) -> Result<semver::Version, HttpError> {
+        let entries = entries().map_err(|error| HttpError::for_internal_error(error.to_string()))?;
+        entries
+            .get(read_in(request.headers()))
+            .map(|entry| entry.number.clone())
+            .ok_or_else(|| HttpError::for_internal_error("no version is served".to_string()))
+    }
+}
+
+/// An answer served in a version: the handler's answer with the headers naming the version,
+/// or the refusal of a version the server does not serve. dropshot documents it as the
+/// handler's answer `R`.
+#[derive(Debug)]
+pub struct Served<R> {
+    answer: Result<R, ApiError>,
+    headers: HeaderMap,
+}
+
+/// Serves a request through `handler` in the version it names, or refuses it; what every
+/// generated endpoint does.
+pub async fn serve<C, R, F, Fut>(rqctx: RequestContext<C>, handler: F) -> Result<Served<R>, ApiError>
+where
+    C: ServerContext,
+    F: FnOnce(RequestContext<C>) -> Fut,
+    Fut: Future<Output = Result<R, ApiError>>,
+{
+    let version = requested(rqctx.request.headers()).and_then(|index| {
+        let entries = entries()?;
+        entries
+            .get(index)
+            .map(|entry| entry.headers.clone())
+            .ok_or_else(|| Error::Internal("no version is served".to_string()))
+    });
+    let headers = match version {
+        Ok(headers) => headers,
+        Err(error) => {
+            return Ok(Served {
+                answer: Err(ApiError::new(error, &rqctx.request_id)),
+                headers: HeaderMap::new(),
+            });
+        }
+    };
+    let answer = handler(rqctx).await?;
+    Ok(Served {
+        answer: Ok(answer),
+        headers,
+    })
+}
+
+impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Served<R> {
+    fn to_result(self) -> Result<Response<Body>, HttpError> {
+        let mut response = match self.answer {
+            Ok(answer) => answer.to_result()?,
+            Err(error) => envelope(&error, HeaderMap::new())?,
+        };
+        response.headers_mut().extend(self.headers);
+        Ok(response)
+    }
+
+    fn response_metadata() -> ApiEndpointResponse {
+        R::response_metadata()
+    }
+
+    fn status_code(&self) -> StatusCode {
+        match &self.answer {
+            Ok(answer) => answer.status_code(),
+            Err(error) => dropshot::HttpResponseError::status_code(error).as_status(),
+        }
+    }
+}
+
+/// Each version's schemas, parsed once: as the spec writes them, and compiled validators.
+pub struct Schemas {
+    pub openapi: Map<String, Value>,
+    pub json: Map<String, Value>,
+}
+
+/// The schemas of version `version` (an index into [`SERVED_VERSIONS`]).
+pub fn schemas(version: usize) -> Result<&'static Schemas, Error> {
+    static SCHEMAS: OnceLock<Vec<Result<Schemas, String>>> = OnceLock::new();
+    let all = SCHEMAS.get_or_init(|| {
+        SERVED_VERSIONS
+            .iter()
+            .map(|served| {
+                let parse = |text: &str| {
+                    serde_json::from_str::<Map<String, Value>>(text)
+                        .map_err(|error| format!("{}: {error}", served.version))
+                };
+                Ok(Schemas {
+                    openapi: parse(served.openapi_schemas)?,
+                    json: parse(served.json_schemas)?,
+                })
+            })
+            .collect()
+    });
+    match all.get(version) {
+        Some(Ok(schemas)) => Ok(schemas),
+        Some(Err(error)) => Err(Error::Internal(format!("the spec's schemas: {error}"))),
+        None => Err(Error::Internal(format!("no served version {version}"))),
+    }
+}
+
+thread_local! {
+    /// The version whose document is being rendered on this thread.
+    static RENDERING: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Runs `render` with every wire type showing the schema of version `version`.
+pub fn rendering<T>(version: usize, render: impl FnOnce() -> T) -> T {
+    let previous = RENDERING.with(|rendering| rendering.replace(version));
+    let rendered = render();
+    RENDERING.with(|rendering| rendering.set(previous));
+    rendered
+}
+
+/// The schema `name` as the version being rendered writes it (the newest outside
+/// [`rendering`]): what a wire type's `JsonSchema` shows.
+pub fn openapi_schema(name: &str) -> Schema {
+    let version = RENDERING.with(Cell::get);
+    let version = if version < SERVED_VERSIONS.len() {
+        version
+    } else {
+        newest()
+    };
+    // Never false in practice: the conformance tests render every version.
+    schemas(version)
+        .ok()
+        .and_then(|schemas| schemas.openapi.get(name))
+        .and_then(|schema| serde_json::from_value(schema.clone()).ok())
+        .unwrap_or(Schema::Bool(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(version: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(version) = version {
+            headers.insert(API_VERSION, HeaderValue::from_str(version).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn what_the_generator_wrote_reads() {
+        check().unwrap();
+    }
+
+    #[test]
+    fn no_header_is_the_newest_and_each_served_version_is_itself() {
+        assert_eq!(requested(&headers(None)).unwrap(), newest());
+        for (index, served) in SERVED_VERSIONS.iter().enumerate() {
+            assert_eq!(requested(&headers(Some(served.version))).unwrap(), index);
+        }
+    }
+
+    #[test]
+    fn an_older_minor_is_served_by_a_newer_one_of_its_major() {
+        let newest = semver::Version::parse(newest_number()).unwrap();
+        if newest.minor == 0 && newest.patch == 0 {
+            let older = format!("{}.0.0-rc.1", newest.major);
+            assert!(requested(&headers(Some(&older))).is_err(), "pre-releases never");
+            return;
+        }
+        let older = format!("{}.0.0", newest.major);
+        assert_eq!(requested(&headers(Some(&older))).unwrap(), super::newest());
+    }
+
+    #[test]
+    fn other_versions_are_refused_naming_the_served_ones() {
+        let newest = semver::Version::parse(newest_number()).unwrap();
+        let newer = format!("{}.0.0", newest.major + 1);
+        let minor_newer = format!("{}.{}.0", newest.major, newest.minor + 1);
+        for asked in [newer.as_str(), minor_newer.as_str(), "0.1.0", "five", ""] {
+            let Err(Error::Validation { message, details }) = requested(&headers(Some(asked)))
+            else {
+                panic!("{asked} was served");
+            };
+            assert!(message.contains(newest_number()), "{message}");
+            assert_eq!(details[0].field, "api-version");
+        }
+    }
+
+    #[test]
+    fn every_version_answers_with_its_name() {
+        let entries = entries().unwrap();
+        for (entry, served) in entries.iter().zip(&SERVED_VERSIONS) {
+            assert_eq!(entry.headers[&API_VERSION], served.version);
+            assert_eq!(
+                entry.headers.contains_key(&DEPRECATION),
+                served.deprecated.is_some()
+            );
+            assert_eq!(entry.headers.contains_key(&SUNSET), served.sunset.is_some());
+        }
+    }
+
+    #[test]
+    fn deprecation_and_sunset_are_written_as_their_rfcs_say() {
+        let served = ServedVersion {
+            version: "1.0.0",
+            deprecated: Some("2027-01-01"),
+            sunset: Some("2027-06-30"),
+            openapi_schemas: "{}",
+            json_schemas: "{}",
+            document: "",
+        };
+        let entry = entry(&served).unwrap();
+        assert_eq!(entry.headers[&DEPRECATION], "@1798761600");
+        assert_eq!(entry.headers[&SUNSET], "Wed, 30 Jun 2027 00:00:00 GMT");
+        let bad = ServedVersion {
+            sunset: Some("30/06/2027"),
+            ..served
+        };
+        assert!(entry_error(&bad).contains("not a date"));
+    }
+
+    fn entry_error(served: &ServedVersion) -> String {
+        match entry(served) {
+            Ok(_) => String::new(),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn rendering_shows_the_version_s_schema_and_restores_the_newest() {
+        let newest_schema = openapi_schema("ErrorResponse");
+        for version in 0..SERVED_VERSIONS.len() {
+            let shown = rendering(version, || openapi_schema("ErrorResponse"));
+            let expected = schemas(version).unwrap().openapi["ErrorResponse"].clone();
+            assert_eq!(shown, serde_json::from_value::<Schema>(expected).unwrap());
+        }
+        assert_eq!(openapi_schema("ErrorResponse"), newest_schema);
+    }
+}
