@@ -34,7 +34,7 @@ keys that later versions may add.
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),
 `WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),
-`IDEMPOTENCY_KEY_IN_USE` (409), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
+`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
 `IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
 `SERVICE_UNAVAILABLE` (503).
 */
@@ -74,6 +74,8 @@ keys that later versions may add.
         InternalError,
         #[serde(rename = "SERVICE_UNAVAILABLE")]
         ServiceUnavailable,
+        #[serde(rename = "WEBHOOK_LIMIT_REACHED")]
+        WebhookLimitReached,
         /// A value this version of the client does not know, which a later version of
         /// the API may send.
         #[serde(untagged)]
@@ -94,6 +96,7 @@ keys that later versions may add.
                 Self::RateLimited => f.write_str("RATE_LIMITED"),
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
                 Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
+                Self::WebhookLimitReached => f.write_str("WEBHOOK_LIMIT_REACHED"),
                 Self::Unknown(ref value) => f.write_str(value.as_str()),
             }
         }
@@ -116,6 +119,7 @@ keys that later versions may add.
                 "RATE_LIMITED" => Ok(Self::RateLimited),
                 "INTERNAL_ERROR" => Ok(Self::InternalError),
                 "SERVICE_UNAVAILABLE" => Ok(Self::ServiceUnavailable),
+                "WEBHOOK_LIMIT_REACHED" => Ok(Self::WebhookLimitReached),
                 _ => Err("invalid value".into()),
             }
         }
@@ -6224,6 +6228,19 @@ own: `iana-time-zone`, a zone name of the IANA time zone database such as
 `America/New_York`; and `cursor`, a value of `pagination.next_cursor` issued by this API.
 The server enforces both.
 
+## Versions
+
+A request names the version of this API it was written for in its `api-version` header
+(the Rust client sends its own, `5.0.0` for this document); without one it is served in
+the newest. A server serves several versions at once: each answer is exactly what the
+named version's document promises, and carries the version it was served in as
+`api-version`. A version the server no longer serves, or never did, is answered
+`400 VALIDATION_ERROR` naming the versions it serves; an older minor or patch of a served
+major is served by the newest served one of that major, which keeps its promises. A version
+that is deprecated carries `Deprecation` (RFC 9745) on every answer, and one with a date
+to stop being served `Sunset` (RFC 8594); on that date it is refused. `/openapi.json`,
+`/openapi.yaml` and `/docs` serve the document of the version the request names.
+
 ## Extensible enums
 
 An enum marked `x-extensible: true` (`ErrorCode`, `LeadStatus`, `WebhookDeliveryStatus`,
@@ -6245,7 +6262,8 @@ for the others:
   `content` is at its `maxLength` of 10,000 plain characters through, so that this limit and
   the schema agree.)
 - A validation error names at most 20 fields, each name cut to 100 characters.
-- An organization may have at most 25 webhook subscriptions (configurable per deployment).
+- An organization may have at most 25 webhook subscriptions (configurable per deployment);
+  one more is answered `409 WEBHOOK_LIMIT_REACHED`.
 - A request body must arrive within the read timeout (10 s by default); one that does
   not is cut off and answered `400 VALIDATION_ERROR`.
 - A server answers a bounded number of requests at once (64 by default); beyond that
@@ -6302,7 +6320,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 4.0.0*/
+Version: 5.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -6340,7 +6358,7 @@ impl Client {
 }
 impl ClientInfo<crate::RetryPolicy> for Client {
     fn api_version() -> &'static str {
-        "4.0.0"
+        "5.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -6665,8 +6683,8 @@ started with `--webhooks-allow-insecure-targets`, for local development and test
 lifts these rules.)
 
 An organization may have at most 25 subscriptions (configurable per deployment); one
-more is answered `400 VALIDATION_ERROR`. Each event is `POST`ed as described by the `leadEvent`
-callback.
+more is answered `409 WEBHOOK_LIMIT_REACHED` (until version 5.0.0, `400 VALIDATION_ERROR`):
+delete one first. Each event is `POST`ed as described by the `leadEvent` callback.
 
 
 Sends a `POST` request to `/v1/webhooks`
@@ -7921,6 +7939,13 @@ pub mod builder {
                     )
                 }
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -38,6 +38,8 @@ pub enum Error {
     WebhookNotFound,
     /// The request conflicts with existing data (an email already in use).
     Conflict(String),
+    /// The organization has `max` webhook subscriptions, the most it may have.
+    WebhookLimitReached { max: u32 },
     /// The body is larger than `limit` bytes.
     PayloadTooLarge { limit: usize },
     /// Too many requests; the caller may retry after `retry_after` seconds. `standing`
@@ -106,6 +108,11 @@ impl fmt::Display for Error {
             Error::NotFound => f.write_str("Lead not found"),
             Error::WebhookNotFound => f.write_str("Webhook subscription not found"),
             Error::Conflict(message) => f.write_str(message),
+            Error::WebhookLimitReached { max } => write!(
+                f,
+                "Your organization has {max} webhook subscriptions, the most it may have: delete \
+                 one first"
+            ),
             Error::PayloadTooLarge { limit } => {
                 write!(f, "Request body is larger than {limit} bytes")
             }
@@ -156,9 +163,9 @@ impl From<crate::store::StoreError> for Error {
             crate::store::StoreError::Contention(_) => Error::ServiceUnavailable,
             crate::store::StoreError::VersionMismatch => Error::PreconditionFailed,
             // `lead_create` handles a taken key itself (it answers with the kept answer).
-            crate::store::StoreError::SubscriptionLimitReached(max) => Error::invalid(format!(
-                "An organization may have at most {max} webhook subscriptions; delete one first"
-            )),
+            crate::store::StoreError::SubscriptionLimitReached(max) => {
+                Error::WebhookLimitReached { max }
+            }
             crate::store::StoreError::IdempotencyKeyTaken => {
                 Error::Internal("an idempotency key taken where none was given".to_string())
             }

@@ -35,6 +35,19 @@ pub const EXTENSIBLE: &str = "x-extensible";
 /// those parameters (optional), as compatible.
 pub const ONLY_WHEN_SENT: &str = "x-only-when-sent";
 
+/// The response headers the server sets on every answer by itself, whatever the operation
+/// and version: `x-request-id` (dropshot) and `api-version` (the version served). The spec
+/// documents them on each response; the generator gives them no field in a success-header
+/// struct, and an operation's contract across versions does not depend on them.
+pub const ANSWER_HEADERS: [&str; 2] = ["x-request-id", "api-version"];
+
+/// Whether `name` is one of the [`ANSWER_HEADERS`].
+pub fn is_answer_header(name: &str) -> bool {
+    ANSWER_HEADERS
+        .iter()
+        .any(|header| header.eq_ignore_ascii_case(name))
+}
+
 /// Why the spec could not be found or read.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -67,8 +67,10 @@ pub const RULES: [Rule; 11] = [
         why: "dropshot describes every response with a fixed text",
     },
     Rule {
-        name: "request-id-header",
-        why: "dropshot sets `x-request-id` on every response by itself and does not document it",
+        name: "answer-headers",
+        why: "the server sets `x-request-id` (dropshot) and `api-version` (the version served) \
+              on every response by itself, outside the typed answers, and dropshot does not \
+              document them",
     },
     Rule {
         name: "doc-whitespace",
@@ -261,7 +263,7 @@ fn parameter_contract(parameter: &Value) -> Value {
     })
 }
 
-/// Rules `response-descriptions` (not compared) and `request-id-header`.
+/// Rules `response-descriptions` (not compared) and `answer-headers`.
 fn response_contract(response: &Value) -> Value {
     let headers: BTreeSet<String> = response
         .get("headers")
@@ -269,7 +271,7 @@ fn response_contract(response: &Value) -> Value {
         .into_iter()
         .flatten()
         .map(|(name, _)| name.to_ascii_lowercase())
-        .filter(|name| name != "x-request-id")
+        .filter(|name| !leads_spec::is_answer_header(name))
         .collect();
     json!({"content": content_contract(response), "headers": headers})
 }

@@ -54,6 +54,9 @@ impl ApiError {
             Error::NotFound => (ErrorCode::NotFound, ErrorStatusCode::NOT_FOUND),
             Error::WebhookNotFound => (ErrorCode::WebhookNotFound, ErrorStatusCode::NOT_FOUND),
             Error::Conflict(_) => (ErrorCode::Conflict, ErrorStatusCode::CONFLICT),
+            Error::WebhookLimitReached { .. } => {
+                (ErrorCode::WebhookLimitReached, ErrorStatusCode::CONFLICT)
+            }
             Error::PayloadTooLarge { .. } => (
                 ErrorCode::PayloadTooLarge,
                 ErrorStatusCode::PAYLOAD_TOO_LARGE,
@@ -173,6 +176,11 @@ mod tests {
             (Error::NotFound, "NOT_FOUND", 404),
             (Error::WebhookNotFound, "WEBHOOK_NOT_FOUND", 404),
             (Error::Conflict("taken".into()), "CONFLICT", 409),
+            (
+                Error::WebhookLimitReached { max: 25 },
+                "WEBHOOK_LIMIT_REACHED",
+                409,
+            ),
             (
                 Error::PayloadTooLarge { limit: 1 },
                 "PAYLOAD_TOO_LARGE",

@@ -225,7 +225,23 @@ impl LeadsApi for LeadsServer {
         >,
         ApiError,
     > {
-        webhooks::create(rqctx, body).await
+        webhooks::create(rqctx, body, webhooks::LimitAnswer::Conflict).await
+    }
+
+    /// 4.0.0 answered the subscription beyond the limit `400 VALIDATION_ERROR`.
+    async fn webhook_create_v4_0_0(
+        rqctx: RequestContext<AppContext>,
+        body: JsonBody<types::WebhookSubscriptionCreate>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::create(rqctx, body, webhooks::LimitAnswer::Validation).await
     }
 
     async fn webhook_list(

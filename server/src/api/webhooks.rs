@@ -12,11 +12,33 @@ use super::{convert, types};
 use crate::context::AppContext;
 use crate::domain::{self, SigningSecret, Subscription};
 use crate::error::Error;
+use crate::store::StoreError;
 use crate::webhooks::target::Unresolved;
+
+/// How a version answers a subscription beyond its organization's limit.
+#[derive(Clone, Copy, Debug)]
+pub enum LimitAnswer {
+    /// `409 WEBHOOK_LIMIT_REACHED`: a limit of state gets a state answer (since 5.0.0).
+    Conflict,
+    /// `400 VALIDATION_ERROR`, as versions before 5.0.0 were promised.
+    Validation,
+}
+
+impl LimitAnswer {
+    fn error(self, max: u32) -> Error {
+        match self {
+            LimitAnswer::Conflict => Error::WebhookLimitReached { max },
+            LimitAnswer::Validation => Error::invalid(format!(
+                "An organization may have at most {max} webhook subscriptions; delete one first"
+            )),
+        }
+    }
+}
 
 pub async fn create(
     rqctx: RequestContext<AppContext>,
     mut body: JsonBody<types::WebhookSubscriptionCreate>,
+    limit_answer: LimitAnswer,
 ) -> Result<Headed<HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>>, ApiError> {
     let log = rqctx.log.clone();
     authenticated(&rqctx, body.admission(), |app, admitted| async move {
@@ -60,7 +82,11 @@ pub async fn create(
                 sealed,
                 app.webhooks.max_subscriptions,
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                StoreError::SubscriptionLimitReached(max) => limit_answer.error(max),
+                error => error.into(),
+            })?;
         let created = types::WebhookSubscriptionCreatedResponse {
             data: convert::subscription_created(subscription, &secret)?,
             success: true,

@@ -7,9 +7,6 @@ use serde_json::{Map, Value, json};
 
 use super::names::pascal_case;
 
-/// The header dropshot sets on every response by itself.
-const REQUEST_ID_HEADER: &str = "x-request-id";
-
 /// The one 3xx status the generator supports: a conditional GET answered from the cache.
 const NOT_MODIFIED: &str = "304";
 
@@ -38,7 +35,7 @@ pub struct Operation {
     pub raw: bool,
     /// The component the success response refers to.
     pub response: Option<String>,
-    /// The documented success headers (bar `x-request-id`).
+    /// The documented success headers (bar [`leads_spec::ANSWER_HEADERS`]).
     pub headers: Vec<Header>,
 }
 
@@ -188,7 +185,7 @@ fn raw_success(success: &Value, status: u16) -> Result<()> {
     Ok(())
 }
 
-/// The headers a success response documents, bar the one dropshot sets itself.
+/// The headers a success response documents, bar those the server sets on every answer.
 fn success_headers(doc: Document, success: &Value) -> Result<Vec<Header>> {
     let mut headers = Vec::new();
     for (name, header) in success
@@ -197,7 +194,7 @@ fn success_headers(doc: Document, success: &Value) -> Result<Vec<Header>> {
         .into_iter()
         .flatten()
     {
-        if name.eq_ignore_ascii_case(REQUEST_ID_HEADER) {
+        if leads_spec::is_answer_header(name) {
             continue;
         }
         let component = header

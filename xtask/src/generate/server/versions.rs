@@ -231,7 +231,8 @@ pub fn header_set<'v>(version: &'v Version, id: &str) -> Option<&'v HeaderSet> {
 
 /// What a client of operation `id` depends on: the operation with every `$ref` but those to
 /// schemas resolved, without what only documents it or what dropshot does not serve
-/// (summary, description, tags, callbacks).
+/// (summary, description, tags, callbacks), nor the headers the server sets on every answer
+/// of every version ([`leads_spec::ANSWER_HEADERS`]).
 fn contract(doc: Document, id: &str) -> Result<Value> {
     let op = doc
         .operations()
@@ -242,6 +243,13 @@ fn contract(doc: Document, id: &str) -> Result<Value> {
     if let Some(object) = value.as_object_mut() {
         for key in ["summary", "description", "tags", "callbacks", "operationId"] {
             object.remove(key);
+        }
+        if let Some(responses) = object.get_mut("responses").and_then(Value::as_object_mut) {
+            for response in responses.values_mut() {
+                if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
+                    headers.retain(|name, _| !leads_spec::is_answer_header(name));
+                }
+            }
         }
         object.insert("method".into(), Value::String(op.method.to_string()));
         object.insert("path".into(), Value::String(op.path.to_string()));
