@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
-use leads_spec::{Document, schema_component};
+use leads_spec::{Document, SPEC_PATH, schema_component};
 use serde_json::Value;
 
 use crate::exchange::Exchange;
@@ -76,6 +76,26 @@ fn exercised() -> &'static Mutex<BTreeSet<Pair>> {
 /// Checks `exchange` against the spec and counts it towards coverage. Panics, failing the
 /// test, on an undocumented status, a body its schema refuses, or a broken error envelope.
 pub fn record(exchange: &Exchange) {
+    check(exchange, SPEC_PATH, documented(), &|schema, body| {
+        leads_server::api::schema_problems(schema, body)
+            .unwrap_or_else(|error| panic!("no schema {schema}: {error}"))
+    });
+    exercised()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .insert((exchange.operation.to_string(), exchange.status));
+}
+
+/// Checks `exchange` against the spec `spec` (its path, for messages), whose answers are
+/// `documented` and whose component schemas `component_problems` validates against. Panics,
+/// failing the test, on an undocumented status, a body its schema refuses, or a broken error
+/// envelope. Counts nothing towards coverage.
+pub(crate) fn check(
+    exchange: &Exchange,
+    spec: &str,
+    documented: &BTreeMap<Pair, Documented>,
+    component_problems: &dyn Fn(&str, &Value) -> Vec<String>,
+) {
     assert!(
         exchange.status != 429 || crate::in_process(),
         "the deployment rate-limited the suite ({} answered 429): the suite makes a few hundred \
@@ -84,24 +104,25 @@ pub fn record(exchange: &Exchange) {
         exchange.operation
     );
     let pair = (exchange.operation.to_string(), exchange.status);
-    let documented = documented().get(&pair).unwrap_or_else(|| {
+    let documented = documented.get(&pair).unwrap_or_else(|| {
         panic!(
-            "{} answered {}, a status the spec does not document for it: {}",
+            "{} answered {}, a status {spec} does not document for it: {}",
             exchange.operation, exchange.status, exchange.body
         )
     });
-    check_body(exchange, documented);
+    check_body(exchange, spec, documented, component_problems);
     if exchange.status >= 400 {
         check_envelope(exchange);
     }
-    exercised()
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .insert(pair);
 }
 
 /// The body has the documented media type, and a JSON body the documented schema.
-fn check_body(exchange: &Exchange, documented: &Documented) {
+fn check_body(
+    exchange: &Exchange,
+    spec: &str,
+    documented: &Documented,
+    component_problems: &dyn Fn(&str, &Value) -> Vec<String>,
+) {
     let what = format!("{} {}", exchange.operation, exchange.status);
     let content_type = exchange
         .headers
@@ -110,17 +131,16 @@ fn check_body(exchange: &Exchange, documented: &Documented) {
     let Some(media_type) = &documented.media_type else {
         assert!(
             exchange.body.is_null() && exchange.text.is_none(),
-            "{what}: the spec documents no body, the answer has one"
+            "{what}: {spec} documents no body, the answer has one"
         );
         return;
     };
     assert!(
         content_type.is_some_and(|value| value.starts_with(media_type.as_str())),
-        "{what}: the spec documents {media_type}, the answer is {content_type:?}"
+        "{what}: {spec} documents {media_type}, the answer is {content_type:?}"
     );
     let problems = match (&documented.component, &documented.inline) {
-        (Some(schema), _) => leads_server::api::schema_problems(schema, &exchange.body)
-            .unwrap_or_else(|error| panic!("no schema {schema}: {error}")),
+        (Some(schema), _) => component_problems(schema, &exchange.body),
         (None, Some(schema)) if media_type == "application/json" => {
             inline_schema_problems(schema, &exchange.body)
         }
@@ -128,7 +148,7 @@ fn check_body(exchange: &Exchange, documented: &Documented) {
     };
     assert!(
         problems.is_empty(),
-        "{what}: the body breaks the spec's schema: {problems:?}\n{}",
+        "{what}: the body breaks the schema of {spec}: {problems:?}\n{}",
         exchange.body
     );
 }

@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde::Serialize;
 
 use crate::exchange::Exchange;
+use crate::release::Release;
 
 /// An organization's view of the server: its key and a client that sends it.
 pub struct Org {
@@ -144,14 +145,15 @@ impl Env {
         unretrying(Client::with_api_key(&self.base_url, key).expect("a client"))
     }
 
-    /// Organization A's client generated from the latest released spec: an old consumer.
-    pub fn released_client(&self) -> crate::released::Client {
+    /// Organization A's client of a released version: an old consumer. `new` is that
+    /// version's `Client::new_with_client` (`released::v4_0_0::Client::new_with_client`).
+    pub fn released_client<C>(&self, new: fn(&str, reqwest::Client) -> C) -> C {
         let http = leads_client::authenticated_http(&self.a.key).expect("an HTTP client");
-        crate::released::Client::new_with_client(&self.base_url, http)
+        new(&self.base_url, http)
     }
 
-    /// Records the outcome of a client call (of this client, or of the released one) as the
-    /// answer to `operation`.
+    /// Records the outcome of a call of this client as the answer to `operation`: checked
+    /// against the working spec, and counted towards its coverage gate.
     pub async fn observe<T: Serialize, E: Serialize + std::fmt::Debug>(
         &self,
         operation: &'static str,
@@ -159,6 +161,21 @@ impl Env {
     ) -> Exchange {
         let exchange = Exchange::from_client(operation, result, &self.tag).await;
         crate::coverage::record(&exchange);
+        exchange
+    }
+
+    /// Records the outcome of a call of `release`'s client (see [`Env::released_client`]) as
+    /// the answer to `operation`: it decoded into that release's types, and is checked against
+    /// that release's document and for the version it was served in ([`Release::check`]),
+    /// not against the working spec nor towards its coverage gate.
+    pub async fn observe_released<T: Serialize, E: Serialize + std::fmt::Debug>(
+        &self,
+        release: &Release,
+        operation: &'static str,
+        result: Result<leads_client::ResponseValue<T>, leads_client::Error<E>>,
+    ) -> Exchange {
+        let exchange = Exchange::from_client(operation, result, &self.tag).await;
+        release.check(&exchange);
         exchange
     }
 

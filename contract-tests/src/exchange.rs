@@ -97,7 +97,7 @@ impl Exchange {
         exchange
     }
 
-    fn new(
+    pub(crate) fn new(
         operation: &'static str,
         status: u16,
         headers: HeaderMap,

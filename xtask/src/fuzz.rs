@@ -7,7 +7,9 @@
 //!   each, started on a free loopback port, and killed when the run ends, however it ends;
 //! - the Schemathesis run: every check, valid and invalid inputs, the bounds that keep it
 //!   finite and repeatable, and the little configuration the checks need to judge this API
-//!   (see [`CONFIG`] and [`HOOKS`]).
+//!   (see [`CONFIG`] and [`HOOKS`]). A released spec's run (`--spec released`) sends
+//!   `api-version: <that release>` on every request, as that release's clients do, and
+//!   Schemathesis checks every answer against that release's document, the one it runs.
 //!
 //! The API keys never reach a command line or the output: Schemathesis reads them from a file
 //! in the run's private temporary directory, and masks `Authorization` in everything it prints
@@ -140,6 +142,10 @@ schemathesis.openapi.format(
 )
 "#;
 
+/// The request header that names the version a request is to be served in; a released
+/// spec's run sends it with that release's version.
+const API_VERSION_HEADER: &str = "api-version";
+
 /// The module name [`HOOKS`] is written under.
 const HOOKS_MODULE: &str = "leads_fuzz_hooks";
 
@@ -167,8 +173,14 @@ impl Mode {
 /// What `cargo xtask fuzz` takes from its command line.
 pub struct Options {
     /// The spec whose operations are fuzzed and whose schemas the answers are checked
-    /// against: the working spec, or a released one (what old consumers were promised).
+    /// against (Schemathesis's `response_schema_conformance` judges each answer by the
+    /// document it runs): the working spec, or a released one (what old consumers were
+    /// promised), so a released spec's run validates answers against that release's schemas.
     pub spec: PathBuf,
+    /// The version every request asks to be served in, sent as `api-version: <version>` (as
+    /// the generated clients of that version do): a released spec's own version, so that the
+    /// server answers as that release; `None` sends no header (the server's newest version).
+    pub api_version: Option<String>,
     pub mode: Mode,
     /// Test cases per API operation and phase (`--max-examples`).
     pub max_examples: u32,
@@ -251,10 +263,22 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         .args(["--request-timeout", "10"])
         // The default, stated so that nobody turns it off: it masks the Authorization header.
         .args(["--output-sanitize", "true"]);
+    // On every request, the peer's of `object_level_authorization` too; the keys are in the
+    // auth file, this is no secret.
+    let version_header = options
+        .api_version
+        .as_ref()
+        .map(|version| format!("{API_VERSION_HEADER}: {version}"));
+    if let Some(header) = &version_header {
+        command.args(["--header", header]);
+    }
     println!(
-        "fuzz: schemathesis {SCHEMATHESIS_VERSION} run {} --url {url} --checks all --mode {} \
+        "fuzz: schemathesis {SCHEMATHESIS_VERSION} run {}{} --url {url} --checks all --mode {} \
          --max-examples {} --seed {} --workers 1 (time limit {} s)",
         options.spec.display(),
+        version_header
+            .as_ref()
+            .map_or(String::new(), |header| format!(" --header '{header}'")),
         options.mode.as_arg(),
         options.max_examples,
         options.seed,

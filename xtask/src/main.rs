@@ -94,7 +94,9 @@ enum Command {
     Fuzz {
         /// The spec to fuzz with: a path, or `released` for every release the support policy
         /// (`openapi/released/supported.yaml`) says the server serves, one run each (their
-        /// consumers' view of the API) [default: openapi/leads.yaml].
+        /// consumers' view of the API: every request sends `api-version: <that release>`, and
+        /// every answer is checked against that release's schemas) [default:
+        /// openapi/leads.yaml].
         #[arg(long)]
         spec: Option<String>,
         /// Which inputs: `positive` (valid requests, which the server must accept and answer
@@ -139,9 +141,10 @@ fn main() -> ExitCode {
             timeout,
         } => fuzz_specs(&root, spec.as_deref()).and_then(|specs| {
             let mut passed = true;
-            for spec in specs {
+            for (spec, api_version) in specs {
                 let options = fuzz::Options {
                     spec,
+                    api_version,
                     mode,
                     max_examples,
                     seed,
@@ -195,13 +198,14 @@ fn release(root: &Path) -> Result<bool> {
     release::run(root)
 }
 
-/// The specs `fuzz --spec` names, relative to the workspace root: the working spec, a path,
-/// or (`released`) every release the support policy (`openapi/released/supported.yaml`) says
-/// the server serves: what their consumers were promised still holds. Empty, said why, when
-/// the policy lists none.
-fn fuzz_specs(root: &Path, spec: Option<&str>) -> Result<Vec<PathBuf>> {
+/// The specs `fuzz --spec` names, relative to the workspace root, each with the version its
+/// requests name in `api-version`: the working spec or a path (no header: the server answers
+/// in its newest version), or (`released`) every release the support policy
+/// (`openapi/released/supported.yaml`) says the server serves, each asking for its own version:
+/// what their consumers were promised still holds. Empty, said why, when the policy lists none.
+fn fuzz_specs(root: &Path, spec: Option<&str>) -> Result<Vec<(PathBuf, Option<String>)>> {
     match spec {
-        None => Ok(vec![PathBuf::from(SPEC_PATH)]),
+        None => Ok(vec![(PathBuf::from(SPEC_PATH), None)]),
         Some("released") => {
             let supported = support::supported(root)?;
             if supported.is_empty() {
@@ -213,11 +217,13 @@ fn fuzz_specs(root: &Path, spec: Option<&str>) -> Result<Vec<PathBuf>> {
             Ok(supported
                 .into_iter()
                 .map(|s| {
-                    PathBuf::from(release::RELEASED_DIR).join(format!("{}.yaml", s.release.version))
+                    let version = s.release.version.to_string();
+                    let path = PathBuf::from(release::RELEASED_DIR).join(format!("{version}.yaml"));
+                    (path, Some(version))
                 })
                 .collect())
         }
-        Some(path) => Ok(vec![PathBuf::from(path)]),
+        Some(path) => Ok(vec![(PathBuf::from(path), None)]),
     }
 }
 

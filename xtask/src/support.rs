@@ -3,7 +3,9 @@
 //!
 //! `cargo xtask check` validates it (every entry a release, dates in order) and lists the
 //! releases it no longer serves; `cargo xtask fuzz --spec released` runs every supported
-//! version's document against the working server.
+//! version's document against the working server, asking for that version; and `cargo xtask
+//! generate` writes each supported version's client for the contract suite's `compat`
+//! scenarios.
 
 use std::path::Path;
 

@@ -1,12 +1,12 @@
 //! The progenitor client: `client/src/generated.rs` from the working spec, and the released
-//! client the contract suite uses from the latest released spec.
+//! clients the contract suite uses, one from each released spec the support policy lists.
 //!
 //! progenitor writes it as is, bar three changes to typify's types: builders of open objects
 //! start empty ([`default_flattened_maps`]), no type refuses unknown fields
 //! ([`tolerate_unknown_fields`]), and enums the spec marks extensible accept values they do
 //! not know ([`extensible`]). The working client carries a retry policy and sends through
 //! `leads_client`'s own `ClientHooks` ([`Sending::WithRetries`]), its constructors unchanged
-//! ([`default_inner_value`]); the released one sends as progenitor does.
+//! ([`default_inner_value`]); the released ones send as progenitor does.
 
 use std::collections::BTreeSet;
 
@@ -24,8 +24,8 @@ pub const PATH: &str = "client/src/generated.rs";
 /// How the generated `Client` sends its requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sending {
-    /// As progenitor does: each request once. The released client of the contract suite,
-    /// which is compiled outside `leads_client` and must show the server's answers as they are.
+    /// As progenitor does: each request once. The released clients of the contract suite,
+    /// which are compiled outside `leads_client` and must show the server's answers as they are.
     Plain,
     /// Through the `ClientHooks` that `leads_client` implements (required, so that a client
     /// without them does not compile), with a `crate::RetryPolicy` as the client's inner value.
@@ -39,6 +39,15 @@ pub fn generate(
     source: &str,
     sending: Sending,
 ) -> Result<Generated> {
+    Ok(Generated {
+        path,
+        contents: render(spec_json, source, sending)?,
+    })
+}
+
+/// The text of the client of `spec_json` (read from `source`), the header included: for a
+/// file whose place is known only at run time (a released client, one per supported version).
+pub fn render(spec_json: &Value, source: &str, sending: Sending) -> Result<String> {
     let extensible = extensible::marked(spec_json);
     let mut spec_json = spec_json.clone();
     keep_unknown_properties(&mut spec_json);
@@ -64,10 +73,7 @@ pub fn generate(
     if sending == Sending::WithRetries {
         default_inner_value(&mut file);
     }
-    Ok(Generated {
-        path,
-        contents: render_file(&file, source),
-    })
+    Ok(render_file(&file, source))
 }
 
 /// Makes the builder of every open object start with an empty map of extra keys.
