@@ -114,6 +114,33 @@ pub(crate) fn check(
     if exchange.status >= 400 {
         check_envelope(exchange);
     }
+    check_served_version(exchange);
+}
+
+/// Every answer names a version the server serves in `api-version`, but the refusal of a
+/// version it does not serve, which was served in none.
+fn check_served_version(exchange: &Exchange) {
+    let named = exchange
+        .headers
+        .get("api-version")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let refused_version =
+        exchange.status == 400 && exchange.body["details"][0]["field"] == "api-version";
+    if refused_version {
+        assert_eq!(named, None, "the refusal of a version names none");
+        return;
+    }
+    let served: Vec<&str> = leads_server::api::SERVED_VERSIONS
+        .iter()
+        .map(|served| served.version)
+        .collect();
+    assert!(
+        named.as_deref().is_some_and(|name| served.contains(&name)),
+        "{} {}: every answer names the version it was served in (`api-version`, one of \
+         {served:?}), not {named:?}",
+        exchange.operation,
+        exchange.status
+    );
 }
 
 /// The body has the documented media type, and a JSON body the documented schema.
@@ -170,7 +197,7 @@ fn check_envelope(exchange: &Exchange) {
         401 => &["UNAUTHORIZED"],
         404 if exchange.operation.starts_with("webhook") => &["WEBHOOK_NOT_FOUND"],
         404 => &["NOT_FOUND"],
-        409 => &["CONFLICT", "IDEMPOTENCY_KEY_IN_USE"],
+        409 => &["CONFLICT", "IDEMPOTENCY_KEY_IN_USE", "WEBHOOK_LIMIT_REACHED"],
         412 => &["PRECONDITION_FAILED"],
         413 => &["PAYLOAD_TOO_LARGE"],
         422 => &["IDEMPOTENCY_KEY_REUSED"],

@@ -8,6 +8,7 @@
 //! failures) are then ignored, and so is the coverage gate.
 
 mod access;
+mod api_versions;
 mod compat;
 mod create;
 mod faults;
@@ -58,6 +59,7 @@ fn main() {
     let arguments = Arguments::from_args();
     let trials: Vec<Trial> = [
         access::trials(),
+        api_versions::trials(),
         compat::trials(),
         create::trials(),
         faults::trials(),
