@@ -11,6 +11,8 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// Whether to send the API key (from the environment variable `LEADS_API_KEY`).
     pub authenticated: bool,
+    /// Other headers to send, by name and value, after the API key.
+    pub headers: &'a [(&'a str, &'a str)],
     /// The JSON body, if any.
     pub body: Option<&'a Value>,
 }
@@ -29,6 +31,9 @@ pub fn command(request: &Request) -> String {
     });
     if request.authenticated {
         lines.push("  -H \"Authorization: Bearer $LEADS_API_KEY\"".to_string());
+    }
+    for (name, value) in request.headers {
+        lines.push(format!("  -H \"{name}: {value}\""));
     }
     if let Some(body) = request.body {
         lines.push("  -H \"Content-Type: application/json\"".to_string());
@@ -62,6 +67,7 @@ mod tests {
             base_url: "https://api.aura-app.ai/",
             path: "/v1/leads",
             authenticated: true,
+            headers: &[],
             body: Some(&body),
         });
         assert_eq!(
@@ -81,8 +87,25 @@ mod tests {
             base_url: "http://127.0.0.1:8080",
             path: &path,
             authenticated: false,
+            headers: &[],
             body: None,
         });
         assert_eq!(command, "curl \"http://127.0.0.1:8080/v1/leads/550e\"");
+    }
+
+    #[test]
+    fn headers_follow_the_api_key() {
+        let command = command(&Request {
+            method: "get",
+            base_url: "https://api.aura-app.ai",
+            path: "/openapi.yaml",
+            authenticated: false,
+            headers: &[("api-version", "4.0.0")],
+            body: None,
+        });
+        assert_eq!(
+            command,
+            "curl \"https://api.aura-app.ai/openapi.yaml\" \\\n  -H \"api-version: 4.0.0\""
+        );
     }
 }

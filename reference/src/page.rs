@@ -7,6 +7,7 @@ use leads_spec::{Document, METHODS};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::ServedVersion;
 use crate::curl;
 use crate::fields::{self, Field, Shape};
 use crate::markdown::{self, Heading};
@@ -21,6 +22,8 @@ pub struct Page {
     /// The introduction's sections, for the navigation.
     pub sections: Vec<Heading>,
     pub servers: Vec<Server>,
+    /// The versions the server serves, or `None` (no versions given): no such section.
+    pub versions: Option<Versions>,
     pub schemes: Vec<Scheme>,
     pub errors: Vec<ErrorCode>,
     pub groups: Vec<Group>,
@@ -30,6 +33,32 @@ pub struct Page {
 pub struct Server {
     pub url: String,
     pub description: String,
+}
+
+/// The versions the server serves, and how a request names one.
+#[derive(Debug, Serialize)]
+pub struct Versions {
+    /// Oldest first, the newest last.
+    pub rows: Vec<VersionRow>,
+    /// The newest: what a request that names no version is served in.
+    pub newest: String,
+    /// A `curl` asking the first server for the document of a version: the oldest other
+    /// than the one this page documents, or this one if it is the only one.
+    pub request: String,
+}
+
+/// A row of the served versions' table.
+#[derive(Debug, Serialize)]
+pub struct VersionRow {
+    pub version: String,
+    /// `YYYY-MM-DD`, if announced.
+    pub deprecated: Option<String>,
+    /// `YYYY-MM-DD`, if announced.
+    pub sunset: Option<String>,
+    /// The version this page documents: the spec's `info.version`.
+    pub documented: bool,
+    /// The newest served version.
+    pub newest: bool,
 }
 
 /// A security scheme of `components.securitySchemes`.
@@ -124,8 +153,9 @@ pub struct Response {
 }
 
 impl Page {
-    /// The page of the OpenAPI document `spec`.
-    pub fn of(spec: &Value) -> Self {
+    /// The page of the OpenAPI document `spec`, listing `versions`, the versions the server
+    /// serves (oldest first; none: no list).
+    pub fn of(spec: &Value, versions: &[ServedVersion]) -> Self {
         let doc = Document::new(spec);
         let info = spec.get("info").unwrap_or(&Value::Null);
         let introduction =
@@ -142,9 +172,11 @@ impl Page {
             .iter()
             .map(|op| operation(doc, op, base_url))
             .collect();
+        let version = str_at(info, "version").to_string();
         Self {
             title: str_at(info, "title").to_string(),
-            version: str_at(info, "version").to_string(),
+            versions: served_versions(versions, &version, base_url),
+            version,
             introduction: introduction.html,
             sections: introduction.headings,
             schemes: schemes(doc),
@@ -153,6 +185,43 @@ impl Page {
             servers,
         }
     }
+}
+
+/// The table of served versions, `documented` being the one the page documents; `None` for
+/// no versions.
+fn served_versions(
+    versions: &[ServedVersion],
+    documented: &str,
+    base_url: &str,
+) -> Option<Versions> {
+    let newest = versions.last()?;
+    let example = versions
+        .iter()
+        .find(|served| served.version != documented)
+        .unwrap_or(newest);
+    let request = curl::command(&curl::Request {
+        method: "get",
+        base_url,
+        path: "/openapi.yaml",
+        authenticated: false,
+        headers: &[("api-version", &example.version)],
+        body: None,
+    });
+    Some(Versions {
+        rows: versions
+            .iter()
+            .enumerate()
+            .map(|(index, served)| VersionRow {
+                version: served.version.clone(),
+                deprecated: served.deprecated.clone(),
+                sunset: served.sunset.clone(),
+                documented: served.version == documented,
+                newest: index + 1 == versions.len(),
+            })
+            .collect(),
+        newest: newest.version.clone(),
+        request,
+    })
 }
 
 /// Operations grouped by their first tag, groups in the order of the spec's `tags`, then any
@@ -221,6 +290,7 @@ fn operation(doc: Document, op: &leads_spec::Operation, base_url: &str) -> Opera
             base_url,
             path: &path,
             authenticated,
+            headers: &[],
             body,
         }),
     };
@@ -602,7 +672,7 @@ mod tests {
 
     #[test]
     fn a_callback_shows_under_its_operation() {
-        let page = Page::of(&spec());
+        let page = Page::of(&spec(), &[]);
         let operation = &page.groups[0].operations[0];
         let [callback] = operation.callbacks.as_slice() else {
             panic!("one callback, not {:?}", operation.callbacks);
@@ -648,7 +718,7 @@ mod tests {
 
     #[test]
     fn the_page_shows_what_a_callback_sends() {
-        let html = crate::render(&spec()).expect("the page renders");
+        let html = crate::render(&spec(), &[]).expect("the page renders");
         let text = crate::text(&html);
         for line in [
             "Callbacks",
