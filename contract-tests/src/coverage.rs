@@ -197,7 +197,11 @@ fn check_envelope(exchange: &Exchange) {
         401 => &["UNAUTHORIZED"],
         404 if exchange.operation.starts_with("webhook") => &["WEBHOOK_NOT_FOUND"],
         404 => &["NOT_FOUND"],
-        409 => &["CONFLICT", "IDEMPOTENCY_KEY_IN_USE", "WEBHOOK_LIMIT_REACHED"],
+        409 => &[
+            "CONFLICT",
+            "IDEMPOTENCY_KEY_IN_USE",
+            "WEBHOOK_LIMIT_REACHED",
+        ],
         412 => &["PRECONDITION_FAILED"],
         413 => &["PAYLOAD_TOO_LARGE"],
         422 => &["IDEMPOTENCY_KEY_REUSED"],

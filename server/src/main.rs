@@ -482,8 +482,7 @@ async fn open(database: &Database) -> Result<Arc<dyn Store>> {
 }
 
 fn print_openapi() -> Result<()> {
-    let document =
-        api::openapi_document(api::versions::newest()).map_err(anyhow::Error::msg)?;
+    let document = api::openapi_document(api::versions::newest()).map_err(anyhow::Error::msg)?;
     println!("{}", serde_json::to_string_pretty(&document)?);
     Ok(())
 }

@@ -24,10 +24,11 @@ impl References {
         static EMBEDDED: OnceLock<Result<Arc<References>, String>> = OnceLock::new();
         EMBEDDED
             .get_or_init(|| {
+                let listed = served_versions();
                 SERVED_VERSIONS
                     .iter()
                     .map(|served| {
-                        Reference::of(served.document)
+                        Reference::of(served.document, &listed)
                             .with_context(|| format!("version {}", served.version))
                     })
                     .collect::<Result<Vec<_>>>()
@@ -45,6 +46,18 @@ impl References {
     }
 }
 
+/// Every served version, as each version's reference page lists them.
+pub fn served_versions() -> Vec<leads_reference::ServedVersion> {
+    SERVED_VERSIONS
+        .iter()
+        .map(|served| leads_reference::ServedVersion {
+            version: served.version.to_string(),
+            deprecated: served.deprecated.map(String::from),
+            sunset: served.sunset.map(String::from),
+        })
+        .collect()
+}
+
 /// The three representations of one version's spec.
 #[derive(Debug)]
 pub struct Reference {
@@ -54,12 +67,12 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// The representations of the spec `yaml`.
-    pub fn of(yaml: &str) -> Result<Self> {
+    /// The representations of the spec `yaml`, whose page lists the `served` versions.
+    pub fn of(yaml: &str, served: &[leads_reference::ServedVersion]) -> Result<Self> {
         let spec: serde_json::Value =
             serde_yaml_ng::from_str(yaml).context("parsing the spec as YAML")?;
         let json = serde_json::to_vec_pretty(&spec).context("writing the spec as JSON")?;
-        let html = leads_reference::render(&spec)?;
+        let html = leads_reference::render(&spec, served)?;
         Ok(Self {
             yaml: Representation::new(yaml.to_string(), "application/yaml"),
             json: Representation::new(json, "application/json"),
@@ -110,7 +123,7 @@ mod tests {
 
     #[test]
     fn a_spec_that_is_not_yaml_stops_the_start() {
-        let error = Reference::of("a: [").unwrap_err();
+        let error = Reference::of("a: [", &[]).unwrap_err();
         assert!(
             format!("{error:#}").contains("parsing the spec"),
             "{error:#}"

@@ -90,6 +90,19 @@ pub fn check(root: &Path) -> Result<bool> {
             return Ok(false);
         }
     };
+    let today = chrono::Utc::now().date_naive();
+    if let Some(gone) = supported
+        .iter()
+        .find(|s| s.sunset.is_some_and(|sunset| sunset <= today))
+    {
+        eprintln!(
+            "support policy FAILED: {POLICY_PATH} still lists {}, whose sunset day has come: \
+             the server refuses it now. Remove its entry (and run `cargo xtask generate`), or \
+             move the sunset if the version must be served longer.",
+            describe(gone)
+        );
+        return Ok(false);
+    }
     let served: Vec<String> = supported.iter().map(describe).collect();
     let dropped: Vec<Version> = release::released(root)?
         .into_iter()

@@ -190,7 +190,13 @@ async fn webhook_limit_per_version() {
         assert_eq!(made.status, 201, "{made:?}");
     }
     let newest_answer = env
-        .raw_json("webhook_create", Method::POST, "/v1/webhooks", &env.a.key, &body)
+        .raw_json(
+            "webhook_create",
+            Method::POST,
+            "/v1/webhooks",
+            &env.a.key,
+            &body,
+        )
         .await;
     assert_eq!(newest_answer.status, 409, "{newest_answer:?}");
     assert_eq!(newest_answer.body["code"], "WEBHOOK_LIMIT_REACHED");

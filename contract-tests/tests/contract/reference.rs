@@ -101,7 +101,8 @@ async fn docs() {
     let env = Env::start().await;
     let answer = env.raw_get("docs_view", "/docs", &[]).await;
     assert_eq!(answer.status, 200);
-    let page = leads_reference::render(&spec()).expect("the page renders");
+    let served = leads_server::reference::served_versions();
+    let page = leads_reference::render(&spec(), &served).expect("the page renders");
     assert!(
         answer.text.as_deref() == Some(page.as_str()),
         "/docs is the reference page of the spec (`cargo xtask docs` writes the same)"

@@ -28,9 +28,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::generated::SpecSchema;
-use super::versions;
 use super::unwind::caught;
 use super::validate;
+use super::versions;
 use crate::context::{Admitted, AppContext};
 use crate::error::{Error, FieldProblem};
 
@@ -271,7 +271,11 @@ fn header_object(
 
 /// The query string as a JSON object, each value typed as the schema declares it, so that
 /// `limit=abc` is reported as "must be an integer" rather than a parse error.
-fn query_object(version: usize, schema_name: &str, query: &str) -> Result<Map<String, Value>, Error> {
+fn query_object(
+    version: usize,
+    schema_name: &str,
+    query: &str,
+) -> Result<Map<String, Value>, Error> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|error| Error::invalid(format!("Malformed query string: {error}")))?;
     let mut object = Map::new();

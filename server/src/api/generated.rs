@@ -15,8 +15,8 @@ pub const API_TITLE: &str = "Aura Leads API";
 pub const SERVED_VERSIONS: [ServedVersion; 2usize] = [
     ServedVersion {
         version: "4.0.0",
-        deprecated: None,
-        sunset: None,
+        deprecated: Some("2026-12-07"),
+        sunset: Some("2027-06-30"),
         openapi_schemas: r##"{
   "DisqualificationData": {
     "additionalProperties": true,

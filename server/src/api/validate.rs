@@ -316,8 +316,13 @@ mod tests {
 
     #[test]
     fn a_valid_body_deserializes() {
-        let lead: LeadCreate =
-            deserialize(NEWEST, "LeadCreate", &json!({"email": "john@example.com"}), "x").unwrap();
+        let lead: LeadCreate = deserialize(
+            NEWEST,
+            "LeadCreate",
+            &json!({"email": "john@example.com"}),
+            "x",
+        )
+        .unwrap();
         assert_eq!(lead.email.as_str(), "john@example.com");
     }
 
@@ -383,8 +388,14 @@ mod tests {
 
     #[test]
     fn property_types_follow_refs() {
-        assert_eq!(property_type(NEWEST, "LeadListQuery", "limit"), Some("integer"));
-        assert_eq!(property_type(NEWEST, "LeadListQuery", "status"), Some("string"));
+        assert_eq!(
+            property_type(NEWEST, "LeadListQuery", "limit"),
+            Some("integer")
+        );
+        assert_eq!(
+            property_type(NEWEST, "LeadListQuery", "status"),
+            Some("string")
+        );
         assert_eq!(property_type(NEWEST, "LeadListQuery", "nope"), None);
     }
 }

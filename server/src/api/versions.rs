@@ -158,15 +158,13 @@ pub fn requested(headers: &HeaderMap) -> Result<usize, Error> {
         .find(|(_, entry)| entry.number == asked)
         .or_else(|| served.last());
     match chosen {
-        Some((_, entry)) if entry.sunset.is_some_and(|sunset| today >= sunset) => {
-            Err(refusal(
-                &format!(
-                    "api-version {text} was sunset on {}",
-                    entry.sunset.map(|day| day.to_string()).unwrap_or_default()
-                ),
-                entries,
-            ))
-        }
+        Some((_, entry)) if entry.sunset.is_some_and(|sunset| today >= sunset) => Err(refusal(
+            &format!(
+                "api-version {text} was sunset on {}",
+                entry.sunset.map(|day| day.to_string()).unwrap_or_default()
+            ),
+            entries,
+        )),
         Some((index, _)) => Ok(index),
         None => Err(refusal(
             &format!("api-version {text} is not served"),
@@ -217,7 +215,8 @@ impl DynamicVersionPolicy for Policy {
         request: &http::Request<Body>,
         _log: &slog::Logger,
     ) -> Result<semver::Version, HttpError> {
-        let entries = entries().map_err(|error| HttpError::for_internal_error(error.to_string()))?;
+        let entries =
+            entries().map_err(|error| HttpError::for_internal_error(error.to_string()))?;
         entries
             .get(read_in(request.headers()))
             .map(|entry| entry.number.clone())
@@ -236,7 +235,10 @@ pub struct Served<R> {
 
 /// Serves a request through `handler` in the version it names, or refuses it; what every
 /// generated endpoint does.
-pub async fn serve<C, R, F, Fut>(rqctx: RequestContext<C>, handler: F) -> Result<Served<R>, ApiError>
+pub async fn serve<C, R, F, Fut>(
+    rqctx: RequestContext<C>,
+    handler: F,
+) -> Result<Served<R>, ApiError>
 where
     C: ServerContext,
     F: FnOnce(RequestContext<C>) -> Fut,
@@ -378,7 +380,10 @@ mod tests {
         let newest = semver::Version::parse(newest_number()).unwrap();
         if newest.minor == 0 && newest.patch == 0 {
             let older = format!("{}.0.0-rc.1", newest.major);
-            assert!(requested(&headers(Some(&older))).is_err(), "pre-releases never");
+            assert!(
+                requested(&headers(Some(&older))).is_err(),
+                "pre-releases never"
+            );
             return;
         }
         let older = format!("{}.0.0", newest.major);

@@ -89,6 +89,58 @@ server_refusal! {
     refused_array_header => "array_header",
 }
 
+/// A working spec that serves a release besides itself: one endpoint for the operation both
+/// share word for word, one handler but an endpoint per version for the one whose text
+/// changed, an adapter for the one whose contract changed, the extensible enum that grew
+/// shared, and the schema whose shape changed given a type of the release's own.
+#[test]
+fn server_versions() {
+    let release = server::Release {
+        version: "1.0.0".into(),
+        spec: accepted("versions_released"),
+        source: "openapi/released/1.0.0.yaml".into(),
+        deprecated: Some("2027-01-01".into()),
+        sunset: Some("2027-06-30".into()),
+    };
+    let generated =
+        server::generate(&accepted("versions"), &[release]).expect("the fixtures generate");
+    let code = &generated.contents;
+    for expected in [
+        r#"versions = ..,"#,
+        r#"versions = "1.0.0".."2.0.0","#,
+        r#"versions = "2.0.0"..,"#,
+        "fn thing_create_v1_0_0(",
+        "async fn serve_thing_list_v1_0_0(",
+        "Self::thing_list(rqctx)",
+        "Self::thing_create_v1_0_0(rqctx, body)",
+        "JsonBody<v1_0_0::types::Thing>",
+    ] {
+        assert!(code.contains(expected), "{expected} is missing:\n{code}");
+    }
+    assert!(
+        !code.contains("fn thing_view_v1_0_0("),
+        "thing_view is shared"
+    );
+    assert!(
+        !code.contains("fn thing_list_v1_0_0("),
+        "thing_list needs no adapter"
+    );
+    let release_types = code
+        .split("pub mod v1_0_0 {")
+        .nth(1)
+        .and_then(|rest| rest.split("pub trait LeadsApi").next())
+        .unwrap_or_default();
+    assert!(
+        release_types.contains("pub struct Thing {"),
+        "1.0.0 keeps its own Thing"
+    );
+    assert!(
+        !release_types.contains("pub enum Status {"),
+        "Status grew: shared"
+    );
+    insta::assert_snapshot!(generated.contents);
+}
+
 /// The client's own behaviour: the builder of an open object starts with no extra keys; the
 /// client carries a retry policy, sends through its own hooks, and is built as before.
 #[test]

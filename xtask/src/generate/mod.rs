@@ -139,11 +139,7 @@ pub fn served_releases(root: &Path) -> Result<Vec<server::Release>> {
             Ok(server::Release {
                 version: release.version.to_string(),
                 spec: leads_spec::load(&release.path)?,
-                source: format!(
-                    "{}/{}.yaml",
-                    crate::release::RELEASED_DIR,
-                    release.version
-                ),
+                source: format!("{}/{}.yaml", crate::release::RELEASED_DIR, release.version),
                 deprecated: supported.deprecated.map(|date| date.to_string()),
                 sunset: supported.sunset.map(|date| date.to_string()),
             })

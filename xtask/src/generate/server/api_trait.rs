@@ -138,7 +138,10 @@ impl Signature {
             let headers = Ident::new(&set.name, Span::call_site());
             // A release documenting the same headers as the working spec uses its struct.
             let path = if std::ptr::eq(version, newest)
-                || newest.header_sets.iter().any(|s| s.headers == set.headers && s.name == set.name)
+                || newest
+                    .header_sets
+                    .iter()
+                    .any(|s| s.headers == set.headers && s.name == set.name)
             {
                 quote!(#headers)
             } else {

@@ -154,8 +154,10 @@ mod tests {
     fn documentation_does_not_change_a_shape() {
         let old = schemas(json!({"Lead": {"type": "object", "description": "A lead.",
             "properties": {"description": {"type": "string", "title": "Text"}}}}));
-        let new = schemas(json!({"Lead": {"type": "object", "description": "One lead.",
-            "properties": {"description": {"type": "string"}}, "x-note": 1}}));
+        let new = schemas(
+            json!({"Lead": {"type": "object", "description": "One lead.",
+            "properties": {"description": {"type": "string"}}, "x-note": 1}}),
+        );
         assert!(Shapes::new(&old, &new).same_schema("Lead"));
     }
 

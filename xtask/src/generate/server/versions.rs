@@ -210,10 +210,14 @@ fn service(version: &Version, newest: &Version, id: &str) -> Result<Service> {
     let same = shapes.same(&old, &new)
         && same_headers
         && old_op.raw == new_op.raw
-        && [&old_op.path_params, &old_op.query_params, &old_op.header_params]
-            .into_iter()
-            .flatten()
-            .all(|params| shapes.same_schema(&params.type_name));
+        && [
+            &old_op.path_params,
+            &old_op.query_params,
+            &old_op.header_params,
+        ]
+        .into_iter()
+        .flatten()
+        .all(|params| shapes.same_schema(&params.type_name));
     Ok(if same {
         Service::Shared
     } else {
