@@ -103,24 +103,37 @@ pub fn check(root: &Path) -> Result<bool> {
         );
         return Ok(false);
     }
-    let served: Vec<String> = supported.iter().map(describe).collect();
+    let working = leads_spec::load(&root.join(leads_spec::SPEC_PATH)).ok();
+    let working = working
+        .as_ref()
+        .and_then(|spec| spec.pointer("/info/version"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(|text| Version::parse(text).ok());
+    let mut served: Vec<String> = Vec::new();
+    let mut working_listed = false;
+    for entry in &supported {
+        if working.as_ref() == Some(&entry.release.version) {
+            working_listed = true;
+            served.push(format!("{} (the working spec)", describe(entry)));
+        } else {
+            served.push(describe(entry));
+        }
+    }
+    if !working_listed {
+        served.push(match working {
+            Some(version) => format!("the working spec ({version}, unreleased)"),
+            None => "the working spec".to_string(),
+        });
+    }
     let dropped: Vec<Version> = release::released(root)?
         .into_iter()
         .map(|r| r.version)
         .filter(|version| !supported.iter().any(|s| s.release.version == *version))
         .collect();
     println!(
-        "support policy: serves {} besides the working spec; not served: {}",
-        if served.is_empty() {
-            "no release".to_string()
-        } else {
-            served.join(", ")
-        },
-        if dropped.is_empty() {
-            "none".to_string()
-        } else {
-            list(dropped.iter())
-        }
+        "support policy: serves {}; not served: {}",
+        served.join(", "),
+        list(dropped.iter())
     );
     Ok(true)
 }
@@ -185,6 +198,16 @@ mod tests {
             ["3.0.0 (deprecated 2027-01-01, sunset 2027-06-30)", "4.0.0"]
         );
         assert!(check(root.path()).unwrap());
+    }
+
+    #[test]
+    fn a_listed_version_past_its_sunset_fails_the_check() {
+        let root = workspace(
+            &["4.0.0"],
+            "supported:\n  - version: 4.0.0\n    deprecated: 2020-01-01\n    sunset: 2020-06-30\n",
+        );
+        assert!(supported(root.path()).is_ok(), "the file itself is valid");
+        assert!(!check(root.path()).unwrap(), "but its sunset has come");
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! release's own document: what the consumers of those versions run.
 /// The client generated from `openapi/released/4.0.0.yaml`.
 pub mod v4_0_0;
+/// The client generated from `openapi/released/5.0.0.yaml`.
+pub mod v5_0_0;
 /// Calls `$callback! { (module, "version"), … }` with every supported release, oldest
 /// first (none when the policy lists none): `module` is its client's module under
 /// `released`, `version` its `info.version`.
 #[macro_export]
 macro_rules! released_versions {
     ($callback:ident) => {
-        $callback ! { (v4_0_0, "4.0.0") }
+        $callback ! { (v4_0_0, "4.0.0"), (v5_0_0, "5.0.0") }
     };
 }
