@@ -145,7 +145,7 @@ pub fn requested(headers: &HeaderMap) -> Result<usize, Error> {
         ));
     };
     let today = crate::domain::now().date_naive();
-    let served = entries.iter().enumerate().filter(|(_, entry)| {
+    let mut served = entries.iter().enumerate().filter(|(_, entry)| {
         entry.number == asked
             || (entry.number.major == asked.major
                 && entry.number > asked
@@ -156,7 +156,7 @@ pub fn requested(headers: &HeaderMap) -> Result<usize, Error> {
     let chosen = served
         .clone()
         .find(|(_, entry)| entry.number == asked)
-        .or_else(|| served.last());
+        .or_else(|| served.next_back());
     match chosen {
         Some((_, entry)) if entry.sunset.is_some_and(|sunset| today >= sunset) => Err(refusal(
             &format!(
