@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use leads_spec::{Document, SPEC_PATH};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::coverage::{self, Documented, Pair};
 use crate::exchange::Exchange;
@@ -101,7 +101,7 @@ pub fn assert_served_in_version(exchange: &Exchange, version: &str) {
 }
 
 /// A JSON Schema validator for each component schema of `spec`, formats checked as the server
-/// checks them (a format of the server's own that is not known here, `cursor`, is not).
+/// checks them (its own `iana-time-zone` and `cursor` included).
 fn validators(spec: &Value) -> Result<HashMap<String, jsonschema::Validator>, String> {
     let definitions: Map<String, Value> = Document::new(spec)
         .components("schemas")
@@ -113,21 +113,7 @@ fn validators(spec: &Value) -> Result<HashMap<String, jsonschema::Validator>, St
             )
         })
         .collect();
-    let mut validators = HashMap::new();
-    for name in definitions.keys() {
-        let root = json!({
-            "$ref": format!("#/components/schemas/{name}"),
-            "components": {"schemas": definitions},
-        });
-        let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .should_validate_formats(true)
-            .with_format("iana-time-zone", leads_server::domain::is_timezone)
-            .build(&root)
-            .map_err(|error| format!("{name}: {error}"))?;
-        validators.insert(name.clone(), validator);
-    }
-    Ok(validators)
+    leads_server::api::validators(&definitions)
 }
 
 /// The workspace root: where [`SPEC_PATH`] is found, from this crate up.
@@ -144,6 +130,8 @@ fn workspace_root() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use reqwest::header::{HeaderMap, HeaderValue};
+
+    use serde_json::json;
 
     use super::*;
 

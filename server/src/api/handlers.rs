@@ -7,7 +7,7 @@ use dropshot::{
 };
 use http::StatusCode;
 
-use super::admission::{RateLimitFields, api_error, authenticated, headed, refused};
+use super::admission::{Headed, RateLimitFields, api_error, authenticated, headed, refused};
 use super::answer::Answer;
 use super::error::ApiError;
 use super::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
@@ -216,15 +216,8 @@ impl LeadsApi for LeadsServer {
     async fn webhook_create(
         rqctx: RequestContext<AppContext>,
         body: JsonBody<types::WebhookSubscriptionCreate>,
-    ) -> Result<
-        Answer<
-            HttpResponseHeaders<
-                HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>,
-                RateLimitHeaders,
-            >,
-        >,
-        ApiError,
-    > {
+    ) -> Result<Headed<HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>>, ApiError>
+    {
         webhooks::create(rqctx, body, webhooks::LimitAnswer::Conflict).await
     }
 
@@ -232,15 +225,8 @@ impl LeadsApi for LeadsServer {
     async fn webhook_create_v4_0_0(
         rqctx: RequestContext<AppContext>,
         body: JsonBody<types::WebhookSubscriptionCreate>,
-    ) -> Result<
-        Answer<
-            HttpResponseHeaders<
-                HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>,
-                RateLimitHeaders,
-            >,
-        >,
-        ApiError,
-    > {
+    ) -> Result<Headed<HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>>, ApiError>
+    {
         webhooks::create(rqctx, body, webhooks::LimitAnswer::Validation).await
     }
 

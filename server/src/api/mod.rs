@@ -27,7 +27,7 @@ pub use extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 pub use generated::{LeadsApi, SERVED_VERSIONS, leads_api_mod, types};
 pub use handlers::LeadsServer;
 pub use raw::{RawResponse, Representation};
-pub use validate::schema_problems;
+pub use validate::{schema_problems, validators};
 
 /// The server's OpenAPI document of served version `version` (an index into
 /// [`SERVED_VERSIONS`]), rendered from the generated trait: the endpoints of that version,

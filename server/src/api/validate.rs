@@ -36,6 +36,17 @@ fn compile(version: usize) -> Result<Schemas, String> {
         .map_err(|error| error.to_string())?
         .json
         .clone();
+    let validators = validators(&definitions)?;
+    Ok(Schemas {
+        definitions,
+        validators,
+    })
+}
+
+/// A validator for each of `definitions` (JSON Schema 2020-12, named as components, whose
+/// `$ref`s point at `#/components/schemas/…`), enforcing every format the server does: the
+/// standard ones, `iana-time-zone` and `cursor`.
+pub fn validators(definitions: &Map<String, Value>) -> Result<HashMap<String, Validator>, String> {
     let mut validators = HashMap::new();
     for name in definitions.keys() {
         let root = json!({
@@ -53,10 +64,7 @@ fn compile(version: usize) -> Result<Schemas, String> {
             .map_err(|error| format!("{name}: {error}"))?;
         validators.insert(name.clone(), validator);
     }
-    Ok(Schemas {
-        definitions,
-        validators,
-    })
+    Ok(validators)
 }
 
 /// The JSON type (`integer`, `string`, …) the schema `schema_name` declares for `property`.
