@@ -33,15 +33,16 @@ pub use validate::{schema_problems, validators};
 /// [`SERVED_VERSIONS`]), rendered from the generated trait: the endpoints of that version,
 /// showing its schemas.
 pub fn openapi_document(version: usize) -> Result<serde_json::Value, String> {
-    let description = leads_api_mod::stub_api_description()
-        .map_err(|error| format!("the API description does not build: {error}"))?;
     let served = SERVED_VERSIONS
         .get(version)
         .ok_or_else(|| format!("no served version {version}"))?;
     let number = semver::Version::parse(served.version)
         .map_err(|error| format!("version {} is not semver: {error}", served.version))?;
+    // The description too is built while rendering: dropshot takes the schemas of path and
+    // query parameters when an endpoint is registered.
     versions::rendering(version, || {
-        description
+        leads_api_mod::stub_api_description()
+            .map_err(|error| format!("the API description does not build: {error}"))?
             .openapi(generated::API_TITLE, number)
             .json()
             .map_err(|error| format!("the OpenAPI document does not render: {error}"))
