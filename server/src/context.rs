@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use uuid::Uuid;
 
 use crate::api::idempotency;
 use crate::auth::{Authenticator, Caller};
 use crate::connections::ClientAddresses;
+use crate::domain::{self, Lead, LeadChanges, OrganizationId, VersionCondition};
 use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
 use crate::reference::References;
-use crate::store::Store;
+use crate::store::{IdempotentAnswer, Store, StoreError};
 use crate::webhooks::Webhooks;
 
 pub struct AppContext {
@@ -30,7 +32,8 @@ pub struct AppContext {
     pub body_read_timeout: Duration,
     /// The spec of every served version, and its reference page.
     pub references: Arc<References>,
-    /// The webhook delivery worker, woken by lead writes.
+    /// The webhook delivery worker, woken by lead writes ([`AppContext::insert_lead`],
+    /// [`AppContext::update_lead`]).
     pub webhooks: Webhooks,
 }
 
@@ -38,6 +41,40 @@ pub struct AppContext {
 pub struct Admitted {
     pub caller: Caller,
     pub rate_limit: RateLimitStatus,
+}
+
+/// Lead writes, each one application step: the write, with the webhook events it causes
+/// rendered by the renderer the store was given and stored in the write's transaction, then
+/// the delivery worker woken to send them. Handlers write leads only through these.
+impl AppContext {
+    /// Stores `lead` (and `answer`, the answer kept for its idempotency key), with its
+    /// `lead.created` deliveries.
+    pub async fn insert_lead(
+        &self,
+        lead: Lead,
+        answer: Option<IdempotentAnswer>,
+    ) -> Result<Lead, StoreError> {
+        let lead = self.store.lead_insert(lead, answer).await?;
+        self.webhooks.wake();
+        Ok(lead)
+    }
+
+    /// Applies `changes` to the organization's lead if `condition` admits its version (see
+    /// [`Store::lead_update`]), with the deliveries of the events the change causes.
+    pub async fn update_lead(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        changes: LeadChanges,
+        condition: Option<VersionCondition>,
+    ) -> Result<Option<Lead>, StoreError> {
+        let lead = self
+            .store
+            .lead_update(organization, id, changes, condition, domain::now())
+            .await?;
+        self.webhooks.wake();
+        Ok(lead)
+    }
 }
 
 impl AppContext {

@@ -13,23 +13,27 @@ use crate::auth::Authenticator;
 use crate::config::{Config, Database, MAX_BODY_BYTES};
 use crate::connections::{ClientAddresses, FrontDoor};
 use crate::context::AppContext;
+use crate::domain::Events;
 use crate::ratelimit::RateLimiter;
 use crate::reference::References;
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::webhooks::Webhooks;
+use crate::webhooks::payload::Payloads;
 
 /// Opens `database`, creating (an SQLite file) and migrating it if needed, with every
-/// connection the store will use open. Blocks on file I/O for SQLite: call it before serving.
+/// connection the store will use open; lead writes store their webhook events in the wire
+/// format ([`Payloads`]). Blocks on file I/O for SQLite: call it before serving.
 pub async fn open_store(database: &Database) -> Result<Arc<dyn Store>> {
+    let events: Events = Arc::new(Payloads);
     let store: Arc<dyn Store> = match database {
         Database::Sqlite(path) => {
-            let store = SqliteStore::open(path)?;
+            let store = SqliteStore::open(path, events)?;
             store.open_readers().await?;
             Arc::new(store)
         }
-        Database::Postgres(url) => PostgresStore::connect(url).await.map(Arc::new)?,
+        Database::Postgres(url) => PostgresStore::connect(url, events).await.map(Arc::new)?,
     };
     Ok(store)
 }

@@ -109,8 +109,7 @@ impl LeadsApi for LeadsServer {
                 ))
             };
             let Some(key) = idempotency_key.map(String::from) else {
-                let response = lead_response(app.store.lead_insert(lead, None).await?)?;
-                app.webhooks.wake();
+                let response = lead_response(app.insert_lead(lead, None).await?)?;
                 return Ok(created(response, false));
             };
             let fingerprint = idempotency::fingerprint("lead_create", &raw);
@@ -134,11 +133,8 @@ impl LeadsApi for LeadsServer {
                 created_at: now,
                 expires_at: now + idempotency::KEPT_FOR,
             };
-            match app.store.lead_insert(lead, Some(answer)).await {
-                Ok(_) => {
-                    app.webhooks.wake();
-                    Ok(created(response, false))
-                }
+            match app.insert_lead(lead, Some(answer)).await {
+                Ok(_) => Ok(created(response, false)),
                 // Another server answered the same key meanwhile: answer as it did.
                 Err(StoreError::IdempotencyKeyTaken) => {
                     let kept = app
@@ -197,17 +193,9 @@ impl LeadsApi for LeadsServer {
             let changes = convert::changes(body, &raw)?;
             let condition = if_match.map(|tags| etag::if_match_condition(tags.as_str()));
             let lead = app
-                .store
-                .lead_update(
-                    admitted.caller.organization,
-                    path.id,
-                    changes,
-                    condition,
-                    domain::now(),
-                )
+                .update_lead(admitted.caller.organization, path.id, changes, condition)
                 .await?
                 .ok_or(Error::NotFound)?;
-            app.webhooks.wake();
             lead_answer(lead, admitted.rate_limit)
         })
         .await

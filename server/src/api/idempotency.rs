@@ -149,7 +149,9 @@ mod tests {
         use crate::store::sqlite::SqliteStore;
 
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("s.db"), crate::store::test_events()).unwrap(),
+        );
         let organization = store.organization_ensure("o").await.unwrap();
         let now = chrono::Utc::now();
         for (key, expires_at) in [("old", now - KEPT_FOR), ("new", now + KEPT_FOR)] {

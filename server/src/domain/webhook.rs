@@ -2,6 +2,7 @@
 //! and the deliveries of events to subscribers, with the schedule of their attempts.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -11,6 +12,19 @@ use rand::RngCore;
 use uuid::Uuid;
 
 use super::{Keyset, Lead, OrganizationId};
+
+/// Renders the body of a webhook event about a lead, as the lead is right after the change
+/// that causes it. A store is given one when it is opened and calls it inside the lead
+/// write's transaction (the lead's state after the change is known only there), so that the
+/// event and its deliveries commit with the change; the store keeps the bytes and never
+/// knows their format.
+pub trait EventRenderer: Send + Sync {
+    /// The body of `event` about `lead`, or why it could not be rendered.
+    fn render(&self, event: EventType, lead: &Lead) -> Result<String, String>;
+}
+
+/// The event renderer a store is given.
+pub type Events = Arc<dyn EventRenderer>;
 
 /// A lead event a subscription may ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

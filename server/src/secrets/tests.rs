@@ -293,7 +293,7 @@ async fn sqlite() -> (
 ) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("leads.db");
-    let store = SqliteStore::open(&path).expect("open");
+    let store = SqliteStore::open(&path, crate::store::test_events()).expect("open");
     let organization = store.organization_ensure("acme").await.expect("acme");
     (dir, Database::Sqlite(path), store, organization)
 }
@@ -361,7 +361,8 @@ async fn a_plain_secret_is_sealed_at_start_and_left_nowhere_in_the_file() {
 
     let key = new_key();
     let source = KeySource::Variable(STANDARD.encode(key));
-    let store = SqliteStore::open(sqlite_path(&database)).expect("open");
+    let store =
+        SqliteStore::open(sqlite_path(&database), crate::store::test_events()).expect("open");
     let Started { keys, sealed, .. } = at_start::start(&store, &source, &database)
         .await
         .expect("started");
@@ -497,7 +498,7 @@ async fn on_postgres_plain_secrets_are_sealed_at_start_and_rotation_reseals() {
     };
     let url = scratch.url();
     let database = Database::Postgres(url.clone());
-    let store = crate::store::postgres::PostgresStore::connect(&url)
+    let store = crate::store::postgres::PostgresStore::connect(&url, crate::store::test_events())
         .await
         .expect("connect");
     let organization = store.organization_ensure("acme").await.expect("acme");

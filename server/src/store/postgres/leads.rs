@@ -16,8 +16,8 @@ use super::errors::internal;
 use super::statements::{self, Parameters, Value, bound, page, query, query_opt};
 use super::webhooks;
 use crate::domain::{
-    EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus,
-    OrganizationId, VersionCondition,
+    EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
+    LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::StoreError;
 
@@ -95,7 +95,11 @@ pub(super) async fn select(
 
 /// Stores `lead` and its `lead.created` deliveries, in the caller's transaction; returns it as
 /// read back, so the caller gets exactly what [`select`] will.
-pub(super) async fn insert(client: &impl GenericClient, lead: &Lead) -> Result<Lead, StoreError> {
+pub(super) async fn insert(
+    client: &impl GenericClient,
+    lead: &Lead,
+    events: &dyn EventRenderer,
+) -> Result<Lead, StoreError> {
     // Destructured so that a new field of `Lead` fails to compile here until it is stored.
     let Lead {
         id,
@@ -165,7 +169,7 @@ pub(super) async fn insert(client: &impl GenericClient, lead: &Lead) -> Result<L
     .await?
     .ok_or_else(|| internal("an insert of a lead returned no row"))?;
     let stored = read(&row)?;
-    webhooks::emit(client, &[EventType::LeadCreated], &stored).await?;
+    webhooks::emit(client, &[EventType::LeadCreated], &stored, events).await?;
     Ok(stored)
 }
 
@@ -187,6 +191,7 @@ pub(super) async fn update(
     changes: LeadChanges,
     condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
+    events: &dyn EventRenderer,
 ) -> Result<Option<Lead>, StoreError> {
     // Destructured so that a new field of `LeadChanges` fails to compile here until applied.
     let LeadChanges {
@@ -233,7 +238,13 @@ pub(super) async fn update(
         .await?
         .ok_or_else(|| internal("a locked lead was not found by its update"))?;
     let stored = read(&row)?;
-    webhooks::emit(client, &EventType::of_update(&before, &stored), &stored).await?;
+    webhooks::emit(
+        client,
+        &EventType::of_update(&before, &stored),
+        &stored,
+        events,
+    )
+    .await?;
     Ok(Some(stored))
 }
 

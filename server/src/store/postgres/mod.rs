@@ -40,8 +40,8 @@ use super::{
     SecretSelection, SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
-    OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
+    LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 
 /// Connections per replica: enough for requests to overlap, few enough that a handful of
@@ -64,6 +64,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// For [`SharedRateLimits`] only.
     rate_limits: Pool,
+    /// Renders the webhook events lead writes cause.
+    events: Events,
     faults: FaultSwitch,
 }
 
@@ -71,14 +73,15 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`) and
     /// brings its schema up to date, waiting for any other process migrating it. Fails if
     /// the database is unreachable or its schema is newer than this build knows.
-    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+    pub async fn connect(url: &str, events: Events) -> Result<PostgresStore, StoreError> {
         let (config, tls) = tls::parse(url)?;
-        Self::connect_with(config, tls).await
+        Self::connect_with(config, tls, events).await
     }
 
     async fn connect_with(
         config: tokio_postgres::Config,
         tls: Tls,
+        events: Events,
     ) -> Result<PostgresStore, StoreError> {
         let mut rate_limit_config = config.clone();
         let options = match config.get_options() {
@@ -92,6 +95,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             rate_limits: self::pool(rate_limit_config, &tls, RATE_LIMIT_CONNECTIONS)?,
+            events,
             faults: FaultSwitch::default(),
         })
     }
@@ -278,7 +282,7 @@ impl Store for PostgresStore {
             if let Some(answer) = &answer {
                 idempotent_answers::keep(transaction, answer).await?;
             }
-            leads::insert(transaction, &lead).await
+            leads::insert(transaction, &lead, self.events.as_ref()).await
         })
     }
 
@@ -317,6 +321,7 @@ impl Store for PostgresStore {
                 changes.clone(),
                 condition.as_ref(),
                 now,
+                self.events.as_ref(),
             )
             .await
         })

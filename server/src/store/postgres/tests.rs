@@ -36,18 +36,26 @@ pub(super) async fn raw(database: &ScratchDatabase) -> tokio_postgres::Client {
 /// A new, empty store for the backend-independent suite; `None` if skipped.
 pub(super) async fn subject() -> Option<Subject> {
     let database = database().await?;
-    let store = PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
-        .await
-        .expect("connect");
+    let store = PostgresStore::connect_with(
+        database.config().expect("a URL"),
+        Tls::Plain,
+        crate::store::test_events(),
+    )
+    .await
+    .expect("connect");
     Some(Subject::new(store, database))
 }
 
 /// A new store, with the organization most tests work in; `None` if skipped.
 pub(super) async fn open() -> Option<(ScratchDatabase, PostgresStore, OrganizationId)> {
     let database = database().await?;
-    let store = PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
-        .await
-        .expect("connect");
+    let store = PostgresStore::connect_with(
+        database.config().expect("a URL"),
+        Tls::Plain,
+        crate::store::test_events(),
+    )
+    .await
+    .expect("connect");
     let organization = ensure_acme(&store).await;
     Some((database, store, organization))
 }
@@ -108,7 +116,11 @@ async fn applied(database: &ScratchDatabase) -> Vec<i32> {
 
 #[tokio::test]
 async fn the_url_is_parsed_and_a_bad_one_refused() {
-    assert_internal(PostgresStore::connect("no url at all").await.map(|_| ()));
+    assert_internal(
+        PostgresStore::connect("no url at all", crate::store::test_events())
+            .await
+            .map(|_| ()),
+    );
 }
 
 #[tokio::test]
@@ -126,9 +138,13 @@ async fn a_new_database_is_migrated_once_and_connecting_again_changes_nothing() 
         .expect("insert");
     drop(store);
 
-    let store = PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
-        .await
-        .expect("connect again");
+    let store = PostgresStore::connect_with(
+        database.config().expect("a URL"),
+        Tls::Plain,
+        crate::store::test_events(),
+    )
+    .await
+    .expect("connect again");
     assert_eq!(applied(&database).await, every);
     assert_eq!(
         store.lead_get(organization, lead.id).await.expect("get"),
@@ -152,7 +168,7 @@ async fn stores_connected_at_once_to_a_new_database_all_come_up() {
                 );
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    PostgresStore::connect_with(config, Tls::Plain)
+                    PostgresStore::connect_with(config, Tls::Plain, crate::store::test_events())
                         .await
                         .map(|_| ())
                 })
@@ -181,9 +197,13 @@ async fn a_schema_newer_than_the_server_is_refused() {
         .await
         .expect("a future schema");
     assert_internal(
-        PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
-            .await
-            .map(|_| ()),
+        PostgresStore::connect_with(
+            database.config().expect("a URL"),
+            Tls::Plain,
+            crate::store::test_events(),
+        )
+        .await
+        .map(|_| ()),
     );
 }
 
@@ -223,11 +243,14 @@ async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
         let separator = if url.contains('?') { '&' } else { '?' };
         format!("{url}{separator}{parameters}")
     };
-    let store = PostgresStore::connect(&url(&format!("sslmode=verify-full&sslrootcert={ca}")))
-        .await
-        .expect("a verified TLS connection");
+    let store = PostgresStore::connect(
+        &url(&format!("sslmode=verify-full&sslrootcert={ca}")),
+        crate::store::test_events(),
+    )
+    .await
+    .expect("a verified TLS connection");
     assert!(uses_tls(&store).await, "the connection is TLS");
-    match PostgresStore::connect(&url("sslmode=require")).await {
+    match PostgresStore::connect(&url("sslmode=require"), crate::store::test_events()).await {
         Err(StoreError::Internal(message)) => {
             assert!(message.contains("certificate"), "{message}");
         }
@@ -305,7 +328,7 @@ async fn prefer_and_no_sslmode_use_tls_if_the_server_has_it_and_plain_if_not() {
         return;
     };
     let connect = |url: String| async move {
-        PostgresStore::connect(&url)
+        PostgresStore::connect(&url, crate::store::test_events())
             .await
             .unwrap_or_else(|error| panic!("connecting: {error}"))
     };
@@ -318,7 +341,12 @@ async fn prefer_and_no_sslmode_use_tls_if_the_server_has_it_and_plain_if_not() {
     }
     let disabled = connect(with_parameters(&database.url(), "sslmode=disable")).await;
     assert!(!uses_tls(&disabled).await);
-    match PostgresStore::connect(&with_parameters(&proxied, "sslmode=require")).await {
+    match PostgresStore::connect(
+        &with_parameters(&proxied, "sslmode=require"),
+        crate::store::test_events(),
+    )
+    .await
+    {
         Err(StoreError::Internal(message)) => assert!(message.contains("TLS"), "{message}"),
         Err(other) => panic!("{other:?}"),
         Ok(_) => panic!("connected without TLS though the URL requires it"),
@@ -343,9 +371,13 @@ async fn under_serializable_isolation_an_update_that_lost_a_race_is_run_again() 
         .await
         .expect("serializable by default");
     let store = std::sync::Arc::new(
-        PostgresStore::connect_with(database.config().expect("a URL"), Tls::Plain)
-            .await
-            .expect("connect"),
+        PostgresStore::connect_with(
+            database.config().expect("a URL"),
+            Tls::Plain,
+            crate::store::test_events(),
+        )
+        .await
+        .expect("connect"),
     );
     let organization = ensure_acme(&*store).await;
     let inserted = store

@@ -17,13 +17,12 @@ use super::errors::internal;
 use super::statements::{Value, bound, column, execute, page, query, query_opt};
 use super::webhook_secrets;
 use crate::domain::{
-    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    OrganizationId, Subscription,
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventRenderer, EventType,
+    Keyset, Lead, OrganizationId, Subscription,
 };
 use crate::store::{
     DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
 };
-use crate::webhooks::payload;
 
 const SELECT_SUBSCRIPTIONS: &str = "SELECT id, organization_id, event_type, target_url, \
      created_at, disabled_at FROM webhook_subscriptions WHERE organization_id = $1";
@@ -213,6 +212,7 @@ pub(super) async fn emit(
     client: &impl GenericClient,
     events: &[EventType],
     lead: &Lead,
+    renderer: &dyn EventRenderer,
 ) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
@@ -249,7 +249,7 @@ pub(super) async fn emit(
             continue;
         }
         let deliveries: Vec<Uuid> = to.iter().map(|_| Uuid::now_v7()).collect();
-        let body = payload::render(event, lead)?;
+        let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
         // One statement: the event, then its deliveries (their foreign key is checked at the
         // statement's end, when the event is there).
         execute(

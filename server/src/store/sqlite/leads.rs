@@ -16,8 +16,8 @@ use super::errors::{Context, internal, write_error};
 use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
 use super::{idempotent_answers, webhooks};
 use crate::domain::{
-    EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource, LeadStatus,
-    OrganizationId, VersionCondition,
+    EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
+    LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::{IdempotentAnswer, StoreError};
 
@@ -305,6 +305,7 @@ pub(super) fn insert(
     transaction: &Connection,
     lead: Lead,
     answer: Option<&IdempotentAnswer>,
+    events: &dyn EventRenderer,
 ) -> Result<Lead, StoreError> {
     let organization = lead.organization_id;
     // The row holds exactly the lead's fields (the store suite's round trips check it), so
@@ -323,7 +324,7 @@ pub(super) fn insert(
         .prepare_cached(LeadRow::INSERT)
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
         .map_err(write_error("inserting a lead"))?;
-    webhooks::emit(transaction, &[EventType::LeadCreated], &lead)?;
+    webhooks::emit(transaction, &[EventType::LeadCreated], &lead, events)?;
     Ok(lead)
 }
 
@@ -349,6 +350,7 @@ pub(super) fn update(
     changes: LeadChanges,
     condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
+    events: &dyn EventRenderer,
 ) -> Result<Option<Lead>, StoreError> {
     let Some(lead) = select(transaction, organization, id)? else {
         return Ok(None);
@@ -370,6 +372,7 @@ pub(super) fn update(
         transaction,
         &EventType::of_update(&before, &stored),
         &stored,
+        events,
     )?;
     Ok(Some(stored))
 }

@@ -27,6 +27,7 @@ mod webhooks;
 mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -43,8 +44,8 @@ use super::{
     SecretSelection, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
-    OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
+    LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
@@ -70,15 +71,18 @@ pub struct SqliteStore {
     keys: KeyCache,
     /// The only connection that writes, on a thread of its own.
     writer: Writer,
+    /// Renders the webhook events lead writes cause.
+    events: Events,
     faults: FaultSwitch,
 }
 
 impl SqliteStore {
     /// Opens the database at `path`, creating the file if needed, and brings its schema up to
-    /// date. Fails if the file holds a schema newer than this build knows. Blocks on file I/O:
-    /// call it before serving, or from a blocking task. Readers open on first use, or with
+    /// date; lead writes store their webhook events as `events` renders them. Fails if the
+    /// file holds a schema newer than this build knows. Blocks on file I/O: call it before
+    /// serving, or from a blocking task. Readers open on first use, or with
     /// [`SqliteStore::open_readers`].
-    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    pub fn open(path: &Path, events: Events) -> Result<SqliteStore, StoreError> {
         let writer = open_writer(path)?;
         let checkpoints = Connection::open(path)
             .and_then(|connection| pool::configure(&connection).map(|()| connection))
@@ -87,6 +91,7 @@ impl SqliteStore {
             readers: pool::readers(path)?,
             keys: KeyCache::open(path)?,
             writer: Writer::start(writer, checkpoints)?,
+            events,
             faults: FaultSwitch::default(),
         })
     }
@@ -277,8 +282,11 @@ impl Store for SqliteStore {
         lead: Lead,
         answer: Option<IdempotentAnswer>,
     ) -> Result<Lead, StoreError> {
-        self.write(move |connection| leads::insert(connection, lead, answer.as_ref()))
-            .await
+        let events = Arc::clone(&self.events);
+        self.write(move |connection| {
+            leads::insert(connection, lead, answer.as_ref(), events.as_ref())
+        })
+        .await
     }
 
     async fn lead_get(
@@ -306,6 +314,7 @@ impl Store for SqliteStore {
                 .map(|lead| leads::admitted(lead, condition.as_ref()))
                 .transpose();
         }
+        let events = Arc::clone(&self.events);
         self.write(move |connection| {
             leads::update(
                 connection,
@@ -314,6 +323,7 @@ impl Store for SqliteStore {
                 changes,
                 condition.as_ref(),
                 now,
+                events.as_ref(),
             )
         })
         .await
@@ -489,7 +499,8 @@ mod tests {
     /// A new store in a temporary directory.
     fn create() -> (TempDir, SqliteStore) {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let store = SqliteStore::open(&dir.path().join("leads.db")).expect("open");
+        let store = SqliteStore::open(&dir.path().join("leads.db"), crate::store::test_events())
+            .expect("open");
         (dir, store)
     }
 
@@ -566,7 +577,9 @@ mod tests {
         assert_eq!(store.keys.get(&hash, version), found);
         assert_eq!(store.api_key_find(hash).await.expect("find again"), found);
 
-        let other_process = SqliteStore::open(&dir.path().join("leads.db")).expect("open");
+        let other_process =
+            SqliteStore::open(&dir.path().join("leads.db"), crate::store::test_events())
+                .expect("open");
         let outcome = other_process
             .api_key_revoke("aura_pk_live_cached00", Utc::now())
             .await
@@ -587,7 +600,7 @@ mod tests {
                     .map(|_| {
                         scope.spawn(|| {
                             barrier.wait();
-                            SqliteStore::open(&path).map(|_| ())
+                            SqliteStore::open(&path, crate::store::test_events()).map(|_| ())
                         })
                     })
                     .collect();
@@ -638,7 +651,8 @@ mod tests {
         let organization = stored.organization_id;
         drop(store);
 
-        let store = SqliteStore::open(&dir.path().join("leads.db")).expect("reopen");
+        let store = SqliteStore::open(&dir.path().join("leads.db"), crate::store::test_events())
+            .expect("reopen");
         assert!(!store.is_empty().await.expect("is_empty"));
         assert_eq!(
             store.organization_ensure("acme").await.expect("ensure"),
@@ -684,7 +698,7 @@ mod tests {
             .expect("a lead stored before versions");
         drop(before);
 
-        let store = SqliteStore::open(&path).expect("migrate");
+        let store = SqliteStore::open(&path, crate::store::test_events()).expect("migrate");
         let lead = store
             .lead_get(OrganizationId(Uuid::nil()), id)
             .await
@@ -703,7 +717,7 @@ mod tests {
                 raw.pragma_update(None, "user_version", future)
             })
             .expect("future schema");
-        assert_internal(SqliteStore::open(&path).map(|_| ()));
+        assert_internal(SqliteStore::open(&path, crate::store::test_events()).map(|_| ()));
     }
 }
 

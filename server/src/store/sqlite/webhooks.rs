@@ -10,13 +10,12 @@ use super::errors::{Context, internal};
 use super::values::{from_micros, id_text, micros, parse_id};
 use super::webhook_secrets;
 use crate::domain::{
-    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    OrganizationId, Subscription,
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventRenderer, EventType,
+    Keyset, Lead, OrganizationId, Subscription,
 };
 use crate::store::{
     DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
 };
-use crate::webhooks::payload;
 
 const SUBSCRIPTION_COLUMNS: &str =
     "id, organization_id, event_type, target_url, created_at, disabled_at";
@@ -181,6 +180,7 @@ pub(super) fn emit(
     transaction: &Connection,
     events: &[EventType],
     lead: &Lead,
+    renderer: &dyn EventRenderer,
 ) -> Result<(), StoreError> {
     let organization = id_text(lead.organization_id.0);
     for &event in events {
@@ -200,7 +200,7 @@ pub(super) fn emit(
         }
         let event_id = id_text(Uuid::now_v7());
         let at = micros(lead.updated_at);
-        let body = payload::render(event, lead)?;
+        let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
         transaction
             .prepare_cached(
                 "INSERT INTO webhook_events (id, organization_id, event_type, body, created_at) \
