@@ -12,8 +12,9 @@ use super::key_file::{self, KeySource, Loaded};
 use super::*;
 use crate::config::Database;
 use crate::domain::{EventType, Subscription};
+use crate::store::StoredSecret;
+use crate::store::prelude::*;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, StoredSecret};
 
 fn keyring(keys: &[[u8; KEY_BYTES]]) -> Keyring {
     Keyring::new(keys).expect("keys")

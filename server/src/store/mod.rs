@@ -257,9 +257,29 @@ pub trait SharedRateLimits: Send + Sync + 'static {
     ) -> Result<(BucketTake, Option<BucketTake>), StoreError>;
 }
 
-/// What the server needs from storage.
+/// Every trait of the store, for code that calls many concerns' methods (tests, mostly):
+/// `use crate::store::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, Store,
+        SubscriptionStore,
+    };
+}
+
+/// What the server needs from storage: every concern's trait, and what belongs to the whole
+/// database. Call a concern's methods with its trait in scope (`use crate::store::LeadStore`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    OrganizationStore
+    + KeyStore
+    + LeadStore
+    + IdempotencyStore
+    + SubscriptionStore
+    + OutboxStore
+    + Send
+    + Sync
+    + 'static
+{
     /// The switch that makes every later call fail (or panic), for tests of what clients see
     /// then.
     fn faults(&self) -> &FaultSwitch;
@@ -275,13 +295,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether no organization exists yet (a new database).
     async fn is_empty(&self) -> Result<bool, StoreError>;
+}
 
+/// Organizations: the tenants every lead, key, answer and webhook belongs to.
+#[async_trait]
+pub trait OrganizationStore: Send + Sync {
     /// The organization called `name`, created if it does not exist.
     async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError>;
 
     /// The organization called `name`, if it exists.
     async fn organization_find(&self, name: &str) -> Result<Option<OrganizationId>, StoreError>;
+}
 
+/// API keys, kept as hashes.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
     /// Stores a new API key by its hash and prefix.
     async fn api_key_insert(&self, key: NewApiKey) -> Result<ApiKeyId, StoreError>;
 
@@ -306,7 +334,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError>;
+}
 
+/// Leads, and the webhook events their writes cause (stored in the write's transaction).
+#[async_trait]
+pub trait LeadStore: Send + Sync {
     /// Stores a new lead and, if given, the answer to keep for the request that created it,
     /// in one transaction: both or neither, with the lead's `lead.created` deliveries. [`StoreError::EmailTaken`] if the organization
     /// already has a lead with this email, compared case-insensitively;
@@ -351,7 +383,11 @@ pub trait Store: Send + Sync + 'static {
         after: Option<Keyset>,
         limit: u32,
     ) -> Result<Vec<Lead>, StoreError>;
+}
 
+/// The answers kept for idempotency keys.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
     /// The organization's answer under `key`, unless it has expired at `now`
     /// (`expires_at <= now`).
     async fn idempotent_answer_find(
@@ -364,7 +400,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every answer expired at `now` (`expires_at <= now`), of every organization,
     /// and returns how many.
     async fn idempotent_answers_sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
 
+/// Webhook subscriptions and their sealed signing secrets.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
     /// Stores a new subscription with its sealed secret, unless its organization already has
     /// `max` ([`StoreError::SubscriptionLimitReached`]), counted in the same transaction.
     async fn webhook_subscription_insert(
@@ -398,6 +438,32 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
     ) -> Result<bool, StoreError>;
 
+    /// At most `limit` subscriptions' ids and secrets, of every organization, as `selection`
+    /// says, in id order, strictly after `after`.
+    async fn webhook_secrets(
+        &self,
+        selection: SecretSelection,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError>;
+
+    /// One subscription's id and secret for each key that has sealed any: what the server
+    /// unseals when it starts, to learn whether its keys are the right ones.
+    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError>;
+
+    /// Replaces the subscription's secret by `new` if it still is `old`; whether it was (a
+    /// subscription deleted, or resealed by another process meanwhile, is left as it is).
+    async fn webhook_secret_replace(
+        &self,
+        subscription: Uuid,
+        old: StoredSecret,
+        new: SealedSecret,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The webhook outbox: deliveries, their claims under a lease, their attempts and their sweep.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// At most `limit` of the organization's deliveries (to `subscription` only, if given),
     /// newest first (`created_at` descending, then `id` descending), strictly after `after`.
     async fn webhook_delivery_list(
@@ -446,28 +512,6 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every delivery, of every organization, created before `before` and no longer
     /// pending, and every event no delivery is left of; returns how many deliveries.
     async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
-
-    /// At most `limit` subscriptions' ids and secrets, of every organization, as `selection`
-    /// says, in id order, strictly after `after`.
-    async fn webhook_secrets(
-        &self,
-        selection: SecretSelection,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError>;
-
-    /// One subscription's id and secret for each key that has sealed any: what the server
-    /// unseals when it starts, to learn whether its keys are the right ones.
-    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError>;
-
-    /// Replaces the subscription's secret by `new` if it still is `old`; whether it was (a
-    /// subscription deleted, or resealed by another process meanwhile, is left as it is).
-    async fn webhook_secret_replace(
-        &self,
-        subscription: Uuid,
-        old: StoredSecret,
-        new: SealedSecret,
-    ) -> Result<bool, StoreError>;
 }
 
 /// An event renderer for the store's own tests: the event, when, the organization and the

@@ -73,7 +73,7 @@ mod tests {
 
     use super::super::tests::{open, raw};
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::{T0, at, lead};
 
     #[tokio::test]

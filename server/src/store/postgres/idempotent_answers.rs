@@ -126,7 +126,7 @@ pub(super) async fn sweep_batch(
 mod tests {
     use super::super::tests::{open, raw};
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::{T0, at};
 
     #[tokio::test]

@@ -363,7 +363,7 @@ fn read(row: &Row) -> Result<Lead, StoreError> {
 mod tests {
     use super::super::tests::{assert_reads_in_order, open, planner, raw};
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::{T0, assert_internal, at, filters_and_their_indexes, full_lead};
 
     #[tokio::test]

@@ -27,6 +27,9 @@ mod webhooks;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::{
+    IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, SubscriptionStore,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -221,7 +224,10 @@ impl Store for PostgresStore {
     async fn is_empty(&self) -> Result<bool, StoreError> {
         organizations::none_exist(&self.client().await?).await
     }
+}
 
+#[async_trait]
+impl OrganizationStore for PostgresStore {
     async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError> {
         organizations::ensure(&self.client().await?, name).await
     }
@@ -229,7 +235,10 @@ impl Store for PostgresStore {
     async fn organization_find(&self, name: &str) -> Result<Option<OrganizationId>, StoreError> {
         organizations::find(&self.client().await?, name).await
     }
+}
 
+#[async_trait]
+impl KeyStore for PostgresStore {
     async fn api_key_insert(&self, key: NewApiKey) -> Result<ApiKeyId, StoreError> {
         api_keys::insert(&self.client().await?, &key).await
     }
@@ -261,7 +270,10 @@ impl Store for PostgresStore {
     async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
         api_keys::touch(&self.client().await?, key, at).await
     }
+}
 
+#[async_trait]
+impl LeadStore for PostgresStore {
     async fn lead_insert(
         &self,
         lead: Lead,
@@ -336,7 +348,10 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Lead>, StoreError> {
         leads::list(&self.client().await?, organization, &filter, after, limit).await
     }
+}
 
+#[async_trait]
+impl IdempotencyStore for PostgresStore {
     async fn idempotent_answer_find(
         &self,
         organization: OrganizationId,
@@ -357,7 +372,10 @@ impl Store for PostgresStore {
             }
         }
     }
+}
 
+#[async_trait]
+impl SubscriptionStore for PostgresStore {
     async fn webhook_subscription_insert(
         &self,
         subscription: Subscription,
@@ -398,6 +416,31 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn webhook_secrets(
+        &self,
+        selection: SecretSelection,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
+        webhook_secrets::list(&self.client().await?, &selection, after, limit).await
+    }
+
+    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
+        webhook_secrets::samples(&self.client().await?).await
+    }
+
+    async fn webhook_secret_replace(
+        &self,
+        subscription: Uuid,
+        old: StoredSecret,
+        new: SealedSecret,
+    ) -> Result<bool, StoreError> {
+        webhook_secrets::replace(&self.client().await?, subscription, &old, &new).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PostgresStore {
     async fn webhook_delivery_list(
         &self,
         organization: OrganizationId,
@@ -454,28 +497,6 @@ impl Store for PostgresStore {
                 return Ok(swept);
             }
         }
-    }
-
-    async fn webhook_secrets(
-        &self,
-        selection: SecretSelection,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
-        webhook_secrets::list(&self.client().await?, &selection, after, limit).await
-    }
-
-    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
-        webhook_secrets::samples(&self.client().await?).await
-    }
-
-    async fn webhook_secret_replace(
-        &self,
-        subscription: Uuid,
-        old: StoredSecret,
-        new: SealedSecret,
-    ) -> Result<bool, StoreError> {
-        webhook_secrets::replace(&self.client().await?, subscription, &old, &new).await
     }
 }
 

@@ -588,7 +588,7 @@ fn in_range<From: Copy + std::fmt::Display, To: TryFrom<From>>(
 mod tests {
     use super::super::tests::{assert_reads_in_order, open, planner, raw};
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::webhooks::sealed;
     use crate::store::suite::{T0, at, lead};
 

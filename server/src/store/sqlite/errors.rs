@@ -42,7 +42,7 @@ mod tests {
     use super::super::tests::{open, raw};
     use super::super::values::id_text;
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::{T0, at, lead};
 
     #[tokio::test]

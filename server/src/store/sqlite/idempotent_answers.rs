@@ -118,7 +118,7 @@ pub(super) fn sweep_batch(connection: &Connection, now: DateTime<Utc>) -> Result
 mod tests {
     use super::super::tests::{open, plan, raw};
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::{T0, at};
 
     #[tokio::test]

@@ -486,7 +486,7 @@ fn list_query(
 mod tests {
     use super::super::tests::{first_column, open, open_with_a_lead, raw};
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::{T0, assert_internal, at, filters_and_their_indexes};
 
     #[tokio::test]

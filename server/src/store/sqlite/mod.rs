@@ -29,6 +29,9 @@ mod writer;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::store::{
+    IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, SubscriptionStore,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
@@ -218,7 +221,10 @@ impl Store for SqliteStore {
     async fn is_empty(&self) -> Result<bool, StoreError> {
         self.read(organizations::none_exist).await
     }
+}
 
+#[async_trait]
+impl OrganizationStore for SqliteStore {
     async fn organization_ensure(&self, name: &str) -> Result<OrganizationId, StoreError> {
         let name = name.to_owned();
         self.write(move |connection| organizations::ensure(connection, &name))
@@ -230,7 +236,10 @@ impl Store for SqliteStore {
         self.read(move |connection| organizations::find(connection, &name))
             .await
     }
+}
 
+#[async_trait]
+impl KeyStore for SqliteStore {
     async fn api_key_insert(&self, key: NewApiKey) -> Result<ApiKeyId, StoreError> {
         self.write(move |connection| api_keys::insert(connection, &key))
             .await
@@ -276,7 +285,10 @@ impl Store for SqliteStore {
         self.write(move |connection| api_keys::touch(connection, key, at))
             .await
     }
+}
 
+#[async_trait]
+impl LeadStore for SqliteStore {
     async fn lead_insert(
         &self,
         lead: Lead,
@@ -339,7 +351,10 @@ impl Store for SqliteStore {
         self.read(move |connection| leads::list(connection, organization, &filter, after, limit))
             .await
     }
+}
 
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
     async fn idempotent_answer_find(
         &self,
         organization: OrganizationId,
@@ -365,7 +380,10 @@ impl Store for SqliteStore {
             }
         }
     }
+}
 
+#[async_trait]
+impl SubscriptionStore for SqliteStore {
     async fn webhook_subscription_insert(
         &self,
         subscription: Subscription,
@@ -409,6 +427,33 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn webhook_secrets(
+        &self,
+        selection: SecretSelection,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
+        self.read(move |connection| webhook_secrets::list(connection, &selection, after, limit))
+            .await
+    }
+
+    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
+        self.read(webhook_secrets::samples).await
+    }
+
+    async fn webhook_secret_replace(
+        &self,
+        subscription: Uuid,
+        old: StoredSecret,
+        new: SealedSecret,
+    ) -> Result<bool, StoreError> {
+        self.write(move |connection| webhook_secrets::replace(connection, subscription, &old, &new))
+            .await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
     async fn webhook_delivery_list(
         &self,
         organization: OrganizationId,
@@ -462,30 +507,6 @@ impl Store for SqliteStore {
                 return Ok(swept);
             }
         }
-    }
-
-    async fn webhook_secrets(
-        &self,
-        selection: SecretSelection,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
-        self.read(move |connection| webhook_secrets::list(connection, &selection, after, limit))
-            .await
-    }
-
-    async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
-        self.read(webhook_secrets::samples).await
-    }
-
-    async fn webhook_secret_replace(
-        &self,
-        subscription: Uuid,
-        old: StoredSecret,
-        new: SealedSecret,
-    ) -> Result<bool, StoreError> {
-        self.write(move |connection| webhook_secrets::replace(connection, subscription, &old, &new))
-            .await
     }
 }
 

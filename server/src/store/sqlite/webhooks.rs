@@ -583,7 +583,7 @@ fn optional_time(micros: Option<i64>, column: &str) -> Result<Option<DateTime<Ut
 mod tests {
     use super::super::tests::{open, plan, raw};
     use super::*;
-    use crate::store::Store;
+    use crate::store::prelude::*;
     use crate::store::suite::{T0, at};
 
     fn count(raw: &Connection, table: &str) -> i64 {
