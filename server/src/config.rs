@@ -84,6 +84,10 @@ impl fmt::Debug for Database {
 }
 
 /// `url` with its password, in the user info or a `password=` parameter, replaced by `***`.
+///
+/// Not with `url::Url`: a libpq URL may list hosts with ports (`db1:5432,db2:5432`), which
+/// tokio-postgres connects to and a WHATWG URL parser refuses; its serializer would also
+/// lowercase the scheme and percent-encode what is shown.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
@@ -152,6 +156,10 @@ mod tests {
             "postgres://leads@db/leads"
         );
         assert_eq!(shown("postgres://db/leads"), "postgres://db/leads");
+        assert_eq!(
+            shown("postgres://leads:s3cret@db1:5432,db2:5432/leads"),
+            "postgres://leads:***@db1:5432,db2:5432/leads"
+        );
         assert_eq!(
             shown("postgres://db/leads?user=u&password=s3cret"),
             "postgres://db/leads?user=u&password=***"

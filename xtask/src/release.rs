@@ -163,11 +163,7 @@ pub fn frozen_problems(root: &Path) -> Result<Vec<String>> {
 pub fn contract_digest(document: &Value) -> String {
     let contract = without_documentation(document, false);
     let digest = Sha256::digest(contract.to_string().as_bytes());
-    format!("sha256:{}", hex(&digest))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    format!("sha256:{}", hex::encode(digest))
 }
 
 /// Keywords that document and never constrain: taking them out leaves the contract. Two

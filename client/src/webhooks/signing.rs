@@ -45,7 +45,7 @@ pub fn sign(
         .standard_mac(id, &timestamp_text, body)
         .finalize()
         .into_bytes();
-    let aura_signature: String = aura.iter().map(|byte| format!("{byte:02x}")).collect();
+    let aura_signature = hex::encode(aura);
     let webhook_signature = format!("v1,{}", BASE64.encode(standard));
     let mut headers = HeaderMap::new();
     for (name, value) in [

@@ -52,11 +52,10 @@ impl Representation {
     pub fn new(body: impl Into<Bytes>, content_type: &'static str) -> Self {
         let body = body.into();
         let digest = Sha256::digest(&body);
-        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
         Self {
             body,
             content_type,
-            etag: format!("\"{hex}\""),
+            etag: format!("\"{}\"", hex::encode(digest)),
             headers: Vec::new(),
         }
     }

@@ -83,10 +83,7 @@ fn key_id(bytes: &[u8; KEY_BYTES]) -> String {
         .chain_update(b"leads-server secrets key id\0")
         .chain_update(bytes)
         .finalize();
-    digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(&digest[..8])
 }
 
 /// The server's keys: the first seals, every one unseals.

@@ -222,7 +222,7 @@ pub fn signed_headers(delivery: &DueDelivery, timestamp: i64) -> Result<HeaderMa
 /// `X-Aura-Signature`: the hex HMAC-SHA256 of `body`, keyed with the secret's text.
 pub fn aura_signature(secret: &SigningSecret, body: &[u8]) -> Result<String, String> {
     let digest = hmac(secret.expose().as_bytes(), &[body])?;
-    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(hex::encode(digest))
 }
 
 /// `webhook-signature`: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`.

@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use json_patch::PatchOperation;
 use semver::Version;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::rules;
 use super::{Format, Title, compare, render_titled};
@@ -21,45 +22,23 @@ pub(super) fn load(path: &Path) -> Value {
     leads_spec::load(path).unwrap_or_else(|error| panic!("{}: {error:#}", path.display()))
 }
 
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-/// Applies `set`/`remove` edits; a `set` at an array's length appends.
+/// Applies a case's edits in order: `remove` is RFC 6902's; `set` replaces what is at its
+/// pointer, or adds it where nothing is (at an array's length, appending).
 pub(super) fn apply(spec: &mut Value, edits: &Value) {
     for edit in edits.as_array().into_iter().flatten() {
-        let (pointer, value) = match (edit.get("set"), edit.get("remove")) {
-            (Some(pointer), None) => (pointer, Some(edit["value"].clone())),
-            (None, Some(pointer)) => (pointer, None),
+        // Whether `set` adds or replaces depends on the edits before it, so one at a time.
+        let operation = match (edit.get("set"), edit.get("remove")) {
+            (Some(path), None) => {
+                let present = path.as_str().and_then(|path| spec.pointer(path)).is_some();
+                let op = if present { "replace" } else { "add" };
+                json!({"op": op, "path": path, "value": edit["value"]})
+            }
+            (None, Some(path)) => json!({"op": "remove", "path": path}),
             _ => panic!("an edit is {{set, value}} or {{remove}}: {edit}"),
         };
-        let pointer = pointer.as_str().unwrap();
-        let (parent, last) = pointer.rsplit_once('/').unwrap();
-        let last = unescape(last);
-        let parent = spec
-            .pointer_mut(parent)
-            .unwrap_or_else(|| panic!("no {parent} to edit"));
-        match (parent, value) {
-            (Value::Object(map), Some(value)) => {
-                map.insert(last, value);
-            }
-            (Value::Object(map), None) => {
-                map.remove(&last)
-                    .unwrap_or_else(|| panic!("no {pointer} to remove"));
-            }
-            (Value::Array(items), Some(value)) => {
-                let index: usize = last.parse().unwrap();
-                if index == items.len() {
-                    items.push(value);
-                } else {
-                    items[index] = value;
-                }
-            }
-            (Value::Array(items), None) => {
-                items.remove(last.parse().unwrap());
-            }
-            (other, _) => panic!("{pointer}: cannot edit inside {other}"),
-        }
+        let operation: PatchOperation =
+            serde_json::from_value(operation).unwrap_or_else(|error| panic!("{edit}: {error}"));
+        json_patch::patch(spec, &[operation]).unwrap_or_else(|error| panic!("{edit}: {error}"));
     }
 }
 
