@@ -33,7 +33,8 @@ use crate::config::{Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, Da
 use crate::connections::ConnectionLimits;
 use crate::domain::RetrySchedule;
 use crate::ratelimit::Limits;
-use crate::store::{RevokeOutcome, Store};
+use crate::store::faulty::Faulty;
+use crate::store::{KeyStore, RevokeOutcome, Store};
 use crate::webhooks::WebhookConfig;
 use crate::webhooks::target::TargetPolicy;
 use crate::{auth, secrets, server};
@@ -212,14 +213,16 @@ impl TestServerBuilder {
             webhooks: self.webhooks,
             connections: self.connections,
         };
-        let store = server::open_store(&config.database)
-            .await
-            .context("opening the temporary database")?;
+        let store = faulty(
+            server::open_store(&config.database)
+                .await
+                .context("opening the temporary database")?,
+        );
         secrets::at_start::check(store.as_ref(), &config.webhooks.secrets).await?;
         let api_key = auth::create_key(store.as_ref(), ORGANIZATION, MissingOrganization::Create)
             .await
             .context("creating the test organization's key")?;
-        let running = server::start(&config, Arc::clone(&store))?;
+        let running = server::start(&config, store.clone())?;
         let bind = running.local_addr();
         Ok(TestServer {
             base_url: format!("http://{bind}"),
@@ -236,7 +239,8 @@ impl TestServerBuilder {
 pub struct TestServer {
     base_url: String,
     api_key: String,
-    store: Arc<dyn Store>,
+    /// The server's store, behind the switch of [`TestServer::fail_storage`].
+    store: Arc<Faulty>,
     running: server::Running,
     /// How it was started, on the port it got.
     config: Config,
@@ -318,16 +322,23 @@ impl TestServer {
     pub async fn restart(self) -> Result<TestServer> {
         self.running.close().await.map_err(anyhow::Error::msg)?;
         drop(self.store);
-        let store = server::open_store(&self.config.database)
-            .await
-            .context("reopening the temporary database")?;
+        let store = faulty(
+            server::open_store(&self.config.database)
+                .await
+                .context("reopening the temporary database")?,
+        );
         // As a server starting does: the same keys, checked against what was sealed.
         secrets::at_start::check(store.as_ref(), &self.config.webhooks.secrets).await?;
-        let running = server::start(&self.config, Arc::clone(&store))?;
+        let running = server::start(&self.config, store.clone())?;
         Ok(TestServer {
             store,
             running,
             ..self
         })
     }
+}
+
+/// `store` behind a fault switch, as the tests' servers run it.
+fn faulty(store: Arc<dyn Store>) -> Arc<Faulty> {
+    Arc::new(Faulty::new(store))
 }

@@ -18,13 +18,14 @@
 //! `crate::webhooks` (a test checks it), and they reach the store only through this
 //! interface.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod faulty;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -168,41 +169,6 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// A switch that makes every call of a store fail as a broken database would, so that tests
-/// can see what clients get then (`TestServer::fail_storage`). Each backend checks it where
-/// all its calls pass; it is off unless switched on.
-#[derive(Debug, Default)]
-pub struct FaultSwitch {
-    failing: AtomicBool,
-    panicking: AtomicBool,
-}
-
-impl FaultSwitch {
-    /// Every later call fails (`true`), or works again (`false`).
-    pub fn set(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
-    }
-
-    /// Every later call panics, in the caller's task (`true`), or works again (`false`).
-    pub fn set_panicking(&self, panicking: bool) {
-        self.panicking.store(panicking, Ordering::SeqCst);
-    }
-
-    /// [`StoreError::Internal`] while the switch is on; a panic while it panics.
-    pub fn check(&self) -> Result<(), StoreError> {
-        if self.panicking.load(Ordering::SeqCst) {
-            panic!("a storage panic injected through the store's FaultSwitch");
-        }
-        if self.failing.load(Ordering::SeqCst) {
-            Err(StoreError::Internal(
-                "a storage failure injected through the store's FaultSwitch".to_string(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
 /// A rate-limit bucket: one per API key, one per organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RateBucket {
@@ -280,10 +246,6 @@ pub trait Store:
     + Sync
     + 'static
 {
-    /// The switch that makes every later call fail (or panic), for tests of what clients see
-    /// then.
-    fn faults(&self) -> &FaultSwitch;
-
     /// The buckets every process serving this database shares, if several may serve it;
     /// `None` (the default) if only one process does, which then counts rate limits itself.
     fn shared_rate_limits(self: Arc<Self>) -> Option<Arc<dyn SharedRateLimits>> {

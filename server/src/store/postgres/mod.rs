@@ -39,8 +39,8 @@ use uuid::Uuid;
 use self::errors::{Context, internal};
 use self::tls::Tls;
 use super::{
-    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret,
-    SecretSelection, SharedRateLimits, Store, StoreError, StoredSecret,
+    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret, SecretSelection,
+    SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
@@ -69,7 +69,6 @@ pub struct PostgresStore {
     rate_limits: Pool,
     /// Renders the webhook events lead writes cause.
     events: Events,
-    faults: FaultSwitch,
 }
 
 impl PostgresStore {
@@ -99,20 +98,16 @@ impl PostgresStore {
             pool,
             rate_limits: self::pool(rate_limit_config, &tls, RATE_LIMIT_CONNECTIONS)?,
             events,
-            faults: FaultSwitch::default(),
         })
     }
 
-    /// A pooled connection, once one is free: where every call passes, so the
-    /// [`FaultSwitch`] is checked here.
+    /// A pooled connection, once one is free.
     async fn client(&self) -> Result<Client, StoreError> {
-        self.faults.check()?;
         self.pool.get().await.context("borrowing a connection")
     }
 
-    /// A rate-limit connection, once one is free; the [`FaultSwitch`] is checked here too.
+    /// A rate-limit connection, once one is free.
     async fn rate_limit_client(&self) -> Result<Client, StoreError> {
-        self.faults.check()?;
         self.rate_limits
             .get()
             .await
@@ -198,10 +193,6 @@ fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, 
 
 #[async_trait]
 impl Store for PostgresStore {
-    fn faults(&self) -> &FaultSwitch {
-        &self.faults
-    }
-
     /// Replicas share the database, so they count rate limits in it.
     fn shared_rate_limits(self: Arc<Self>) -> Option<Arc<dyn SharedRateLimits>> {
         Some(self)

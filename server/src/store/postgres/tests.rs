@@ -207,21 +207,6 @@ async fn a_schema_newer_than_the_server_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn every_call_fails_while_the_fault_switch_is_on() {
-    let Some((_database, store, organization)) = open().await else {
-        return;
-    };
-    store.faults().set(true);
-    assert_internal(store.health().await);
-    assert_internal(store.organization_find("acme").await);
-    store.faults().set(false);
-    assert_eq!(
-        store.organization_find("acme").await.expect("find"),
-        Some(organization)
-    );
-}
-
 /// `sslmode=verify-full` with the test server's CA: the connection is TLS. `sslmode=require`
 /// without it: the test CA is no root the system trusts, so the certificate is refused and
 /// nothing is connected.

@@ -43,8 +43,8 @@ use self::key_cache::KeyCache;
 use self::pool::ReaderPool;
 use self::writer::Writer;
 use super::{
-    ApiKeyInfo, FaultSwitch, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret,
-    SecretSelection, Store, StoreError, StoredSecret,
+    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret, SecretSelection,
+    Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
@@ -76,7 +76,6 @@ pub struct SqliteStore {
     writer: Writer,
     /// Renders the webhook events lead writes cause.
     events: Events,
-    faults: FaultSwitch,
 }
 
 impl SqliteStore {
@@ -95,7 +94,6 @@ impl SqliteStore {
             keys: KeyCache::open(path)?,
             writer: Writer::start(writer, checkpoints)?,
             events,
-            faults: FaultSwitch::default(),
         })
     }
 
@@ -110,7 +108,6 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.faults.check()?;
         self.writer.write(work).await
     }
 
@@ -120,7 +117,6 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.faults.check()?;
         let reader = self
             .readers
             .get()
@@ -197,10 +193,6 @@ where
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn faults(&self) -> &FaultSwitch {
-        &self.faults
-    }
-
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|connection| {
             // Reads the schema's tables, not just `SELECT 1`: a database that lost them cannot
@@ -249,7 +241,6 @@ impl KeyStore for SqliteStore {
         &self,
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
-        self.faults.check()?;
         let version = self.keys.version()?;
         if let Some(caller) = self.keys.get(&hash, version) {
             return Ok(Some(caller));
