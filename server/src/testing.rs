@@ -56,11 +56,20 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The backend [`BACKEND_VARIABLE`] names; SQLite if it is unset.
+    /// The backend [`BACKEND_VARIABLE`] names; SQLite if it is unset. An error if it names
+    /// PostgreSQL while [`postgres::URL_VARIABLE`] names no server: asked for PostgreSQL, a
+    /// suite must not run on SQLite instead.
     pub fn from_env() -> Result<Backend> {
         match std::env::var(BACKEND_VARIABLE).as_deref() {
             Err(std::env::VarError::NotPresent) | Ok("sqlite") => Ok(Backend::Sqlite),
-            Ok("postgres") => Ok(Backend::Postgres),
+            Ok("postgres") => match std::env::var_os(postgres::URL_VARIABLE) {
+                Some(url) if !url.is_empty() => Ok(Backend::Postgres),
+                _ => anyhow::bail!(
+                    "{BACKEND_VARIABLE} is `postgres`, so {} must name a PostgreSQL server \
+                     (`eval \"$(.ci/postgres)\"` starts a throwaway one)",
+                    postgres::URL_VARIABLE
+                ),
+            },
             Ok(other) => {
                 anyhow::bail!("{BACKEND_VARIABLE} is `{other}`: it must be `sqlite` or `postgres`")
             }

@@ -6,6 +6,11 @@
 //! Run against a deployment with `LEADS_BASE_URL`, `LEADS_API_KEY` and
 //! `LEADS_API_KEY_OTHER_ORG`; scenarios that need control of the server (rate limits,
 //! failures) are then ignored, and so is the coverage gate.
+//!
+//! In-process, the server runs on SQLite, or with `LEADS_TEST_BACKEND=postgres` on a database
+//! of its own in the PostgreSQL server `LEADS_TEST_POSTGRES_URL` names. Asked for PostgreSQL
+//! without that URL, the run fails at once, before any scenario: it never passes on SQLite
+//! instead, nor reports scenarios ignored that were asked for.
 
 mod access;
 mod api_versions;
@@ -57,6 +62,12 @@ where
 
 fn main() {
     let arguments = Arguments::from_args();
+    if leads_contract_tests::in_process()
+        && let Err(error) = leads_server::testing::Backend::from_env()
+    {
+        eprintln!("error: {error:#}");
+        std::process::exit(101);
+    }
     let trials: Vec<Trial> = [
         access::trials(),
         api_versions::trials(),

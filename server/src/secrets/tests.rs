@@ -487,16 +487,16 @@ async fn rotation_reseals_every_secret_on_sqlite() {
 }
 
 /// On PostgreSQL: a plain secret sealed at start (by one of two replicas starting at once),
-/// and rotation; without `LEADS_TEST_POSTGRES_URL`, skipped.
+/// and rotation.
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test]
 async fn on_postgres_plain_secrets_are_sealed_at_start_and_rotation_reseals() {
-    let Some(scratch) = crate::testing::postgres::ScratchDatabase::create_or_skip(
-        "the secrets tests on PostgreSQL",
-    )
-    .await
-    .expect("a database") else {
-        return;
-    };
+    let scratch = crate::testing::postgres::ScratchDatabase::create()
+        .await
+        .unwrap_or_else(|error| panic!("a database of the test's own: {error:#}"));
     let url = scratch.url();
     let database = Database::Postgres(url.clone());
     let store = crate::store::postgres::PostgresStore::connect(&url, crate::store::test_events())

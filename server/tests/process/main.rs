@@ -21,9 +21,24 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
+use leads_server::testing::postgres::ScratchDatabase;
+
 /// Held by each test while it runs: they measure, and two at once on two cores would measure
 /// each other.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A new, empty PostgreSQL database of the test's own, in the server `LEADS_TEST_POSTGRES_URL`
+/// names; dropped with the value. Tests that call it carry
+/// `#[cfg_attr(not(leads_postgres), ignore = "needs PostgreSQL: …")]` (see `server/build.rs`),
+/// so that without that variable they are ignored, not passed.
+///
+/// # Panics
+/// If the database cannot be created: the variable said there is a server.
+pub async fn scratch_database() -> ScratchDatabase {
+    ScratchDatabase::create()
+        .await
+        .unwrap_or_else(|error| panic!("a database of the test's own: {error:#}"))
+}
 
 /// `serve` options that put every limit out of a test's reach.
 pub const NO_LIMITS: &[&str] = &[

@@ -3,7 +3,7 @@
 //! must see at once, and a limit must hold across both.
 //!
 //! Each test gets a database of its own in the server `LEADS_TEST_POSTGRES_URL` names (see
-//! `leads_server::testing::postgres`); without it they are skipped, except in CI.
+//! `leads_server::testing::postgres`); built without that variable, they are ignored.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::{NO_LIMITS, Server, cli, create_keys};
 
 /// Two replicas on a new database, each started with `serve_args`, and a key of the
-/// organization `replicas`; `None` if PostgreSQL is not available here.
+/// organization `replicas`.
 struct Replicas {
     servers: [Server; 2],
     key: String,
@@ -28,10 +28,8 @@ struct Replicas {
 }
 
 impl Replicas {
-    async fn start(serve_args: &[&str]) -> Option<Replicas> {
-        let database = ScratchDatabase::create_or_skip("the two-replica tests")
-            .await
-            .expect("a database of the test's own")?;
+    async fn start(serve_args: &[&str]) -> Replicas {
+        let database = crate::scratch_database().await;
         let url = OsString::from(database.url());
         // The first key migrates the new database; both replicas then start on it at once.
         let key = create_keys(&url, &["replicas"]).remove(0);
@@ -41,12 +39,12 @@ impl Replicas {
             (a.join().expect("replica a"), b.join().expect("replica b"))
         });
         let http = crate::http_client(Duration::from_secs(10));
-        Some(Replicas {
+        Replicas {
             servers: [a, b],
             key,
             http,
             _database: database,
-        })
+        }
     }
 
     /// The replica the `n`th request goes to: each in turn.
@@ -81,12 +79,14 @@ impl Replicas {
     }
 }
 
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_200_concurrent_creates_with_one_email_exactly_one_succeeds() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    let Some(replicas) = Replicas::start(NO_LIMITS).await else {
-        return;
-    };
+    let replicas = Replicas::start(NO_LIMITS).await;
     let replicas = Arc::new(replicas);
     let creates: Vec<_> = (0..200)
         .map(|n| {
@@ -123,12 +123,14 @@ async fn of_200_concurrent_creates_with_one_email_exactly_one_succeeds() {
     assert_eq!(page["data"].as_array().map(Vec::len), Some(1), "{page}");
 }
 
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_walk_through_the_pages_sees_every_lead_once_while_the_other_replica_inserts() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    let Some(replicas) = Replicas::start(NO_LIMITS).await else {
-        return;
-    };
+    let replicas = Replicas::start(NO_LIMITS).await;
     let replicas = Arc::new(replicas);
     let mut seeded = HashSet::new();
     for n in 0..300 {
@@ -186,20 +188,21 @@ async fn a_walk_through_the_pages_sees_every_lead_once_while_the_other_replica_i
     assert_eq!(seen_seeded, seeded.len(), "a lead was skipped");
 }
 
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keys_rate_limit_holds_across_both_replicas() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
     // 10 a minute: one refills every 6 s, longer than the test's 20 requests take.
-    let Some(replicas) = Replicas::start(&[
+    let replicas = Replicas::start(&[
         "--rate-limit-per-key",
         "10",
         "--unfamiliar-keys-per-address",
         "0",
     ])
-    .await
-    else {
-        return;
-    };
+    .await;
     let mut remaining = Vec::new();
     let mut refused = 0;
     for n in 0..20 {
@@ -226,12 +229,14 @@ async fn a_keys_rate_limit_holds_across_both_replicas() {
     assert_eq!(refused, 10);
 }
 
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_through_one_replica_is_refused_by_the_other() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    let Some(replicas) = Replicas::start(NO_LIMITS).await else {
-        return;
-    };
+    let replicas = Replicas::start(NO_LIMITS).await;
     let doomed = cli(
         replicas.database(),
         &["keys", "create", "--org", "replicas"],

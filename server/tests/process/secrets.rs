@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use leads_server::secrets::key_file::KEYS_VARIABLE;
-use leads_server::testing::postgres::ScratchDatabase;
 use serde_json::json;
 
 use crate::{NO_LIMITS, Server, cli};
@@ -114,14 +113,13 @@ async fn the_quick_start_makes_a_private_key_and_no_secret_reaches_the_database_
     assert!(!stderr.contains(&wrong), "{stderr}");
 }
 
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test]
 async fn on_postgres_a_server_without_a_key_refuses_to_start_and_says_how_to_make_one() {
-    let Some(database) = ScratchDatabase::create_or_skip("the secrets key test on PostgreSQL")
-        .await
-        .expect("a database")
-    else {
-        return;
-    };
+    let database = crate::scratch_database().await;
     let output = refused(&OsString::from(database.url()), &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

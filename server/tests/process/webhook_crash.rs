@@ -16,8 +16,6 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use std::ffi::OsString;
 
-use leads_server::testing::postgres::ScratchDatabase;
-
 use crate::{Server, create_keys};
 
 const CLIENTS: usize = 8;
@@ -55,15 +53,14 @@ async fn every_committed_change_is_delivered_after_a_kill_and_a_restart() {
 /// On PostgreSQL, which other replicas may share, a restarted server does not release the
 /// leases of the one it replaces: the deliveries it held go out again once their leases run
 /// out (30 s: three times the 10 s a receiver has to answer).
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_committed_change_is_delivered_after_a_kill_and_a_restart_on_postgres() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    let Some(database) = ScratchDatabase::create_or_skip("the webhook crash test on PostgreSQL")
-        .await
-        .expect("a database of the test's own")
-    else {
-        return;
-    };
+    let database = crate::scratch_database().await;
     let url = OsString::from(database.url());
     let key = create_keys(&url, &["webhooks"]).remove(0);
     let server = Server::on(url, &serve_args());

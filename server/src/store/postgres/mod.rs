@@ -494,8 +494,12 @@ impl OutboxStore for PostgresStore {
 #[cfg(test)]
 mod tests;
 
-/// The [`Store`] contract, as every backend must keep it.
+/// The [`Store`] contract, as every backend must keep it: on a database of its own for each
+/// test, in the server `LEADS_TEST_POSTGRES_URL` names (ignored when built without it).
 #[cfg(test)]
 mod suite {
-    crate::store::suite::store_suite!(super::tests::subject);
+    crate::store::suite::store_suite!(
+        super::tests::subject,
+        #[cfg_attr(not(leads_postgres), ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL")]
+    );
 }

@@ -1,9 +1,10 @@
 //! Fixtures of the PostgreSQL store's tests, and the tests of what only it has: migrations
 //! under concurrent starts, and a schema newer than the build.
 //!
-//! Each test gets a database of its own ([`ScratchDatabase`]), created in the server `LEADS_TEST_POSTGRES_URL`
-//! names and dropped after it. Without that variable the tests pass after saying they were
-//! skipped, unless `CI` is set: CI must run them.
+//! Each test gets a database of its own ([`ScratchDatabase`]), created in the server
+//! `LEADS_TEST_POSTGRES_URL` names and dropped after it. Built without that variable, the tests
+//! are ignored (`cfg(leads_postgres)`, see `server/build.rs`); with it, they fail if that
+//! server cannot be reached.
 
 use tokio_postgres::Config;
 
@@ -12,11 +13,11 @@ use crate::store::suite::{Subject, assert_internal, ensure_acme, full_lead};
 
 pub(super) use crate::testing::postgres::ScratchDatabase;
 
-/// A new, empty database of its own for one test; `None` if skipped.
-async fn database() -> Option<ScratchDatabase> {
-    ScratchDatabase::create_or_skip("the PostgreSQL store's tests")
+/// A new, empty database of its own for one test.
+async fn database() -> ScratchDatabase {
+    ScratchDatabase::create()
         .await
-        .expect("a database of the test's own")
+        .unwrap_or_else(|error| panic!("a database of the test's own: {error:#}"))
 }
 
 async fn connect(config: &Config) -> tokio_postgres::Client {
@@ -33,9 +34,9 @@ pub(super) async fn raw(database: &ScratchDatabase) -> tokio_postgres::Client {
     connect(&database.config().expect("a URL")).await
 }
 
-/// A new, empty store for the backend-independent suite; `None` if skipped.
-pub(super) async fn subject() -> Option<Subject> {
-    let database = database().await?;
+/// A new, empty store for the backend-independent suite.
+pub(super) async fn subject() -> Subject {
+    let database = database().await;
     let store = PostgresStore::connect_with(
         database.config().expect("a URL"),
         Tls::Plain,
@@ -43,12 +44,12 @@ pub(super) async fn subject() -> Option<Subject> {
     )
     .await
     .expect("connect");
-    Some(Subject::new(store, database))
+    Subject::new(store, database)
 }
 
-/// A new store, with the organization most tests work in; `None` if skipped.
-pub(super) async fn open() -> Option<(ScratchDatabase, PostgresStore, OrganizationId)> {
-    let database = database().await?;
+/// A new store, with the organization most tests work in.
+pub(super) async fn open() -> (ScratchDatabase, PostgresStore, OrganizationId) {
+    let database = database().await;
     let store = PostgresStore::connect_with(
         database.config().expect("a URL"),
         Tls::Plain,
@@ -57,7 +58,7 @@ pub(super) async fn open() -> Option<(ScratchDatabase, PostgresStore, Organizati
     .await
     .expect("connect");
     let organization = ensure_acme(&store).await;
-    Some((database, store, organization))
+    (database, store, organization)
 }
 
 /// A connection of its own to the test's database that plans as if its tables were large:
@@ -123,11 +124,13 @@ async fn the_url_is_parsed_and_a_bad_one_refused() {
     );
 }
 
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test]
 async fn a_new_database_is_migrated_once_and_connecting_again_changes_nothing() {
-    let Some((database, store, organization)) = open().await else {
-        return;
-    };
+    let (database, store, organization) = open().await;
     let every: Vec<i32> = (1..=schema::MIGRATIONS.len())
         .map(|version| i32::try_from(version).expect("few migrations"))
         .collect();
@@ -153,12 +156,14 @@ async fn a_new_database_is_migrated_once_and_connecting_again_changes_nothing() 
 }
 
 /// Replicas started at once on a new database all come up (the advisory lock).
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stores_connected_at_once_to_a_new_database_all_come_up() {
     for _ in 0..5 {
-        let Some(database) = database().await else {
-            return;
-        };
+        let database = database().await;
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(4));
         let connecting: Vec<_> = (0..4)
             .map(|_| {
@@ -181,11 +186,13 @@ async fn stores_connected_at_once_to_a_new_database_all_come_up() {
     }
 }
 
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test]
 async fn a_schema_newer_than_the_server_is_refused() {
-    let Some((database, store, _)) = open().await else {
-        return;
-    };
+    let (database, store, _) = open().await;
     drop(store);
     let future = i32::try_from(schema::MIGRATIONS.len() + 1).expect("few migrations");
     raw(&database)
@@ -210,24 +217,17 @@ async fn a_schema_newer_than_the_server_is_refused() {
 /// `sslmode=verify-full` with the test server's CA: the connection is TLS. `sslmode=require`
 /// without it: the test CA is no root the system trusts, so the certificate is refused and
 /// nothing is connected.
+#[cfg_attr(
+    not(leads_postgres_tls),
+    ignore = "needs PostgreSQL with TLS: set LEADS_TEST_POSTGRES_URL and LEADS_TEST_POSTGRES_CA \
+              (`.ci/postgres` sets both)"
+)]
 #[tokio::test]
 async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
-    let Some(database) = database().await else {
-        return;
-    };
-    let Ok(ca) = std::env::var("LEADS_TEST_POSTGRES_CA") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must test TLS: `.ci/postgres` sets LEADS_TEST_POSTGRES_CA"
-        );
-        eprintln!("skipped: set LEADS_TEST_POSTGRES_CA to the test server's CA to test TLS");
-        return;
-    };
-    let url = |parameters: &str| {
-        let url = database.url();
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}{parameters}")
-    };
+    let database = database().await;
+    let ca = std::env::var("LEADS_TEST_POSTGRES_CA")
+        .expect("LEADS_TEST_POSTGRES_CA names the test server's CA (`.ci/postgres` sets it)");
+    let url = |parameters: &str| with_parameters(&database.url(), parameters);
     let store = PostgresStore::connect(
         &url(&format!("sslmode=verify-full&sslrootcert={ca}")),
         crate::store::test_events(),
@@ -259,7 +259,8 @@ async fn uses_tls(store: &PostgresStore) -> bool {
         .get(0)
 }
 
-/// `url` with `parameters` added to its query.
+/// `url` with `parameters` (as written in a URL: the store reads `sslrootcert` undecoded)
+/// added to its query.
 fn with_parameters(url: &str, parameters: &str) -> String {
     if parameters.is_empty() {
         return url.to_owned();
@@ -298,20 +299,23 @@ async fn without_tls(database: &ScratchDatabase) -> String {
             });
         }
     });
-    database
-        .url()
-        .replacen(&format!(":{port}/"), &format!(":{}/", proxy.port()), 1)
+    let mut url = url::Url::parse(&database.url()).expect("a URL");
+    url.set_port(Some(proxy.port())).expect("a URL with a host");
+    url.into()
 }
 
 /// libpq's default mode and `prefer` try TLS first: with the test server, which has TLS (its
 /// certificate signed by a CA the system does not trust, and not checked in this mode, as
 /// libpq does not), the connection is TLS; with a server that answers it has none, plain.
 /// `disable` is plain; `require` with a server that has no TLS connects nothing.
+#[cfg_attr(
+    not(leads_postgres_tls),
+    ignore = "needs PostgreSQL with TLS: set LEADS_TEST_POSTGRES_URL and LEADS_TEST_POSTGRES_CA \
+              (`.ci/postgres` sets both)"
+)]
 #[tokio::test]
 async fn prefer_and_no_sslmode_use_tls_if_the_server_has_it_and_plain_if_not() {
-    let Some(database) = database().await else {
-        return;
-    };
+    let database = database().await;
     let connect = |url: String| async move {
         PostgresStore::connect(&url, crate::store::test_events())
             .await
@@ -342,11 +346,13 @@ async fn prefer_and_no_sslmode_use_tls_if_the_server_has_it_and_plain_if_not() {
 /// concurrent one to commit is aborted by the database (a serialization failure) instead of
 /// reading the row again; the store runs it again, so it meets the new version and answers
 /// as under `READ COMMITTED`: the condition fails, nothing is lost.
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
 #[tokio::test]
 async fn under_serializable_isolation_an_update_that_lost_a_race_is_run_again() {
-    let Some(database) = database().await else {
-        return;
-    };
+    let database = database().await;
     raw(&database)
         .await
         .batch_execute(

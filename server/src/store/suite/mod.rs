@@ -27,14 +27,15 @@ use super::{Store, StoreError};
 use crate::domain::{JsonObject, Lead, LeadFilter, LeadSource, LeadStatus, OrganizationId};
 
 /// Declares one `#[tokio::test]` per test of the suite, each on a store of its own from
-/// `$factory`, an `async fn() -> Subject`, or `-> Option<Subject>` for a backend that needs a
-/// server the environment may not give: on `None` (the factory says why) the test passes.
+/// `$factory`, an `async fn() -> Subject`, and each with the attributes given after it: a
+/// backend that needs a server the environment may not give marks its tests ignored without
+/// one (`#[cfg_attr(not(…), ignore = "…")]`), so that they are never counted as passed.
 ///
 /// Every test of the suite's modules must be listed here: one left out is dead code, which
 /// the lint gate refuses, and a name with no test does not compile.
 macro_rules! store_suite {
-    ($factory:path) => {
-        $crate::store::suite::store_suite!(@tests $factory;
+    ($factory:path $(, #[$attribute:meta])* $(,)?) => {
+        $crate::store::suite::store_suite!(@tests $factory; [$(#[$attribute])*];
             leads::insert_then_get_round_trips_every_field,
             leads::insert_then_get_round_trips_absent_fields,
             leads::every_status_round_trips,
@@ -114,19 +115,22 @@ macro_rules! store_suite {
             ),
         );
     };
-    (@tests $factory:path; $($module:ident::$test:ident $(($($runtime:tt)*))?,)+) => {
+    // `$attributes` is one token tree, `[#[…] …]`, so that it can be repeated for each test.
+    (@tests $factory:path; $attributes:tt;
+        $($module:ident::$test:ident $(($($runtime:tt)*))?,)+) => {
         $(
-            #[tokio::test $(($($runtime)*))?]
-            async fn $test() {
-                let subject: ::std::option::Option<$crate::store::suite::Subject> =
-                    $factory().await.into();
-                let ::std::option::Option::Some(subject) = subject else {
-                    return;
-                };
-                $crate::store::suite::$module::$test(::std::sync::Arc::clone(&subject.store))
-                    .await;
-            }
+            $crate::store::suite::store_suite!(@test $factory; $attributes;
+                $module::$test $(($($runtime)*))?);
         )+
+    };
+    (@test $factory:path; [$(#[$attribute:meta])*];
+        $module:ident::$test:ident $(($($runtime:tt)*))?) => {
+        $(#[$attribute])*
+        #[tokio::test $(($($runtime)*))?]
+        async fn $test() {
+            let subject: $crate::store::suite::Subject = $factory().await;
+            $crate::store::suite::$module::$test(::std::sync::Arc::clone(&subject.store)).await;
+        }
     };
 }
 
