@@ -31,6 +31,7 @@ use crate::store::{
     IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, SubscriptionStore,
 };
 use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -143,29 +144,31 @@ macro_rules! in_transaction {
     };
 }
 
-/// How many times in all a piece of work is tried while the database abandons it for
+/// How many times a piece of work is tried again while the database abandons it for
 /// contention ([`StoreError::Contention`]).
-const ATTEMPTS: u32 = 3;
+const RETRIES: usize = 2;
 
-/// Runs `work`, and again (up to [`ATTEMPTS`] times in all, a moment apart) while the
+/// The first wait before a retry; each later one doubles, and every wait is jittered.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// Runs `work`, and again (up to [`RETRIES`] times, after a jittered, growing wait) while the
 /// database abandons it to keep concurrent transactions consistent: a deadlock, or, under
 /// `SERIALIZABLE` isolation (CockroachDB's only one), a serialization failure. Each attempt
-/// is a whole transaction, so running it again is safe.
-async fn retrying<T, F, Fut>(mut work: F) -> Result<T, StoreError>
+/// is a whole transaction, so running it again is safe. The jitter keeps replicas whose
+/// transactions collided from retrying in step and colliding again.
+async fn retrying<T, F, Fut>(work: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let mut attempt = 1;
-    loop {
-        match work().await {
-            Err(StoreError::Contention(_)) if attempt < ATTEMPTS => {
-                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
-                attempt += 1;
-            }
-            outcome => return outcome,
-        }
-    }
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(FIRST_RETRY_DELAY)
+        .with_max_times(RETRIES)
+        .with_jitter();
+    work.retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|error| matches!(error, StoreError::Contention(_)))
+        .await
 }
 
 /// A pool of at most `size` connections made with `config` and `tls`, made as they are

@@ -412,3 +412,37 @@ async fn under_serializable_isolation_an_update_that_lost_a_race_is_run_again() 
         "{outcome:?}"
     );
 }
+
+/// Contention is tried again, twice at most; any other outcome is final at once. (No
+/// database needed: the work here only counts its calls.)
+#[tokio::test]
+async fn work_abandoned_for_contention_is_tried_twice_more_and_nothing_else_is() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let calls = AtomicU32::new(0);
+    let contended_twice = super::retrying(|| async {
+        match calls.fetch_add(1, Ordering::SeqCst) {
+            0 | 1 => Err(StoreError::Contention("40P01".into())),
+            _ => Ok(7),
+        }
+    })
+    .await;
+    assert_eq!(contended_twice.expect("the third try succeeds"), 7);
+    assert_eq!(calls.swap(0, Ordering::SeqCst), 3);
+
+    let always = super::retrying(|| async {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err::<(), _>(StoreError::Contention("40001".into()))
+    })
+    .await;
+    assert!(matches!(always, Err(StoreError::Contention(_))));
+    assert_eq!(calls.swap(0, Ordering::SeqCst), 3, "once, then two retries");
+
+    let broken = super::retrying(|| async {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err::<(), _>(StoreError::Internal("gone".into()))
+    })
+    .await;
+    assert!(matches!(broken, Err(StoreError::Internal(_))));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
+}
