@@ -220,7 +220,21 @@ async fn abuse() {
                         }
                         () = tokio::time::sleep(Duration::from_millis(250)) => {
                             if stream.write_all(b" ").await.is_err() {
-                                return Some((started.elapsed(), "closed".to_string()));
+                                // The server may have answered and closed just before this
+                                // write (select! picks either branch when both are ready):
+                                // its answer is still to be read, as any client would.
+                                let late = tokio::time::timeout(
+                                    Duration::from_secs(1),
+                                    stream.read(&mut answer),
+                                )
+                                .await;
+                                let status = match late {
+                                    Ok(Ok(n)) if n > 0 => {
+                                        String::from_utf8_lossy(&answer[..n]).to_string()
+                                    }
+                                    _ => "closed without an answer".to_string(),
+                                };
+                                return Some((started.elapsed(), status));
                             }
                         }
                     }
@@ -248,7 +262,17 @@ async fn abuse() {
         percentile(&mut latencies, 0.5),
         p99
     );
-    assert_eq!(cut_400, 500);
+    let others: Vec<&String> = cut
+        .iter()
+        .map(|(_, status)| status)
+        .filter(|status| !status.starts_with("HTTP/1.1 400"))
+        .collect();
+    assert_eq!(
+        cut_400,
+        500,
+        "{} dribblers could not connect; the others got {others:?}",
+        500 - cut.len()
+    );
     assert!(slowest < Duration::from_secs(BODY_READ_TIMEOUT_SECS * 3));
     assert_eq!(failures, 0);
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");

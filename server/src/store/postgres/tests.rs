@@ -34,8 +34,8 @@ pub(super) async fn raw(database: &ScratchDatabase) -> tokio_postgres::Client {
     connect(&database.config().expect("a URL")).await
 }
 
-/// A new, empty store for the backend-independent suite.
-pub(super) async fn subject() -> Subject {
+/// A new, empty store on a database of its own.
+async fn empty() -> (ScratchDatabase, PostgresStore) {
     let database = database().await;
     let store = PostgresStore::connect_with(
         database.config().expect("a URL"),
@@ -44,19 +44,18 @@ pub(super) async fn subject() -> Subject {
     )
     .await
     .expect("connect");
+    (database, store)
+}
+
+/// A new, empty store for the backend-independent suite.
+pub(super) async fn subject() -> Subject {
+    let (database, store) = empty().await;
     Subject::new(store, database)
 }
 
 /// A new store, with the organization most tests work in.
 pub(super) async fn open() -> (ScratchDatabase, PostgresStore, OrganizationId) {
-    let database = database().await;
-    let store = PostgresStore::connect_with(
-        database.config().expect("a URL"),
-        Tls::Plain,
-        crate::store::test_events(),
-    )
-    .await
-    .expect("connect");
+    let (database, store) = empty().await;
     let organization = ensure_acme(&store).await;
     (database, store, organization)
 }
