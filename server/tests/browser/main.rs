@@ -14,7 +14,9 @@
 //! `Page.captureScreenshot`), written to `target/tmp/docs-screenshots/`.
 //!
 //! Where Chromium is missing (`CHROMIUM`, or `chromium` / `chromium-browser` on `PATH`), the
-//! test says so and passes, unless `CI` is set: there a missing browser fails it. `.ci/run`
+//! test is reported ignored ("needs Chromium"), never passed; this binary has its own harness
+//! (libtest-mimic) so that it can decide at run time. With `CI` set a missing browser fails it
+//! instead. `.ci/run`
 //! installs it.
 
 mod cdp;
@@ -26,31 +28,44 @@ use leads_server::testing::TestServer;
 use serde_json::{Value, json};
 
 use cdp::Browser;
+use libtest_mimic::{Arguments, Failed, Trial};
 
 /// Viewports: name, width, height, mobile.
 const VIEWPORTS: [(&str, u32, u32, bool); 2] =
     [("desktop", 1280, 900, false), ("phone", 390, 844, true)];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reference_page_in_a_real_browser() {
-    let Some(binary) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no Chromium was found: install it (`apt-get install -y chromium`) or \
-             name it in CHROMIUM"
-        );
-        eprintln!(
-            "SKIPPED the_reference_page_in_a_real_browser: no Chromium (set CHROMIUM, or \
-             `apt-get install -y chromium`)"
-        );
-        return;
-    };
-    let server = TestServer::start().await.expect("the server starts");
-    let url = format!("{}/docs", server.base_url());
-    tokio::task::spawn_blocking(move || check_page(&binary, &url))
-        .await
-        .expect("the browser test runs")
-        .unwrap_or_else(|error| panic!("{error}"));
+fn main() {
+    let arguments = Arguments::from_args();
+    let binary = chromium();
+    assert!(
+        binary.is_some() || std::env::var_os("CI").is_none(),
+        "CI is set but no Chromium was found: install it (`apt-get install -y chromium`) or name \
+         it in CHROMIUM"
+    );
+    let trial = Trial::test("the_reference_page_in_a_real_browser", move || {
+        let binary = binary.ok_or("no Chromium")?;
+        the_reference_page_in_a_real_browser(binary).map_err(Failed::from)
+    })
+    .with_ignored_flag(chromium().is_none());
+    libtest_mimic::run(&arguments, vec![trial]).exit();
+}
+
+/// The page a server serves at `/docs`, checked in the browser at `binary`.
+fn the_reference_page_in_a_real_browser(binary: PathBuf) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| format!("no runtime: {error}"))?;
+    runtime.block_on(async {
+        let server = TestServer::start()
+            .await
+            .map_err(|error| format!("the server starts: {error:#}"))?;
+        let url = format!("{}/docs", server.base_url());
+        tokio::task::spawn_blocking(move || check_page(&binary, &url))
+            .await
+            .map_err(|error| format!("the browser test runs: {error}"))?
+    })
 }
 
 fn chromium() -> Option<PathBuf> {
