@@ -1,35 +1,41 @@
-//! The server's interface, `server/src/api/generated.rs`: wire types, the spec's schemas, and
-//! a `#[dropshot::api_description]` trait with one method per operation.
+//! The server's interface, `server/src/api/generated.rs`: wire types, each served version's
+//! schemas, and a `#[dropshot::api_description]` trait with the handlers the server writes and
+//! the endpoints that serve them, for the working spec and every release of the support policy
+//! ([`versions`]).
 //!
-//! What it emits, all from the spec:
+//! What it emits:
 //! - `types`: typify structs and enums for every component schema and for each operation's
 //!   path, query and header parameters (`{Operation}Path`, `{Operation}Query`,
 //!   `{Operation}Header`). typify makes them enforce `required`, `enum`, `pattern` and
 //!   `additionalProperties: false` on their own.
-//! - `OPENAPI_SCHEMAS` / `JSON_SCHEMAS`: the same schemas as the spec writes them, and
-//!   translated to JSON Schema. Each wire type's `JsonSchema` impl returns the first, so the
-//!   rendered document shows exactly the spec's schemas; request extractors validate against
-//!   the second, which enforces what typify does not (`format`, `maximum`, `maxLength`, …).
+//! - `SERVED_VERSIONS`: for each served version its number, policy dates, document and
+//!   schemas, as the spec writes them and translated to JSON Schema. Each wire type's
+//!   `JsonSchema` impl returns the first, in the version being rendered, so every version's
+//!   document shows exactly its spec's schemas; request extractors validate against the
+//!   second, which enforces what typify does not (`format`, `maximum`, `maxLength`, …).
 //! - `{Prefix}Headers`: one struct per distinct set of documented success headers (bar
-//!   `x-request-id`, which dropshot sets on every response), shared by the operations that
-//!   document it and named by the rule of [`HeaderSet`]; fields have the headers' types, an
-//!   `Option` for a header only some answers carry (not `required`).
-//! - `LeadsApi`: the trait. Bodies, paths, queries and headers come through the server's own
-//!   extractors (`JsonBody`, `PathParams`, `QueryParams`, `HeaderParams`) and errors are its
-//!   `ApiError`, so that every failure, extractor failures included, answers with the error
-//!   envelope. An operation returns the server's `Answer` of its typed success (which can
-//!   also be `304 Not Modified`, or an error with headers of its own, such as `Retry-After`,
-//!   that dropshot's error path cannot send). One whose answer is not JSON, or is JSON with no
-//!   component schema ([`leads_spec::Document::answers_raw`]), returns the server's
-//!   `RawResponse` instead: its handler builds status, headers and body itself (a `200` with
-//!   one media type at most).
+//!   [`leads_spec::ANSWER_HEADERS`], set on every answer), shared by the operations that
+//!   document it and named by the rule of [`HeaderSet`](headers::HeaderSet); fields have the
+//!   headers' types, an `Option` for a header only some answers carry (not `required`).
+//! - `v4_0_0`, …: for each older served version, the types and header structs whose shapes
+//!   differ from the working spec's ([`shapes`]).
+//! - `LeadsApi`: the trait ([`api_trait`]). Bodies, paths, queries and headers come through the
+//!   server's own extractors (`JsonBody`, `PathParams`, `QueryParams`, `HeaderParams`) and
+//!   errors are its `ApiError`, so that every failure, extractor failures included, answers
+//!   with the error envelope. An operation returns the server's `Answer` of its typed success
+//!   (which can also be `304 Not Modified`, or an error with headers of its own, such as
+//!   `Retry-After`, that dropshot's error path cannot send). One whose answer is not JSON, or
+//!   is JSON with no component schema ([`leads_spec::Document::answers_raw`]), returns the
+//!   server's `RawResponse` instead: its handler builds status, headers and body itself (a
+//!   `200` with one media type at most).
 //!
 //! | concern | module |
 //! |---|---|
 //! | reading operations from the spec, refusing what dropshot cannot serve | [`operations`] |
 //! | typify wire types, their `JsonSchema` impls | [`types`] |
 //! | success-header structs and their naming rule | [`headers`] |
-//! | the trait | [`api_trait`] |
+//! | the served versions, what each shares with the working spec | [`versions`], [`shapes`] |
+//! | the trait: handlers, adapters, versioned endpoints | [`api_trait`] |
 //! | identifiers, docs, literals | [`names`] |
 
 mod api_trait;
