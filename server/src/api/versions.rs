@@ -224,9 +224,9 @@ impl DynamicVersionPolicy for Policy {
     }
 }
 
-/// An answer served in a version: the handler's answer with the headers naming the version,
-/// or the refusal of a version the server does not serve. dropshot documents it as the
-/// handler's answer `R`.
+/// An answer served in a version: the handler's answer (or error) with the headers naming the
+/// version, or the refusal of a version the server does not serve. dropshot documents it as
+/// the handler's answer `R`.
 #[derive(Debug)]
 pub struct Served<R> {
     answer: Result<R, ApiError>,
@@ -260,9 +260,10 @@ where
             });
         }
     };
-    let answer = handler(rqctx).await?;
+    // A handler's error is answered here too, in the envelope, so that it names the version
+    // like any other answer (the handler logged an internal error's detail when it made it).
     Ok(Served {
-        answer: Ok(answer),
+        answer: handler(rqctx).await,
         headers,
     })
 }
@@ -443,6 +444,23 @@ mod tests {
             Ok(_) => String::new(),
             Err(error) => error,
         }
+    }
+
+    #[test]
+    fn an_error_served_in_a_version_is_the_envelope_naming_the_version() {
+        let headers = entries().unwrap()[newest()].headers.clone();
+        let served: Served<dropshot::HttpResponseOk<()>> = Served {
+            answer: Err(ApiError::new(Error::NotFound, "req-1")),
+            headers,
+        };
+        assert_eq!(served.status_code(), StatusCode::NOT_FOUND);
+        let response = served.to_result().unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[&API_VERSION], newest_number());
+        assert_eq!(
+            response.headers()[http::header::CONTENT_TYPE],
+            "application/json"
+        );
     }
 
     #[test]
