@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use leads_reference::ServedVersion;
 use leads_spec::SPEC_PATH;
 use serde_json::Value;
@@ -35,24 +35,14 @@ fn served_versions(root: &Path, spec: &Value) -> Result<Vec<ServedVersion>> {
         .context("the working spec has no info.version")?;
     let newest = semver::Version::parse(working)
         .with_context(|| format!("the working spec's info.version `{working}` is not semver"))?;
-    let mut served = Vec::new();
-    for supported in crate::support::supported(root)? {
-        let version = &supported.release.version;
-        if *version > newest {
-            bail!(
-                "the support policy serves {version}, which is newer than the working spec's \
-                 info.version {newest}"
-            );
-        }
-        if *version == newest {
-            continue;
-        }
-        served.push(ServedVersion {
-            version: version.to_string(),
+    let mut served: Vec<ServedVersion> = crate::support::served_besides(root, &newest)?
+        .into_iter()
+        .map(|supported| ServedVersion {
+            version: supported.release.version.to_string(),
             deprecated: supported.deprecated.map(|date| date.to_string()),
             sunset: supported.sunset.map(|date| date.to_string()),
-        });
-    }
+        })
+        .collect();
     served.push(ServedVersion {
         version: working.to_string(),
         deprecated: None,

@@ -41,6 +41,26 @@ struct Entry {
     sunset: Option<NaiveDate>,
 }
 
+/// The supported releases the server serves besides the working spec at version `working`,
+/// oldest first: those older than it. The policy may list the working spec's own release,
+/// which is served as the working spec; a newer one is refused.
+pub fn served_besides(root: &Path, working: &Version) -> Result<Vec<Supported>> {
+    let mut served = Vec::new();
+    for supported in supported(root)? {
+        let version = &supported.release.version;
+        if version > working {
+            bail!(
+                "{POLICY_PATH} serves {version}, which is newer than the working spec's \
+                 info.version {working}"
+            );
+        }
+        if version < working {
+            served.push(supported);
+        }
+    }
+    Ok(served)
+}
+
 /// The supported releases, oldest first; an error naming the entry for anything wrong.
 pub fn supported(root: &Path) -> Result<Vec<Supported>> {
     let text = std::fs::read_to_string(root.join(POLICY_PATH))

@@ -209,6 +209,18 @@ mod tests {
         assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
     }
 
+    /// A byte every 250 ms, as a slow body goes on, for 3 s before the client reads: every
+    /// byte is taken, and the `400` given meanwhile is still there to read, not reset.
+    async fn dribble_then_read_the_400(client: &mut TcpStream) {
+        for _ in 0..12 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            client.write_all(b" ").await.expect("still taken");
+        }
+        let mut answer = [0; 3];
+        client.read_exact(&mut answer).await.expect("no reset");
+        assert_eq!(&answer, b"400");
+    }
+
     #[tokio::test]
     async fn a_client_still_sending_reads_the_answer_however_late_it_reads() {
         let (mut client, client_far) = pair().await;
@@ -218,14 +230,7 @@ mod tests {
         upstream.read_exact(&mut [0; 20]).await.unwrap();
         upstream.write_all(b"400").await.unwrap();
         drop(upstream);
-        // A byte every 250 ms, as a slow body goes on, for 3 s before the client reads.
-        for _ in 0..12 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            client.write_all(b" ").await.expect("still taken");
-        }
-        let mut answer = [0; 3];
-        client.read_exact(&mut answer).await.expect("no reset");
-        assert_eq!(&answer, b"400");
+        dribble_then_read_the_400(&mut client).await;
         drop(client);
         assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
     }
@@ -242,13 +247,7 @@ mod tests {
         upstream.write_all(b"400").await.unwrap();
         // Closed with bytes it did not read: the kernel resets the relay's side.
         drop(upstream);
-        for _ in 0..12 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            client.write_all(b" ").await.expect("still taken");
-        }
-        let mut answer = [0; 3];
-        client.read_exact(&mut answer).await.expect("no reset");
-        assert_eq!(&answer, b"400");
+        dribble_then_read_the_400(&mut client).await;
         drop(client);
         relaying.await.unwrap().expect("ended without an error");
     }

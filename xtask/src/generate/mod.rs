@@ -55,7 +55,7 @@ impl From<Generated> for Output {
 /// or with `check` reported. Returns whether everything was (already) up to date.
 pub fn run(root: &Path, check: bool) -> Result<bool> {
     let json = leads_spec::load(&root.join(SPEC_PATH))?;
-    let releases = served_releases(root)?;
+    let releases = served_releases(root, &json)?;
     let mut files: Vec<Output> = generate_all(&json, &releases)?
         .into_iter()
         .map(Output::from)
@@ -131,8 +131,14 @@ pub fn generate_all(spec: &Value, releases: &[server::Release]) -> Result<Vec<Ge
 }
 
 /// The releases the support policy lists, which the server serves besides the working spec.
-pub fn served_releases(root: &Path) -> Result<Vec<server::Release>> {
-    crate::support::supported(root)?
+pub fn served_releases(root: &Path, working: &Value) -> Result<Vec<server::Release>> {
+    let version = working
+        .pointer("/info/version")
+        .and_then(Value::as_str)
+        .context("the working spec has no info.version")?;
+    let version = semver::Version::parse(version)
+        .with_context(|| format!("the working spec's info.version `{version}` is not semver"))?;
+    crate::support::served_besides(root, &version)?
         .into_iter()
         .map(|supported| {
             let release = supported.release;
@@ -197,7 +203,7 @@ mod tests {
         let spec = leads_spec::load_workspace_spec(Path::new(env!("CARGO_MANIFEST_DIR")))
             .expect("the spec loads");
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let releases = served_releases(&root).expect("the support policy reads");
+        let releases = served_releases(&root, &spec).expect("the support policy reads");
         let first = generate_all(&spec, &releases).expect("generates");
         let second = generate_all(&spec, &releases).expect("generates again");
         assert_eq!(first.len(), second.len());

@@ -94,23 +94,19 @@ impl<'a> Version<'a> {
     }
 }
 
-/// Reads the served versions, oldest first, the working spec last; refuses a release that
-/// is not older than the working spec.
+/// Reads the served versions, oldest first, the working spec last. `releases` are those the
+/// policy serves besides the working spec (`support::served_besides`), all older than it.
 pub fn served<'a>(working: &'a Value, releases: &'a [Release]) -> Result<Vec<Version<'a>>> {
     let newest = Version::read(working, leads_spec::SPEC_PATH, None, None)?;
     let newest_number = semver(&newest.number).context("the working spec's info.version")?;
     let mut served = Vec::new();
     for release in releases {
         let number = semver(&release.version)?;
-        if number > newest_number {
+        if number >= newest_number {
             bail!(
-                "the support policy serves {number}, which is newer than the working spec's \
-                 info.version {newest_number}"
+                "release {number} is not older than the working spec's info.version \
+                 {newest_number}"
             );
-        }
-        // The working spec is this release, served as the newest version.
-        if number == newest_number {
-            continue;
         }
         let version = Version::read(
             &release.spec,
