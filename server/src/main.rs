@@ -486,32 +486,3 @@ fn print_openapi() -> Result<()> {
     println!("{}", serde_json::to_string_pretty(&document)?);
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn serve_args(arguments: &[&str]) -> ServeArgs {
-        let cli = Cli::try_parse_from([&["leads-server"], arguments].concat()).unwrap();
-        cli.serve
-    }
-
-    #[test]
-    fn webhook_targets_use_443_and_8443_unless_told_otherwise() {
-        assert_eq!(serve_args(&[]).webhooks_allowed_ports, [443, 8443]);
-        assert_eq!(
-            serve_args(&["--webhooks-allowed-ports", "443,9443"]).webhooks_allowed_ports,
-            [443, 9443]
-        );
-        assert_eq!(
-            serve_args(&["--webhooks-allowed-ports=8443"]).webhooks_allowed_ports,
-            [8443]
-        );
-        for refused in ["0", "65536", "https", ""] {
-            assert!(
-                Cli::try_parse_from(["leads-server", "--webhooks-allowed-ports", refused]).is_err(),
-                "{refused:?}"
-            );
-        }
-    }
-}

@@ -10,14 +10,11 @@
 //! storage call fail, so that tests can see the `500` answers without breaking a database by
 //! hand.
 //!
-//! ```no_run
-//! # async fn example() -> anyhow::Result<()> {
+//! ```ignore
 //! use leads_server::testing::TestServer;
 //!
 //! let server = TestServer::start().await?;
 //! // Send `Authorization: Bearer <server.api_key()>` to `server.base_url()`.
-//! # Ok(())
-//! # }
 //! ```
 
 pub mod postgres;

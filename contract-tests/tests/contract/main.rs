@@ -61,7 +61,14 @@ where
 }
 
 fn main() {
-    let arguments = Arguments::from_args();
+    let mut arguments = Arguments::from_args();
+    // As libtest's harness does: `--test-threads`, else `RUST_TEST_THREADS` (which
+    // `.cargo/config.toml` sets), else a thread per core.
+    if arguments.test_threads.is_none() {
+        arguments.test_threads = std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|threads| threads.parse().ok());
+    }
     if leads_contract_tests::in_process()
         && let Err(error) = leads_server::testing::Backend::from_env()
     {

@@ -209,11 +209,11 @@ mod tests {
         assert_eq!(relaying.await.unwrap().unwrap(), Ended::Closed);
     }
 
-    /// A byte every 250 ms, as a slow body goes on, for 3 s before the client reads: every
+    /// A byte every 100 ms, as a slow body goes on, for 1.2 s before the client reads: every
     /// byte is taken, and the `400` given meanwhile is still there to read, not reset.
     async fn dribble_then_read_the_400(client: &mut TcpStream) {
         for _ in 0..12 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
             client.write_all(b" ").await.expect("still taken");
         }
         let mut answer = [0; 3];
@@ -256,10 +256,10 @@ mod tests {
     async fn an_idle_connection_is_cut_and_traffic_keeps_it_open() {
         let (mut client, client_far) = pair().await;
         let (upstream_far, mut upstream) = pair().await;
-        let idle = Duration::from_secs(1);
+        let idle = Duration::from_millis(600);
         let relaying = tokio::spawn(relay(client_far, upstream_far, idle));
         for _ in 0..4 {
-            tokio::time::sleep(idle / 3).await;
+            tokio::time::sleep(idle / 4).await;
             client.write_all(b"x").await.unwrap();
             upstream.read_exact(&mut [0; 1]).await.unwrap();
         }

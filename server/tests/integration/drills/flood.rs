@@ -108,6 +108,7 @@ fn open_descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |entries| entries.count())
 }
 
+#[ignore = "a drill, seconds long: `cargo test -p leads-server --test integration -- --ignored drills`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_flood() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;

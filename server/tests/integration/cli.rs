@@ -1,5 +1,6 @@
-//! `leads-server keys …`: create refuses an unknown organization without `--create-org`,
-//! list shows prefixes and never keys, revoke takes a prefix.
+//! `leads-server`'s command line, run as a binary: `keys create` refuses an unknown
+//! organization without `--create-org`, `keys list` shows prefixes and never keys, `keys
+//! revoke` takes a prefix; `serve` refuses a port list it cannot use before it opens anything.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -59,4 +60,41 @@ fn create_list_revoke() {
         !twice.status.success(),
         "a revoked key is not active any more"
     );
+}
+
+/// `--webhooks-allowed-ports` takes a comma-separated list of ports (443 and 8443 unless told
+/// otherwise), and a value that is not one is refused at once, with the flag named.
+#[test]
+fn webhook_ports_are_a_list_of_ports() {
+    let help = Command::new(env!("CARGO_BIN_EXE_leads-server"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("leads-server runs");
+    assert!(
+        stdout(&help).contains("[default: 443 8443]"),
+        "{}",
+        stdout(&help)
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database = dir.path().join("leads.db");
+    for refused in ["0", "65536", "https", ""] {
+        let output = Command::new(env!("CARGO_BIN_EXE_leads-server"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--webhooks-allowed-ports",
+                refused,
+            ])
+            .arg("--database")
+            .arg(&database)
+            .output()
+            .expect("leads-server runs");
+        assert_eq!(output.status.code(), Some(2), "{refused:?}: {output:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--webhooks-allowed-ports"),
+            "{refused:?}: {output:?}"
+        );
+        assert!(!database.exists(), "{refused:?}: nothing is opened");
+    }
 }

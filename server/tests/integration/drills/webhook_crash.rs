@@ -43,6 +43,7 @@ fn serve_args() -> Vec<&'static str> {
     serve_args
 }
 
+#[ignore = "a drill, seconds long: `cargo test -p leads-server --test integration -- --ignored drills`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_committed_change_is_delivered_after_a_kill_and_a_restart() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
@@ -56,6 +57,10 @@ async fn every_committed_change_is_delivered_after_a_kill_and_a_restart() {
 #[cfg_attr(
     not(leads_postgres),
     ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
+#[cfg_attr(
+    leads_postgres,
+    ignore = "a drill, seconds long: `cargo test -p leads-server --test integration -- --ignored drills`"
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_committed_change_is_delivered_after_a_kill_and_a_restart_on_postgres() {

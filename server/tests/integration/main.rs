@@ -1,20 +1,21 @@
-//! Tests of a real `leads-server` process on loopback, each bounded in time: one binary, so
-//! that they link once. They print their numbers (`cargo test -p leads-server --test process
-//! -- --nocapture`).
+//! The server's integration tests, in one binary so that they link once (as dropshot's
+//! `tests/integration-tests`). What the contract suite cannot reach:
 //!
-//! - [`abuse`]: the server attacked as a hostile tenant would;
-//! - [`flood`]: thousands of connections that send no request, on a low descriptor limit;
-//! - [`crash`]: creates retried with idempotency keys across a `kill -9` and a restart;
+//! - [`router`]: answers the spec does not document (dropshot's router);
+//! - [`cli`]: `leads-server`'s command line, run as a binary;
+//! - [`secrets`]: the key that seals webhook signing secrets, at start and rotated;
 //! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them;
-//! - [`webhook_crash`]: webhook events of committed changes delivered across a `kill -9`;
-//! - [`secrets`]: the key that seals webhook signing secrets, at start and rotated.
+//! - [`drills`]: real processes under attack, load and `kill -9`, seconds each. They are
+//!   reported ignored by `cargo test --workspace`, to keep it quick, and CI runs them:
+//!   `cargo test -p leads-server --test integration -- --ignored drills`.
+//!
+//! They print their numbers (`-- --nocapture`).
 
-mod abuse;
-mod crash;
-mod flood;
+mod cli;
+mod drills;
 mod replicas;
+mod router;
 mod secrets;
-mod webhook_crash;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -23,8 +24,8 @@ use std::process::{Child, Command, Stdio};
 
 use leads_server::testing::postgres::ScratchDatabase;
 
-/// Held by each test while it runs: they measure, and two at once on two cores would measure
-/// each other.
+/// Held by each test that runs a server process while it runs: they measure, and two at once
+/// on two cores would measure each other.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A new, empty PostgreSQL database of the test's own, in the server `LEADS_TEST_POSTGRES_URL`

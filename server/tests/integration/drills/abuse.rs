@@ -134,6 +134,7 @@ async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     outputs
 }
 
+#[ignore = "a drill, seconds long: `cargo test -p leads-server --test integration -- --ignored drills`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abuse() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;

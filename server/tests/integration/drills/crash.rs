@@ -25,6 +25,7 @@ struct Tally {
     unreachable: AtomicUsize,
 }
 
+#[ignore = "a drill, seconds long: `cargo test -p leads-server --test integration -- --ignored drills`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_survive_a_kill_and_a_restart() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
