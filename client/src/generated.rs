@@ -2125,6 +2125,60 @@ routes).
             Default::default()
         }
     }
+    ///`WebhookDeliveryLogCursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookDeliveryLogCursor(::std::string::String);
+    impl ::std::ops::Deref for WebhookDeliveryLogCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookDeliveryLogCursor> for ::std::string::String {
+        fn from(value: WebhookDeliveryLogCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookDeliveryLogCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookDeliveryLogCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookDeliveryLogCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookDeliveryLogCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     /**`pending` while the delivery is being tried, `success` once the receiver answered
 `2xx`, `failed` once every attempt failed.
 */
@@ -6320,7 +6374,7 @@ strong `ETag`: send it back in `If-None-Match` to be answered `304 Not Modified`
 document is unchanged.
 
 
-Version: 5.0.0*/
+Version: 5.1.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -6358,7 +6412,7 @@ impl Client {
 }
 impl ClientInfo<crate::RetryPolicy> for Client {
     fn api_version() -> &'static str {
-        "5.0.0"
+        "5.1.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -6599,22 +6653,12 @@ let response = client.lead_update()
     pub fn lead_update(&self) -> builder::LeadUpdate<'_> {
         builder::LeadUpdate::new(self)
     }
-    /**List webhook deliveries
+    /**List webhook deliveries (the alias path)
 
-Lists the deliveries of your organization's webhook events, newest first (by
-`created_at`, then `id`), with the outcome of each: `pending` while it is being tried
-(`next_attempt_at` says when it is tried next), `success` once the receiver answered
-`2xx`, `failed` once every attempt failed. `status_code`, `response_time_ms` and
-`error_message` describe the latest attempt. Deliveries are kept 30 days; a deleted
-subscription's deliveries are deleted with it.
-
-Aura documents this list at `GET /v1/webhooks/deliveries`. This server's router cannot
-serve that path next to `GET /v1/webhooks/{id}`, so it serves it here; a request to
-Aura's path is answered `400 VALIDATION_ERROR` naming this one.
-
-Paginated like `GET /v1/leads`. `subscription_id` keeps only one subscription's
-deliveries; a subscription that does not exist, or belongs to another organization, is
-answered `404 WEBHOOK_NOT_FOUND`.
+The list of `GET /v1/webhooks/deliveries`, Aura's path, at the path this API served it
+at until version 5.1.0, when its router could not serve Aura's. It answers exactly as
+Aura's path does and stays for the clients of those versions; new code calls
+`GET /v1/webhooks/deliveries`.
 
 
 Sends a `GET` request to `/v1/webhook-deliveries`
@@ -6697,6 +6741,42 @@ let response = client.webhook_create()
 ```*/
     pub fn webhook_create(&self) -> builder::WebhookCreate<'_> {
         builder::WebhookCreate::new(self)
+    }
+    /**List webhook deliveries
+
+Lists the deliveries of your organization's webhook events, newest first (by
+`created_at`, then `id`), with the outcome of each: `pending` while it is being tried
+(`next_attempt_at` says when it is tried next), `success` once the receiver answered
+`2xx`, `failed` once every attempt failed. `status_code`, `response_time_ms` and
+`error_message` describe the latest attempt. Deliveries are kept 30 days; a deleted
+subscription's deliveries are deleted with it.
+
+`GET /v1/webhook-deliveries` answers the same, for clients of versions before 5.1.0
+(which answer a request to this path `400 VALIDATION_ERROR` naming that one).
+
+Paginated like `GET /v1/leads`. `subscription_id` keeps only one subscription's
+deliveries; a subscription that does not exist, or belongs to another organization, is
+answered `404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `GET` request to `/v1/webhooks/deliveries`
+
+Arguments:
+- `cursor`: Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+
+- `limit`: How many items (leads, subscriptions, deliveries) a page holds at most.
+- `subscription_id`: Only the deliveries of this subscription.
+```ignore
+let response = client.webhook_delivery_log()
+    .cursor(cursor)
+    .limit(limit)
+    .subscription_id(subscription_id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_delivery_log(&self) -> builder::WebhookDeliveryLog<'_> {
+        builder::WebhookDeliveryLog::new(self)
     }
     /**Get webhook subscription
 
@@ -7953,6 +8033,157 @@ pub mod builder {
                     )
                 }
                 413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_delivery_log`]
+
+[`Client::webhook_delivery_log`]: super::Client::webhook_delivery_log*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookDeliveryLog<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<types::WebhookDeliveryLogCursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        subscription_id: Result<Option<::uuid::Uuid>, String>,
+    }
+    impl<'a> WebhookDeliveryLog<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+                subscription_id: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookDeliveryLogCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `WebhookDeliveryLogCursor` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn subscription_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.subscription_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for subscription_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhooks/deliveries`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookDeliveryListResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, cursor, limit, subscription_id } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let subscription_id = subscription_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhooks/deliveries", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "subscription_id",
+                        &subscription_id,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_delivery_log",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

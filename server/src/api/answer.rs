@@ -22,6 +22,17 @@ pub enum Answer<T> {
     NotModified { etag: String },
     /// An error in the envelope, with `headers` besides the ones dropshot adds.
     Refused { error: ApiError, headers: HeaderMap },
+    /// The answer of another operation, which the endpoint served in its place because
+    /// dropshot's router gave it that operation's path (`xtask/src/generate/server/dispatch.rs`).
+    Dispatched(Response<Body>),
+}
+
+impl<T> Answer<T> {
+    /// The answer of the operation an endpoint dispatched to, as this endpoint's: its success
+    /// rendered as that operation renders it, its error as any error.
+    pub fn dispatched<U: HttpResponse>(answer: Result<U, ApiError>) -> Result<Self, ApiError> {
+        Ok(Answer::Dispatched(answer?.to_result()?))
+    }
 }
 
 impl<T: HttpResponse + Send + Sync + 'static> HttpResponse for Answer<T> {
@@ -33,6 +44,7 @@ impl<T: HttpResponse + Send + Sync + 'static> HttpResponse for Answer<T> {
                 .header(ETAG, etag)
                 .body(Body::empty())?),
             Answer::Refused { error, headers } => envelope(&error, headers),
+            Answer::Dispatched(response) => Ok(response),
         }
     }
 
@@ -45,6 +57,7 @@ impl<T: HttpResponse + Send + Sync + 'static> HttpResponse for Answer<T> {
             Answer::Success(success) => success.status_code(),
             Answer::NotModified { .. } => StatusCode::NOT_MODIFIED,
             Answer::Refused { error, .. } => error.status_code().as_status(),
+            Answer::Dispatched(response) => response.status(),
         }
     }
 }

@@ -270,6 +270,21 @@ impl LeadsApi for LeadsServer {
     > {
         webhooks::delivery_list(rqctx, query).await
     }
+
+    async fn webhook_delivery_log(
+        rqctx: RequestContext<AppContext>,
+        query: QueryParams<types::WebhookDeliveryLogQuery>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookDeliveryListResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::delivery_list(rqctx, query).await
+    }
 }
 
 /// The answer of `lead_view` and `lead_update`: the lead, its version as the `ETag`.

@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use chrono::NaiveDate;
 use dropshot::{
     ApiEndpointResponse, Body, DynamicVersionPolicy, HttpError, HttpResponse, RequestContext,
-    ServerContext,
+    ServerContext, SharedExtractor,
 };
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
@@ -55,6 +55,9 @@ pub struct ServedVersion {
     pub deprecated: Option<&'static str>,
     /// `YYYY-MM-DD`: from this day the version is no longer served.
     pub sunset: Option<&'static str>,
+    /// The operations served through another's endpoint, whose paths dropshot's router
+    /// cannot hold (`xtask/src/generate/server/dispatch.rs`): its rendered document lacks them.
+    pub dispatched: &'static [&'static str],
     /// The version's schemas as its spec writes them (OpenAPI 3.0), by name.
     pub openapi_schemas: &'static str,
     /// The same, as JSON Schema 2020-12: what its requests are validated against.
@@ -268,6 +271,26 @@ where
     })
 }
 
+/// Whether segment `index` of the request's path is `literal`: the request is for the
+/// operation the generated endpoint dispatches to (`xtask/src/generate/server/dispatch.rs`).
+pub fn dispatched<C: ServerContext>(rqctx: &RequestContext<C>, index: usize, literal: &str) -> bool {
+    rqctx
+        .request
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .nth(index)
+        == Some(literal)
+}
+
+/// The parameters of the operation an endpoint dispatches to, read as its own endpoint would.
+pub async fn shared<T: SharedExtractor, C: ServerContext>(
+    rqctx: &RequestContext<C>,
+) -> Result<T, ApiError> {
+    Ok(T::from_request(rqctx).await?)
+}
+
 impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Served<R> {
     fn to_result(self) -> Result<Response<Body>, HttpError> {
         let mut response = match self.answer {
@@ -425,6 +448,7 @@ mod tests {
             version: "1.0.0",
             deprecated: Some("2027-01-01"),
             sunset: Some("2027-06-30"),
+            dispatched: &[],
             openapi_schemas: "{}",
             json_schemas: "{}",
             document: "",

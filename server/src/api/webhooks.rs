@@ -179,16 +179,45 @@ pub async fn delete(
     .await
 }
 
-pub async fn delivery_list(
+/// The parameters of the deliveries log, at Aura's path (`webhook_delivery_log`) or at its
+/// alias (`webhook_delivery_list`): the same, as the spec says.
+pub struct DeliveryLogQuery {
+    cursor: Option<String>,
+    limit: std::num::NonZeroU32,
+    subscription_id: Option<uuid::Uuid>,
+}
+
+impl From<types::WebhookDeliveryLogQuery> for DeliveryLogQuery {
+    fn from(query: types::WebhookDeliveryLogQuery) -> Self {
+        Self {
+            cursor: query.cursor.map(String::from),
+            limit: query.limit,
+            subscription_id: query.subscription_id,
+        }
+    }
+}
+
+impl From<types::WebhookDeliveryListQuery> for DeliveryLogQuery {
+    fn from(query: types::WebhookDeliveryListQuery) -> Self {
+        Self {
+            cursor: query.cursor.map(String::from),
+            limit: query.limit,
+            subscription_id: query.subscription_id,
+        }
+    }
+}
+
+/// The deliveries log, at either of its paths.
+pub async fn delivery_list<Q: Into<DeliveryLogQuery>>(
     rqctx: RequestContext<AppContext>,
-    query: QueryParams<types::WebhookDeliveryListQuery>,
+    query: QueryParams<Q>,
 ) -> Result<Headed<HttpResponseOk<types::WebhookDeliveryListResponse>>, ApiError> {
     authenticated(&rqctx, None, |app, admitted| async move {
-        let types::WebhookDeliveryListQuery {
+        let DeliveryLogQuery {
             cursor,
             limit,
             subscription_id,
-        } = query.into_inner()?;
+        } = query.into_inner()?.into();
         let organization = admitted.caller.organization;
         let after = cursor.map(|c| cursor::decode(&c)).transpose()?;
         if let Some(subscription) = subscription_id {
@@ -216,9 +245,9 @@ pub async fn delivery_list(
     .await
 }
 
-/// Whether the request is for Aura's path of the deliveries log, `/v1/webhooks/deliveries`,
-/// which this server's router takes for the subscription `deliveries` (see the spec's
-/// `webhook_delivery_list`): its answer then says where the log is.
+/// Whether the request is for Aura's path of the deliveries log, `/v1/webhooks/deliveries`, in
+/// a version before 5.1.0, which did not serve it there (later versions dispatch it to
+/// `webhook_delivery_log` before `view` runs): its answer then says where the log is.
 fn is_aura_deliveries_path(rqctx: &RequestContext<AppContext>) -> bool {
     rqctx.request.uri().path().trim_end_matches('/') == "/v1/webhooks/deliveries"
 }

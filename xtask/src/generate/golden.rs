@@ -87,12 +87,14 @@ server_refusal! {
     refused_unrelated_headers => "unrelated_headers",
     refused_clashing_header_sets => "clashing_header_sets",
     refused_array_header => "array_header",
+    refused_undispatchable => "undispatchable",
 }
 
 /// A working spec that serves a release besides itself: one endpoint for the operation both
 /// share word for word, one handler but an endpoint per version for the one whose text
 /// changed, an adapter for the one whose contract changed, the extensible enum that grew
-/// shared, and the schema whose shape changed given a type of the release's own.
+/// shared, the schema whose shape changed given a type of the release's own, and an operation
+/// new in the working spec dispatched through another's endpoint, whose range splits there.
 #[test]
 fn server_versions() {
     let release = server::Release {
@@ -106,7 +108,6 @@ fn server_versions() {
         server::generate(&accepted("versions"), &[release]).expect("the fixtures generate");
     let code = &generated.contents;
     for expected in [
-        r#"versions = ..,"#,
         r#"versions = "1.0.0".."2.0.0","#,
         r#"versions = "2.0.0"..,"#,
         "fn thing_create_v1_0_0(",
@@ -114,9 +115,23 @@ fn server_versions() {
         "Self::thing_list(rqctx)",
         "Self::thing_create_v1_0_0(rqctx, body)",
         "JsonBody<v1_0_0::types::Thing>",
+        // `thing_recent`, new in 2.0.0, is served by `thing_view`'s endpoint of 2.0.0.
+        r#"dispatched: &["thing_recent"],"#,
+        r#"if dispatched(&rqctx, 1, "recent") {"#,
+        "QueryParams<types::ThingRecentQuery>,",
+        "Answer::dispatched(Self::thing_recent(rqctx, query).await)",
     ] {
         assert!(code.contains(expected), "{expected} is missing:\n{code}");
     }
+    assert!(
+        !code.contains("fn serve_thing_recent"),
+        "a dispatched operation has no endpoint of its own"
+    );
+    assert_eq!(
+        code.matches("if dispatched(").count(),
+        1,
+        "only thing_view's endpoint of 2.0.0 dispatches"
+    );
     assert!(
         !code.contains("fn thing_view_v1_0_0("),
         "thing_view is shared"

@@ -16,6 +16,7 @@ use quote::{format_ident, quote};
 
 use super::names::doc_attrs;
 use super::operations::Operation;
+use super::dispatch::Dispatch;
 use super::versions::{Endpoint, Service, Version, header_set};
 
 /// The name of the generated trait.
@@ -87,6 +88,8 @@ struct Signature {
     params: Vec<TokenStream>,
     /// `path, …`
     args: Vec<Ident>,
+    /// `PathParams<types::LeadViewPath>, …`
+    extractors: Vec<TokenStream>,
     response: TokenStream,
 }
 
@@ -102,10 +105,12 @@ impl Signature {
         };
         let mut params = Vec::new();
         let mut args = Vec::new();
+        let mut extractors = Vec::new();
         let mut add = |name: &str, extractor: TokenStream, ty: &str| {
             let arg = Ident::new(name, Span::call_site());
             let ty = Ident::new(ty, Span::call_site());
             params.push(quote!(#arg: #extractor<#types::#ty>));
+            extractors.push(quote!(#extractor<#types::#ty>));
             args.push(arg);
         };
         if let Some(p) = &op.path_params {
@@ -156,6 +161,7 @@ impl Signature {
         Self {
             params,
             args,
+            extractors,
             response,
         }
     }
@@ -222,10 +228,16 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
     } = documented;
     let method = Ident::new(method, Span::call_site());
     let doc = doc_attrs(doc);
+    let dispatches = endpoint
+        .dispatches
+        .iter()
+        .map(|dispatch| dispatch_to(newest, dispatch))
+        .collect::<Option<Vec<_>>>()?;
     let Signature {
         params,
         args,
         response,
+        ..
     } = signature;
     Some(quote! {
         #doc
@@ -240,7 +252,30 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
             rqctx: dropshot::RequestContext<Self::Context>,
             #(#params,)*
         ) -> Result<Served<#response>, ApiError> {
+            #(#dispatches)*
             serve(rqctx, |rqctx| Self::#target(rqctx, #(#args),*)).await
+        }
+    })
+}
+
+/// What an endpoint does first for an operation it serves besides its own: when the path's
+/// segment is the literal, it reads that operation's parameters and hands the request to its
+/// handler; the answer goes out as that operation's.
+fn dispatch_to(newest: &Version, dispatch: &Dispatch) -> Option<TokenStream> {
+    let op = newest.operation(&dispatch.operation)?;
+    let Signature {
+        args, extractors, ..
+    } = Signature::of(op, newest, newest);
+    let target = Ident::new(&op.id, Span::call_site());
+    let segment = proc_macro2::Literal::usize_unsuffixed(dispatch.segment);
+    let literal = &dispatch.literal;
+    Some(quote! {
+        if dispatched(&rqctx, #segment, #literal) {
+            return serve(rqctx, |rqctx| async move {
+                #(let #args = shared::<#extractors, _>(&rqctx).await?;)*
+                Answer::dispatched(Self::#target(rqctx, #(#args),*).await)
+            })
+            .await;
         }
     })
 }

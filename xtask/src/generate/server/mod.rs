@@ -27,7 +27,10 @@
 //!   `Retry-After`, that dropshot's error path cannot send). One whose answer is not JSON, or
 //!   is JSON with no component schema ([`leads_spec::Document::answers_raw`]), returns the
 //!   server's `RawResponse` instead: its handler builds status, headers and body itself (a
-//!   `200` with one media type at most).
+//!   `200` with one media type at most). An operation on a literal path beside a variable one
+//!   (`/v1/webhooks/deliveries` beside `/v1/webhooks/{id}`), which dropshot's router refuses,
+//!   has no endpoint: the variable path's endpoint serves it when the segment is the literal
+//!   ([`dispatch`]).
 //!
 //! | concern | module |
 //! |---|---|
@@ -36,9 +39,11 @@
 //! | success-header structs and their naming rule | [`headers`] |
 //! | the served versions, what each shares with the working spec | [`versions`], [`shapes`] |
 //! | the trait: handlers, adapters, versioned endpoints | [`api_trait`] |
+//! | literal paths beside variable ones, served through the variable path's endpoint | [`dispatch`] |
 //! | identifiers, docs, literals | [`names`] |
 
 mod api_trait;
+mod dispatch;
 mod headers;
 mod names;
 mod operations;
@@ -104,7 +109,7 @@ pub fn generate(spec: &Value, releases: &[Release]) -> Result<Generated> {
         use super::{
             Answer, ApiError, HeaderParams, JsonBody, PathParams, QueryParams, RawResponse,
         };
-        use super::versions::{ServedVersion, Served, openapi_schema, serve};
+        use super::versions::{ServedVersion, Served, dispatched, openapi_schema, serve, shared};
 
         /// The spec's `info.title`.
         pub const API_TITLE: &str = #title;
@@ -154,6 +159,7 @@ fn served_version(version: &Version) -> Result<TokenStream> {
         .iter()
         .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
         .collect();
+    let dispatched = version.dispatches.iter().map(|dispatch| &dispatch.operation);
     let openapi_schemas = raw_json(&Value::Object(version.schemas.clone()))?;
     let json_schemas = raw_json(&Value::Object(json_schemas))?;
     // From `server/src/api/`, where the generated file lives.
@@ -163,6 +169,7 @@ fn served_version(version: &Version) -> Result<TokenStream> {
             version: #number,
             deprecated: #deprecated,
             sunset: #sunset,
+            dispatched: &[#(#dispatched),*],
             openapi_schemas: #openapi_schemas,
             json_schemas: #json_schemas,
             document: include_str!(#document),

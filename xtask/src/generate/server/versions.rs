@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use leads_spec::Document;
 use serde_json::{Map, Value};
 
+use super::dispatch::{Dispatch, dispatches};
 use super::headers::{HeaderSet, header_sets};
 use super::operations::{Operation, operations};
 use super::shapes::Shapes;
@@ -47,6 +48,8 @@ pub struct Version<'a> {
     /// The component schemas and the synthesized parameter schemas, by name.
     pub schemas: Map<String, Value>,
     pub header_sets: Vec<HeaderSet>,
+    /// The operations dropshot's router cannot serve on their own paths ([`super::dispatch`]).
+    pub dispatches: Vec<Dispatch>,
 }
 
 impl<'a> Version<'a> {
@@ -72,6 +75,7 @@ impl<'a> Version<'a> {
             }
         }
         let header_sets = header_sets(&operations)?;
+        let dispatches = dispatches(&operations)?;
         Ok(Self {
             number: doc.text("/info/version").unwrap_or_default().to_string(),
             source: source.to_string(),
@@ -81,6 +85,7 @@ impl<'a> Version<'a> {
             operations,
             schemas,
             header_sets,
+            dispatches,
         })
     }
 
@@ -91,6 +96,20 @@ impl<'a> Version<'a> {
 
     pub fn operation(&self, id: &str) -> Option<&Operation> {
         self.operations.iter().find(|op| op.id == id)
+    }
+
+    /// Whether operation `id` is served through another's endpoint in this version.
+    pub fn is_dispatched(&self, id: &str) -> bool {
+        self.dispatches.iter().any(|dispatch| dispatch.operation == id)
+    }
+
+    /// The operations the endpoint of operation `id` serves besides it in this version.
+    fn dispatched_through(&self, id: &str) -> Vec<Dispatch> {
+        self.dispatches
+            .iter()
+            .filter(|dispatch| dispatch.through == id)
+            .cloned()
+            .collect()
     }
 }
 
@@ -143,10 +162,13 @@ pub struct Endpoint {
     pub first: usize,
     pub last: usize,
     pub service: Service,
+    /// The operations it serves besides its own, in every version of its range.
+    pub dispatches: Vec<Dispatch>,
 }
 
 /// Every endpoint: for each operation (the working spec's in its order, then those only
-/// releases have), its version ranges.
+/// releases have), its version ranges. A dispatched operation has none in the versions that
+/// dispatch it, and the endpoint that serves it covers only versions that dispatch the same.
 pub fn endpoints(served: &[Version]) -> Result<Vec<Endpoint>> {
     let Some(newest) = served.last() else {
         return Ok(Vec::new());
@@ -168,7 +190,20 @@ pub fn endpoints(served: &[Version]) -> Result<Vec<Endpoint>> {
                 continue;
             };
             let service = service(version, newest, id)?;
-            let docs = format!("{}\n{:?}", op.doc, op.tags);
+            if version.is_dispatched(id) {
+                if service != Service::Shared {
+                    bail!(
+                        "`{id}` is dispatched in version {} (see `dispatch.rs`), whose contract \
+                         of it differs from the working spec's: a dispatched operation must be \
+                         served by the working spec's handler",
+                        version.number
+                    );
+                }
+                previous = None;
+                continue;
+            }
+            let dispatches = version.dispatched_through(id);
+            let docs = format!("{}\n{:?}\n{:?}", op.doc, op.tags, dispatches);
             let extends = previous.as_ref().is_some_and(|(last, prior, prior_docs)| {
                 *last + 1 == index
                     && service == Service::Shared
@@ -182,6 +217,7 @@ pub fn endpoints(served: &[Version]) -> Result<Vec<Endpoint>> {
                     first: index,
                     last: index,
                     service: service.clone(),
+                    dispatches,
                 }),
             }
             previous = Some((index, service, docs));
@@ -231,7 +267,7 @@ pub fn header_set<'v>(version: &'v Version, id: &str) -> Option<&'v HeaderSet> {
 
 /// What a client of operation `id` depends on: the operation with every `$ref` but those to
 /// schemas resolved, without what only documents it or what dropshot does not serve
-/// (summary, description, tags, callbacks), nor the headers the server sets on every answer
+/// (summary, description, tags, `deprecated`, callbacks), nor the headers the server sets on every answer
 /// of every version ([`leads_spec::ANSWER_HEADERS`]).
 fn contract(doc: Document, id: &str) -> Result<Value> {
     let op = doc
@@ -241,7 +277,14 @@ fn contract(doc: Document, id: &str) -> Result<Value> {
         .with_context(|| format!("operation `{id}`"))?;
     let mut value = resolve_all(doc, op.value, 0)?;
     if let Some(object) = value.as_object_mut() {
-        for key in ["summary", "description", "tags", "callbacks", "operationId"] {
+        for key in [
+            "summary",
+            "description",
+            "tags",
+            "deprecated",
+            "callbacks",
+            "operationId",
+        ] {
             object.remove(key);
         }
         if let Some(responses) = object.get_mut("responses").and_then(Value::as_object_mut) {
