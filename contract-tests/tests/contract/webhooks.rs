@@ -107,12 +107,13 @@ async fn update_lead(env: &Env, id: Uuid, body: Value) -> Exchange {
     .await
 }
 
+/// Organization A's deliveries log (of `subscription` only, if given), at Aura's path.
 async fn deliveries(env: &Env, subscription: Option<Uuid>) -> Exchange {
-    let mut request = env.a.client.webhook_delivery_list();
+    let mut request = env.a.client.webhook_delivery_log();
     if let Some(subscription) = subscription {
         request = request.subscription_id(subscription);
     }
-    env.observe("webhook_delivery_list", request.send().await)
+    env.observe("webhook_delivery_log", request.send().await)
         .await
 }
 

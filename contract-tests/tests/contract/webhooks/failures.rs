@@ -38,6 +38,20 @@ pub(super) async fn a_failing_receiver_is_retried_on_schedule() {
     assert_eq!(item["status_code"], 500);
     assert_eq!(item["next_attempt_at"], Value::Null);
     pin("webhook_delivery_list_failed", &log);
+    // The alias of Aura's path answers the same, now that nothing moves any more.
+    let alias = env
+        .observe(
+            "webhook_delivery_list",
+            env.a
+                .client
+                .webhook_delivery_list()
+                .subscription_id(subscription)
+                .send()
+                .await,
+        )
+        .await;
+    assert_eq!(alias.status, log.status);
+    assert_eq!(alias.snapshot()["body"], log.snapshot()["body"]);
 }
 
 /// The deliveries log of `subscription` once its first item satisfies `done` (within 10 s).

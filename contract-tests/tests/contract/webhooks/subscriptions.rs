@@ -203,17 +203,20 @@ pub(super) async fn validation_rules() {
     .await;
     assert_eq!(oversized.status, 413, "a body over 1 MiB");
     pin("webhook_create_body_over_the_limit", &oversized);
-    // Aura's path of the deliveries log is a subscription id here; the answer says so.
+    // Before 5.1.0, Aura's path of the deliveries log was a subscription id, and the answer
+    // says where the log is; a client of those versions still gets that answer.
     let aura_path = env
-        .raw(
+        .raw_with_headers(
             "webhook_view",
             Method::GET,
             "/v1/webhooks/deliveries",
             Some(&env.a.key),
+            &[("api-version", "5.0.0")],
             None,
         )
         .await;
     assert_eq!(aura_path.status, 400);
+    assert_eq!(aura_path.headers["api-version"], "5.0.0");
     pin("webhook_view_aura_deliveries_path", &aura_path);
     for (operation, path) in [
         ("webhook_view", "/v1/webhooks/not-a-uuid"),
@@ -225,6 +228,12 @@ pub(super) async fn validation_rules() {
             "/v1/webhook-deliveries?subscription_id=42",
         ),
         ("webhook_delivery_list", "/v1/webhook-deliveries?limit=0"),
+        (
+            "webhook_delivery_log",
+            "/v1/webhooks/deliveries?subscription_id=42",
+        ),
+        ("webhook_delivery_log", "/v1/webhooks/deliveries?limit=0"),
+        ("webhook_delivery_log", "/v1/webhooks/deliveries?cursor=not-issued-here"),
     ] {
         let method = if operation == "webhook_delete" {
             Method::DELETE
@@ -255,6 +264,11 @@ pub(super) async fn other_organizations_are_invisible() {
             b.webhook_delivery_list().subscription_id(id).send().await,
         )
         .await,
+        env.observe(
+            "webhook_delivery_log",
+            b.webhook_delivery_log().subscription_id(id).send().await,
+        )
+        .await,
     ] {
         assert_eq!(answer.status, 404, "{answer:?}");
         assert_eq!(answer.body["code"], "WEBHOOK_NOT_FOUND");
@@ -276,10 +290,7 @@ pub(super) async fn other_organizations_are_invisible() {
     let log = deliveries(&env, Some(id)).await;
     assert_eq!(log.data(), &json!([]), "B's lead is not A's event");
     let b_log = env
-        .observe(
-            "webhook_delivery_list",
-            b.webhook_delivery_list().send().await,
-        )
+        .observe("webhook_delivery_log", b.webhook_delivery_log().send().await)
         .await;
     assert_eq!(b_log.data(), &json!([]));
     // A's subscription is still there after B's attempt to delete it.
