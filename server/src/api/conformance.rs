@@ -659,7 +659,10 @@ mod tests {
         let get = |id: &str| json!({"get": {"operationId": id, "responses": {}}});
         let spec = json!({"paths": {"/a/b": get("a_b"), "/a/{x}": get("a_view")}});
         let server = json!({"paths": {"/a/{x}": get("a_view")}});
-        assert_eq!(compare_dispatching(&spec, &server, &["a_b"]), Vec::<String>::new());
+        assert_eq!(
+            compare_dispatching(&spec, &server, &["a_b"]),
+            Vec::<String>::new()
+        );
         assert_eq!(compare(&spec, &server).len(), 1, "only what is dispatched");
     }
 

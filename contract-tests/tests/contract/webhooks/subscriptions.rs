@@ -233,7 +233,10 @@ pub(super) async fn validation_rules() {
             "/v1/webhooks/deliveries?subscription_id=42",
         ),
         ("webhook_delivery_log", "/v1/webhooks/deliveries?limit=0"),
-        ("webhook_delivery_log", "/v1/webhooks/deliveries?cursor=not-issued-here"),
+        (
+            "webhook_delivery_log",
+            "/v1/webhooks/deliveries?cursor=not-issued-here",
+        ),
     ] {
         let method = if operation == "webhook_delete" {
             Method::DELETE
@@ -290,7 +293,10 @@ pub(super) async fn other_organizations_are_invisible() {
     let log = deliveries(&env, Some(id)).await;
     assert_eq!(log.data(), &json!([]), "B's lead is not A's event");
     let b_log = env
-        .observe("webhook_delivery_log", b.webhook_delivery_log().send().await)
+        .observe(
+            "webhook_delivery_log",
+            b.webhook_delivery_log().send().await,
+        )
         .await;
     assert_eq!(b_log.data(), &json!([]));
     // A's subscription is still there after B's attempt to delete it.

@@ -14,9 +14,9 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
+use super::dispatch::Dispatch;
 use super::names::doc_attrs;
 use super::operations::Operation;
-use super::dispatch::Dispatch;
 use super::versions::{Endpoint, Service, Version, header_set};
 
 /// The name of the generated trait.

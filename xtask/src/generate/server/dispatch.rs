@@ -124,7 +124,10 @@ mod tests {
     fn a_literal_beside_a_variable_conflicts_where_they_part() {
         let at = |a: &str, b: &str| conflict(&segments(a), &segments(b));
         assert_eq!(at("/v1/webhooks/deliveries", "/v1/webhooks/{id}"), Some(2));
-        assert_eq!(at("/v1/webhooks/deliveries", "/v1/webhooks/{id}/enable"), Some(2));
+        assert_eq!(
+            at("/v1/webhooks/deliveries", "/v1/webhooks/{id}/enable"),
+            Some(2)
+        );
         assert_eq!(at("/v1/webhooks/{id}", "/v1/webhooks/deliveries"), None);
         assert_eq!(at("/v1/leads", "/v1/webhooks/{id}"), None);
         assert_eq!(at("/v1/leads/{id}", "/v1/leads/{id}"), None);

@@ -159,7 +159,10 @@ fn served_version(version: &Version) -> Result<TokenStream> {
         .iter()
         .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
         .collect();
-    let dispatched = version.dispatches.iter().map(|dispatch| &dispatch.operation);
+    let dispatched = version
+        .dispatches
+        .iter()
+        .map(|dispatch| &dispatch.operation);
     let openapi_schemas = raw_json(&Value::Object(version.schemas.clone()))?;
     let json_schemas = raw_json(&Value::Object(json_schemas))?;
     // From `server/src/api/`, where the generated file lives.

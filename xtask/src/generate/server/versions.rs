@@ -100,7 +100,9 @@ impl<'a> Version<'a> {
 
     /// Whether operation `id` is served through another's endpoint in this version.
     pub fn is_dispatched(&self, id: &str) -> bool {
-        self.dispatches.iter().any(|dispatch| dispatch.operation == id)
+        self.dispatches
+            .iter()
+            .any(|dispatch| dispatch.operation == id)
     }
 
     /// The operations the endpoint of operation `id` serves besides it in this version.
