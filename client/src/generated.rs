@@ -907,6 +907,60 @@ spaces or hyphens.
                 })
         }
     }
+    ///`LeadListEmail`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LeadListEmail(::std::string::String);
+    impl ::std::ops::Deref for LeadListEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LeadListEmail> for ::std::string::String {
+        fn from(value: LeadListEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LeadListEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadListEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadListEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LeadListEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`LeadListResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LeadListResponse {
@@ -6519,6 +6573,10 @@ stable under concurrent inserts: walking all pages never returns a lead twice an
 skips a lead that existed when the walk began. Filters may be combined; a cursor must be
 used with the same filters it was issued for.
 
+`email` finds the lead that holds an address (at most one: emails are unique within an
+organization, compared without regard to case), for instance after a create answered
+`409 CONFLICT`; a page with no lead says it holds none.
+
 
 Sends a `GET` request to `/v1/leads`
 
@@ -6527,6 +6585,9 @@ Arguments:
 - `cursor`: Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
 that was not issued by this API is answered `400 VALIDATION_ERROR`.
 
+- `email`: Only the lead with this email address, compared without regard to case, as emails are
+for uniqueness. Since 5.1.0.
+
 - `limit`: How many items (leads, subscriptions, deliveries) a page holds at most.
 - `source`: Only leads whose `source.utm_source` equals this value exactly.
 - `status`: Only leads in this status.
@@ -6534,6 +6595,7 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
 let response = client.lead_list()
     .assigned_to_id(assigned_to_id)
     .cursor(cursor)
+    .email(email)
     .limit(limit)
     .source(source)
     .status(status)
@@ -7018,6 +7080,7 @@ pub mod builder {
         client: &'a super::Client,
         assigned_to_id: Result<Option<types::LeadListAssignedToId>, String>,
         cursor: Result<Option<types::LeadListCursor>, String>,
+        email: Result<Option<types::LeadListEmail>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
         source: Result<Option<types::LeadListSource>, String>,
         status: Result<Option<types::LeadStatus>, String>,
@@ -7028,6 +7091,7 @@ pub mod builder {
                 client: client,
                 assigned_to_id: Ok(None),
                 cursor: Ok(None),
+                email: Ok(None),
                 limit: Ok(None),
                 source: Ok(None),
                 status: Ok(None),
@@ -7055,6 +7119,18 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `LeadListCursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn email<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LeadListEmail>,
+        {
+            self.email = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `LeadListEmail` for email failed".to_string()
                 });
             self
         }
@@ -7100,9 +7176,10 @@ pub mod builder {
             ResponseValue<types::LeadListResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, assigned_to_id, cursor, limit, source, status } = self;
+            let Self { client, assigned_to_id, cursor, email, limit, source, status } = self;
             let assigned_to_id = assigned_to_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let email = email.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let source = source.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
@@ -7130,6 +7207,7 @@ pub mod builder {
                     ),
                 )
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("email", &email))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("source", &source))
                 .query(&progenitor_client::QueryParam::new("status", &status))

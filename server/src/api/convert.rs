@@ -98,6 +98,18 @@ fn check_timezone(timezone: Option<&str>) -> Result<(), Error> {
     timezone.map_or(Ok(()), |zone| domain::check_timezone("timezone", zone))
 }
 
+/// A request of a release, validated against that release's schemas, as the working spec's
+/// type: the releases a working spec is compatible with only lack optional fields it added
+/// (the semver gate holds every compatible step to that), so the wire form of the one is a
+/// value of the other.
+pub fn widen<Old: serde::Serialize, New: serde::de::DeserializeOwned>(
+    old: Old,
+) -> Result<New, Error> {
+    serde_json::to_value(old)
+        .and_then(serde_json::from_value)
+        .map_err(|error| Error::Internal(format!("a release's request as the working spec's: {error}")))
+}
+
 /// What a list request asks for: which leads, after which position, how many.
 pub struct ListRequest {
     pub filter: LeadFilter,
@@ -110,6 +122,7 @@ pub fn list_request(query: types::LeadListQuery) -> Result<ListRequest, Error> {
         status,
         source,
         assigned_to_id,
+        email,
         cursor,
         limit,
     } = query;
@@ -118,6 +131,7 @@ pub fn list_request(query: types::LeadListQuery) -> Result<ListRequest, Error> {
             status: status.map(status_from_wire),
             utm_source: source.map(Into::into),
             assigned_to_id: assigned_to_id.map(Into::into),
+            email: email.map(Into::into),
         },
         after: cursor.map(|c| super::cursor::decode(&c)).transpose()?,
         limit: limit.get(),

@@ -5626,6 +5626,12 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "maxLength": 512,
         "type": "string"
       },
+      "email": {
+        "description": "Only the lead with this email address, compared without regard to case, as emails are\nfor uniqueness. Since 5.1.0.\n",
+        "format": "email",
+        "maxLength": 254,
+        "type": "string"
+      },
       "limit": {
         "default": 50,
         "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
@@ -6952,6 +6958,12 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
         "format": "cursor",
         "maxLength": 512,
+        "type": "string"
+      },
+      "email": {
+        "description": "Only the lead with this email address, compared without regard to case, as emails are\nfor uniqueness. Since 5.1.0.\n",
+        "format": "email",
+        "maxLength": 254,
         "type": "string"
       },
       "limit": {
@@ -8687,6 +8699,11 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cursor: ::std::option::Option<LeadListQueryCursor>,
+        /**Only the lead with this email address, compared without regard to case, as emails are
+for uniqueness. Since 5.1.0.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<LeadListQueryEmail>,
         ///How many items (leads, subscriptions, deliveries) a page holds at most.
         #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU32, 50>")]
         pub limit: ::std::num::NonZeroU32,
@@ -8701,6 +8718,7 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
             Self {
                 assigned_to_id: Default::default(),
                 cursor: Default::default(),
+                email: Default::default(),
                 limit: defaults::default_nzu64::<::std::num::NonZeroU32, 50>(),
                 source: Default::default(),
                 status: Default::default(),
@@ -8811,6 +8829,62 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
         }
     }
     impl<'de> ::serde::Deserialize<'de> for LeadListQueryCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**Only the lead with this email address, compared without regard to case, as emails are
+for uniqueness. Since 5.1.0.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LeadListQueryEmail(::std::string::String);
+    impl ::std::ops::Deref for LeadListQueryEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LeadListQueryEmail> for ::std::string::String {
+        fn from(value: LeadListQueryEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LeadListQueryEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadListQueryEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadListQueryEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LeadListQueryEmail {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -11086,6 +11160,265 @@ pub mod v4_0_0 {
     /// The version's wire types: its own, and the working spec's it shares.
     pub mod types {
         pub use super::super::types::*;
+        ///`LeadListQuery`
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct LeadListQuery {
+            ///Only leads assigned to this user (a Clerk user id).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub assigned_to_id: ::std::option::Option<LeadListQueryAssignedToId>,
+            /**Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+*/
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub cursor: ::std::option::Option<LeadListQueryCursor>,
+            ///How many items (leads, subscriptions, deliveries) a page holds at most.
+            #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU32, 50>")]
+            pub limit: ::std::num::NonZeroU32,
+            ///Only leads whose `source.utm_source` equals this value exactly.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub source: ::std::option::Option<LeadListQuerySource>,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub status: ::std::option::Option<LeadStatus>,
+        }
+        impl ::std::default::Default for LeadListQuery {
+            fn default() -> Self {
+                Self {
+                    assigned_to_id: Default::default(),
+                    cursor: Default::default(),
+                    limit: defaults::default_nzu64::<::std::num::NonZeroU32, 50>(),
+                    source: Default::default(),
+                    status: Default::default(),
+                }
+            }
+        }
+        ///Only leads assigned to this user (a Clerk user id).
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct LeadListQueryAssignedToId(::std::string::String);
+        impl ::std::ops::Deref for LeadListQueryAssignedToId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<LeadListQueryAssignedToId> for ::std::string::String {
+            fn from(value: LeadListQueryAssignedToId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for LeadListQueryAssignedToId {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^user_[A-Za-z0-9]+$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^user_[A-Za-z0-9]+$\"".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for LeadListQueryAssignedToId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String>
+        for LeadListQueryAssignedToId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for LeadListQueryAssignedToId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        /**Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+*/
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct LeadListQueryCursor(::std::string::String);
+        impl ::std::ops::Deref for LeadListQueryCursor {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<LeadListQueryCursor> for ::std::string::String {
+            fn from(value: LeadListQueryCursor) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for LeadListQueryCursor {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 512usize {
+                    return Err("longer than 512 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for LeadListQueryCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for LeadListQueryCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for LeadListQueryCursor {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///Only leads whose `source.utm_source` equals this value exactly.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct LeadListQuerySource(::std::string::String);
+        impl ::std::ops::Deref for LeadListQuerySource {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<LeadListQuerySource> for ::std::string::String {
+            fn from(value: LeadListQuerySource) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for LeadListQuerySource {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for LeadListQuerySource {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for LeadListQuerySource {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for LeadListQuerySource {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        /// Generation of default values for serde.
+        pub mod defaults {
+            pub(super) fn default_nzu64<T, const V: u64>() -> T
+            where
+                T: ::std::convert::TryFrom<::std::num::NonZeroU64>,
+                <T as ::std::convert::TryFrom<
+                    ::std::num::NonZeroU64,
+                >>::Error: ::std::fmt::Debug,
+            {
+                T::try_from(::std::num::NonZeroU64::try_from(V).unwrap()).unwrap()
+            }
+        }
+        /// Error types.
+        pub mod error {
+            /// Error from a `TryFrom` or `FromStr` implementation.
+            pub struct ConversionError(::std::borrow::Cow<'static, str>);
+            impl ::std::error::Error for ConversionError {}
+            impl ::std::fmt::Display for ConversionError {
+                fn fmt(
+                    &self,
+                    f: &mut ::std::fmt::Formatter<'_>,
+                ) -> Result<(), ::std::fmt::Error> {
+                    ::std::fmt::Display::fmt(&self.0, f)
+                }
+            }
+            impl ::std::fmt::Debug for ConversionError {
+                fn fmt(
+                    &self,
+                    f: &mut ::std::fmt::Formatter<'_>,
+                ) -> Result<(), ::std::fmt::Error> {
+                    ::std::fmt::Debug::fmt(&self.0, f)
+                }
+            }
+            impl From<&'static str> for ConversionError {
+                fn from(value: &'static str) -> Self {
+                    Self(value.into())
+                }
+            }
+            impl From<String> for ConversionError {
+                fn from(value: String) -> Self {
+                    Self(value.into())
+                }
+            }
+        }
+    }
+}
+impl SpecSchema for v4_0_0::types::LeadListQuery {
+    const SCHEMA_NAME: &'static str = "LeadListQuery";
+}
+impl schemars::JsonSchema for v4_0_0::types::LeadListQuery {
+    fn schema_name() -> String {
+        "LeadListQuery".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<v4_0_0::types::LeadStatus>();
+        openapi_schema("LeadListQuery")
     }
 }
 /// Version 5.0.0: the types and success-header structs whose shapes differ from the          working spec's, which serves the rest.
@@ -11094,6 +11427,265 @@ pub mod v5_0_0 {
     /// The version's wire types: its own, and the working spec's it shares.
     pub mod types {
         pub use super::super::types::*;
+        ///`LeadListQuery`
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct LeadListQuery {
+            ///Only leads assigned to this user (a Clerk user id).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub assigned_to_id: ::std::option::Option<LeadListQueryAssignedToId>,
+            /**Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+*/
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub cursor: ::std::option::Option<LeadListQueryCursor>,
+            ///How many items (leads, subscriptions, deliveries) a page holds at most.
+            #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU32, 50>")]
+            pub limit: ::std::num::NonZeroU32,
+            ///Only leads whose `source.utm_source` equals this value exactly.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub source: ::std::option::Option<LeadListQuerySource>,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub status: ::std::option::Option<LeadStatus>,
+        }
+        impl ::std::default::Default for LeadListQuery {
+            fn default() -> Self {
+                Self {
+                    assigned_to_id: Default::default(),
+                    cursor: Default::default(),
+                    limit: defaults::default_nzu64::<::std::num::NonZeroU32, 50>(),
+                    source: Default::default(),
+                    status: Default::default(),
+                }
+            }
+        }
+        ///Only leads assigned to this user (a Clerk user id).
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct LeadListQueryAssignedToId(::std::string::String);
+        impl ::std::ops::Deref for LeadListQueryAssignedToId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<LeadListQueryAssignedToId> for ::std::string::String {
+            fn from(value: LeadListQueryAssignedToId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for LeadListQueryAssignedToId {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^user_[A-Za-z0-9]+$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^user_[A-Za-z0-9]+$\"".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for LeadListQueryAssignedToId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String>
+        for LeadListQueryAssignedToId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for LeadListQueryAssignedToId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        /**Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+*/
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct LeadListQueryCursor(::std::string::String);
+        impl ::std::ops::Deref for LeadListQueryCursor {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<LeadListQueryCursor> for ::std::string::String {
+            fn from(value: LeadListQueryCursor) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for LeadListQueryCursor {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 512usize {
+                    return Err("longer than 512 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for LeadListQueryCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for LeadListQueryCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for LeadListQueryCursor {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///Only leads whose `source.utm_source` equals this value exactly.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct LeadListQuerySource(::std::string::String);
+        impl ::std::ops::Deref for LeadListQuerySource {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<LeadListQuerySource> for ::std::string::String {
+            fn from(value: LeadListQuerySource) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for LeadListQuerySource {
+            type Err = self::error::ConversionError;
+            fn from_str(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for LeadListQuerySource {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: &str,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for LeadListQuerySource {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for LeadListQuerySource {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        /// Generation of default values for serde.
+        pub mod defaults {
+            pub(super) fn default_nzu64<T, const V: u64>() -> T
+            where
+                T: ::std::convert::TryFrom<::std::num::NonZeroU64>,
+                <T as ::std::convert::TryFrom<
+                    ::std::num::NonZeroU64,
+                >>::Error: ::std::fmt::Debug,
+            {
+                T::try_from(::std::num::NonZeroU64::try_from(V).unwrap()).unwrap()
+            }
+        }
+        /// Error types.
+        pub mod error {
+            /// Error from a `TryFrom` or `FromStr` implementation.
+            pub struct ConversionError(::std::borrow::Cow<'static, str>);
+            impl ::std::error::Error for ConversionError {}
+            impl ::std::fmt::Display for ConversionError {
+                fn fmt(
+                    &self,
+                    f: &mut ::std::fmt::Formatter<'_>,
+                ) -> Result<(), ::std::fmt::Error> {
+                    ::std::fmt::Display::fmt(&self.0, f)
+                }
+            }
+            impl ::std::fmt::Debug for ConversionError {
+                fn fmt(
+                    &self,
+                    f: &mut ::std::fmt::Formatter<'_>,
+                ) -> Result<(), ::std::fmt::Error> {
+                    ::std::fmt::Debug::fmt(&self.0, f)
+                }
+            }
+            impl From<&'static str> for ConversionError {
+                fn from(value: &'static str) -> Self {
+                    Self(value.into())
+                }
+            }
+            impl From<String> for ConversionError {
+                fn from(value: String) -> Self {
+                    Self(value.into())
+                }
+            }
+        }
+    }
+}
+impl SpecSchema for v5_0_0::types::LeadListQuery {
+    const SCHEMA_NAME: &'static str = "LeadListQuery";
+}
+impl schemars::JsonSchema for v5_0_0::types::LeadListQuery {
+    fn schema_name() -> String {
+        "LeadListQuery".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<v5_0_0::types::LeadStatus>();
+        openapi_schema("LeadListQuery")
     }
 }
 /// The Leads API: for each operation, the handler the server writes (and an adapter
@@ -11280,6 +11872,36 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
+    /// Handles `lead_list` in version 4.0.0, whose contract differs from version 5.1.0's: an adapter between 4.0.0's wire types (`v4_0_0::types`) and the domain.
+    fn lead_list_v4_0_0(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        query: QueryParams<v4_0_0::types::LeadListQuery>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<v4_0_0::types::LeadListResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
+    /// Handles `lead_list` in version 5.0.0, whose contract differs from version 5.1.0's: an adapter between 5.0.0's wire types (`v5_0_0::types`) and the domain.
+    fn lead_list_v5_0_0(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        query: QueryParams<v5_0_0::types::LeadListQuery>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<v5_0_0::types::LeadListResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
     /// Handles `webhook_create` in version 4.0.0, whose contract differs from version 5.1.0's: an adapter between 4.0.0's wire types (`v4_0_0::types`) and the domain.
     fn webhook_create_v4_0_0(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -11386,7 +12008,73 @@ pub trait LeadsApi {
     method = GET,
     path = "/v1/leads",
     tags = ["leads"],
-    versions = ..,
+    versions = "4.0.0".."5.0.0",
+    }]
+    async fn serve_lead_list_v4_0_0(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        query: QueryParams<v4_0_0::types::LeadListQuery>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<v4_0_0::types::LeadListResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::lead_list_v4_0_0(rqctx, query)).await
+    }
+    /// List leads
+    ///
+    /// Lists the leads of your organization, newest first (by `created_at`, then `id`).
+    ///
+    /// Results are paginated with an opaque cursor: pass `pagination.next_cursor` of one page
+    /// as `cursor` to get the next page, until `pagination.has_more` is `false`. Pagination is
+    /// stable under concurrent inserts: walking all pages never returns a lead twice and never
+    /// skips a lead that existed when the walk began. Filters may be combined; a cursor must be
+    /// used with the same filters it was issued for.
+    #[endpoint{operation_id = "lead_list",
+    method = GET,
+    path = "/v1/leads",
+    tags = ["leads"],
+    versions = "5.0.0".."5.1.0",
+    }]
+    async fn serve_lead_list_v5_0_0(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        query: QueryParams<v5_0_0::types::LeadListQuery>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<v5_0_0::types::LeadListResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::lead_list_v5_0_0(rqctx, query)).await
+    }
+    /// List leads
+    ///
+    /// Lists the leads of your organization, newest first (by `created_at`, then `id`).
+    ///
+    /// Results are paginated with an opaque cursor: pass `pagination.next_cursor` of one page
+    /// as `cursor` to get the next page, until `pagination.has_more` is `false`. Pagination is
+    /// stable under concurrent inserts: walking all pages never returns a lead twice and never
+    /// skips a lead that existed when the walk began. Filters may be combined; a cursor must be
+    /// used with the same filters it was issued for.
+    ///
+    /// `email` finds the lead that holds an address (at most one: emails are unique within an
+    /// organization, compared without regard to case), for instance after a create answered
+    /// `409 CONFLICT`; a page with no lead says it holds none.
+    #[endpoint{operation_id = "lead_list",
+    method = GET,
+    path = "/v1/leads",
+    tags = ["leads"],
+    versions = "5.1.0"..,
     }]
     async fn serve_lead_list(
         rqctx: dropshot::RequestContext<Self::Context>,

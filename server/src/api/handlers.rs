@@ -11,7 +11,9 @@ use super::admission::{Headed, RateLimitFields, api_error, authenticated, headed
 use super::answer::Answer;
 use super::error::ApiError;
 use super::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
-use super::generated::{LeadCreateHeaders, LeadHeaders, LeadsApi, RateLimitHeaders};
+use super::generated::{
+    LeadCreateHeaders, LeadHeaders, LeadsApi, RateLimitHeaders, v4_0_0, v5_0_0,
+};
 use super::raw::{RawResponse, Representation};
 use super::unwind::caught;
 use super::{convert, cursor, etag, idempotency, types, versions, webhooks};
@@ -61,32 +63,29 @@ impl LeadsApi for LeadsServer {
         Answer<HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, RateLimitHeaders>>,
         ApiError,
     > {
-        authenticated(&rqctx, None, |app, admitted| async move {
-            let request = convert::list_request(query.into_inner()?)?;
-            let limit = request.limit;
-            // One more than asked tells whether another page follows.
-            let leads = app
-                .store
-                .lead_list(
-                    admitted.caller.organization,
-                    request.filter,
-                    request.after,
-                    limit + 1,
-                )
-                .await?;
-            let (leads, pagination) = cursor::page(leads, limit, domain::Lead::keyset);
-            let data = leads
-                .into_iter()
-                .map(convert::lead)
-                .collect::<Result<Vec<_>, _>>()?;
-            let page = types::LeadListResponse {
-                data,
-                pagination,
-                success: true,
-            };
-            Ok(headed(HttpResponseOk(page), admitted.rate_limit))
-        })
-        .await
+        list_leads(rqctx, query.into_inner()).await
+    }
+
+    /// 4.0.0's list has no `email` filter: the same list without it.
+    async fn lead_list_v4_0_0(
+        rqctx: RequestContext<AppContext>,
+        query: QueryParams<v4_0_0::types::LeadListQuery>,
+    ) -> Result<
+        Answer<HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, RateLimitHeaders>>,
+        ApiError,
+    > {
+        list_leads(rqctx, query.into_inner().and_then(convert::widen)).await
+    }
+
+    /// 5.0.0's list has no `email` filter: the same list without it.
+    async fn lead_list_v5_0_0(
+        rqctx: RequestContext<AppContext>,
+        query: QueryParams<v5_0_0::types::LeadListQuery>,
+    ) -> Result<
+        Answer<HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, RateLimitHeaders>>,
+        ApiError,
+    > {
+        list_leads(rqctx, query.into_inner().and_then(convert::widen)).await
     }
 
     async fn lead_create(
@@ -285,6 +284,42 @@ impl LeadsApi for LeadsServer {
     > {
         webhooks::delivery_list(rqctx, query).await
     }
+}
+
+/// A page of leads, as `query` (or why it is invalid) asks, in any version.
+async fn list_leads(
+    rqctx: RequestContext<AppContext>,
+    query: Result<types::LeadListQuery, Error>,
+) -> Result<
+    Answer<HttpResponseHeaders<HttpResponseOk<types::LeadListResponse>, RateLimitHeaders>>,
+    ApiError,
+> {
+    authenticated(&rqctx, None, |app, admitted| async move {
+        let request = convert::list_request(query?)?;
+        let limit = request.limit;
+        // One more than asked tells whether another page follows.
+        let leads = app
+            .store
+            .lead_list(
+                admitted.caller.organization,
+                request.filter,
+                request.after,
+                limit + 1,
+            )
+            .await?;
+        let (leads, pagination) = cursor::page(leads, limit, domain::Lead::keyset);
+        let data = leads
+            .into_iter()
+            .map(convert::lead)
+            .collect::<Result<Vec<_>, _>>()?;
+        let page = types::LeadListResponse {
+            data,
+            pagination,
+            success: true,
+        };
+        Ok(headed(HttpResponseOk(page), admitted.rate_limit))
+    })
+    .await
 }
 
 /// The answer of `lead_view` and `lead_update`: the lead, its version as the `ETag`.

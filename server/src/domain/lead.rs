@@ -133,6 +133,13 @@ impl LeadChanges {
     }
 }
 
+/// The email as compared for uniqueness and found by the list's `email` filter: Rust's
+/// lowercase folding, the same in every store whatever the database's locale (SQLite's
+/// `lower()` folds ASCII only, PostgreSQL's depends on the collation).
+pub fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
 /// Which leads a list returns.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeadFilter {
@@ -140,6 +147,8 @@ pub struct LeadFilter {
     /// Matches `source.utm_source` exactly.
     pub utm_source: Option<String>,
     pub assigned_to_id: Option<String>,
+    /// Matches the email without regard to case, as uniqueness does (at most one lead).
+    pub email: Option<String>,
 }
 
 /// A position in the list order (`created_at` descending, then `id` descending): a page

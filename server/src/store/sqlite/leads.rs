@@ -16,6 +16,7 @@ use super::errors::{Context, internal, write_error};
 use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
 use super::{idempotent_answers, webhooks};
 use crate::domain::{
+    self,
     EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
     LeadStatus, OrganizationId, VersionCondition,
 };
@@ -191,7 +192,7 @@ impl LeadRow {
             id: id_text(id),
             organization_id: id_text(organization_id.0),
             // Rust's folding, not SQLite's `lower()`, which folds ASCII only.
-            email_lower: email.to_lowercase(),
+            email_lower: domain::email_key(&email),
             email,
             full_name,
             phone,
@@ -454,6 +455,7 @@ fn list_query(
         status,
         utm_source,
         assigned_to_id,
+        email,
     } = filter;
     let mut sql = format!("{} WHERE organization_id = ?", LeadRow::SELECT);
     let mut parameters = vec![Value::Text(id_text(organization.0))];
@@ -468,6 +470,10 @@ fn list_query(
     if let Some(assigned_to_id) = assigned_to_id {
         sql.push_str(" AND assigned_to_id = ?");
         parameters.push(Value::Text(assigned_to_id.clone()));
+    }
+    if let Some(email) = email {
+        sql.push_str(" AND email_lower = ?");
+        parameters.push(Value::Text(domain::email_key(email)));
     }
     if let Some(Keyset { created_at, id }) = after {
         // Means `created_at < ? OR (created_at = ? AND id < ?)`; the leading `<=` gives the
@@ -498,6 +504,38 @@ mod tests {
         );
         // In the table's order too, so that the row reads like the schema.
         assert_eq!(table, LeadRow::COLUMNS);
+    }
+
+    /// The email filter is one lookup in the unique index of emails, whatever else is asked.
+    #[tokio::test]
+    async fn the_email_filter_reads_the_unique_index() {
+        let (dir, _store, organization) = open().await;
+        let raw = raw(&dir);
+        let filter = LeadFilter {
+            email: Some("A@example.com".to_owned()),
+            status: Some(LeadStatus::New),
+            ..LeadFilter::default()
+        };
+        let keyset = Keyset {
+            created_at: at(T0),
+            id: Uuid::new_v4(),
+        };
+        for after in [None, Some(keyset)] {
+            let (sql, parameters) = list_query(organization, &filter, after, 10);
+            let plan: Vec<String> = raw
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(params_from_iter(parameters), |row| row.get(3))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .expect("plan");
+            assert_eq!(
+                plan,
+                ["SEARCH leads USING INDEX sqlite_autoindex_leads_2 (organization_id=? AND email_lower=?)"],
+                "{after:?}"
+            );
+        }
     }
 
     #[tokio::test]

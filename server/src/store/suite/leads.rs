@@ -85,6 +85,7 @@ pub(crate) async fn another_organizations_lead_is_invisible(store: Arc<dyn Store
         status: Some(theirs.status),
         utm_source: theirs.source.utm_source.clone(),
         assigned_to_id: theirs.assigned_to_id.clone(),
+        email: Some(theirs.email.clone()),
     };
     assert!(
         store

@@ -233,6 +233,25 @@ pub(crate) async fn the_list_filters_by_status_utm_source_and_assignee(store: Ar
             status: Some(LeadStatus::New),
             utm_source: Some("bing".to_owned()),
             assigned_to_id: Some("user_1".to_owned()),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            email: Some("F7@Example.COM".to_owned()),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            email: Some("f7@example.com".to_owned()),
+            status: Some(statuses[7 % 3]),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            email: Some("f7@example.com".to_owned()),
+            status: Some(statuses[8 % 3]),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            email: Some("f7@example.co".to_owned()),
+            ..LeadFilter::default()
         },
     ];
     for filter in filters {
@@ -248,6 +267,10 @@ pub(crate) async fn the_list_filters_by_status_utm_source_and_assignee(store: Ar
                         .assigned_to_id
                         .as_ref()
                         .is_none_or(|user| lead.assigned_to_id.as_ref() == Some(user))
+                    && filter
+                        .email
+                        .as_ref()
+                        .is_none_or(|email| lead.email.eq_ignore_ascii_case(email))
             })
             .cloned()
             .collect();
@@ -272,5 +295,44 @@ pub(crate) async fn the_list_filters_by_status_utm_source_and_assignee(store: Ar
             paged.extend(ids(&page));
         }
         assert_eq!(paged, expected, "paged {filter:?}");
+    }
+}
+
+/// The email filter finds the one lead of the organization that holds the address, in any
+/// case, beyond ASCII too; another organization's lead with the same email is not found.
+pub(crate) async fn the_email_filter_finds_the_holder_in_any_case_within_the_organization(
+    store: Arc<dyn Store>,
+) {
+    let organization = ensure_acme(&*store).await;
+    let other = store
+        .organization_ensure("globex")
+        .await
+        .expect("organization");
+    let holder = store
+        .lead_insert(lead(organization, "Zoë.Ünal@Example.com", at(T0)), None)
+        .await
+        .expect("insert");
+    store
+        .lead_insert(lead(other, "zoë.ünal@example.com", at(T0)), None)
+        .await
+        .expect("insert");
+    store
+        .lead_insert(lead(organization, "someone@example.com", at(T0)), None)
+        .await
+        .expect("insert");
+    for asked in ["zoë.ünal@example.com", "ZOË.ÜNAL@EXAMPLE.COM", "Zoë.Ünal@Example.com"] {
+        let found = store
+            .lead_list(
+                organization,
+                LeadFilter {
+                    email: Some(asked.to_owned()),
+                    ..LeadFilter::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .expect("list");
+        assert_eq!(ids(&found), [holder.id], "{asked}");
     }
 }

@@ -60,6 +60,7 @@ macro_rules! store_suite {
             list::a_page_starts_strictly_after_its_keyset,
             list::walking_the_pages_returns_every_lead_once_despite_inserts_between_pages,
             list::the_list_filters_by_status_utm_source_and_assignee,
+            list::the_email_filter_finds_the_holder_in_any_case_within_the_organization,
             organizations::api_keys_are_found_by_hash,
             organizations::an_api_key_of_an_unknown_organization_is_refused,
             organizations::a_new_database_is_empty_until_an_organization_exists,
