@@ -6575,7 +6575,7 @@ used with the same filters it was issued for.
 
 `email` finds the lead that holds an address (at most one: emails are unique within an
 organization, compared without regard to case), for instance after a create answered
-`409 CONFLICT`; a page with no lead says it holds none.
+`409 CONFLICT`; when no lead holds it, the page is empty.
 
 
 Sends a `GET` request to `/v1/leads`

@@ -21,6 +21,7 @@ pub fn trials() -> Vec<Trial> {
             pages_walk_to_the_end_despite_inserts,
         ),
         scenario("list::filters", filters),
+        scenario("list::find_by_email", find_by_email),
         scenario("list::invalid_parameters", invalid_parameters),
         scenario("list::stream_of_every_lead", stream_of_every_lead),
     ]
@@ -154,6 +155,69 @@ async fn filters() {
     pin!("list_filtered_to_nothing", none);
 }
 
+/// After a create answered `409 CONFLICT`, the `email` filter finds the lead that holds the
+/// address, whatever its case; another organization finds none, and the other filters narrow
+/// it as they narrow any list.
+async fn find_by_email() {
+    let env = Env::start().await;
+    let email = env.email("Find.Me");
+    let created = create(
+        &env,
+        json!({"email": email, "metadata": {"utmSource": env.tag()}}),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let id = created.data()["id"].clone();
+    let taken = create(&env, json!({"email": email.to_uppercase()})).await;
+    assert_eq!(taken.status, 409, "{taken:?}");
+
+    let found = env
+        .observe(
+            "lead_list",
+            env.a
+                .client
+                .lead_list()
+                .email(email.to_uppercase().as_str())
+                .send()
+                .await,
+        )
+        .await;
+    assert_eq!(found.status, 200);
+    assert_eq!(found.data().as_array().map(|leads| leads.len()), Some(1));
+    assert_eq!(found.data()[0]["id"], id);
+    assert_eq!(found.body["pagination"]["has_more"], false);
+    pin!("list_found_by_email", found);
+
+    let narrowed = env
+        .observe(
+            "lead_list",
+            env.a
+                .client
+                .lead_list()
+                .email(email.as_str())
+                .status(LeadStatus::Qualified)
+                .send()
+                .await,
+        )
+        .await;
+    assert_eq!(
+        narrowed.data(),
+        &json!([]),
+        "the lead is new, not qualified"
+    );
+    let elsewhere = env
+        .observe(
+            "lead_list",
+            env.b.client.lead_list().email(email.as_str()).send().await,
+        )
+        .await;
+    assert_eq!(
+        elsewhere.data(),
+        &json!([]),
+        "organization B has no such lead"
+    );
+}
+
 async fn invalid_parameters() {
     let env = Env::start().await;
     let over = env
@@ -191,6 +255,7 @@ async fn invalid_parameters() {
             "assigned_to_id=bob",
             "assigned_to_id",
         ),
+        ("email_not_an_email", "email=not-an-email", "email"),
     ] {
         let answer = env
             .raw(

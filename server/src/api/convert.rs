@@ -107,7 +107,11 @@ pub fn widen<Old: serde::Serialize, New: serde::de::DeserializeOwned>(
 ) -> Result<New, Error> {
     serde_json::to_value(old)
         .and_then(serde_json::from_value)
-        .map_err(|error| Error::Internal(format!("a release's request as the working spec's: {error}")))
+        .map_err(|error| {
+            Error::Internal(format!(
+                "a release's request as the working spec's: {error}"
+            ))
+        })
 }
 
 /// What a list request asks for: which leads, after which position, how many.

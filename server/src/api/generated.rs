@@ -12069,7 +12069,7 @@ pub trait LeadsApi {
     ///
     /// `email` finds the lead that holds an address (at most one: emails are unique within an
     /// organization, compared without regard to case), for instance after a create answered
-    /// `409 CONFLICT`; a page with no lead says it holds none.
+    /// `409 CONFLICT`; when no lead holds it, the page is empty.
     #[endpoint{operation_id = "lead_list",
     method = GET,
     path = "/v1/leads",

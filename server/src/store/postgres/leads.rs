@@ -16,8 +16,7 @@ use super::errors::internal;
 use super::statements::{self, Parameters, Value, bound, page, query, query_opt};
 use super::webhooks;
 use crate::domain::{
-    self,
-    EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
+    self, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
     LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::StoreError;
@@ -205,7 +204,7 @@ pub(super) async fn update(
         assigned_to_id,
         notes,
     } = changes;
-    let email_lower = email.as_deref().map(|email| domain::email_key(email));
+    let email_lower = email.as_deref().map(domain::email_key);
     let notes = notes.as_deref().map(notes_text).transpose()?;
     let Some(row) = query_opt(
         client,
@@ -412,7 +411,10 @@ mod tests {
             .map(|row| row.get(0))
             .collect();
         let plan = plan.join("\n");
-        assert!(plan.contains("Index Scan using leads_email_unique"), "{plan}");
+        assert!(
+            plan.contains("Index Scan using leads_email_unique"),
+            "{plan}"
+        );
         assert!(plan.contains("rows=1 "), "{plan}");
     }
 

@@ -16,8 +16,7 @@ use super::errors::{Context, internal, write_error};
 use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
 use super::{idempotent_answers, webhooks};
 use crate::domain::{
-    self,
-    EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
+    self, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
     LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::{IdempotentAnswer, StoreError};
@@ -532,7 +531,9 @@ mod tests {
                 .expect("plan");
             assert_eq!(
                 plan,
-                ["SEARCH leads USING INDEX sqlite_autoindex_leads_2 (organization_id=? AND email_lower=?)"],
+                [
+                    "SEARCH leads USING INDEX sqlite_autoindex_leads_2 (organization_id=? AND email_lower=?)"
+                ],
                 "{after:?}"
             );
         }
