@@ -53,12 +53,14 @@ pub(crate) fn in_turn<Id: Clone + Eq + Hash>(
     let mut turns: Vec<(u32, Candidate<Id>)> = Vec::with_capacity(candidates.len());
     let mut taken: HashMap<Id, u32> = HashMap::new();
     for candidate in candidates {
-        let turn = taken.entry(candidate.subscription.clone()).or_insert_with(|| {
-            by_subscription
-                .get(&candidate.subscription)
-                .copied()
-                .unwrap_or(0)
-        });
+        let turn = taken
+            .entry(candidate.subscription.clone())
+            .or_insert_with(|| {
+                by_subscription
+                    .get(&candidate.subscription)
+                    .copied()
+                    .unwrap_or(0)
+            });
         if *turn < IN_FLIGHT_PER_SUBSCRIPTION {
             turns.push((*turn, candidate));
             *turn += 1;

@@ -369,9 +369,11 @@ struct Periodic {
     done: &'static str,
     /// What the log says when the job failed.
     doing: &'static str,
-    /// The job: how many rows it changed.
-    job: fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send>>,
+    job: fn(Arc<dyn Store>) -> Changed,
 }
+
+/// A job of the store's upkeep under way: how many rows it changed.
+type Changed = Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send>>;
 
 /// Runs `task` for as long as the store is in use: the 30-day sweep and the bound on
 /// backlogs.

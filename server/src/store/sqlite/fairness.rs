@@ -111,7 +111,11 @@ mod tests {
     async fn each_scheduling_statement_reads_an_index() {
         let (dir, _store, _) = open().await;
         let raw = raw(&dir);
-        let candidates = plan(&raw, CANDIDATES, named_params! { ":now": 0, ":per_subscription": 4 });
+        let candidates = plan(
+            &raw,
+            CANDIDATES,
+            named_params! { ":now": 0, ":per_subscription": 4 },
+        );
         assert!(
             candidates.contains("webhook_deliveries_due_by_subscription (subscription_id=?"),
             "{candidates}"

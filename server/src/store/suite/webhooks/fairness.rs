@@ -62,7 +62,10 @@ pub(crate) async fn a_claim_takes_turns_within_each_share_in_flight(store: Arc<d
     );
     assert_eq!(in_flight.len(), share(IN_FLIGHT_PER_ORGANIZATION) + 1);
     // The last of the subscriptions' first turn came before any's third.
-    assert!(ours.iter().all(|subscription| counts[&subscription.id] >= 2));
+    assert!(
+        ours.iter()
+            .all(|subscription| counts[&subscription.id] >= 2)
+    );
 
     // Nothing more while they are in flight, though acme has more due.
     assert_eq!(claim(&*store, later(), 100).await.len(), 0);
@@ -139,10 +142,7 @@ pub(crate) async fn a_backlog_beyond_its_bound_fails_the_earliest_due(store: Arc
             .all(|delivery| delivery.status == DeliveryStatus::Pending)
     );
     // Within its bound but for the one in flight: nothing more to fail.
-    assert_eq!(
-        store.webhook_backlog_trim(2, now).await.expect("again"),
-        0
-    );
+    assert_eq!(store.webhook_backlog_trim(2, now).await.expect("again"), 0);
     assert_eq!(
         backlog_message(10_000),
         "not sent: more than 10000 deliveries were pending for the subscription"

@@ -25,12 +25,12 @@ use uuid::Uuid;
 use super::{T0, at, ensure_acme, lead};
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType,
-    IN_FLIGHT_PER_ORGANIZATION, IN_FLIGHT_PER_SUBSCRIPTION, Keyset, Lead, LeadChanges,
-    LeadStatus, OrganizationId, Subscription, VersionCondition,
+    IN_FLIGHT_PER_ORGANIZATION, IN_FLIGHT_PER_SUBSCRIPTION, Keyset, Lead, LeadChanges, LeadStatus,
+    OrganizationId, Subscription, VersionCondition,
 };
 use crate::store::{
-    DISABLED_MESSAGE, IdempotentAnswer, backlog_message, SealedSecret, SecretSelection, Store, StoreError,
-    StoredSecret,
+    DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, Store, StoreError,
+    StoredSecret, backlog_message,
 };
 
 /// A second, in microseconds.
