@@ -293,8 +293,9 @@ impl RetrySchedule {
 pub const DISABLE_AFTER_FAILED_DELIVERIES: u32 = 10;
 
 /// How many attempts of one subscription's deliveries may be in flight at once, across every
-/// process. A subscription is one receiver: 4 keep a fast one busy (4 answers per round trip),
-/// while one that hangs for its whole 10 s holds no more than 4 senders.
+/// process. A subscription is one receiver: 4 keep pace with an organization's every write
+/// at the default rate limit (1,000 a minute) if it answers within 240 ms, while one that
+/// hangs for its whole 10 s holds no more than 4 senders.
 pub const IN_FLIGHT_PER_SUBSCRIPTION: u32 = 4;
 
 /// How many attempts of one organization's deliveries may be in flight at once, across every
