@@ -373,7 +373,7 @@ pub(super) async fn claim(
          FOR UPDATE OF d SKIP LOCKED), \
          claimed AS (UPDATE webhook_deliveries d SET leased_until = $2 FROM due \
          WHERE d.id = due.id \
-         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count, d.next_attempt_at) \
+         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
          c.attempt_count \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
