@@ -8,17 +8,18 @@
 //! in-process only.
 //!
 //! This module owns the list of scenarios, the calls they share and their snapshots; the
-//! scenarios are in `subscriptions`, `deliveries`, `failures` and `lookups`, the receiver in
-//! `receiver`.
+//! scenarios are in `subscriptions`, `deliveries`, `failures`, `fairness` and `lookups`, the
+//! receiver in `receiver`.
 
 mod deliveries;
 mod failures;
+mod fairness;
 mod lookups;
 mod receiver;
 mod subscriptions;
 
 use leads_client::types::{LeadCreate, LeadUpdate, WebhookEventType, WebhookSubscriptionCreate};
-use leads_contract_tests::{Env, Exchange, redact_event};
+use leads_contract_tests::{Env, Exchange, Org, redact_event};
 use libtest_mimic::Trial;
 use serde_json::Value;
 use uuid::Uuid;
@@ -30,6 +31,7 @@ use failures::{
     a_failing_receiver_is_retried_on_schedule, repeated_failures_disable_a_subscription,
     the_deliveries_log_says_what_failed_and_nothing_more,
 };
+use fairness::a_hanging_organization_delays_no_other;
 use lookups::a_slow_or_busy_name_lookup_holds_no_request_long;
 use subscriptions::{other_organizations_are_invisible, subscription_lifecycle, validation_rules};
 
@@ -65,6 +67,10 @@ pub fn trials() -> Vec<Trial> {
             "webhooks::the_deliveries_log_says_what_failed_and_nothing_more",
             the_deliveries_log_says_what_failed_and_nothing_more,
         ),
+        in_process_scenario(
+            "webhooks::a_hanging_organization_delays_no_other",
+            a_hanging_organization_delays_no_other,
+        ),
     ]
 }
 
@@ -72,12 +78,17 @@ pub fn trials() -> Vec<Trial> {
 const PUBLIC_TARGET: &str = leads_contract_tests::operations::HARMLESS_TARGET;
 
 async fn subscribe(env: &Env, event: WebhookEventType, target: &str) -> Exchange {
+    subscribe_as(env, &env.a, event, target).await
+}
+
+/// Subscribes `target` to `event` for `org`, one of `env`'s organizations.
+async fn subscribe_as(env: &Env, org: &Org, event: WebhookEventType, target: &str) -> Exchange {
     let body = WebhookSubscriptionCreate::builder()
         .event_type(event)
         .target_url(target);
     env.observe(
         "webhook_create",
-        env.a.client.webhook_create().body(body).send().await,
+        org.client.webhook_create().body(body).send().await,
     )
     .await
 }
@@ -90,10 +101,15 @@ fn id_of(exchange: &Exchange) -> Uuid {
 }
 
 async fn create_lead(env: &Env, label: &str) -> Exchange {
+    create_lead_as(env, &env.a, label).await
+}
+
+/// Creates a lead for `org`, one of `env`'s organizations.
+async fn create_lead_as(env: &Env, org: &Org, label: &str) -> Exchange {
     let body = LeadCreate::builder().email(env.email(label));
     env.observe(
         "lead_create",
-        env.a.client.lead_create().body(body).send().await,
+        org.client.lead_create().body(body).send().await,
     )
     .await
 }

@@ -10,7 +10,7 @@
 pub(super) const PER_CONNECTION: u64 = 3;
 
 /// Descriptors kept for everything but connections, beyond those open at start: webhook
-/// deliveries (16 at once, and the connections their client keeps for reuse), PostgreSQL
+/// deliveries (32 at once, and the connections their client keeps for reuse), PostgreSQL
 /// pool connections, files the database opens later, and the accept of a refused connection.
 pub(super) const RESERVE: u64 = 256;
 

@@ -292,6 +292,24 @@ impl RetrySchedule {
 /// before it is disabled.
 pub const DISABLE_AFTER_FAILED_DELIVERIES: u32 = 10;
 
+/// How many attempts of one subscription's deliveries may be in flight at once, across every
+/// process. A subscription is one receiver: 4 keep pace with an organization's every write
+/// at the default rate limit (1,000 a minute) if it answers within 240 ms, while one that
+/// hangs for its whole 10 s holds no more than 4 senders.
+pub const IN_FLIGHT_PER_SUBSCRIPTION: u32 = 4;
+
+/// How many attempts of one organization's deliveries may be in flight at once, across every
+/// process: 8, so that its 25 subscriptions hanging hold a quarter of the worker of a process
+/// ([`crate::webhooks`] sends 32 at once) and the other organizations the rest.
+pub const IN_FLIGHT_PER_ORGANIZATION: u32 = 8;
+
+/// How many deliveries of one subscription may be pending; beyond it, the earliest due are
+/// failed without an attempt. Retries end about 21 s after a first attempt, so a backlog this
+/// long is a receiver slower than its traffic, which would otherwise grow the outbox without
+/// end. 10,000 is 10 minutes of an organization's writes at the default rate limit (1,000 a
+/// minute), and under a gigabyte of events at their largest (77 KB).
+pub const MAX_PENDING_PER_SUBSCRIPTION: u32 = 10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -354,6 +354,11 @@ impl OutboxStore for Faulty {
         self.switch.check()?;
         self.inner.webhook_deliveries_sweep(before).await
     }
+
+    async fn webhook_backlog_trim(&self, max: u32, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.switch.check()?;
+        self.inner.webhook_backlog_trim(max, now).await
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! `crate::webhooks` (a test checks it), and they reach the store only through this
 //! interface.
 
+mod fairness;
 #[cfg(any(test, feature = "testing"))]
 pub mod faulty;
 pub mod postgres;
@@ -119,6 +120,13 @@ pub enum SecretSelection {
 /// disabled it ([`Store::webhook_delivery_record`]): every backend writes the same.
 pub const DISABLED_MESSAGE: &str =
     "not sent: the subscription was disabled after repeated failed deliveries";
+
+/// The error message of the pending deliveries a subscription had beyond `max` (the earliest
+/// due), failed without an attempt by [`Store::webhook_backlog_trim`]: every backend writes
+/// the same.
+pub fn backlog_message(max: u32) -> String {
+    format!("not sent: more than {max} deliveries were pending for the subscription")
+}
 
 /// How many deliveries, and how many events left without deliveries, one batch of the outbox
 /// sweep ([`Store::webhook_deliveries_sweep`]) deletes at most, on every backend: a batch at a
@@ -438,9 +446,21 @@ pub trait OutboxStore: Send + Sync {
 
     /// Claims at most `limit` pending deliveries, of every organization, due at `now`
     /// (`next_attempt_at <= now`) and not leased at `now` (never leased, or leased until
-    /// `now` or earlier), oldest due first, by leasing them until `lease_until`: until then no
-    /// other claim returns them. Only deliveries of active subscriptions are claimed. Each
-    /// comes with its subscription's secret as stored.
+    /// `now` or earlier), by leasing them until `lease_until`: until then no other claim
+    /// returns them. Only deliveries of active subscriptions are claimed. Each comes with its
+    /// subscription's secret as stored.
+    ///
+    /// Fairly ([`fairness`]): never more than [`IN_FLIGHT_PER_SUBSCRIPTION`] of a subscription
+    /// and [`IN_FLIGHT_PER_ORGANIZATION`] of an organization leased at `now` (counting every
+    /// claim's leases), in turns, round the subscriptions and the organizations, each turn
+    /// the earliest due first. The claim reads indexes only: the deliveries leased now, and
+    /// each active subscription's earliest due (its cost grows with the active
+    /// subscriptions, not with the outbox). On a database replicas share, claims at the same
+    /// instant each count the leases committed before them: they never lease a delivery
+    /// twice, but may together exceed a share for as long as those attempts last.
+    ///
+    /// [`IN_FLIGHT_PER_SUBSCRIPTION`]: crate::domain::IN_FLIGHT_PER_SUBSCRIPTION
+    /// [`IN_FLIGHT_PER_ORGANIZATION`]: crate::domain::IN_FLIGHT_PER_ORGANIZATION
     async fn webhook_deliveries_claim(
         &self,
         now: DateTime<Utc>,
@@ -474,6 +494,12 @@ pub trait OutboxStore: Send + Sync {
     /// Deletes every delivery, of every organization, created before `before` and no longer
     /// pending, and every event no delivery is left of; returns how many deliveries.
     async fn webhook_deliveries_sweep(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Bounds every subscription's backlog: of its pending deliveries beyond the `max` due
+    /// last, those not leased at `now` become `failed` without an attempt, with
+    /// [`backlog_message`]. Returns how many; reads only each subscription's pending
+    /// deliveries, on an index.
+    async fn webhook_backlog_trim(&self, max: u32, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// An event renderer for the store's own tests: the event, when, the organization and the

@@ -8,6 +8,12 @@
 //! once; otherwise it looks again when the next delivery is due, and at least every second,
 //! for the deliveries other processes on the same database stored.
 //!
+//! Delivery is fair: the store's claim takes due deliveries in turn, round the subscriptions
+//! and the organizations, with at most [`domain::IN_FLIGHT_PER_SUBSCRIPTION`] of a
+//! subscription and [`domain::IN_FLIGHT_PER_ORGANIZATION`] of an organization in flight, so a
+//! receiver that hangs or fails delays only its own deliveries. A subscription's backlog is
+//! bounded ([`domain::MAX_PENDING_PER_SUBSCRIPTION`], checked every [`TRIM_EVERY`]).
+//!
 //! Delivery is at least once: a process that dies while sending loses its leases when they
 //! run out (at once when it restarts on SQLite, which no other process serves), and the
 //! deliveries are sent again.
@@ -16,6 +22,8 @@ pub mod delivery;
 pub mod payload;
 pub mod target;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -31,7 +39,7 @@ use crate::domain::{
     self, Attempt, AttemptOutcome, DISABLE_AFTER_FAILED_DELIVERIES, DueDelivery, RetrySchedule,
 };
 use crate::secrets::Keyring;
-use crate::store::{Store, StoredSecret};
+use crate::store::{Store, StoreError, StoredSecret};
 
 /// How webhooks are delivered.
 #[derive(Clone, Debug)]
@@ -78,8 +86,10 @@ impl Default for WebhookConfig {
 /// How many subscriptions an organization may have by default.
 pub const DEFAULT_MAX_SUBSCRIPTIONS: u32 = 25;
 
-/// How many deliveries one process sends at once.
-const CONCURRENCY: usize = 16;
+/// How many deliveries one process sends at once. An attempt in flight is a task and a
+/// connection, cheap while it waits: 32 leave room for four organizations each holding their
+/// whole share ([`domain::IN_FLIGHT_PER_ORGANIZATION`]) on receivers that hang.
+const CONCURRENCY: usize = 32;
 /// The least time between two rounds of the worker.
 const ROUND_GAP: Duration = Duration::from_millis(5);
 /// How long the worker waits at most before looking for due deliveries again.
@@ -88,6 +98,10 @@ const POLL: Duration = Duration::from_secs(1);
 const KEPT_FOR: chrono::Duration = chrono::Duration::days(30);
 /// How often deliveries older than [`KEPT_FOR`] are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// How often each subscription's backlog is bounded: a backlog may outgrow its bound by what
+/// 10 s of writes add, and the trim walks at most the bound of each subscription's pending
+/// deliveries, which is not worth doing at every round.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
 
 /// The running delivery worker, as the API sees it.
 pub struct Webhooks {
@@ -128,9 +142,40 @@ impl Webhooks {
             log: log.new(slog::o!("task" => "webhook-delivery")),
         };
         tokio::spawn(worker.run());
-        tokio::spawn(sweep_old(
+        tokio::spawn(periodically(
+            Periodic {
+                every: SWEEP_EVERY,
+                done: "old webhook deliveries deleted",
+                doing: "deleting old webhook deliveries",
+                job: |store| {
+                    Box::pin(async move {
+                        store
+                            .webhook_deliveries_sweep(domain::now() - KEPT_FOR)
+                            .await
+                    })
+                },
+            },
             Arc::downgrade(store),
             log.new(slog::o!("task" => "webhook-sweep")),
+        ));
+        tokio::spawn(periodically(
+            Periodic {
+                every: TRIM_EVERY,
+                done: "pending deliveries beyond a subscription's bound failed",
+                doing: "bounding the subscriptions' pending deliveries",
+                job: |store| {
+                    Box::pin(async move {
+                        store
+                            .webhook_backlog_trim(
+                                domain::MAX_PENDING_PER_SUBSCRIPTION,
+                                domain::now(),
+                            )
+                            .await
+                    })
+                },
+            },
+            Arc::downgrade(store),
+            log.new(slog::o!("task" => "webhook-backlog")),
         ));
         Self {
             targets: targets(SUBSCRIPTION_LOOKUPS, WhenBusy::Refuse),
@@ -213,6 +258,9 @@ impl Worker {
             .webhook_deliveries_claim(now, lease, u32::try_from(free).unwrap_or(u32::MAX))
             .await
         {
+            // Due deliveries but none claimed: each is of a subscription or an organization
+            // with its share in flight, and a finished attempt wakes the worker.
+            Ok(due) if due.is_empty() => POLL,
             Ok(due) => {
                 for delivery in due {
                     self.spawn_attempt(Arc::clone(&store), delivery);
@@ -314,22 +362,32 @@ fn until(due: DateTime<Utc>) -> Duration {
     (due - domain::now()).to_std().unwrap_or(Duration::ZERO)
 }
 
-/// Deletes deliveries older than [`KEPT_FOR`] every [`SWEEP_EVERY`], for as long as the store
-/// is in use.
-async fn sweep_old(store: Weak<dyn Store>, log: slog::Logger) {
-    let mut ticks = tokio::time::interval(SWEEP_EVERY);
+/// A task of the store's upkeep, run every so often.
+struct Periodic {
+    every: Duration,
+    /// What the log says when the job changed rows, with how many.
+    done: &'static str,
+    /// What the log says when the job failed.
+    doing: &'static str,
+    job: fn(Arc<dyn Store>) -> Changed,
+}
+
+/// A job of the store's upkeep under way: how many rows it changed.
+type Changed = Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send>>;
+
+/// Runs `task` for as long as the store is in use: the 30-day sweep and the bound on
+/// backlogs.
+async fn periodically(task: Periodic, store: Weak<dyn Store>, log: slog::Logger) {
+    let mut ticks = tokio::time::interval(task.every);
     loop {
         ticks.tick().await;
         let Some(store) = store.upgrade() else {
             return;
         };
-        match store
-            .webhook_deliveries_sweep(domain::now() - KEPT_FOR)
-            .await
-        {
+        match (task.job)(store).await {
             Ok(0) => {}
-            Ok(swept) => slog::info!(log, "old webhook deliveries deleted"; "count" => swept),
-            Err(error) => slog::error!(log, "deleting old webhook deliveries"; "error" => %error),
+            Ok(count) => slog::info!(log, "{}", task.done; "count" => count),
+            Err(error) => slog::error!(log, "{}", task.doing; "error" => %error),
         }
     }
 }

@@ -492,6 +492,13 @@ impl OutboxStore for PostgresStore {
             }
         }
     }
+
+    async fn webhook_backlog_trim(&self, max: u32, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        // Its locks may cross those of a subscription's disabling or deletion, which lock
+        // many deliveries too: a deadlock PostgreSQL breaks is run again.
+        retrying(|| webhooks::backlog_trim(&client, max, now)).await
+    }
 }
 
 #[cfg(test)]

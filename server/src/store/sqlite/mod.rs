@@ -16,6 +16,7 @@
 mod api_keys;
 mod checkpoint;
 mod errors;
+mod fairness;
 mod idempotent_answers;
 mod key_cache;
 mod leads;
@@ -61,6 +62,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0005_webhooks.sql")),
     M::up(include_str!("migrations/0006_sweep_indexes.sql")),
     M::up(include_str!("migrations/0007_sealed_secrets.sql")),
+    M::up(include_str!("migrations/0008_fair_claims.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -498,6 +500,11 @@ impl OutboxStore for SqliteStore {
                 return Ok(swept);
             }
         }
+    }
+
+    async fn webhook_backlog_trim(&self, max: u32, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.write(move |connection| fairness::trim(connection, max, now))
+            .await
     }
 }
 

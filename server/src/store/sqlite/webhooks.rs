@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params_from_ite
 use uuid::Uuid;
 
 use super::errors::{Context, internal};
+use super::fairness;
 use super::values::{from_micros, id_text, micros, parse_id};
 use super::webhook_secrets;
 use crate::domain::{
@@ -329,8 +330,9 @@ pub(super) fn claim(
     lease_until: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
-    // The writer's transaction holds the write lock from the select to the lease, so no
+    // The writer's transaction holds the write lock from the choice to the lease, so no
     // other claim can come between them.
+    let chosen = fairness::due_in_turn(transaction, now, limit)?;
     type Due = (
         String,
         String,
@@ -339,23 +341,25 @@ pub(super) fn claim(
         String,
         i64,
     );
-    let rows: Vec<Due> = transaction
+    let mut select = transaction
         .prepare_cached(
             "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
              d.attempt_count \
              FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= :now \
-             AND (d.leased_until IS NULL OR d.leased_until <= :now) \
-             AND s.disabled_at IS NULL \
-             ORDER BY d.next_attempt_at LIMIT :limit",
+             WHERE d.id = ?",
         )
-        .and_then(|mut statement| {
-            statement
-                .query_map(
-                    named_params! { ":now": micros(now), ":limit": i64::from(limit) },
-                    |row| {
+        .context("preparing to read a due delivery")?;
+    let mut lease = transaction
+        .prepare_cached("UPDATE webhook_deliveries SET leased_until = ? WHERE id = ?")
+        .context("preparing a lease")?;
+    chosen
+        .into_iter()
+        .map(|id| {
+            let (id, subscription_id, target_url, (secret, key_id), body, attempt_count): Due =
+                select
+                    .query_row([&id], |row| {
                         Ok((
                             row.get(0)?,
                             row.get(1)?,
@@ -364,33 +368,20 @@ pub(super) fn claim(
                             row.get(5)?,
                             row.get(6)?,
                         ))
-                    },
-                )?
-                .collect()
+                    })
+                    .context("reading a due delivery")?;
+            lease
+                .execute((micros(lease_until), &id))
+                .context("leasing a delivery")?;
+            Ok(DueDelivery {
+                id: parse_id(&id, "webhook_deliveries.id")?,
+                subscription_id: parse_id(&subscription_id, "webhook_deliveries.subscription_id")?,
+                target_url,
+                secret: webhook_secrets::stored(secret, key_id),
+                body,
+                attempt_count: in_range(attempt_count, "attempt_count")?,
+            })
         })
-        .context("finding due deliveries")?;
-    let mut lease = transaction
-        .prepare_cached("UPDATE webhook_deliveries SET leased_until = ? WHERE id = ?")
-        .context("preparing a lease")?;
-    rows.into_iter()
-        .map(
-            |(id, subscription_id, target_url, (secret, key_id), body, attempt_count)| {
-                lease
-                    .execute((micros(lease_until), &id))
-                    .context("leasing a delivery")?;
-                Ok(DueDelivery {
-                    id: parse_id(&id, "webhook_deliveries.id")?,
-                    subscription_id: parse_id(
-                        &subscription_id,
-                        "webhook_deliveries.subscription_id",
-                    )?,
-                    target_url,
-                    secret: webhook_secrets::stored(secret, key_id),
-                    body,
-                    attempt_count: in_range(attempt_count, "attempt_count")?,
-                })
-            },
-        )
         .collect()
 }
 

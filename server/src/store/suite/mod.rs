@@ -1,7 +1,8 @@
 //! The [`Store`] contract as tests that any backend must pass: round trips, tenancy, email
 //! uniqueness, updates, versions and conditional updates, idempotent answers, list order,
 //! limits, keyset paging and filters, API keys, organizations, webhooks (subscriptions, the
-//! outbox, claims and attempts, sealed secrets) and concurrent use.
+//! outbox, claims and attempts, fair claims and bounded backlogs, sealed secrets) and
+//! concurrent use.
 //!
 //! A backend runs them all by invoking [`store_suite!`] with a factory of fresh, empty
 //! stores, as `sqlite` and `postgres` do; what only one backend has (files, migrations, SQL) is tested in
@@ -101,6 +102,8 @@ macro_rules! store_suite {
             webhooks::failed_deliveries_in_a_row_disable_their_subscription,
             webhooks::the_next_due_time_is_the_earliest_unleased_one,
             webhooks::a_sweep_deletes_only_old_finished_deliveries,
+            webhooks::a_claim_takes_turns_within_each_share_in_flight,
+            webhooks::a_backlog_beyond_its_bound_fails_the_earliest_due,
             webhooks::secrets_are_sampled_listed_by_key_and_replaced_only_if_unchanged,
             webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
                 flavor = "multi_thread",

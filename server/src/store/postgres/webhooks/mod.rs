@@ -345,36 +345,40 @@ fn delivery_list_query(
     (sql, values)
 }
 
-/// Leases at most `limit` deliveries due and unleased at `now`, oldest due first, until
-/// `lease_until`; returns them in that order.
+/// Leases at most `limit` deliveries due and unleased at `now`, chosen in turn
+/// ([`fairness::due_in_turn`]), until `lease_until`; returns them in that order.
 ///
-/// One statement, safe with every replica's worker claiming at once: `FOR UPDATE SKIP
-/// LOCKED` passes over the deliveries another claim is leasing rather than waiting for it,
-/// and one whose lease another claim committed meanwhile is checked again on what that
-/// claim left, so it is not leased twice.
+/// The lease is one statement, safe with every replica's worker claiming at once: `FOR
+/// UPDATE SKIP LOCKED` passes over the deliveries another claim is leasing rather than
+/// waiting for it, and one whose lease another claim committed since the choice is checked
+/// again on what that claim left, so it is not leased twice.
 pub(super) async fn claim(
     client: &impl GenericClient,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
+    let chosen = fairness::due_in_turn(client, now, limit).await?;
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
     let doing = "claiming due deliveries";
     query(
         client,
         doing,
         "WITH due AS (SELECT d.id FROM webhook_deliveries d \
          JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+         WHERE d.id = ANY ($3) AND d.status = 'pending' AND d.next_attempt_at <= $1 \
          AND (d.leased_until IS NULL OR d.leased_until <= $1) AND s.disabled_at IS NULL \
-         ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED), \
+         FOR UPDATE OF d SKIP LOCKED), \
          claimed AS (UPDATE webhook_deliveries d SET leased_until = $2 FROM due \
          WHERE d.id = due.id \
-         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count, d.next_attempt_at) \
+         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
          c.attempt_count \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
-         JOIN webhook_events e ON e.id = c.event_id ORDER BY c.next_attempt_at, c.id",
-        &[&now, &lease_until, &i64::from(limit)],
+         JOIN webhook_events e ON e.id = c.event_id ORDER BY array_position($3, c.id)",
+        &[&now, &lease_until, &chosen],
     )
     .await?
     .iter()
@@ -583,6 +587,10 @@ fn in_range<From: Copy + std::fmt::Display, To: TryFrom<From>>(
 ) -> Result<To, StoreError> {
     To::try_from(value).map_err(|_| internal(&format!("{column} {value} is out of range")))
 }
+
+mod fairness;
+
+pub(super) use fairness::trim as backlog_trim;
 
 #[cfg(test)]
 mod tests;

@@ -204,3 +204,46 @@ async fn each_list_query_reads_an_index_in_order() {
         .await;
     }
 }
+
+/// Each scheduling statement reads the outbox on an index: the deliveries leased, and each
+/// subscription's pending deliveries by due time, never the whole table.
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
+#[tokio::test]
+async fn each_scheduling_statement_reads_an_index() {
+    let (database, _store, _) = open().await;
+    let planner = planner(&database).await;
+    let explain = async |sql: &str, parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)]| {
+        let rows = planner
+            .query(&format!("EXPLAIN {sql}"), parameters)
+            .await
+            .expect("plan");
+        rows.iter()
+            .map(|row| row.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let now = at(T0);
+    let candidates = explain(fairness::CANDIDATES, &[&now, &4_i64]).await;
+    assert!(
+        candidates.contains("webhook_deliveries_due_by_subscription")
+            && candidates.contains("Index Cond: ((subscription_id = s.id)"),
+        "{candidates}"
+    );
+    let leased = explain(fairness::LEASED, &[&now]).await;
+    assert!(
+        leased.contains("webhook_deliveries_leased")
+            && leased.contains("Index Cond: (leased_until > "),
+        "{leased}"
+    );
+    let trim = explain(fairness::TRIM, &[&now, &10_i64, &"message"]).await;
+    assert!(
+        trim.contains("Scan Backward using webhook_deliveries_due_by_subscription"),
+        "{trim}"
+    );
+    for plan in [candidates, leased, trim] {
+        assert!(!plan.contains("Seq Scan on webhook_deliveries"), "{plan}");
+    }
+}

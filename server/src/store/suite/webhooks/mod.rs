@@ -1,12 +1,15 @@
 //! The suite's tests of webhooks in the store, one module per side: [`subscriptions`], the
-//! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, and the sealed
-//! [`secrets`]; and the fixtures they share.
+//! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, the [`fairness`] of
+//! its claims and the bound on backlogs, and the sealed [`secrets`]; and the fixtures they
+//! share.
 
+mod fairness;
 mod outbox;
 mod secrets;
 mod subscriptions;
 mod worker;
 
+pub(crate) use fairness::*;
 pub(crate) use outbox::*;
 pub(crate) use secrets::*;
 pub(crate) use subscriptions::*;
@@ -21,12 +24,13 @@ use uuid::Uuid;
 
 use super::{T0, at, ensure_acme, lead};
 use crate::domain::{
-    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType, Keyset, Lead,
-    LeadChanges, LeadStatus, OrganizationId, Subscription, VersionCondition,
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType,
+    IN_FLIGHT_PER_ORGANIZATION, IN_FLIGHT_PER_SUBSCRIPTION, Keyset, Lead, LeadChanges, LeadStatus,
+    OrganizationId, Subscription, VersionCondition,
 };
 use crate::store::{
     DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, Store, StoreError,
-    StoredSecret,
+    StoredSecret, backlog_message,
 };
 
 /// A second, in microseconds.
