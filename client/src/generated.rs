@@ -2082,6 +2082,9 @@ answer within 10 seconds), `connection refused`, `could not connect`,
 host), `no valid HTTP answer`, `does not resolve to public addresses only`,
 `DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the
 target breaks the deployment's rules as they are now) and `not sent: server error`.
+A delivery that failed without an attempt says why: `not sent: the subscription was
+disabled after repeated failed deliveries`, or `not sent: more than 10000
+deliveries were pending for the subscription`.
 It never carries what the server's network said (addresses, certificate names,
 routes).
 */
@@ -6411,7 +6414,11 @@ top-level `webhooks`, so this document uses a callback).
 - **Not ordered.** Deliveries are independent, and a retry may overtake a later event, so
   their order is not guaranteed, not even between the `lead.updated` and
   `lead.status_changed` of the same change. Order by `data.updated_at` if you need to.
-- **Logged.** `GET /v1/webhook-deliveries` lists every delivery of the last 30 days with
+- **Fair.** At most 4 attempts of one subscription and 8 of one organization are in flight
+  at once, and deliveries are sent in turns across subscriptions and organizations, so a
+  slow or failing receiver delays only its own organization's deliveries. A subscription
+  keeps at most 10,000 pending deliveries; beyond that, the earliest due fail unsent.
+- **Logged.** `GET /v1/webhooks/deliveries` lists every delivery of the last 30 days with
   its status, last HTTP status, timing and attempt count.
 - **Safe.** A `target_url` must be `https`, on port 443 or 8443 (others only where a
   deployment allows them), and its host must resolve only to public addresses (no

@@ -6167,7 +6167,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "string"
       },
       "error_message": {
-        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
+        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nA delivery that failed without an attempt says why: `not sent: the subscription was\ndisabled after repeated failed deliveries`, or `not sent: more than 10000\ndeliveries were pending for the subscription`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
         "nullable": true,
         "type": "string"
       },
@@ -7536,7 +7536,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "string"
       },
       "error_message": {
-        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
+        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nA delivery that failed without an attempt says why: `not sent: the subscription was\ndisabled after repeated failed deliveries`, or `not sent: more than 10000\ndeliveries were pending for the subscription`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
         "type": [
           "string",
           "null"
@@ -9802,6 +9802,9 @@ answer within 10 seconds), `connection refused`, `could not connect`,
 host), `no valid HTTP answer`, `does not resolve to public addresses only`,
 `DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the
 target breaks the deployment's rules as they are now) and `not sent: server error`.
+A delivery that failed without an attempt says why: `not sent: the subscription was
+disabled after repeated failed deliveries`, or `not sent: more than 10000
+deliveries were pending for the subscription`.
 It never carries what the server's network said (addresses, certificate names,
 routes).
 */
