@@ -7,10 +7,13 @@
 //! 3. starts the server as a separate process (a free loopback port, rate limits out of
 //!    reach, its default log level, the log to a file) and runs the HTTP phases
 //!    ([`scenario`]) with the load generator ([`load`]);
-//! 4. with `--postgres URL`, starts the server again on that PostgreSQL database and runs the
+//! 4. starts another server, on a database of its own that may send webhooks to loopback, and
+//!    measures creates with 0, 1 and 25 subscriptions and how their deliveries drain to a
+//!    receiver in this process ([`webhooks`]);
+//! 5. with `--postgres URL`, starts the server again on that PostgreSQL database and runs the
 //!    backend phases there ([`scenario::postgres`]), so that both backends are measured in
 //!    the same run;
-//! 5. reads the SQLite server's peak RSS, computes the ratios ([`stats`], [`report`]) and
+//! 6. reads the SQLite server's peak RSS, computes the ratios ([`stats`], [`report`]) and
 //!    prints them; `--json PATH` writes them too. A phase with a failed request fails the run.
 //!
 //! The load generator and the raw inserts must not be slowed by a debug build: run from
@@ -24,6 +27,7 @@ mod requests;
 mod scenario;
 mod seed;
 mod stats;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -171,6 +175,27 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         .and_then(|status| vm_hwm_kib(&status));
     drop(server);
 
+    let hooks_database = work.path().join("webhooks.db");
+    let hooks_keys = webhooks::SUBSCRIPTIONS
+        .iter()
+        .map(|count| server::create_key(server_binary, &hooks_database, &format!("hooks{count}")))
+        .collect::<Result<Vec<_>>>()?;
+    let log = std::fs::File::create(work.path().join("server-webhooks.log"))?;
+    let hooks_server = Server::start(
+        server_binary,
+        &hooks_database,
+        "info",
+        Stdio::from(log),
+        &["--webhooks-allow-insecure-targets"],
+    )?;
+    let webhooks = runtime.block_on(webhooks::measure(
+        hooks_server.address(),
+        &hooks_database,
+        &hooks_keys,
+        load,
+    ))?;
+    drop(hooks_server);
+
     if let Some(url) = &options.postgres {
         let key = server::create_key(server_binary, url, "bench")?;
         let log = std::fs::File::create(work.path().join("server-postgres.log"))?;
@@ -195,6 +220,7 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         ratios: report::ratios(&phases, raw_one_per_commit, peak_rss_kib),
         phases,
         raw,
+        webhooks,
         peak_rss_kib,
     })
 }

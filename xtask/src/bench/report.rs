@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::raw::RawSummary;
 use super::scenario::{Phase, name};
+use super::webhooks::WebhooksRun;
 use super::stats::{Ratio, Target, cost_ratio, throughput_ratio};
 
 /// Everything one run measured.
@@ -24,6 +25,8 @@ pub struct Report {
     pub load_after: Option<[f64; 3]>,
     pub phases: Vec<Phase>,
     pub raw: Vec<RawSummary>,
+    /// Creates with 0, 1 and 25 subscriptions, and their deliveries.
+    pub webhooks: Vec<WebhooksRun>,
     /// The server process's peak resident set (`VmHWM`), in KiB.
     pub peak_rss_kib: Option<u64>,
     pub ratios: Vec<Ratio>,
@@ -236,6 +239,37 @@ pub fn table(report: &Report) -> String {
             format!("INSERT, {} row(s) per commit", raw.rows_per_commit),
             raw.rows_per_second
         );
+    }
+    if !report.webhooks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>12} {:>12} {:>12}",
+            "subscriptions",
+            "creates/s",
+            "p99 ms",
+            "deliveries",
+            "backlog",
+            "drain s",
+            "delivered/s",
+            "event bytes",
+            "delivery B"
+        );
+        for run in &report.webhooks {
+            let _ = writeln!(
+                out,
+                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>12.0} {:>12.0} {:>12}",
+                run.subscriptions,
+                run.create.summary.per_second,
+                run.create.summary.p99_ms,
+                run.deliveries,
+                run.backlog_at_end,
+                run.drain_seconds,
+                run.deliveries_per_second,
+                run.event_body_bytes,
+                run.delivery_row_bytes
+                    .map_or("-".to_owned(), |bytes| format!("{bytes:.0}")),
+            );
+        }
     }
     let _ = writeln!(out, "\n{:<44} {:>8} {:>8}", "ratio", "value", "target");
     for ratio in &report.ratios {

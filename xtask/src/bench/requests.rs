@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::Full;
 
 use super::db::Position;
@@ -72,6 +72,19 @@ impl Api {
             None => Bytes::new(),
         };
         Ok(request.body(Full::new(body))?)
+    }
+
+    /// Subscribes `target` to `lead.created` (the webhooks phase), outside any phase.
+    pub async fn subscribe(&self, target: &str) -> Result<()> {
+        let body = serde_json::json!({"event_type": "lead.created", "target_url": target});
+        let request = self.request(Method::POST, "/v1/webhooks", true, Some(body.to_string()))?;
+        let (status, answer) = load::fetch(self.address, request).await?;
+        ensure!(
+            status == StatusCode::CREATED,
+            "subscribing {target}: {status} {}",
+            String::from_utf8_lossy(&answer)
+        );
+        Ok(())
     }
 
     /// `GET /health`: no key, no database; the framework's ceiling.

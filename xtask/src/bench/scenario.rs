@@ -92,6 +92,12 @@ async fn phase(
     Ok((phase, measured.kept))
 }
 
+/// The create phase alone, named `name` (the webhooks phase's, with subscriptions).
+pub async fn create_only(api: &Api, load: Load, name: &str) -> Result<Phase> {
+    let create = phase(api, load, name, "POST /v1/leads".into(), api.create(), None);
+    Ok(create.await?.0)
+}
+
 /// The create phase, then the view phase over the leads it created.
 async fn create_then_view(
     api: &Api,

@@ -1,0 +1,211 @@
+//! The webhooks phase: creates a second with 0, 1 and 25 `lead.created` subscriptions to a
+//! receiver in this process that answers `200` at once, how fast their deliveries drain, and
+//! what the outbox stores for them.
+//!
+//! Each count runs as an organization of its own on a server of its own database
+//! (`--webhooks-allow-insecure-targets`, so that a loopback `http` receiver may be
+//! subscribed), apart from the standard phases, whose figures a busy delivery worker would
+//! change. For each: the create phase's figures; the deliveries that create made (one per
+//! lead and subscription); how many had arrived when the load stopped (the rest is the
+//! backlog); how long the rest took to arrive; and deliveries a second over the whole time.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use super::db;
+use super::requests::Api;
+use super::scenario::{self, Load, Phase};
+
+/// The subscription counts measured.
+pub const SUBSCRIPTIONS: [u32; 3] = [0, 1, 25];
+
+/// How long the deliveries may take to arrive after the load stops before the run fails.
+const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+/// One subscription count's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct WebhooksRun {
+    pub subscriptions: u32,
+    /// The create phase, while the deliveries go out.
+    pub create: Phase,
+    /// Deliveries the creates made: leads created times subscriptions.
+    pub deliveries: u64,
+    /// Deliveries not yet received when the load stopped.
+    pub backlog_at_end: u64,
+    /// From the end of the load until the last delivery arrived.
+    pub drain_seconds: f64,
+    /// Deliveries received a second, from the start of the load to the last arrival.
+    pub deliveries_per_second: f64,
+    /// What the outbox holds afterwards: events, their bodies' mean size, and delivery rows
+    /// with the bytes of the deliveries table's pages per row (SQLite's `dbstat`).
+    pub events: u64,
+    pub event_body_bytes: f64,
+    pub delivery_rows: u64,
+    pub delivery_row_bytes: Option<f64>,
+}
+
+/// Runs every subscription count against `server`, whose database is `database`; `keys` are
+/// the keys of one organization per count, in [`SUBSCRIPTIONS`] order.
+pub async fn measure(
+    server: SocketAddr,
+    database: &Path,
+    keys: &[String],
+    load: Load,
+) -> Result<Vec<WebhooksRun>> {
+    let receiver = Receiver::start().await?;
+    let mut runs = Vec::new();
+    for (count, key) in SUBSCRIPTIONS.into_iter().zip(keys) {
+        let api = Api::new(server, key)?;
+        for n in 0..count {
+            let target = format!("http://{}/hook/{count}/{n}", receiver.address);
+            api.subscribe(&target).await?;
+        }
+        receiver.received.store(0, Ordering::SeqCst);
+        let started = Instant::now();
+        let name = format!("create, {count} subscription(s)");
+        let create = scenario::create_only(&api, load, &name).await?;
+        let created = create.summary.requests - create.summary.failures.values().sum::<u64>();
+        let deliveries = created * u64::from(count);
+        let at_end = receiver.received.load(Ordering::SeqCst);
+        let stopped = Instant::now();
+        while receiver.received.load(Ordering::SeqCst) < deliveries {
+            ensure!(
+                stopped.elapsed() < DRAIN_LIMIT,
+                "{count} subscription(s): {} of {deliveries} deliveries arrived within {} s of \
+                 the load's end",
+                receiver.received.load(Ordering::SeqCst),
+                DRAIN_LIMIT.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let drain = if deliveries > at_end {
+            stopped.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        let total = started.elapsed().as_secs_f64();
+        let outbox = Outbox::read(database)?;
+        println!(
+            "bench: {count:>2} subscription(s): {:.0} creates/s, {deliveries} deliveries, \
+             {} pending when the load stopped, drained {:.1} s later",
+            create.summary.per_second,
+            deliveries.saturating_sub(at_end),
+            drain.as_secs_f64()
+        );
+        runs.push(WebhooksRun {
+            subscriptions: count,
+            create,
+            deliveries,
+            backlog_at_end: deliveries.saturating_sub(at_end),
+            drain_seconds: drain.as_secs_f64(),
+            deliveries_per_second: if deliveries == 0 {
+                0.0
+            } else {
+                deliveries as f64 / total
+            },
+            events: outbox.events,
+            event_body_bytes: outbox.event_body_bytes,
+            delivery_rows: outbox.delivery_rows,
+            delivery_row_bytes: outbox.delivery_row_bytes,
+        });
+    }
+    Ok(runs)
+}
+
+/// The outbox's size, read beside the server.
+struct Outbox {
+    events: u64,
+    event_body_bytes: f64,
+    delivery_rows: u64,
+    delivery_row_bytes: Option<f64>,
+}
+
+impl Outbox {
+    fn read(database: &Path) -> Result<Outbox> {
+        let connection = db::open(database)?;
+        let (events, body_bytes): (i64, f64) = connection.query_row(
+            "SELECT count(*), coalesce(avg(length(body)), 0) FROM webhook_events",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let delivery_rows: i64 =
+            connection.query_row("SELECT count(*) FROM webhook_deliveries", [], |row| {
+                row.get(0)
+            })?;
+        let (events, delivery_rows) = (events.unsigned_abs(), delivery_rows.unsigned_abs());
+        // `dbstat` is compiled into the bundled SQLite; should it not be, the figure is left
+        // out rather than guessed.
+        let pages: Option<f64> = connection
+            .query_row(
+                "SELECT sum(pgsize) FROM dbstat WHERE name = 'webhook_deliveries'",
+                [],
+                |row| row.get(0),
+            )
+            .ok();
+        Ok(Outbox {
+            events,
+            event_body_bytes: body_bytes,
+            delivery_rows,
+            delivery_row_bytes: pages
+                .filter(|_| delivery_rows > 0)
+                .map(|bytes| bytes / delivery_rows as f64),
+        })
+    }
+}
+
+/// A webhook receiver on a loopback port: answers every request `200` with no body at once,
+/// and counts them.
+struct Receiver {
+    address: SocketAddr,
+    received: Arc<AtomicU64>,
+}
+
+impl Receiver {
+    async fn start() -> Result<Receiver> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the webhook receiver")?;
+        let address = listener.local_addr()?;
+        let received = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&received);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let counter = Arc::clone(&counter);
+                        async move {
+                            // Read the whole body, as a receiver that checks signatures does.
+                            let _ = request.into_body().collect().await;
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            Ok::<_, Infallible>(
+                                Response::builder()
+                                    .status(StatusCode::OK)
+                                    .body(Full::new(Bytes::new()))
+                                    .unwrap_or_default(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Receiver { address, received })
+    }
+}
