@@ -12,7 +12,7 @@ use super::versions::{ServedVersion, Served, openapi_schema, serve};
 pub const API_TITLE: &str = "Aura Leads API";
 /// Every version the server serves, oldest first, the working spec's last: the
 /// support policy's releases older than the working spec, and the working spec.
-pub const SERVED_VERSIONS: [ServedVersion; 2usize] = [
+pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     ServedVersion {
         version: "4.0.0",
         deprecated: Some("2026-12-07"),
@@ -5247,6 +5247,2765 @@ pub const SERVED_VERSIONS: [ServedVersion; 2usize] = [
     "type": "object"
   }
 }"##,
+        document: include_str!("../../../openapi/released/5.0.0.yaml"),
+    },
+    ServedVersion {
+        version: "5.1.0",
+        deprecated: None,
+        sunset: None,
+        openapi_schemas: r##"{
+  "DisqualificationData": {
+    "additionalProperties": true,
+    "description": "Why the lead was disqualified by a booking link's qualification rules. Open to extra\nkeys that later versions may add.\n",
+    "properties": {
+      "booking_link_id": {
+        "description": "The booking link whose rules disqualified the lead.",
+        "type": "string"
+      },
+      "evaluated_at": {
+        "description": "When the rules were evaluated.",
+        "format": "date-time",
+        "type": "string"
+      },
+      "triggering_field": {
+        "$ref": "#/components/schemas/TriggeringField"
+      }
+    },
+    "type": "object",
+    "x-raw-json": true
+  },
+  "ErrorCode": {
+    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),\n`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),\n`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),\n`IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
+    "enum": [
+      "VALIDATION_ERROR",
+      "UNAUTHORIZED",
+      "NOT_FOUND",
+      "WEBHOOK_NOT_FOUND",
+      "CONFLICT",
+      "IDEMPOTENCY_KEY_IN_USE",
+      "PRECONDITION_FAILED",
+      "PAYLOAD_TOO_LARGE",
+      "IDEMPOTENCY_KEY_REUSED",
+      "RATE_LIMITED",
+      "INTERNAL_ERROR",
+      "SERVICE_UNAVAILABLE",
+      "WEBHOOK_LIMIT_REACHED"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "ErrorResponse": {
+    "additionalProperties": false,
+    "description": "The envelope of every error answer.",
+    "properties": {
+      "code": {
+        "$ref": "#/components/schemas/ErrorCode"
+      },
+      "details": {
+        "description": "For validation errors, one entry per offending field.",
+        "items": {
+          "$ref": "#/components/schemas/FieldError"
+        },
+        "type": "array"
+      },
+      "error": {
+        "description": "What went wrong, for a human.",
+        "type": "string"
+      },
+      "requestId": {
+        "description": "The request's id, equal to the `x-request-id` response header. Opaque: Aura's\ndocumentation shows ids like `req_abc123`, this implementation uses UUIDs.\n",
+        "type": "string"
+      },
+      "success": {
+        "description": "Always `false`.",
+        "enum": [
+          false
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "success",
+      "error",
+      "code",
+      "requestId"
+    ],
+    "type": "object"
+  },
+  "FieldError": {
+    "additionalProperties": false,
+    "description": "One offending field of a request.",
+    "properties": {
+      "field": {
+        "description": "The field's name, or its path for nested fields (`metadata.latitude`).",
+        "type": "string"
+      },
+      "message": {
+        "description": "What is wrong with it.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "field",
+      "message"
+    ],
+    "type": "object"
+  },
+  "Health": {
+    "additionalProperties": false,
+    "properties": {
+      "status": {
+        "description": "Always `ok` when the service answers `200`.",
+        "enum": [
+          "ok"
+        ],
+        "type": "string"
+      }
+    },
+    "required": [
+      "status"
+    ],
+    "type": "object"
+  },
+  "HealthResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/Health"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "Lead": {
+    "additionalProperties": false,
+    "description": "A lead, a person who may become a customer of your organization.",
+    "properties": {
+      "assigned_to_id": {
+        "description": "The user (a Clerk user id) the lead is assigned to, if any.",
+        "nullable": true,
+        "pattern": "^user_[A-Za-z0-9]+$",
+        "type": "string"
+      },
+      "company": {
+        "description": "Company name.",
+        "nullable": true,
+        "type": "string"
+      },
+      "created_at": {
+        "description": "When the lead was created (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "disqualification_data": {
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/DisqualificationData"
+          }
+        ],
+        "description": "Why the lead was disqualified, if it was.",
+        "nullable": true
+      },
+      "email": {
+        "description": "Email address, unique among the leads of the organization (case-insensitively).",
+        "format": "email",
+        "type": "string"
+      },
+      "full_name": {
+        "description": "Full name of the lead.",
+        "nullable": true,
+        "type": "string"
+      },
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "last_payment_at": {
+        "description": "When the lead last paid, if ever.",
+        "format": "date-time",
+        "nullable": true,
+        "type": "string"
+      },
+      "metadata": {
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/LeadMetadata"
+          }
+        ],
+        "description": "The attribution metadata given at creation, unknown keys included.",
+        "nullable": true
+      },
+      "notes": {
+        "description": "Notes about the lead, oldest first as they were given.",
+        "items": {
+          "$ref": "#/components/schemas/LeadNote"
+        },
+        "nullable": true,
+        "type": "array"
+      },
+      "payment_count": {
+        "description": "How many payments the lead made.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "payment_status": {
+        "description": "Status of the lead's latest payment, if any.",
+        "nullable": true,
+        "type": "string"
+      },
+      "phone": {
+        "description": "Phone number in E.164 format.",
+        "nullable": true,
+        "pattern": "^\\+[1-9]\\d{1,14}$",
+        "type": "string"
+      },
+      "source": {
+        "$ref": "#/components/schemas/LeadSource"
+      },
+      "status": {
+        "$ref": "#/components/schemas/LeadStatus"
+      },
+      "timezone": {
+        "description": "The lead's timezone, an IANA zone name.",
+        "format": "iana-time-zone",
+        "nullable": true,
+        "type": "string"
+      },
+      "total_paid_cents": {
+        "description": "Sum of the lead's payments, in cents.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "updated_at": {
+        "description": "When the lead last changed (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      }
+    },
+    "required": [
+      "assigned_to_id",
+      "company",
+      "created_at",
+      "disqualification_data",
+      "email",
+      "full_name",
+      "id",
+      "last_payment_at",
+      "metadata",
+      "notes",
+      "payment_count",
+      "payment_status",
+      "phone",
+      "source",
+      "status",
+      "timezone",
+      "total_paid_cents",
+      "updated_at"
+    ],
+    "type": "object"
+  },
+  "LeadCreate": {
+    "additionalProperties": false,
+    "description": "A new lead. Only `email` is required; fields this schema does not list are rejected.",
+    "properties": {
+      "company": {
+        "description": "Company name.",
+        "maxLength": 200,
+        "nullable": true,
+        "type": "string"
+      },
+      "email": {
+        "description": "Email address (required); must be unused among your organization's leads.",
+        "format": "email",
+        "maxLength": 254,
+        "type": "string"
+      },
+      "full_name": {
+        "description": "Full name of the lead.",
+        "maxLength": 200,
+        "nullable": true,
+        "type": "string"
+      },
+      "metadata": {
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/LeadMetadata"
+          }
+        ],
+        "description": "Lead attribution metadata. See `LeadMetadata` for the documented camelCase keys\n(utmSource, fbclid, etc.). Unknown keys are accepted for forward compatibility but\nonly the documented fields are part of the stable contract. Pass null or omit to skip.\nAt most 100 top-level keys and 16 KiB (16384 bytes) as compact JSON.\n",
+        "nullable": true
+      },
+      "phone": {
+        "description": "Phone number in E.164 format (validated): + followed by country code and digits, no\nspaces or hyphens.\n",
+        "nullable": true,
+        "pattern": "^\\+[1-9]\\d{1,14}$",
+        "type": "string"
+      },
+      "timezone": {
+        "description": "The lead's timezone, an IANA zone name such as `America/New_York`.",
+        "format": "iana-time-zone",
+        "maxLength": 64,
+        "nullable": true,
+        "type": "string"
+      }
+    },
+    "required": [
+      "email"
+    ],
+    "type": "object"
+  },
+  "LeadCreateHeader": {
+    "properties": {
+      "Idempotency-Key": {
+        "description": "Makes the create safe to retry. The first request with a key keeps its answer (the\n`201` and its body) in the same transaction as the lead. A repeat with the same key\nand the same body within 24 hours gets that answer again, byte for byte, with\n`Idempotent-Replayed: true`, and creates nothing. The same key with a different body\nis answered `422 IDEMPOTENCY_KEY_REUSED`; the same key while its first request is\nstill being answered, `409 IDEMPOTENCY_KEY_IN_USE` (retry shortly). Errors are not\nkept, so a corrected retry goes through. Keys belong to your organization; use a new\nrandom one (a UUID, say) for every lead you mean to create. A replay counts against\nthe rate limit like any request.\n",
+        "maxLength": 255,
+        "minLength": 1,
+        "pattern": "^[ -~]+$",
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadCreatedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.created`: a lead was created; `data` is the new lead.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the change happened (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "event": {
+        "enum": [
+          "lead.created"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadListQuery": {
+    "properties": {
+      "assigned_to_id": {
+        "description": "Only leads assigned to this user (a Clerk user id).",
+        "maxLength": 64,
+        "pattern": "^user_[A-Za-z0-9]+$",
+        "type": "string"
+      },
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      },
+      "source": {
+        "description": "Only leads whose `source.utm_source` equals this value exactly.",
+        "maxLength": 255,
+        "type": "string"
+      },
+      "status": {
+        "$ref": "#/components/schemas/LeadStatus"
+      }
+    },
+    "type": "object"
+  },
+  "LeadListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's leads, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/Lead"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
+    ],
+    "type": "object"
+  },
+  "LeadMetadata": {
+    "additionalProperties": true,
+    "description": "Lead attribution metadata, in camelCase. Every key is optional. Unknown keys are\naccepted, stored and returned as given, for forward compatibility; only the documented\nkeys are part of the stable contract, and only they are type-checked.\n\nAt most 100 top-level keys, and at most 16 KiB (16384 bytes) written as compact JSON.\nLeads stored before these limits (API 2.0.0) are returned as they were stored.\n",
+    "maxProperties": 100,
+    "properties": {
+      "city": {
+        "type": "string"
+      },
+      "country": {
+        "type": "string"
+      },
+      "countryCode": {
+        "description": "ISO 3166-1 alpha-2 country code, e.g. `US`.",
+        "type": "string"
+      },
+      "dataConsentAcceptedAt": {
+        "description": "When the lead accepted data processing (RFC 3339).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "dclid": {
+        "type": "string"
+      },
+      "epik": {
+        "type": "string"
+      },
+      "fbclid": {
+        "type": "string"
+      },
+      "gadSource": {
+        "type": "string"
+      },
+      "gbraid": {
+        "type": "string"
+      },
+      "gclid": {
+        "type": "string"
+      },
+      "gclsrc": {
+        "type": "string"
+      },
+      "hyclid": {
+        "type": "string"
+      },
+      "ipAddress": {
+        "type": "string"
+      },
+      "language": {
+        "description": "BCP 47 language tag, e.g. `en-US`.",
+        "type": "string"
+      },
+      "latitude": {
+        "format": "double",
+        "maximum": 90,
+        "minimum": -90,
+        "type": "number"
+      },
+      "liFatId": {
+        "type": "string"
+      },
+      "longitude": {
+        "format": "double",
+        "maximum": 180,
+        "minimum": -180,
+        "type": "number"
+      },
+      "msclkid": {
+        "type": "string"
+      },
+      "partner": {
+        "type": "string"
+      },
+      "rdtCid": {
+        "type": "string"
+      },
+      "ref": {
+        "type": "string"
+      },
+      "referrer": {
+        "description": "The page the lead came from; becomes `source.referrer`.",
+        "type": "string"
+      },
+      "region": {
+        "type": "string"
+      },
+      "scCid": {
+        "type": "string"
+      },
+      "screenHeight": {
+        "description": "Screen height in pixels.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "screenWidth": {
+        "description": "Screen width in pixels.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "setterCode": {
+        "type": "string"
+      },
+      "ttclid": {
+        "type": "string"
+      },
+      "twclid": {
+        "type": "string"
+      },
+      "userAgent": {
+        "type": "string"
+      },
+      "utmCampaign": {
+        "description": "Becomes `source.utm_campaign`.",
+        "type": "string"
+      },
+      "utmContent": {
+        "description": "Becomes `source.utm_content`.",
+        "type": "string"
+      },
+      "utmId": {
+        "type": "string"
+      },
+      "utmMedium": {
+        "description": "Becomes `source.utm_medium`.",
+        "type": "string"
+      },
+      "utmSource": {
+        "description": "Becomes `source.utm_source`.",
+        "type": "string"
+      },
+      "utmTerm": {
+        "description": "Becomes `source.utm_term`.",
+        "type": "string"
+      },
+      "wbraid": {
+        "type": "string"
+      },
+      "yclid": {
+        "type": "string"
+      }
+    },
+    "type": "object",
+    "x-raw-json": true
+  },
+  "LeadNote": {
+    "additionalProperties": true,
+    "description": "A note about a lead. Open to extra keys, which are kept and returned.",
+    "properties": {
+      "content": {
+        "description": "The note's text.",
+        "maxLength": 10000,
+        "minLength": 1,
+        "type": "string"
+      },
+      "created_at": {
+        "description": "When the note was written (RFC 3339).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "user_id": {
+        "description": "Who wrote the note (a Clerk user id), if known.",
+        "nullable": true,
+        "type": "string"
+      }
+    },
+    "required": [
+      "content",
+      "created_at"
+    ],
+    "type": "object",
+    "x-raw-json": true
+  },
+  "LeadResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "LeadSource": {
+    "additionalProperties": false,
+    "description": "Where the lead came from, derived from its metadata when it was created.",
+    "properties": {
+      "referrer": {
+        "description": "From `metadata.referrer`.",
+        "nullable": true,
+        "type": "string"
+      },
+      "utm_campaign": {
+        "description": "From `metadata.utmCampaign`.",
+        "nullable": true,
+        "type": "string"
+      },
+      "utm_content": {
+        "description": "From `metadata.utmContent`.",
+        "nullable": true,
+        "type": "string"
+      },
+      "utm_medium": {
+        "description": "From `metadata.utmMedium`.",
+        "nullable": true,
+        "type": "string"
+      },
+      "utm_source": {
+        "description": "From `metadata.utmSource`; the list's `source` filter matches it.",
+        "nullable": true,
+        "type": "string"
+      },
+      "utm_term": {
+        "description": "From `metadata.utmTerm`.",
+        "nullable": true,
+        "type": "string"
+      }
+    },
+    "required": [
+      "referrer",
+      "utm_campaign",
+      "utm_content",
+      "utm_medium",
+      "utm_source",
+      "utm_term"
+    ],
+    "type": "object"
+  },
+  "LeadStatus": {
+    "description": "Where the lead is in the funnel. New leads are `new`; the usual progression is\n`new` → `contacted` → `qualified`, ending in `closed`, or in `disqualified` or `lost`.\n",
+    "enum": [
+      "new",
+      "contacted",
+      "qualified",
+      "disqualified",
+      "closed",
+      "lost"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "LeadStatusChangedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.status_changed`: a lead's `status` changed (sent as well as `lead.updated`); `data`\nis the lead after the change.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the change happened (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "event": {
+        "enum": [
+          "lead.status_changed"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadUpdate": {
+    "additionalProperties": false,
+    "description": "The fields to change. A field that is omitted or `null` is left as it is; `notes`\nreplaces the whole array. Fields this schema does not list, `metadata` among them, are\nrejected.\n",
+    "properties": {
+      "assigned_to_id": {
+        "description": "Assign the lead to this user (a Clerk user id).",
+        "maxLength": 64,
+        "nullable": true,
+        "pattern": "^user_[A-Za-z0-9]+$",
+        "type": "string"
+      },
+      "company": {
+        "maxLength": 200,
+        "nullable": true,
+        "type": "string"
+      },
+      "email": {
+        "description": "Must be unused among your organization's other leads.",
+        "format": "email",
+        "maxLength": 254,
+        "nullable": true,
+        "type": "string"
+      },
+      "full_name": {
+        "maxLength": 200,
+        "nullable": true,
+        "type": "string"
+      },
+      "notes": {
+        "description": "Replaces all of the lead's notes. At most 100 notes, each at most 16 KiB (16384 bytes)\nas compact JSON and all together at most 64 KiB (65536 bytes).\n",
+        "items": {
+          "$ref": "#/components/schemas/LeadNote"
+        },
+        "maxItems": 100,
+        "nullable": true,
+        "type": "array"
+      },
+      "phone": {
+        "description": "Phone number in E.164 format.",
+        "nullable": true,
+        "pattern": "^\\+[1-9]\\d{1,14}$",
+        "type": "string"
+      },
+      "status": {
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/LeadStatus"
+          }
+        ],
+        "nullable": true
+      },
+      "timezone": {
+        "description": "An IANA zone name such as `Europe/Paris`.",
+        "format": "iana-time-zone",
+        "maxLength": 64,
+        "nullable": true,
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadUpdateHeader": {
+    "properties": {
+      "If-Match": {
+        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`), and anything that\nis not an entity tag this API issued, never match.\n",
+        "maxLength": 1024,
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadUpdatePath": {
+    "properties": {
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "LeadUpdatedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.updated`: a lead's fields changed (any change by `PATCH /v1/leads/{id}`, a status\nchange included); `data` is the lead after the change.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the change happened (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "event": {
+        "enum": [
+          "lead.updated"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadViewHeader": {
+    "properties": {
+      "If-None-Match": {
+        "description": "The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's\ncurrent one, the answer is `304 Not Modified` with no body. Tags are compared weakly\n(`W/\"3\"` names `\"3\"`); anything that is not an entity tag matches nothing.\n",
+        "maxLength": 1024,
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadViewPath": {
+    "properties": {
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "Pagination": {
+    "additionalProperties": false,
+    "properties": {
+      "has_more": {
+        "description": "Whether another page follows.",
+        "type": "boolean"
+      },
+      "next_cursor": {
+        "description": "Pass as `cursor` to get the next page; `null` on the last page.",
+        "nullable": true,
+        "type": "string"
+      }
+    },
+    "required": [
+      "has_more",
+      "next_cursor"
+    ],
+    "type": "object"
+  },
+  "TriggeringField": {
+    "additionalProperties": false,
+    "description": "The form field whose answer disqualified the lead.",
+    "properties": {
+      "key": {
+        "type": "string"
+      },
+      "label": {
+        "type": "string"
+      },
+      "value": {
+        "description": "The answer given, of any JSON type.",
+        "nullable": true
+      }
+    },
+    "required": [
+      "key",
+      "label",
+      "value"
+    ],
+    "type": "object"
+  },
+  "WebhookDeletePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookDelivery": {
+    "additionalProperties": false,
+    "description": "One event sent, or being sent, to one subscription.",
+    "properties": {
+      "attempt_count": {
+        "description": "How many attempts were made so far (at most 4).",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "created_at": {
+        "description": "When the event happened, and the delivery was queued.",
+        "format": "date-time",
+        "type": "string"
+      },
+      "error_message": {
+        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
+        "nullable": true,
+        "type": "string"
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "id": {
+        "description": "The delivery's id, sent as `webhook-id`.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "next_attempt_at": {
+        "description": "When the next attempt is due, while the delivery is `pending`.",
+        "format": "date-time",
+        "nullable": true,
+        "type": "string"
+      },
+      "payload_size_bytes": {
+        "description": "The size of the body sent, in bytes.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "response_time_ms": {
+        "description": "How long the latest attempt took, in milliseconds.",
+        "format": "int64",
+        "minimum": 0,
+        "nullable": true,
+        "type": "integer"
+      },
+      "status": {
+        "$ref": "#/components/schemas/WebhookDeliveryStatus"
+      },
+      "status_code": {
+        "description": "The HTTP status the receiver answered the latest attempt with, if it answered.",
+        "format": "int32",
+        "nullable": true,
+        "type": "integer"
+      },
+      "subscription_id": {
+        "description": "The subscription it was sent to.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "attempt_count",
+      "created_at",
+      "error_message",
+      "event_type",
+      "id",
+      "next_attempt_at",
+      "payload_size_bytes",
+      "response_time_ms",
+      "status",
+      "status_code",
+      "subscription_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryListQuery": {
+    "properties": {
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      },
+      "subscription_id": {
+        "description": "Only the deliveries of this subscription.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "WebhookDeliveryListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's deliveries, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/WebhookDelivery"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryStatus": {
+    "description": "`pending` while the delivery is being tried, `success` once the receiver answered\n`2xx`, `failed` once every attempt failed.\n",
+    "enum": [
+      "pending",
+      "success",
+      "failed"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "WebhookEnablePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookEvent": {
+    "description": "The body of every webhook delivery: one of the lead events, told apart by `event`.\n",
+    "discriminator": {
+      "mapping": {
+        "lead.created": "#/components/schemas/LeadCreatedEvent",
+        "lead.status_changed": "#/components/schemas/LeadStatusChangedEvent",
+        "lead.updated": "#/components/schemas/LeadUpdatedEvent"
+      },
+      "propertyName": "event"
+    },
+    "oneOf": [
+      {
+        "$ref": "#/components/schemas/LeadCreatedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/LeadUpdatedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/LeadStatusChangedEvent"
+      }
+    ]
+  },
+  "WebhookEventType": {
+    "description": "A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields\nchanged, its status included), `lead.status_changed` (a lead's status changed).\n",
+    "enum": [
+      "lead.created",
+      "lead.updated",
+      "lead.status_changed"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "WebhookListQuery": {
+    "properties": {
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      }
+    },
+    "type": "object"
+  },
+  "WebhookSecretRotatePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotated": {
+    "additionalProperties": false,
+    "description": "A subscription's new signing secret, shown this once.",
+    "properties": {
+      "previous_secret_expires_at": {
+        "description": "Until when the secret this one replaced still signs deliveries, beside the new\none (RFC 3339, UTC).\n",
+        "format": "date-time",
+        "type": "string"
+      },
+      "secret": {
+        "description": "The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is\nnever shown again.\n",
+        "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+        "type": "string"
+      },
+      "subscription": {
+        "$ref": "#/components/schemas/WebhookSubscription"
+      }
+    },
+    "required": [
+      "previous_secret_expires_at",
+      "secret",
+      "subscription"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotatedResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSecretRotated"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscription": {
+    "additionalProperties": false,
+    "description": "A subscription of an HTTPS endpoint to one lead event.",
+    "properties": {
+      "created_at": {
+        "description": "When the subscription was made (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "disabled_at": {
+        "description": "When the subscription was disabled after 10 consecutive failed deliveries; `null`\nwhile it is active. A disabled subscription is sent nothing until it is enabled\nagain (`POST /v1/webhooks/{id}/enable`).\n",
+        "format": "date-time",
+        "nullable": true,
+        "type": "string"
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "target_url": {
+        "description": "Where the events are sent.",
+        "format": "uri",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "disabled_at",
+      "event_type",
+      "id",
+      "target_url"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionCreate": {
+    "additionalProperties": false,
+    "description": "A new subscription. Fields this schema does not list are rejected.",
+    "properties": {
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "target_url": {
+        "description": "An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,\nwhose host resolves only to public addresses (see `POST /v1/webhooks`).\n",
+        "format": "uri",
+        "maxLength": 2048,
+        "type": "string"
+      }
+    },
+    "required": [
+      "event_type",
+      "target_url"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionCreated": {
+    "additionalProperties": false,
+    "description": "A subscription just made, with its signing secret, shown this once.",
+    "properties": {
+      "created_at": {
+        "description": "When the subscription was made (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "disabled_at": {
+        "description": "Always `null` for a new subscription.",
+        "format": "date-time",
+        "nullable": true,
+        "type": "string"
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "secret": {
+        "description": "The signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is never\nshown again.\n",
+        "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+        "type": "string"
+      },
+      "target_url": {
+        "description": "Where the events are sent.",
+        "format": "uri",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "disabled_at",
+      "event_type",
+      "id",
+      "secret",
+      "target_url"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionCreatedResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSubscriptionCreated"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's subscriptions, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/WebhookSubscription"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSubscription"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookViewPath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  }
+}"##,
+        json_schemas: r##"{
+  "DisqualificationData": {
+    "additionalProperties": true,
+    "description": "Why the lead was disqualified by a booking link's qualification rules. Open to extra\nkeys that later versions may add.\n",
+    "properties": {
+      "booking_link_id": {
+        "description": "The booking link whose rules disqualified the lead.",
+        "type": "string"
+      },
+      "evaluated_at": {
+        "description": "When the rules were evaluated.",
+        "format": "date-time",
+        "type": "string"
+      },
+      "triggering_field": {
+        "$ref": "#/components/schemas/TriggeringField"
+      }
+    },
+    "type": "object",
+    "x-raw-json": true
+  },
+  "ErrorCode": {
+    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),\n`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),\n`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),\n`IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
+    "enum": [
+      "VALIDATION_ERROR",
+      "UNAUTHORIZED",
+      "NOT_FOUND",
+      "WEBHOOK_NOT_FOUND",
+      "CONFLICT",
+      "IDEMPOTENCY_KEY_IN_USE",
+      "PRECONDITION_FAILED",
+      "PAYLOAD_TOO_LARGE",
+      "IDEMPOTENCY_KEY_REUSED",
+      "RATE_LIMITED",
+      "INTERNAL_ERROR",
+      "SERVICE_UNAVAILABLE",
+      "WEBHOOK_LIMIT_REACHED"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "ErrorResponse": {
+    "additionalProperties": false,
+    "description": "The envelope of every error answer.",
+    "properties": {
+      "code": {
+        "$ref": "#/components/schemas/ErrorCode"
+      },
+      "details": {
+        "description": "For validation errors, one entry per offending field.",
+        "items": {
+          "$ref": "#/components/schemas/FieldError"
+        },
+        "type": "array"
+      },
+      "error": {
+        "description": "What went wrong, for a human.",
+        "type": "string"
+      },
+      "requestId": {
+        "description": "The request's id, equal to the `x-request-id` response header. Opaque: Aura's\ndocumentation shows ids like `req_abc123`, this implementation uses UUIDs.\n",
+        "type": "string"
+      },
+      "success": {
+        "description": "Always `false`.",
+        "enum": [
+          false
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "success",
+      "error",
+      "code",
+      "requestId"
+    ],
+    "type": "object"
+  },
+  "FieldError": {
+    "additionalProperties": false,
+    "description": "One offending field of a request.",
+    "properties": {
+      "field": {
+        "description": "The field's name, or its path for nested fields (`metadata.latitude`).",
+        "type": "string"
+      },
+      "message": {
+        "description": "What is wrong with it.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "field",
+      "message"
+    ],
+    "type": "object"
+  },
+  "Health": {
+    "additionalProperties": false,
+    "properties": {
+      "status": {
+        "description": "Always `ok` when the service answers `200`.",
+        "enum": [
+          "ok"
+        ],
+        "type": "string"
+      }
+    },
+    "required": [
+      "status"
+    ],
+    "type": "object"
+  },
+  "HealthResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/Health"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "Lead": {
+    "additionalProperties": false,
+    "description": "A lead, a person who may become a customer of your organization.",
+    "properties": {
+      "assigned_to_id": {
+        "description": "The user (a Clerk user id) the lead is assigned to, if any.",
+        "pattern": "^user_[A-Za-z0-9]+$",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "company": {
+        "description": "Company name.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "created_at": {
+        "description": "When the lead was created (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "disqualification_data": {
+        "anyOf": [
+          {
+            "allOf": [
+              {
+                "$ref": "#/components/schemas/DisqualificationData"
+              }
+            ],
+            "description": "Why the lead was disqualified, if it was."
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "email": {
+        "description": "Email address, unique among the leads of the organization (case-insensitively).",
+        "format": "email",
+        "type": "string"
+      },
+      "full_name": {
+        "description": "Full name of the lead.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "last_payment_at": {
+        "description": "When the lead last paid, if ever.",
+        "format": "date-time",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "metadata": {
+        "anyOf": [
+          {
+            "allOf": [
+              {
+                "$ref": "#/components/schemas/LeadMetadata"
+              }
+            ],
+            "description": "The attribution metadata given at creation, unknown keys included."
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "notes": {
+        "description": "Notes about the lead, oldest first as they were given.",
+        "items": {
+          "$ref": "#/components/schemas/LeadNote"
+        },
+        "type": [
+          "array",
+          "null"
+        ]
+      },
+      "payment_count": {
+        "description": "How many payments the lead made.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "payment_status": {
+        "description": "Status of the lead's latest payment, if any.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "phone": {
+        "description": "Phone number in E.164 format.",
+        "pattern": "^\\+[1-9]\\d{1,14}$",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "source": {
+        "$ref": "#/components/schemas/LeadSource"
+      },
+      "status": {
+        "$ref": "#/components/schemas/LeadStatus"
+      },
+      "timezone": {
+        "description": "The lead's timezone, an IANA zone name.",
+        "format": "iana-time-zone",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "total_paid_cents": {
+        "description": "Sum of the lead's payments, in cents.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "updated_at": {
+        "description": "When the lead last changed (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      }
+    },
+    "required": [
+      "assigned_to_id",
+      "company",
+      "created_at",
+      "disqualification_data",
+      "email",
+      "full_name",
+      "id",
+      "last_payment_at",
+      "metadata",
+      "notes",
+      "payment_count",
+      "payment_status",
+      "phone",
+      "source",
+      "status",
+      "timezone",
+      "total_paid_cents",
+      "updated_at"
+    ],
+    "type": "object"
+  },
+  "LeadCreate": {
+    "additionalProperties": false,
+    "description": "A new lead. Only `email` is required; fields this schema does not list are rejected.",
+    "properties": {
+      "company": {
+        "description": "Company name.",
+        "maxLength": 200,
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "email": {
+        "description": "Email address (required); must be unused among your organization's leads.",
+        "format": "email",
+        "maxLength": 254,
+        "type": "string"
+      },
+      "full_name": {
+        "description": "Full name of the lead.",
+        "maxLength": 200,
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "metadata": {
+        "anyOf": [
+          {
+            "allOf": [
+              {
+                "$ref": "#/components/schemas/LeadMetadata"
+              }
+            ],
+            "description": "Lead attribution metadata. See `LeadMetadata` for the documented camelCase keys\n(utmSource, fbclid, etc.). Unknown keys are accepted for forward compatibility but\nonly the documented fields are part of the stable contract. Pass null or omit to skip.\nAt most 100 top-level keys and 16 KiB (16384 bytes) as compact JSON.\n"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "phone": {
+        "description": "Phone number in E.164 format (validated): + followed by country code and digits, no\nspaces or hyphens.\n",
+        "pattern": "^\\+[1-9]\\d{1,14}$",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "timezone": {
+        "description": "The lead's timezone, an IANA zone name such as `America/New_York`.",
+        "format": "iana-time-zone",
+        "maxLength": 64,
+        "type": [
+          "string",
+          "null"
+        ]
+      }
+    },
+    "required": [
+      "email"
+    ],
+    "type": "object"
+  },
+  "LeadCreateHeader": {
+    "properties": {
+      "Idempotency-Key": {
+        "description": "Makes the create safe to retry. The first request with a key keeps its answer (the\n`201` and its body) in the same transaction as the lead. A repeat with the same key\nand the same body within 24 hours gets that answer again, byte for byte, with\n`Idempotent-Replayed: true`, and creates nothing. The same key with a different body\nis answered `422 IDEMPOTENCY_KEY_REUSED`; the same key while its first request is\nstill being answered, `409 IDEMPOTENCY_KEY_IN_USE` (retry shortly). Errors are not\nkept, so a corrected retry goes through. Keys belong to your organization; use a new\nrandom one (a UUID, say) for every lead you mean to create. A replay counts against\nthe rate limit like any request.\n",
+        "maxLength": 255,
+        "minLength": 1,
+        "pattern": "^[ -~]+$",
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadCreatedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.created`: a lead was created; `data` is the new lead.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the change happened (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "event": {
+        "enum": [
+          "lead.created"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadListQuery": {
+    "properties": {
+      "assigned_to_id": {
+        "description": "Only leads assigned to this user (a Clerk user id).",
+        "maxLength": 64,
+        "pattern": "^user_[A-Za-z0-9]+$",
+        "type": "string"
+      },
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      },
+      "source": {
+        "description": "Only leads whose `source.utm_source` equals this value exactly.",
+        "maxLength": 255,
+        "type": "string"
+      },
+      "status": {
+        "$ref": "#/components/schemas/LeadStatus"
+      }
+    },
+    "type": "object"
+  },
+  "LeadListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's leads, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/Lead"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
+    ],
+    "type": "object"
+  },
+  "LeadMetadata": {
+    "additionalProperties": true,
+    "description": "Lead attribution metadata, in camelCase. Every key is optional. Unknown keys are\naccepted, stored and returned as given, for forward compatibility; only the documented\nkeys are part of the stable contract, and only they are type-checked.\n\nAt most 100 top-level keys, and at most 16 KiB (16384 bytes) written as compact JSON.\nLeads stored before these limits (API 2.0.0) are returned as they were stored.\n",
+    "maxProperties": 100,
+    "properties": {
+      "city": {
+        "type": "string"
+      },
+      "country": {
+        "type": "string"
+      },
+      "countryCode": {
+        "description": "ISO 3166-1 alpha-2 country code, e.g. `US`.",
+        "type": "string"
+      },
+      "dataConsentAcceptedAt": {
+        "description": "When the lead accepted data processing (RFC 3339).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "dclid": {
+        "type": "string"
+      },
+      "epik": {
+        "type": "string"
+      },
+      "fbclid": {
+        "type": "string"
+      },
+      "gadSource": {
+        "type": "string"
+      },
+      "gbraid": {
+        "type": "string"
+      },
+      "gclid": {
+        "type": "string"
+      },
+      "gclsrc": {
+        "type": "string"
+      },
+      "hyclid": {
+        "type": "string"
+      },
+      "ipAddress": {
+        "type": "string"
+      },
+      "language": {
+        "description": "BCP 47 language tag, e.g. `en-US`.",
+        "type": "string"
+      },
+      "latitude": {
+        "format": "double",
+        "maximum": 90,
+        "minimum": -90,
+        "type": "number"
+      },
+      "liFatId": {
+        "type": "string"
+      },
+      "longitude": {
+        "format": "double",
+        "maximum": 180,
+        "minimum": -180,
+        "type": "number"
+      },
+      "msclkid": {
+        "type": "string"
+      },
+      "partner": {
+        "type": "string"
+      },
+      "rdtCid": {
+        "type": "string"
+      },
+      "ref": {
+        "type": "string"
+      },
+      "referrer": {
+        "description": "The page the lead came from; becomes `source.referrer`.",
+        "type": "string"
+      },
+      "region": {
+        "type": "string"
+      },
+      "scCid": {
+        "type": "string"
+      },
+      "screenHeight": {
+        "description": "Screen height in pixels.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "screenWidth": {
+        "description": "Screen width in pixels.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "setterCode": {
+        "type": "string"
+      },
+      "ttclid": {
+        "type": "string"
+      },
+      "twclid": {
+        "type": "string"
+      },
+      "userAgent": {
+        "type": "string"
+      },
+      "utmCampaign": {
+        "description": "Becomes `source.utm_campaign`.",
+        "type": "string"
+      },
+      "utmContent": {
+        "description": "Becomes `source.utm_content`.",
+        "type": "string"
+      },
+      "utmId": {
+        "type": "string"
+      },
+      "utmMedium": {
+        "description": "Becomes `source.utm_medium`.",
+        "type": "string"
+      },
+      "utmSource": {
+        "description": "Becomes `source.utm_source`.",
+        "type": "string"
+      },
+      "utmTerm": {
+        "description": "Becomes `source.utm_term`.",
+        "type": "string"
+      },
+      "wbraid": {
+        "type": "string"
+      },
+      "yclid": {
+        "type": "string"
+      }
+    },
+    "type": "object",
+    "x-raw-json": true
+  },
+  "LeadNote": {
+    "additionalProperties": true,
+    "description": "A note about a lead. Open to extra keys, which are kept and returned.",
+    "properties": {
+      "content": {
+        "description": "The note's text.",
+        "maxLength": 10000,
+        "minLength": 1,
+        "type": "string"
+      },
+      "created_at": {
+        "description": "When the note was written (RFC 3339).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "user_id": {
+        "description": "Who wrote the note (a Clerk user id), if known.",
+        "type": [
+          "string",
+          "null"
+        ]
+      }
+    },
+    "required": [
+      "content",
+      "created_at"
+    ],
+    "type": "object",
+    "x-raw-json": true
+  },
+  "LeadResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "LeadSource": {
+    "additionalProperties": false,
+    "description": "Where the lead came from, derived from its metadata when it was created.",
+    "properties": {
+      "referrer": {
+        "description": "From `metadata.referrer`.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "utm_campaign": {
+        "description": "From `metadata.utmCampaign`.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "utm_content": {
+        "description": "From `metadata.utmContent`.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "utm_medium": {
+        "description": "From `metadata.utmMedium`.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "utm_source": {
+        "description": "From `metadata.utmSource`; the list's `source` filter matches it.",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "utm_term": {
+        "description": "From `metadata.utmTerm`.",
+        "type": [
+          "string",
+          "null"
+        ]
+      }
+    },
+    "required": [
+      "referrer",
+      "utm_campaign",
+      "utm_content",
+      "utm_medium",
+      "utm_source",
+      "utm_term"
+    ],
+    "type": "object"
+  },
+  "LeadStatus": {
+    "description": "Where the lead is in the funnel. New leads are `new`; the usual progression is\n`new` → `contacted` → `qualified`, ending in `closed`, or in `disqualified` or `lost`.\n",
+    "enum": [
+      "new",
+      "contacted",
+      "qualified",
+      "disqualified",
+      "closed",
+      "lost"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "LeadStatusChangedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.status_changed`: a lead's `status` changed (sent as well as `lead.updated`); `data`\nis the lead after the change.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the change happened (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "event": {
+        "enum": [
+          "lead.status_changed"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadUpdate": {
+    "additionalProperties": false,
+    "description": "The fields to change. A field that is omitted or `null` is left as it is; `notes`\nreplaces the whole array. Fields this schema does not list, `metadata` among them, are\nrejected.\n",
+    "properties": {
+      "assigned_to_id": {
+        "description": "Assign the lead to this user (a Clerk user id).",
+        "maxLength": 64,
+        "pattern": "^user_[A-Za-z0-9]+$",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "company": {
+        "maxLength": 200,
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "email": {
+        "description": "Must be unused among your organization's other leads.",
+        "format": "email",
+        "maxLength": 254,
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "full_name": {
+        "maxLength": 200,
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "notes": {
+        "description": "Replaces all of the lead's notes. At most 100 notes, each at most 16 KiB (16384 bytes)\nas compact JSON and all together at most 64 KiB (65536 bytes).\n",
+        "items": {
+          "$ref": "#/components/schemas/LeadNote"
+        },
+        "maxItems": 100,
+        "type": [
+          "array",
+          "null"
+        ]
+      },
+      "phone": {
+        "description": "Phone number in E.164 format.",
+        "pattern": "^\\+[1-9]\\d{1,14}$",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "status": {
+        "anyOf": [
+          {
+            "allOf": [
+              {
+                "$ref": "#/components/schemas/LeadStatus"
+              }
+            ]
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "timezone": {
+        "description": "An IANA zone name such as `Europe/Paris`.",
+        "format": "iana-time-zone",
+        "maxLength": 64,
+        "type": [
+          "string",
+          "null"
+        ]
+      }
+    },
+    "type": "object"
+  },
+  "LeadUpdateHeader": {
+    "properties": {
+      "If-Match": {
+        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`), and anything that\nis not an entity tag this API issued, never match.\n",
+        "maxLength": 1024,
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadUpdatePath": {
+    "properties": {
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "LeadUpdatedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.updated`: a lead's fields changed (any change by `PATCH /v1/leads/{id}`, a status\nchange included); `data` is the lead after the change.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the change happened (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/Lead"
+      },
+      "event": {
+        "enum": [
+          "lead.updated"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadViewHeader": {
+    "properties": {
+      "If-None-Match": {
+        "description": "The `ETag` of your copy (or several, comma-separated, or `*`): while it is the lead's\ncurrent one, the answer is `304 Not Modified` with no body. Tags are compared weakly\n(`W/\"3\"` names `\"3\"`); anything that is not an entity tag matches nothing.\n",
+        "maxLength": 1024,
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadViewPath": {
+    "properties": {
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "Pagination": {
+    "additionalProperties": false,
+    "properties": {
+      "has_more": {
+        "description": "Whether another page follows.",
+        "type": "boolean"
+      },
+      "next_cursor": {
+        "description": "Pass as `cursor` to get the next page; `null` on the last page.",
+        "type": [
+          "string",
+          "null"
+        ]
+      }
+    },
+    "required": [
+      "has_more",
+      "next_cursor"
+    ],
+    "type": "object"
+  },
+  "TriggeringField": {
+    "additionalProperties": false,
+    "description": "The form field whose answer disqualified the lead.",
+    "properties": {
+      "key": {
+        "type": "string"
+      },
+      "label": {
+        "type": "string"
+      },
+      "value": {
+        "description": "The answer given, of any JSON type."
+      }
+    },
+    "required": [
+      "key",
+      "label",
+      "value"
+    ],
+    "type": "object"
+  },
+  "WebhookDeletePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookDelivery": {
+    "additionalProperties": false,
+    "description": "One event sent, or being sent, to one subscription.",
+    "properties": {
+      "attempt_count": {
+        "description": "How many attempts were made so far (at most 4).",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "created_at": {
+        "description": "When the event happened, and the delivery was queued.",
+        "format": "date-time",
+        "type": "string"
+      },
+      "error_message": {
+        "description": "Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:\n`HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no\nanswer within 10 seconds), `connection refused`, `could not connect`,\n`TLS handshake failed` (no TLS on the port, or a certificate not valid for the\nhost), `no valid HTTP answer`, `does not resolve to public addresses only`,\n`DNS lookup timed out` (not within 5 seconds), `target URL not allowed` (the\ntarget breaks the deployment's rules as they are now) and `not sent: server error`.\nIt never carries what the server's network said (addresses, certificate names,\nroutes).\n",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "id": {
+        "description": "The delivery's id, sent as `webhook-id`.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "next_attempt_at": {
+        "description": "When the next attempt is due, while the delivery is `pending`.",
+        "format": "date-time",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "payload_size_bytes": {
+        "description": "The size of the body sent, in bytes.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "response_time_ms": {
+        "description": "How long the latest attempt took, in milliseconds.",
+        "format": "int64",
+        "minimum": 0,
+        "type": [
+          "integer",
+          "null"
+        ]
+      },
+      "status": {
+        "$ref": "#/components/schemas/WebhookDeliveryStatus"
+      },
+      "status_code": {
+        "description": "The HTTP status the receiver answered the latest attempt with, if it answered.",
+        "format": "int32",
+        "type": [
+          "integer",
+          "null"
+        ]
+      },
+      "subscription_id": {
+        "description": "The subscription it was sent to.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "attempt_count",
+      "created_at",
+      "error_message",
+      "event_type",
+      "id",
+      "next_attempt_at",
+      "payload_size_bytes",
+      "response_time_ms",
+      "status",
+      "status_code",
+      "subscription_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryListQuery": {
+    "properties": {
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      },
+      "subscription_id": {
+        "description": "Only the deliveries of this subscription.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "WebhookDeliveryListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's deliveries, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/WebhookDelivery"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryStatus": {
+    "description": "`pending` while the delivery is being tried, `success` once the receiver answered\n`2xx`, `failed` once every attempt failed.\n",
+    "enum": [
+      "pending",
+      "success",
+      "failed"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "WebhookEnablePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookEvent": {
+    "description": "The body of every webhook delivery: one of the lead events, told apart by `event`.\n",
+    "discriminator": {
+      "mapping": {
+        "lead.created": "#/components/schemas/LeadCreatedEvent",
+        "lead.status_changed": "#/components/schemas/LeadStatusChangedEvent",
+        "lead.updated": "#/components/schemas/LeadUpdatedEvent"
+      },
+      "propertyName": "event"
+    },
+    "oneOf": [
+      {
+        "$ref": "#/components/schemas/LeadCreatedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/LeadUpdatedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/LeadStatusChangedEvent"
+      }
+    ]
+  },
+  "WebhookEventType": {
+    "description": "A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields\nchanged, its status included), `lead.status_changed` (a lead's status changed).\n",
+    "enum": [
+      "lead.created",
+      "lead.updated",
+      "lead.status_changed"
+    ],
+    "type": "string",
+    "x-extensible": true
+  },
+  "WebhookListQuery": {
+    "properties": {
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      }
+    },
+    "type": "object"
+  },
+  "WebhookSecretRotatePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotated": {
+    "additionalProperties": false,
+    "description": "A subscription's new signing secret, shown this once.",
+    "properties": {
+      "previous_secret_expires_at": {
+        "description": "Until when the secret this one replaced still signs deliveries, beside the new\none (RFC 3339, UTC).\n",
+        "format": "date-time",
+        "type": "string"
+      },
+      "secret": {
+        "description": "The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is\nnever shown again.\n",
+        "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+        "type": "string"
+      },
+      "subscription": {
+        "$ref": "#/components/schemas/WebhookSubscription"
+      }
+    },
+    "required": [
+      "previous_secret_expires_at",
+      "secret",
+      "subscription"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotatedResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSecretRotated"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscription": {
+    "additionalProperties": false,
+    "description": "A subscription of an HTTPS endpoint to one lead event.",
+    "properties": {
+      "created_at": {
+        "description": "When the subscription was made (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "disabled_at": {
+        "description": "When the subscription was disabled after 10 consecutive failed deliveries; `null`\nwhile it is active. A disabled subscription is sent nothing until it is enabled\nagain (`POST /v1/webhooks/{id}/enable`).\n",
+        "format": "date-time",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "target_url": {
+        "description": "Where the events are sent.",
+        "format": "uri",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "disabled_at",
+      "event_type",
+      "id",
+      "target_url"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionCreate": {
+    "additionalProperties": false,
+    "description": "A new subscription. Fields this schema does not list are rejected.",
+    "properties": {
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "target_url": {
+        "description": "An absolute `https` URL, on port 443 or 8443 unless the deployment allows others,\nwhose host resolves only to public addresses (see `POST /v1/webhooks`).\n",
+        "format": "uri",
+        "maxLength": 2048,
+        "type": "string"
+      }
+    },
+    "required": [
+      "event_type",
+      "target_url"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionCreated": {
+    "additionalProperties": false,
+    "description": "A subscription just made, with its signing secret, shown this once.",
+    "properties": {
+      "created_at": {
+        "description": "When the subscription was made (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "disabled_at": {
+        "description": "Always `null` for a new subscription.",
+        "format": "date-time",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "event_type": {
+        "$ref": "#/components/schemas/WebhookEventType"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "secret": {
+        "description": "The signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is never\nshown again.\n",
+        "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+        "type": "string"
+      },
+      "target_url": {
+        "description": "Where the events are sent.",
+        "format": "uri",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "disabled_at",
+      "event_type",
+      "id",
+      "secret",
+      "target_url"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionCreatedResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSubscriptionCreated"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's subscriptions, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/WebhookSubscription"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookSubscriptionResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSubscription"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
+  "WebhookViewPath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  }
+}"##,
         document: include_str!("../../../openapi/leads.yaml"),
     },
 ];
@@ -7234,6 +9993,12 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
             value.parse()
         }
     }
+    ///`WebhookEnablePath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookEnablePath {
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+    }
     /**The body of every webhook delivery: one of the lead events, told apart by `event`.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -7398,6 +10163,93 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
                 })
         }
     }
+    ///`WebhookSecretRotatePath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSecretRotatePath {
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+    }
+    ///A subscription's new signing secret, shown this once.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookSecretRotated {
+        /**Until when the secret this one replaced still signs deliveries, beside the new
+one (RFC 3339, UTC).
+*/
+        pub previous_secret_expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is
+never shown again.
+*/
+        pub secret: WebhookSecretRotatedSecret,
+        pub subscription: WebhookSubscription,
+    }
+    ///`WebhookSecretRotatedResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookSecretRotatedResponse {
+        pub data: WebhookSecretRotated,
+        pub success: bool,
+    }
+    /**The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is
+never shown again.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookSecretRotatedSecret(::std::string::String);
+    impl ::std::ops::Deref for WebhookSecretRotatedSecret {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookSecretRotatedSecret> for ::std::string::String {
+        fn from(value: WebhookSecretRotatedSecret) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookSecretRotatedSecret {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^whsec_[A-Za-z0-9+/]{43}=$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^whsec_[A-Za-z0-9+/]{43}=$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookSecretRotatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookSecretRotatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookSecretRotatedSecret {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A subscription of an HTTPS endpoint to one lead event.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
@@ -7405,7 +10257,8 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
         ///When the subscription was made (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         /**When the subscription was disabled after 10 consecutive failed deliveries; `null`
-while it is active. A disabled subscription is sent nothing.
+while it is active. A disabled subscription is sent nothing until it is enabled
+again (`POST /v1/webhooks/{id}/enable`).
 */
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub disabled_at: ::std::option::Option<
@@ -8086,6 +10939,19 @@ impl schemars::JsonSchema for types::WebhookDeliveryStatus {
         openapi_schema("WebhookDeliveryStatus")
     }
 }
+impl SpecSchema for types::WebhookEnablePath {
+    const SCHEMA_NAME: &'static str = "WebhookEnablePath";
+}
+impl schemars::JsonSchema for types::WebhookEnablePath {
+    fn schema_name() -> String {
+        "WebhookEnablePath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookEnablePath")
+    }
+}
 impl SpecSchema for types::WebhookEvent {
     const SCHEMA_NAME: &'static str = "WebhookEvent";
 }
@@ -8127,6 +10993,47 @@ impl schemars::JsonSchema for types::WebhookListQuery {
     ) -> schemars::schema::Schema {
         let _ = generator.subschema_for::<types::WebhookEventType>();
         openapi_schema("WebhookListQuery")
+    }
+}
+impl SpecSchema for types::WebhookSecretRotatePath {
+    const SCHEMA_NAME: &'static str = "WebhookSecretRotatePath";
+}
+impl schemars::JsonSchema for types::WebhookSecretRotatePath {
+    fn schema_name() -> String {
+        "WebhookSecretRotatePath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookSecretRotatePath")
+    }
+}
+impl SpecSchema for types::WebhookSecretRotated {
+    const SCHEMA_NAME: &'static str = "WebhookSecretRotated";
+}
+impl schemars::JsonSchema for types::WebhookSecretRotated {
+    fn schema_name() -> String {
+        "WebhookSecretRotated".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::WebhookSubscription>();
+        openapi_schema("WebhookSecretRotated")
+    }
+}
+impl SpecSchema for types::WebhookSecretRotatedResponse {
+    const SCHEMA_NAME: &'static str = "WebhookSecretRotatedResponse";
+}
+impl schemars::JsonSchema for types::WebhookSecretRotatedResponse {
+    fn schema_name() -> String {
+        "WebhookSecretRotatedResponse".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::WebhookSecretRotated>();
+        openapi_schema("WebhookSecretRotatedResponse")
     }
 }
 impl SpecSchema for types::WebhookSubscription {
@@ -8227,7 +11134,7 @@ impl schemars::JsonSchema for types::WebhookViewPath {
         openapi_schema("WebhookViewPath")
     }
 }
-/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_view`, `webhook_delete`.
+/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_view`, `webhook_delete`, `webhook_enable`, `webhook_secret_rotate`.
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct RateLimitHeaders {
     /// The limit that applies, in requests a minute: the key's or its organization's,
@@ -8324,6 +11231,14 @@ pub mod v4_0_0 {
         pub use super::super::types::*;
     }
 }
+/// Version 5.0.0: the types and success-header structs whose shapes differ from the          working spec's, which serves the rest.
+pub mod v5_0_0 {
+    use super::*;
+    /// The version's wire types: its own, and the working spec's it shares.
+    pub mod types {
+        pub use super::super::types::*;
+    }
+}
 /// The Leads API: for each operation, the handler the server writes (and an adapter
 /// for each release whose contract of it differs), and the endpoints dropshot
 /// registers for each range of served versions.
@@ -8331,11 +11246,11 @@ pub mod v4_0_0 {
 pub trait LeadsApi {
     /// The server's state, shared by every request.
     type Context: Send + Sync + 'static;
-    /// Handles `docs_view` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `docs_view` in version 5.1.0 and in every release that shares its contract.
     fn docs_view(
         rqctx: dropshot::RequestContext<Self::Context>,
     ) -> impl std::future::Future<Output = Result<RawResponse, ApiError>> + Send;
-    /// Handles `health_view` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `health_view` in version 5.1.0 and in every release that shares its contract.
     fn health_view(
         rqctx: dropshot::RequestContext<Self::Context>,
     ) -> impl std::future::Future<
@@ -8344,15 +11259,15 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `openapi_json_view` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `openapi_json_view` in version 5.1.0 and in every release that shares its contract.
     fn openapi_json_view(
         rqctx: dropshot::RequestContext<Self::Context>,
     ) -> impl std::future::Future<Output = Result<RawResponse, ApiError>> + Send;
-    /// Handles `openapi_yaml_view` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `openapi_yaml_view` in version 5.1.0 and in every release that shares its contract.
     fn openapi_yaml_view(
         rqctx: dropshot::RequestContext<Self::Context>,
     ) -> impl std::future::Future<Output = Result<RawResponse, ApiError>> + Send;
-    /// Handles `lead_list` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `lead_list` in version 5.1.0 and in every release that shares its contract.
     fn lead_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         query: QueryParams<types::LeadListQuery>,
@@ -8367,7 +11282,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `lead_create` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `lead_create` in version 5.1.0 and in every release that shares its contract.
     fn lead_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         headers: HeaderParams<types::LeadCreateHeader>,
@@ -8383,7 +11298,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `lead_view` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `lead_view` in version 5.1.0 and in every release that shares its contract.
     fn lead_view(
         rqctx: dropshot::RequestContext<Self::Context>,
         path: PathParams<types::LeadViewPath>,
@@ -8399,7 +11314,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `lead_update` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `lead_update` in version 5.1.0 and in every release that shares its contract.
     fn lead_update(
         rqctx: dropshot::RequestContext<Self::Context>,
         path: PathParams<types::LeadUpdatePath>,
@@ -8416,7 +11331,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `webhook_delivery_list` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `webhook_delivery_list` in version 5.1.0 and in every release that shares its contract.
     fn webhook_delivery_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         query: QueryParams<types::WebhookDeliveryListQuery>,
@@ -8431,7 +11346,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `webhook_list` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `webhook_list` in version 5.1.0 and in every release that shares its contract.
     fn webhook_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         query: QueryParams<types::WebhookListQuery>,
@@ -8446,7 +11361,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `webhook_create` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `webhook_create` in version 5.1.0 and in every release that shares its contract.
     fn webhook_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         body: JsonBody<types::WebhookSubscriptionCreate>,
@@ -8463,7 +11378,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `webhook_view` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `webhook_view` in version 5.1.0 and in every release that shares its contract.
     fn webhook_view(
         rqctx: dropshot::RequestContext<Self::Context>,
         path: PathParams<types::WebhookViewPath>,
@@ -8478,7 +11393,7 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `webhook_delete` in version 5.0.0 and in every release that shares its contract.
+    /// Handles `webhook_delete` in version 5.1.0 and in every release that shares its contract.
     fn webhook_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
         path: PathParams<types::WebhookDeletePath>,
@@ -8493,7 +11408,37 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
-    /// Handles `webhook_create` in version 4.0.0, whose contract differs from version 5.0.0's: an adapter between 4.0.0's wire types (`v4_0_0::types`) and the domain.
+    /// Handles `webhook_enable` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_enable(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookEnablePath>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSubscriptionResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
+    /// Handles `webhook_secret_rotate` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_secret_rotate(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookSecretRotatePath>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSecretRotatedResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
+    /// Handles `webhook_create` in version 4.0.0, whose contract differs from version 5.1.0's: an adapter between 4.0.0's wire types (`v4_0_0::types`) and the domain.
     fn webhook_create_v4_0_0(
         rqctx: dropshot::RequestContext<Self::Context>,
         body: JsonBody<v4_0_0::types::WebhookSubscriptionCreate>,
@@ -8941,5 +11886,79 @@ pub trait LeadsApi {
         ApiError,
     > {
         serve(rqctx, |rqctx| Self::webhook_delete(rqctx, path)).await
+    }
+    /// Enable webhook subscription
+    ///
+    /// Enables again a subscription of your organization that repeated failed deliveries
+    /// disabled, **keeping its signing secret**, and starts its count of consecutive failed
+    /// deliveries from zero: the events that happen from then on are delivered to it, signed
+    /// as before. An active subscription is answered as it is, unchanged. The answer is the
+    /// subscription, without its secret.
+    ///
+    /// The deliveries that failed before it was enabled, those that failed while it was
+    /// disabled included, are not sent again by this operation: they stay `failed` in the
+    /// deliveries log. A subscription that does not exist, or belongs to another
+    /// organization, is answered `404 WEBHOOK_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_enable",
+    method = POST,
+    path = "/v1/webhooks/{id}/enable",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_enable(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookEnablePath>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSubscriptionResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_enable(rqctx, path)).await
+    }
+    /// Rotate webhook signing secret
+    ///
+    /// Gives a subscription of your organization a new signing secret. The answer carries
+    /// it: keep it, it is shown this once and never again.
+    ///
+    /// The secret it replaces, the previous one, stays valid for an overlap of 24 hours
+    /// (configurable per deployment), until `previous_secret_expires_at`, so that you can
+    /// deploy the new secret to your receiver without refusing a delivery: during the
+    /// overlap every delivery carries two signatures in `webhook-signature`, the new
+    /// secret's first and the previous one's second, and `X-Aura-Signature` is made with
+    /// the new secret only. After the overlap only the new secret signs. Only one previous
+    /// secret is kept: rotating again during an overlap makes the secret being replaced the
+    /// previous one, with a new overlap, and the one before it signs nothing more. The
+    /// previous secret is never returned by any operation.
+    ///
+    /// A disabled subscription may be rotated too (it stays disabled). A subscription that
+    /// does not exist, or belongs to another organization, is answered
+    /// `404 WEBHOOK_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_secret_rotate",
+    method = POST,
+    path = "/v1/webhooks/{id}/rotate-secret",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_secret_rotate(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookSecretRotatePath>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSecretRotatedResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_secret_rotate(rqctx, path)).await
     }
 }

@@ -338,12 +338,13 @@ pub(super) fn claim(
         (String, Option<String>),
         String,
         i64,
+        (Option<String>, Option<String>, Option<i64>),
     );
     let rows: Vec<Due> = transaction
         .prepare_cached(
             "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
-             d.attempt_count \
-             FROM webhook_deliveries d \
+             d.attempt_count, s.previous_secret, s.previous_secret_key_id, \
+             s.previous_secret_expires_at FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
              WHERE d.status = 'pending' AND d.next_attempt_at <= :now \
@@ -363,6 +364,7 @@ pub(super) fn claim(
                             (row.get(3)?, row.get(4)?),
                             row.get(5)?,
                             row.get(6)?,
+                            (row.get(7)?, row.get(8)?, row.get(9)?),
                         ))
                     },
                 )?
@@ -374,7 +376,7 @@ pub(super) fn claim(
         .context("preparing a lease")?;
     rows.into_iter()
         .map(
-            |(id, subscription_id, target_url, (secret, key_id), body, attempt_count)| {
+            |(id, subscription_id, target_url, (secret, key_id), body, attempt_count, previous)| {
                 lease
                     .execute((micros(lease_until), &id))
                     .context("leasing a delivery")?;
@@ -386,6 +388,7 @@ pub(super) fn claim(
                     )?,
                     target_url,
                     secret: webhook_secrets::stored(secret, key_id),
+                    previous_secret: webhook_secrets::previous(previous, now),
                     body,
                     attempt_count: in_range(attempt_count, "attempt_count")?,
                 })

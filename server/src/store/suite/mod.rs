@@ -101,6 +101,9 @@ macro_rules! store_suite {
             webhooks::the_next_due_time_is_the_earliest_unleased_one,
             webhooks::a_sweep_deletes_only_old_finished_deliveries,
             webhooks::secrets_are_sampled_listed_by_key_and_replaced_only_if_unchanged,
+            webhooks::a_disabled_subscription_is_enabled_again_keeping_its_secret,
+            webhooks::a_rotated_secret_signs_beside_the_new_one_until_it_expires,
+            webhooks::previous_secrets_are_sampled_listed_and_replaced_in_their_slot,
             webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
                 flavor = "multi_thread",
                 worker_threads = 4

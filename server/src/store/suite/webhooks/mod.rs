@@ -1,13 +1,16 @@
 //! The suite's tests of webhooks in the store, one module per side: [`subscriptions`], the
-//! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, and the sealed
-//! [`secrets`]; and the fixtures they share.
+//! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, the sealed
+//! [`secrets`], and a subscription's [`rotation`] and re-enabling; and the fixtures they
+//! share.
 
 mod outbox;
+mod rotation;
 mod secrets;
 mod subscriptions;
 mod worker;
 
 pub(crate) use outbox::*;
+pub(crate) use rotation::*;
 pub(crate) use secrets::*;
 pub(crate) use subscriptions::*;
 pub(crate) use worker::*;
@@ -25,8 +28,8 @@ use crate::domain::{
     LeadChanges, LeadStatus, OrganizationId, Subscription, VersionCondition,
 };
 use crate::store::{
-    DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, Store, StoreError,
-    StoredSecret,
+    DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, SecretSlot, Store,
+    StoreError, StoredSecret,
 };
 
 /// A second, in microseconds.
