@@ -9,7 +9,7 @@ use crate::{Env, Exchange};
 
 /// The operationIds [`every_operation`] calls, in its order. A test checks this list against
 /// the spec, so that a new operation cannot be left out of those scenarios.
-pub const KEYED_OPERATIONS: [&str; 9] = [
+pub const KEYED_OPERATIONS: [&str; 11] = [
     "lead_list",
     "lead_create",
     "lead_view",
@@ -19,6 +19,8 @@ pub const KEYED_OPERATIONS: [&str; 9] = [
     "webhook_view",
     "webhook_delete",
     "webhook_delivery_list",
+    "webhook_enable",
+    "webhook_secret_rotate",
 ];
 
 /// A target every server accepts without resolving a name: a public address, written as an
@@ -67,6 +69,16 @@ pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
         env.observe(
             "webhook_delivery_list",
             client.webhook_delivery_list().send().await,
+        )
+        .await,
+        env.observe(
+            "webhook_enable",
+            client.webhook_enable().id(id).send().await,
+        )
+        .await,
+        env.observe(
+            "webhook_secret_rotate",
+            client.webhook_secret_rotate().id(id).send().await,
         )
         .await,
     ]
