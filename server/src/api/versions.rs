@@ -394,7 +394,19 @@ mod tests {
             );
             return;
         }
-        let older = format!("{}.0.0", newest.major);
+        // An older one of the major that is not served itself (a release may be: 5.0.0 is,
+        // beside 5.1.0).
+        let older = (0..=newest.minor)
+            .flat_map(|minor| [0, 1].map(|patch| semver::Version::new(newest.major, minor, patch)))
+            .filter(|version| *version < newest)
+            .find(|version| {
+                let version = version.to_string();
+                SERVED_VERSIONS
+                    .iter()
+                    .all(|served| served.version != version)
+            })
+            .expect("an older version of the newest's major, not served itself");
+        let older = older.to_string();
         assert_eq!(requested(&headers(Some(&older))).unwrap(), super::newest());
     }
 

@@ -61,9 +61,9 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     /// The documented behaviour: public `https` targets on ports 443 and 8443, 5 seconds to
     /// resolve, retried after 1, 5 and 15 seconds, 10 seconds to answer, a replaced secret
-    /// signing for 24 hours after a rotation. The secrets key is a
-    /// new one that lives as long as the value: a server that must unseal its secrets after a
-    /// restart is given its keys (as `leads-server serve` is).
+    /// signing for 24 hours after a rotation. The secrets key is a new one that lives as long
+    /// as the value: a server that must unseal its secrets after a restart is given its keys
+    /// (as `leads-server serve` is).
     fn default() -> Self {
         Self {
             policy: TargetPolicy::Public,

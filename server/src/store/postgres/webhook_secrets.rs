@@ -51,7 +51,7 @@ pub(super) fn previous(
     now: DateTime<Utc>,
 ) -> Result<Option<StoredSecret>, StoreError> {
     let expires_at: Option<DateTime<Utc>> = column(row, doing, "previous_secret_expires_at")?;
-    if !expires_at.is_some_and(|expires_at| expires_at > now) {
+    if expires_at.is_none_or(|expires_at| expires_at <= now) {
         return Ok(None);
     }
     stored_in(row, doing, SecretSlot::Previous)
