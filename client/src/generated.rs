@@ -2444,13 +2444,103 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
                 })
         }
     }
+    ///A subscription's new signing secret, shown this once.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSecretRotated {
+        /**Until when the secret this one replaced still signs deliveries, beside the new
+one (RFC 3339, UTC).
+*/
+        pub previous_secret_expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is
+never shown again.
+*/
+        pub secret: WebhookSecretRotatedSecret,
+        pub subscription: WebhookSubscription,
+    }
+    impl WebhookSecretRotated {
+        pub fn builder() -> builder::WebhookSecretRotated {
+            Default::default()
+        }
+    }
+    ///`WebhookSecretRotatedResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSecretRotatedResponse {
+        pub data: WebhookSecretRotated,
+        pub success: bool,
+    }
+    impl WebhookSecretRotatedResponse {
+        pub fn builder() -> builder::WebhookSecretRotatedResponse {
+            Default::default()
+        }
+    }
+    /**The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is
+never shown again.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookSecretRotatedSecret(::std::string::String);
+    impl ::std::ops::Deref for WebhookSecretRotatedSecret {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookSecretRotatedSecret> for ::std::string::String {
+        fn from(value: WebhookSecretRotatedSecret) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookSecretRotatedSecret {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^whsec_[A-Za-z0-9+/]{43}=$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^whsec_[A-Za-z0-9+/]{43}=$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookSecretRotatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookSecretRotatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookSecretRotatedSecret {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A subscription of an HTTPS endpoint to one lead event.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct WebhookSubscription {
         ///When the subscription was made (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         /**When the subscription was disabled after 10 consecutive failed deliveries; `null`
-while it is active. A disabled subscription is sent nothing.
+while it is active. A disabled subscription is sent nothing until it is enabled
+again (`POST /v1/webhooks/{id}/enable`).
 */
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub disabled_at: ::std::option::Option<
@@ -5680,6 +5770,157 @@ shown again.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct WebhookSecretRotated {
+            previous_secret_expires_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            secret: ::std::result::Result<
+                super::WebhookSecretRotatedSecret,
+                ::std::string::String,
+            >,
+            subscription: ::std::result::Result<
+                super::WebhookSubscription,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookSecretRotated {
+            fn default() -> Self {
+                Self {
+                    previous_secret_expires_at: Err(
+                        "no value supplied for previous_secret_expires_at".to_string(),
+                    ),
+                    secret: Err("no value supplied for secret".to_string()),
+                    subscription: Err("no value supplied for subscription".to_string()),
+                }
+            }
+        }
+        impl WebhookSecretRotated {
+            pub fn previous_secret_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.previous_secret_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for previous_secret_expires_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookSecretRotatedSecret>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for secret: {e}")
+                    });
+                self
+            }
+            pub fn subscription<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookSubscription>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscription = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for subscription: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSecretRotated>
+        for super::WebhookSecretRotated {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSecretRotated,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    previous_secret_expires_at: value.previous_secret_expires_at?,
+                    secret: value.secret?,
+                    subscription: value.subscription?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSecretRotated> for WebhookSecretRotated {
+            fn from(value: super::WebhookSecretRotated) -> Self {
+                Self {
+                    previous_secret_expires_at: Ok(value.previous_secret_expires_at),
+                    secret: Ok(value.secret),
+                    subscription: Ok(value.subscription),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookSecretRotatedResponse {
+            data: ::std::result::Result<
+                super::WebhookSecretRotated,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookSecretRotatedResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookSecretRotatedResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookSecretRotated>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookSecretRotatedResponse>
+        for super::WebhookSecretRotatedResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSecretRotatedResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookSecretRotatedResponse>
+        for WebhookSecretRotatedResponse {
+            fn from(value: super::WebhookSecretRotatedResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct WebhookSubscription {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -6342,7 +6583,7 @@ The server enforces both.
 ## Versions
 
 A request names the version of this API it was written for in its `api-version` header
-(the Rust client sends its own, `5.0.0` for this document); without one it is served in
+(the Rust client sends its own, `5.1.0` for this document); without one it is served in
 the newest. A server serves several versions at once: each answer is exactly what the
 named version's document promises, and carries the version it was served in as
 `api-version`. A version the server no longer serves, or never did, is answered
@@ -6410,7 +6651,8 @@ top-level `webhooks`, so this document uses a callback).
   status, a redirect, a timeout, a refused connection) is a failed attempt. A failed
   delivery is tried again after 1, 5 and 15 seconds, then marked `failed`. A subscription
   whose deliveries fail 10 times in a row (the final outcome of 10 consecutive deliveries)
-  is disabled (`disabled_at`); delete it and subscribe again to resume.
+  is disabled (`disabled_at`); `POST /v1/webhooks/{id}/enable` resumes it, with its
+  secret.
 - **Not ordered.** Deliveries are independent, and a retry may overtake a later event, so
   their order is not guaranteed, not even between the `lead.updated` and
   `lead.status_changed` of the same change. Order by `data.updated_at` if you need to.
@@ -6886,6 +7128,66 @@ let response = client.webhook_delete()
 ```*/
     pub fn webhook_delete(&self) -> builder::WebhookDelete<'_> {
         builder::WebhookDelete::new(self)
+    }
+    /**Enable webhook subscription
+
+Enables again a subscription of your organization that repeated failed deliveries
+disabled, **keeping its signing secret**, and starts its count of consecutive failed
+deliveries from zero: the events that happen from then on are delivered to it, signed
+as before. An active subscription is answered as it is, unchanged. The answer is the
+subscription, without its secret.
+
+The deliveries that failed before it was enabled, those that failed while it was
+disabled included, are not sent again by this operation: they stay `failed` in the
+deliveries log. A subscription that does not exist, or belongs to another
+organization, is answered `404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `POST` request to `/v1/webhooks/{id}/enable`
+
+Arguments:
+- `id`: The subscription's id.
+```ignore
+let response = client.webhook_enable()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_enable(&self) -> builder::WebhookEnable<'_> {
+        builder::WebhookEnable::new(self)
+    }
+    /**Rotate webhook signing secret
+
+Gives a subscription of your organization a new signing secret. The answer carries
+it: keep it, it is shown this once and never again.
+
+The secret it replaces, the previous one, stays valid for an overlap of 24 hours
+(configurable per deployment), until `previous_secret_expires_at`, so that you can
+deploy the new secret to your receiver without refusing a delivery: during the
+overlap every delivery carries two signatures in `webhook-signature`, the new
+secret's first and the previous one's second, and `X-Aura-Signature` is made with
+the new secret only. After the overlap only the new secret signs. Only one previous
+secret is kept: rotating again during an overlap makes the secret being replaced the
+previous one, with a new overlap, and the one before it signs nothing more. The
+previous secret is never returned by any operation.
+
+A disabled subscription may be rotated too (it stays disabled). A subscription that
+does not exist, or belongs to another organization, is answered
+`404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `POST` request to `/v1/webhooks/{id}/rotate-secret`
+
+Arguments:
+- `id`: The subscription's id.
+```ignore
+let response = client.webhook_secret_rotate()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_secret_rotate(&self) -> builder::WebhookSecretRotate<'_> {
+        builder::WebhookSecretRotate::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -8473,6 +8775,230 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_enable`]
+
+[`Client::webhook_enable`]: super::Client::webhook_enable*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEnable<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> WebhookEnable<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhooks/{id}/enable`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookSubscriptionResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}/enable", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_enable",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_secret_rotate`]
+
+[`Client::webhook_secret_rotate`]: super::Client::webhook_secret_rotate*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookSecretRotate<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> WebhookSecretRotate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhooks/{id}/rotate-secret`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookSecretRotatedResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}/rotate-secret", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_secret_rotate",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
                 400u16 => {
                     Err(
                         Error::ErrorResponse(

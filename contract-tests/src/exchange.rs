@@ -206,8 +206,9 @@ pub fn redact_event(event: &Value, tag: &str) -> Value {
     event
 }
 
-/// Redacts what varies in one item of `data`: a lead, a webhook subscription, a delivery, or
-/// a webhook event (whose lead, `data`, is redacted too).
+/// Redacts what varies in one item of `data`: a lead, a webhook subscription, a delivery, a
+/// rotated secret (whose `subscription` is redacted too), or a webhook event (whose lead,
+/// `data`, is redacted too).
 pub(crate) fn redact_item(item: &mut Value) {
     for (field, placeholder) in [
         ("id", "[id]"),
@@ -217,6 +218,7 @@ pub(crate) fn redact_item(item: &mut Value) {
         ("updated_at", "[timestamp]"),
         ("disabled_at", "[timestamp]"),
         ("next_attempt_at", "[timestamp]"),
+        ("previous_secret_expires_at", "[timestamp]"),
         ("secret", "[secret]"),
     ] {
         if let Some(value) = item.get_mut(field)
@@ -243,8 +245,10 @@ pub(crate) fn redact_item(item: &mut Value) {
             *value = json!(placeholder);
         }
     }
-    if let Some(lead @ Value::Object(_)) = item.get_mut("data") {
-        redact_item(lead);
+    for nested in ["data", "subscription"] {
+        if let Some(inner @ Value::Object(_)) = item.get_mut(nested) {
+            redact_item(inner);
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::{Env, Exchange};
 
 /// The operationIds [`every_operation`] calls, in its order. A test checks this list against
 /// the spec, so that a new operation cannot be left out of those scenarios.
-pub const KEYED_OPERATIONS: [&str; 10] = [
+pub const KEYED_OPERATIONS: [&str; 12] = [
     "lead_list",
     "lead_create",
     "lead_view",
@@ -20,6 +20,8 @@ pub const KEYED_OPERATIONS: [&str; 10] = [
     "webhook_delete",
     "webhook_delivery_list",
     "webhook_delivery_log",
+    "webhook_enable",
+    "webhook_secret_rotate",
 ];
 
 /// A target every server accepts without resolving a name: a public address, written as an
@@ -73,6 +75,16 @@ pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
         env.observe(
             "webhook_delivery_log",
             client.webhook_delivery_log().send().await,
+        )
+        .await,
+        env.observe(
+            "webhook_enable",
+            client.webhook_enable().id(id).send().await,
+        )
+        .await,
+        env.observe(
+            "webhook_secret_rotate",
+            client.webhook_secret_rotate().id(id).send().await,
         )
         .await,
     ]

@@ -21,7 +21,7 @@ use leads_server::secrets::at_start::{self, Started};
 use leads_server::secrets::key_file::{self, KeySource, Loaded};
 use leads_server::store::{RevokeOutcome, Store};
 use leads_server::webhooks::target::{DEFAULT_ALLOWED_PORTS, TargetPolicy};
-use leads_server::webhooks::{DEFAULT_MAX_SUBSCRIPTIONS, WebhookConfig};
+use leads_server::webhooks::{DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_SECRET_OVERLAP, WebhookConfig};
 use leads_server::{api, auth, server};
 
 #[derive(Parser)]
@@ -220,7 +220,17 @@ struct ServeArgs {
     /// How many webhook subscriptions each organization may have.
     #[arg(long, env = "LEADS_WEBHOOKS_MAX_SUBSCRIPTIONS", default_value_t = DEFAULT_MAX_SUBSCRIPTIONS)]
     webhooks_max_subscriptions: u32,
+    /// Seconds a webhook signing secret replaced by a rotation still signs deliveries beside
+    /// the new one (at most 30 days; 0: not at all).
+    #[arg(long, env = "LEADS_WEBHOOKS_SECRET_OVERLAP",
+          default_value_t = DEFAULT_SECRET_OVERLAP.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=MAX_SECRET_OVERLAP_SECS))]
+    webhooks_secret_overlap: u64,
 }
+
+/// The longest overlap `--webhooks-secret-overlap` takes: 30 days, the time deliveries are
+/// kept; a secret meant to outlive its replacement longer was not meant to be replaced.
+const MAX_SECRET_OVERLAP_SECS: u64 = 30 * 24 * 3600;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogLevel {
@@ -283,6 +293,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             },
             allowed_ports: args.webhooks_allowed_ports,
             max_subscriptions: args.webhooks_max_subscriptions,
+            secret_overlap: Duration::from_secs(args.webhooks_secret_overlap),
             ..WebhookConfig::default()
         },
         connections: ConnectionLimits {

@@ -188,6 +188,14 @@ impl TestServerBuilder {
         })
     }
 
+    /// How long a signing secret a rotation replaced still signs beside the new one (default
+    /// 24 hours), keeping the rest of the webhooks' configuration: a test scales the overlap
+    /// down to see it end.
+    pub fn webhook_secret_overlap(mut self, overlap: Duration) -> Self {
+        self.webhooks.secret_overlap = overlap;
+        self
+    }
+
     /// How many connections the server holds, from whom and for how long (default: as
     /// documented).
     pub fn connections(mut self, connections: ConnectionLimits) -> Self {

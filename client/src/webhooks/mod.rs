@@ -36,16 +36,19 @@
 //! [`verify`] does the first two (and refuses a request without the three Standard Webhooks
 //! headers), then parses the body into a [`WebhookEvent`](crate::types::WebhookEvent); the
 //! third is the receiver's, who has the store to remember ids in. [`verify_at`] does the same
-//! against a clock of the caller's. [`sign`] signs a body as the server does, for testing a
-//! receiver without a server.
+//! against a clock of the caller's. [`verify_any`] (and [`verify_any_at`]) accept a delivery
+//! signed with any of several secrets: after a rotation (`POST /v1/webhooks/{id}/rotate-secret`)
+//! give them the new secret and the one it replaced until the overlap ends, so that deliveries
+//! verify whichever secret your receivers were deployed with. [`sign`] signs a body as the
+//! server does, for testing a receiver without a server.
 //!
 //! `X-Aura-Signature` is not enough: it signs the body alone, with no time, so a delivery
 //! captured once would verify forever with the three other headers removed. [`verify`]
 //! refuses such a request ([`VerifyError::AuraSignatureAlone`]), and otherwise does not read
 //! `X-Aura-Signature` at all: `webhook-signature`, made from the same secret, already covers
-//! the body; and a secret's rotation, as the API plans it, signs `webhook-signature` with the
-//! old and the new secret for a while, but `X-Aura-Signature` with the new one only, which a
-//! receiver still holding the old secret could not verify.
+//! the body; and a secret's rotation signs `webhook-signature` with the new and the old
+//! secret for an overlap (24 hours by default), but `X-Aura-Signature` with the new one only,
+//! which a receiver still holding the old secret could not verify.
 //!
 //! The headers are a [`HeaderMap`](reqwest::header::HeaderMap), reqwest's re-export of the
 //! `http` crate's (version 1), the one that axum, hyper and dropshot hand their handlers.
@@ -176,7 +179,7 @@ use std::time::Duration;
 
 pub use self::error::VerifyError;
 pub use self::signing::{SignedHeaders, sign};
-pub use self::verification::{verify, verify_at};
+pub use self::verification::{verify, verify_any, verify_any_at, verify_at};
 
 /// The header of Aura's own signature: the hex HMAC-SHA256 of the body alone, keyed with the
 /// secret as shown. [`sign`] makes it, as the server does; [`verify`] does not accept it

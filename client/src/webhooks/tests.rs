@@ -323,7 +323,7 @@ fn x_aura_signature_beside_the_standard_headers_is_not_read() {
 
 #[test]
 fn a_rotated_secret_verifies_with_the_old_one_too() {
-    // A rotation as the API plans it: `webhook-signature` signed with the new and the old
+    // A rotation as the server makes it: `webhook-signature` signed with the new and the old
     // secret, `X-Aura-Signature` with the new one only. A receiver that has not switched yet
     // still verifies; with `X-Aura-Signature` checked too, it could not.
     let body = CREATED_BODY.as_bytes();
@@ -336,6 +336,32 @@ fn a_rotated_secret_verifies_with_the_old_one_too() {
         let result = verify_at(secret, body, &headers, at(SENT_AT + 3));
         assert!(result.is_ok(), "{result:?}");
     }
+}
+
+#[test]
+fn any_of_several_secrets_verifies_and_none_is_refused() {
+    let body = CREATED_BODY.as_bytes();
+    // Signed with the old secret only (before the rotation), or the new one only (after the
+    // overlap): a receiver that holds both verifies either.
+    for signer in [SECRET, OTHER_SECRET] {
+        let headers = sign(signer, ID, SENT_AT, body).unwrap().to_header_map();
+        let result = verify_any_at(&[OTHER_SECRET, SECRET], body, &headers, at(SENT_AT));
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let headers = signed(SECRET, body);
+    assert!(matches!(
+        verify_any_at(&[OTHER_SECRET], body, &headers, at(SENT_AT)),
+        Err(VerifyError::BadSignature { .. })
+    ));
+    assert!(matches!(
+        verify_any_at(&[], body, &headers, at(SENT_AT)),
+        Err(VerifyError::MalformedSecret { .. })
+    ));
+    // Every secret must be well formed, even when another would verify.
+    assert!(matches!(
+        verify_any_at(&[SECRET, "whsec_short"], body, &headers, at(SENT_AT)),
+        Err(VerifyError::MalformedSecret { .. })
+    ));
 }
 
 #[test]

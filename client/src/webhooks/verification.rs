@@ -1,5 +1,6 @@
 //! The receiving side: [`verify`] and [`verify_at`] check a delivery's Standard Webhooks
-//! signature and timestamp, then read its event.
+//! signature and timestamp, then read its event; [`verify_any`] and [`verify_any_at`] do the
+//! same with any of several secrets, for the overlap after a rotation.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -50,9 +51,9 @@ pub fn verify(secret: &str, body: &[u8], headers: &HeaderMap) -> Result<WebhookE
 ///
 /// `X-Aura-Signature` is not read (beyond step 2 saying why a request is refused): the
 /// `v1` signature, made with the same secret, covers the body as well as the id and time;
-/// and a secret's rotation, as the API plans it, signs `webhook-signature` with the old and
-/// the new secret for a while, but `X-Aura-Signature` with the new one only, which a
-/// receiver still holding the old secret could not verify. Signatures are compared in
+/// and a secret's rotation signs `webhook-signature` with the new and the old secret for an
+/// overlap, but `X-Aura-Signature` with the new one only, which a receiver still holding the
+/// old secret could not verify. Signatures are compared in
 /// constant time.
 ///
 /// # Errors
@@ -64,10 +65,54 @@ pub fn verify_at(
     headers: &HeaderMap,
     now: SystemTime,
 ) -> Result<WebhookEvent, VerifyError> {
-    let secret = Secret::parse(secret)?;
+    verify_any_at(&[secret], body, headers, now)
+}
+
+/// Verifies a webhook delivery against any of `secrets` and the current time, and parses its
+/// event: [`verify_any_at`] with [`SystemTime::now`].
+///
+/// For the overlap after a secret's rotation (`POST /v1/webhooks/{id}/rotate-secret`): give
+/// it the new secret and the one it replaced, and a delivery signed with either verifies,
+/// whichever your receiver was deployed with when it was sent. Once the overlap is over,
+/// give it the new secret alone.
+///
+/// # Errors
+///
+/// A [`VerifyError`] saying why the delivery is refused: see [`verify_any_at`].
+pub fn verify_any(
+    secrets: &[&str],
+    body: &[u8],
+    headers: &HeaderMap,
+) -> Result<WebhookEvent, VerifyError> {
+    verify_any_at(secrets, body, headers, SystemTime::now())
+}
+
+/// Verifies a webhook delivery against any of `secrets`, taking `now` for the current time,
+/// and parses its event: [`verify_at`]'s steps, where step 1 holds for every secret given
+/// (at least one), and step 4 is met when some `v1` entry is the HMAC keyed with any of them.
+///
+/// # Errors
+///
+/// The [`VerifyError`] of the first step that fails; no secret at all is
+/// [`VerifyError::MalformedSecret`].
+pub fn verify_any_at(
+    secrets: &[&str],
+    body: &[u8],
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Result<WebhookEvent, VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::MalformedSecret {
+            reason: "no secret was given",
+        });
+    }
+    let secrets = secrets
+        .iter()
+        .map(|secret| Secret::parse(secret))
+        .collect::<Result<Vec<_>, _>>()?;
     let standard = StandardHeaders::read(headers)?;
     let seconds = parse_timestamp(standard.timestamp)?;
-    check_signature(&secret, &standard, body)?;
+    check_signature(&secrets, &standard, body)?;
     check_window(seconds, now)?;
     parse_event(body)
 }
@@ -122,13 +167,17 @@ fn single_header<'h>(
         .map_err(|_| malformed(name, "it has characters other than visible ASCII"))
 }
 
-/// Checks that some `v1` entry of `webhook-signature` signs the delivery.
+/// Checks that some `v1` entry of `webhook-signature` signs the delivery, with any of
+/// `secrets`.
 fn check_signature(
-    secret: &Secret,
+    secrets: &[Secret],
     headers: &StandardHeaders<'_>,
     body: &[u8],
 ) -> Result<(), VerifyError> {
-    let mac = secret.standard_mac(headers.id, headers.timestamp, body);
+    let macs: Vec<_> = secrets
+        .iter()
+        .map(|secret| secret.standard_mac(headers.id, headers.timestamp, body))
+        .collect();
     let mut v1_entries = 0;
     for entry in headers
         .signatures
@@ -147,7 +196,9 @@ fn check_signature(
         v1_entries += 1;
         // An entry that is not base64 matches nothing; another entry may still match.
         if let Ok(signature) = BASE64.decode(signature)
-            && mac.clone().verify_slice(&signature).is_ok()
+            && macs
+                .iter()
+                .any(|mac| mac.clone().verify_slice(&signature).is_ok())
         {
             return Ok(());
         }

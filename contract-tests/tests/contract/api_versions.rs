@@ -165,8 +165,8 @@ async fn documents_follow_the_version() {
 }
 
 /// The breaking change of 5.0.0: the subscription beyond the organization's limit is a state
-/// answer, `409 WEBHOOK_LIMIT_REACHED`; 4.0.0 promised `400 VALIDATION_ERROR`, and its
-/// clients still get it.
+/// answer, `409 WEBHOOK_LIMIT_REACHED`, in 5.0.0 and after; 4.0.0 promised
+/// `400 VALIDATION_ERROR`, and its clients still get it.
 async fn webhook_limit_per_version() {
     let env = Env::start().await;
     let target = leads_contract_tests::operations::HARMLESS_TARGET;

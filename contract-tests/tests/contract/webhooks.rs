@@ -8,14 +8,15 @@
 //! in-process only.
 //!
 //! This module owns the list of scenarios, the calls they share and their snapshots; the
-//! scenarios are in `subscriptions`, `deliveries`, `failures`, `fairness` and `lookups`, the
-//! receiver in `receiver`.
+//! scenarios are in `subscriptions`, `deliveries`, `failures`, `fairness`, `lookups` and
+//! `rotation` (enabling again, rotating the secret), the receiver in `receiver`.
 
 mod deliveries;
 mod failures;
 mod fairness;
 mod lookups;
 mod receiver;
+mod rotation;
 mod subscriptions;
 
 use leads_client::types::{LeadCreate, LeadUpdate, WebhookEventType, WebhookSubscriptionCreate};
@@ -33,6 +34,11 @@ use failures::{
 };
 use fairness::a_hanging_organization_delays_no_other;
 use lookups::a_slow_or_busy_name_lookup_holds_no_request_long;
+use rotation::{
+    a_disabled_subscription_is_enabled_again_with_its_secret,
+    a_rotated_secret_verifies_beside_the_new_one_until_the_overlap_ends,
+    enable_and_rotation_are_scoped_to_the_organization,
+};
 use subscriptions::{other_organizations_are_invisible, subscription_lifecycle, validation_rules};
 
 pub fn trials() -> Vec<Trial> {
@@ -70,6 +76,18 @@ pub fn trials() -> Vec<Trial> {
         in_process_scenario(
             "webhooks::a_hanging_organization_delays_no_other",
             a_hanging_organization_delays_no_other,
+        ),
+        scenario(
+            "webhooks::enable_and_rotation_are_scoped_to_the_organization",
+            enable_and_rotation_are_scoped_to_the_organization,
+        ),
+        in_process_scenario(
+            "webhooks::a_disabled_subscription_is_enabled_again_with_its_secret",
+            a_disabled_subscription_is_enabled_again_with_its_secret,
+        ),
+        in_process_scenario(
+            "webhooks::a_rotated_secret_verifies_beside_the_new_one_until_the_overlap_ends",
+            a_rotated_secret_verifies_beside_the_new_one_until_the_overlap_ends,
         ),
     ]
 }

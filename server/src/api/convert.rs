@@ -8,6 +8,7 @@
 //! spec): their wire types are JSON text, moved whole to the store and back without being
 //! parsed, and a key added to their schemas needs no code.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -193,12 +194,31 @@ pub fn subscription_created(
         disabled_at,
         event_type,
         id,
-        secret: secret
-            .expose()
-            .try_into()
-            .map_err(|_| Error::Internal("a new secret breaks the spec's pattern".to_string()))?,
+        secret: wire_secret(secret)?,
         target_url,
     })
+}
+
+/// A rotation's answer: the subscription, its new secret (shown this once) and when the
+/// secret it replaced stops signing.
+pub fn secret_rotated(
+    subscription: Subscription,
+    secret: &SigningSecret,
+    previous_secret_expires_at: DateTime<Utc>,
+) -> Result<types::WebhookSecretRotated, Error> {
+    Ok(types::WebhookSecretRotated {
+        previous_secret_expires_at,
+        secret: wire_secret(secret)?,
+        subscription: self::subscription(subscription),
+    })
+}
+
+/// A secret as the spec's pattern types it, which a generated secret always matches.
+fn wire_secret<T: for<'a> TryFrom<&'a str>>(secret: &SigningSecret) -> Result<T, Error> {
+    secret
+        .expose()
+        .try_into()
+        .map_err(|_| Error::Internal("a new secret breaks the spec's pattern".to_string()))
 }
 
 pub fn delivery(delivery: Delivery) -> Result<types::WebhookDelivery, Error> {

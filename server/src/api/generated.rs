@@ -6313,6 +6313,19 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "type": "string",
     "x-extensible": true
   },
+  "WebhookEnablePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
   "WebhookEvent": {
     "description": "The body of every webhook delivery: one of the lead events, told apart by `event`.\n",
     "discriminator": {
@@ -6367,6 +6380,63 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     },
     "type": "object"
   },
+  "WebhookSecretRotatePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotated": {
+    "additionalProperties": false,
+    "description": "A subscription's new signing secret, shown this once.",
+    "properties": {
+      "previous_secret_expires_at": {
+        "description": "Until when the secret this one replaced still signs deliveries, beside the new\none (RFC 3339, UTC).\n",
+        "format": "date-time",
+        "type": "string"
+      },
+      "secret": {
+        "description": "The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is\nnever shown again.\n",
+        "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+        "type": "string"
+      },
+      "subscription": {
+        "$ref": "#/components/schemas/WebhookSubscription"
+      }
+    },
+    "required": [
+      "previous_secret_expires_at",
+      "secret",
+      "subscription"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotatedResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSecretRotated"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
   "WebhookSubscription": {
     "additionalProperties": false,
     "description": "A subscription of an HTTPS endpoint to one lead event.",
@@ -6377,7 +6447,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "string"
       },
       "disabled_at": {
-        "description": "When the subscription was disabled after 10 consecutive failed deliveries; `null`\nwhile it is active. A disabled subscription is sent nothing.\n",
+        "description": "When the subscription was disabled after 10 consecutive failed deliveries; `null`\nwhile it is active. A disabled subscription is sent nothing until it is enabled\nagain (`POST /v1/webhooks/{id}/enable`).\n",
         "format": "date-time",
         "nullable": true,
         "type": "string"
@@ -7690,6 +7760,19 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "type": "string",
     "x-extensible": true
   },
+  "WebhookEnablePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
   "WebhookEvent": {
     "description": "The body of every webhook delivery: one of the lead events, told apart by `event`.\n",
     "discriminator": {
@@ -7744,6 +7827,63 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     },
     "type": "object"
   },
+  "WebhookSecretRotatePath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotated": {
+    "additionalProperties": false,
+    "description": "A subscription's new signing secret, shown this once.",
+    "properties": {
+      "previous_secret_expires_at": {
+        "description": "Until when the secret this one replaced still signs deliveries, beside the new\none (RFC 3339, UTC).\n",
+        "format": "date-time",
+        "type": "string"
+      },
+      "secret": {
+        "description": "The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is\nnever shown again.\n",
+        "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+        "type": "string"
+      },
+      "subscription": {
+        "$ref": "#/components/schemas/WebhookSubscription"
+      }
+    },
+    "required": [
+      "previous_secret_expires_at",
+      "secret",
+      "subscription"
+    ],
+    "type": "object"
+  },
+  "WebhookSecretRotatedResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookSecretRotated"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
+    "type": "object"
+  },
   "WebhookSubscription": {
     "additionalProperties": false,
     "description": "A subscription of an HTTPS endpoint to one lead event.",
@@ -7754,7 +7894,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "string"
       },
       "disabled_at": {
-        "description": "When the subscription was disabled after 10 consecutive failed deliveries; `null`\nwhile it is active. A disabled subscription is sent nothing.\n",
+        "description": "When the subscription was disabled after 10 consecutive failed deliveries; `null`\nwhile it is active. A disabled subscription is sent nothing until it is enabled\nagain (`POST /v1/webhooks/{id}/enable`).\n",
         "format": "date-time",
         "type": [
           "string",
@@ -10062,6 +10202,12 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
             value.parse()
         }
     }
+    ///`WebhookEnablePath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookEnablePath {
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+    }
     /**The body of every webhook delivery: one of the lead events, told apart by `event`.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -10226,6 +10372,93 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
                 })
         }
     }
+    ///`WebhookSecretRotatePath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookSecretRotatePath {
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+    }
+    ///A subscription's new signing secret, shown this once.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookSecretRotated {
+        /**Until when the secret this one replaced still signs deliveries, beside the new
+one (RFC 3339, UTC).
+*/
+        pub previous_secret_expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is
+never shown again.
+*/
+        pub secret: WebhookSecretRotatedSecret,
+        pub subscription: WebhookSubscription,
+    }
+    ///`WebhookSecretRotatedResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookSecretRotatedResponse {
+        pub data: WebhookSecretRotated,
+        pub success: bool,
+    }
+    /**The new signing secret: `whsec_` and 32 random bytes in base64. Keep it; it is
+never shown again.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookSecretRotatedSecret(::std::string::String);
+    impl ::std::ops::Deref for WebhookSecretRotatedSecret {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookSecretRotatedSecret> for ::std::string::String {
+        fn from(value: WebhookSecretRotatedSecret) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookSecretRotatedSecret {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^whsec_[A-Za-z0-9+/]{43}=$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^whsec_[A-Za-z0-9+/]{43}=$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookSecretRotatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookSecretRotatedSecret {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookSecretRotatedSecret {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A subscription of an HTTPS endpoint to one lead event.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
@@ -10233,7 +10466,8 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
         ///When the subscription was made (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         /**When the subscription was disabled after 10 consecutive failed deliveries; `null`
-while it is active. A disabled subscription is sent nothing.
+while it is active. A disabled subscription is sent nothing until it is enabled
+again (`POST /v1/webhooks/{id}/enable`).
 */
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub disabled_at: ::std::option::Option<
@@ -10927,6 +11161,19 @@ impl schemars::JsonSchema for types::WebhookDeliveryStatus {
         openapi_schema("WebhookDeliveryStatus")
     }
 }
+impl SpecSchema for types::WebhookEnablePath {
+    const SCHEMA_NAME: &'static str = "WebhookEnablePath";
+}
+impl schemars::JsonSchema for types::WebhookEnablePath {
+    fn schema_name() -> String {
+        "WebhookEnablePath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookEnablePath")
+    }
+}
 impl SpecSchema for types::WebhookEvent {
     const SCHEMA_NAME: &'static str = "WebhookEvent";
 }
@@ -10968,6 +11215,47 @@ impl schemars::JsonSchema for types::WebhookListQuery {
     ) -> schemars::schema::Schema {
         let _ = generator.subschema_for::<types::WebhookEventType>();
         openapi_schema("WebhookListQuery")
+    }
+}
+impl SpecSchema for types::WebhookSecretRotatePath {
+    const SCHEMA_NAME: &'static str = "WebhookSecretRotatePath";
+}
+impl schemars::JsonSchema for types::WebhookSecretRotatePath {
+    fn schema_name() -> String {
+        "WebhookSecretRotatePath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookSecretRotatePath")
+    }
+}
+impl SpecSchema for types::WebhookSecretRotated {
+    const SCHEMA_NAME: &'static str = "WebhookSecretRotated";
+}
+impl schemars::JsonSchema for types::WebhookSecretRotated {
+    fn schema_name() -> String {
+        "WebhookSecretRotated".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::WebhookSubscription>();
+        openapi_schema("WebhookSecretRotated")
+    }
+}
+impl SpecSchema for types::WebhookSecretRotatedResponse {
+    const SCHEMA_NAME: &'static str = "WebhookSecretRotatedResponse";
+}
+impl schemars::JsonSchema for types::WebhookSecretRotatedResponse {
+    fn schema_name() -> String {
+        "WebhookSecretRotatedResponse".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::WebhookSecretRotated>();
+        openapi_schema("WebhookSecretRotatedResponse")
     }
 }
 impl SpecSchema for types::WebhookSubscription {
@@ -11068,7 +11356,7 @@ impl schemars::JsonSchema for types::WebhookViewPath {
         openapi_schema("WebhookViewPath")
     }
 }
-/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_delivery_log`, `webhook_view`, `webhook_delete`.
+/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_delivery_log`, `webhook_view`, `webhook_delete`, `webhook_enable`, `webhook_secret_rotate`.
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct RateLimitHeaders {
     /// The limit that applies, in requests a minute: the key's or its organization's,
@@ -11875,6 +12163,36 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
+    /// Handles `webhook_enable` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_enable(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookEnablePath>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSubscriptionResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
+    /// Handles `webhook_secret_rotate` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_secret_rotate(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookSecretRotatePath>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSecretRotatedResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
     /// Handles `lead_list` in version 4.0.0, whose contract differs from version 5.1.0's: an adapter between 4.0.0's wire types (`v4_0_0::types`) and the domain.
     fn lead_list_v4_0_0(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -12490,5 +12808,79 @@ pub trait LeadsApi {
         ApiError,
     > {
         serve(rqctx, |rqctx| Self::webhook_delete(rqctx, path)).await
+    }
+    /// Enable webhook subscription
+    ///
+    /// Enables again a subscription of your organization that repeated failed deliveries
+    /// disabled, **keeping its signing secret**, and starts its count of consecutive failed
+    /// deliveries from zero: the events that happen from then on are delivered to it, signed
+    /// as before. An active subscription is answered as it is, unchanged. The answer is the
+    /// subscription, without its secret.
+    ///
+    /// The deliveries that failed before it was enabled, those that failed while it was
+    /// disabled included, are not sent again by this operation: they stay `failed` in the
+    /// deliveries log. A subscription that does not exist, or belongs to another
+    /// organization, is answered `404 WEBHOOK_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_enable",
+    method = POST,
+    path = "/v1/webhooks/{id}/enable",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_enable(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookEnablePath>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSubscriptionResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_enable(rqctx, path)).await
+    }
+    /// Rotate webhook signing secret
+    ///
+    /// Gives a subscription of your organization a new signing secret. The answer carries
+    /// it: keep it, it is shown this once and never again.
+    ///
+    /// The secret it replaces, the previous one, stays valid for an overlap of 24 hours
+    /// (configurable per deployment), until `previous_secret_expires_at`, so that you can
+    /// deploy the new secret to your receiver without refusing a delivery: during the
+    /// overlap every delivery carries two signatures in `webhook-signature`, the new
+    /// secret's first and the previous one's second, and `X-Aura-Signature` is made with
+    /// the new secret only. After the overlap only the new secret signs. Only one previous
+    /// secret is kept: rotating again during an overlap makes the secret being replaced the
+    /// previous one, with a new overlap, and the one before it signs nothing more. The
+    /// previous secret is never returned by any operation.
+    ///
+    /// A disabled subscription may be rotated too (it stays disabled). A subscription that
+    /// does not exist, or belongs to another organization, is answered
+    /// `404 WEBHOOK_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_secret_rotate",
+    method = POST,
+    path = "/v1/webhooks/{id}/rotate-secret",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_secret_rotate(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookSecretRotatePath>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookSecretRotatedResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_secret_rotate(rqctx, path)).await
     }
 }

@@ -255,6 +255,36 @@ impl LeadsApi for LeadsServer {
         webhooks::delete(rqctx, path).await
     }
 
+    async fn webhook_enable(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookEnablePath>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookSubscriptionResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::enable(rqctx, path).await
+    }
+
+    async fn webhook_secret_rotate(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookSecretRotatePath>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookSecretRotatedResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        webhooks::rotate_secret(rqctx, path).await
+    }
+
     async fn webhook_delivery_list(
         rqctx: RequestContext<AppContext>,
         query: QueryParams<types::WebhookDeliveryListQuery>,

@@ -1,5 +1,5 @@
-//! The webhook operations of `LeadsApi`: subscriptions (create, list, view, delete) and the
-//! deliveries log, each a thin translation between the wire and the store, for an admitted
+//! The webhook operations of `LeadsApi`: subscriptions (create, list, view, delete, enable
+//! again, rotate the signing secret) and the deliveries log, each a thin translation between the wire and the store, for an admitted
 //! caller and scoped to its organization.
 
 use dropshot::{HttpResponseCreated, HttpResponseOk, HttpResponseUpdatedNoContent, RequestContext};
@@ -175,6 +175,62 @@ pub async fn delete(
             return Err(Error::WebhookNotFound);
         }
         Ok(headed(HttpResponseUpdatedNoContent(), admitted.rate_limit))
+    })
+    .await
+}
+
+pub async fn enable(
+    rqctx: RequestContext<AppContext>,
+    path: PathParams<types::WebhookEnablePath>,
+) -> Result<Headed<HttpResponseOk<types::WebhookSubscriptionResponse>>, ApiError> {
+    authenticated(&rqctx, None, |app, admitted| async move {
+        let types::WebhookEnablePath { id } = path.into_inner()?;
+        let subscription = app
+            .store
+            .webhook_subscription_enable(admitted.caller.organization, id)
+            .await?
+            .ok_or(Error::WebhookNotFound)?;
+        let response = types::WebhookSubscriptionResponse {
+            data: convert::subscription(subscription),
+            success: true,
+        };
+        Ok(headed(HttpResponseOk(response), admitted.rate_limit))
+    })
+    .await
+}
+
+pub async fn rotate_secret(
+    rqctx: RequestContext<AppContext>,
+    path: PathParams<types::WebhookSecretRotatePath>,
+) -> Result<Headed<HttpResponseOk<types::WebhookSecretRotatedResponse>>, ApiError> {
+    authenticated(&rqctx, None, |app, admitted| async move {
+        let types::WebhookSecretRotatePath { id } = path.into_inner()?;
+        let overlap = chrono::Duration::from_std(app.webhooks.secret_overlap)
+            .map_err(|_| Error::Internal("the secret overlap is out of range".to_string()))?;
+        let previous_expires_at = domain::now()
+            .checked_add_signed(overlap)
+            .ok_or_else(|| Error::Internal("the secret overlap is out of range".to_string()))?;
+        let secret = SigningSecret::generate();
+        let sealed = app
+            .webhooks
+            .secrets
+            .seal(id, &secret)
+            .map_err(|error| Error::Internal(format!("sealing a signing secret: {error}")))?;
+        let subscription = app
+            .store
+            .webhook_secret_rotate(
+                admitted.caller.organization,
+                id,
+                sealed,
+                previous_expires_at,
+            )
+            .await?
+            .ok_or(Error::WebhookNotFound)?;
+        let rotated = types::WebhookSecretRotatedResponse {
+            data: convert::secret_rotated(subscription, &secret, previous_expires_at)?,
+            success: true,
+        };
+        Ok(headed(HttpResponseOk(rotated), admitted.rate_limit))
     })
     .await
 }

@@ -206,6 +206,8 @@ pub struct DueDelivery<Secret = SigningSecret> {
     pub subscription_id: Uuid,
     pub target_url: String,
     pub secret: Secret,
+    /// The secret a rotation replaced, while it has not expired: it signs beside `secret`.
+    pub previous_secret: Option<Secret>,
     /// The body, byte for byte the same on every attempt.
     pub body: String,
     /// Attempts made before this one.
@@ -213,16 +215,24 @@ pub struct DueDelivery<Secret = SigningSecret> {
 }
 
 impl<Secret> DueDelivery<Secret> {
-    /// The same delivery with another form of its secret.
-    pub fn with_secret<Other>(self, secret: Other) -> DueDelivery<Other> {
-        DueDelivery {
+    /// The same delivery with another form of its secrets: `convert` applied to each.
+    pub fn try_map_secrets<Other, E>(
+        self,
+        mut convert: impl FnMut(&Secret) -> Result<Other, E>,
+    ) -> Result<DueDelivery<Other>, E> {
+        Ok(DueDelivery {
             id: self.id,
             subscription_id: self.subscription_id,
             target_url: self.target_url,
-            secret,
+            secret: convert(&self.secret)?,
+            previous_secret: self
+                .previous_secret
+                .as_ref()
+                .map(&mut convert)
+                .transpose()?,
             body: self.body,
             attempt_count: self.attempt_count,
-        }
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::Keyring;
 use super::key_file::{self, KeySource, Loaded};
 use crate::config::Database;
-use crate::store::{SecretSelection, Store};
+use crate::store::{SecretSelection, SecretSlot, Store};
 
 /// How many secrets are read at a time.
 const PAGE: u32 = 500;
@@ -62,8 +62,9 @@ pub async fn check(store: &dyn Store, keys: &Keyring) -> Result<()> {
     Ok(())
 }
 
-/// Seals every secret still stored plain (from before secrets were sealed) with the sealing
-/// key, each replacing its plain text in one write, so that none is lost midway; how many.
+/// Seals every secret still stored plain (from before secrets were sealed, or a plain one a
+/// rotation of its signing secret made previous) with the sealing key, each replacing its
+/// plain text in one write, so that none is lost midway; how many.
 pub async fn seal_plain(store: &dyn Store, keys: &Keyring) -> Result<u64> {
     reseal(store, keys, SecretSelection::Plain).await
 }
@@ -77,12 +78,28 @@ pub async fn rotate(store: &dyn Store, keys: &Keyring) -> Result<u64> {
     reseal(store, keys, selection).await
 }
 
+/// Reseals the secrets `selection` names in both slots: a subscription's previous secret
+/// (while a rotation of its signing secret overlaps) is sealed like its current one, and a key
+/// that still sealed one could not be removed.
 async fn reseal(store: &dyn Store, keys: &Keyring, selection: SecretSelection) -> Result<u64> {
+    let mut resealed = 0;
+    for slot in SecretSlot::ALL {
+        resealed += reseal_slot(store, keys, slot, &selection).await?;
+    }
+    Ok(resealed)
+}
+
+async fn reseal_slot(
+    store: &dyn Store,
+    keys: &Keyring,
+    slot: SecretSlot,
+    selection: &SecretSelection,
+) -> Result<u64> {
     let mut resealed = 0;
     let mut after: Option<Uuid> = None;
     loop {
         let page = store
-            .webhook_secrets(selection.clone(), after, PAGE)
+            .webhook_secrets(slot, selection.clone(), after, PAGE)
             .await?;
         let Some((last, _)) = page.last() else {
             return Ok(resealed);
@@ -98,7 +115,7 @@ async fn reseal(store: &dyn Store, keys: &Keyring, selection: SecretSelection) -
             // Another process may have resealed it, or its subscription been deleted: then it
             // is left as that made it.
             if store
-                .webhook_secret_replace(subscription, stored, sealed)
+                .webhook_secret_replace(slot, subscription, stored, sealed)
                 .await?
             {
                 resealed += 1;

@@ -12,9 +12,9 @@ use super::key_file::{self, KeySource, Loaded};
 use super::*;
 use crate::config::Database;
 use crate::domain::{EventType, Subscription};
-use crate::store::StoredSecret;
 use crate::store::prelude::*;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{SecretSelection, SecretSlot, StoredSecret};
 
 fn keyring(keys: &[[u8; KEY_BYTES]]) -> Keyring {
     Keyring::new(keys).expect("keys")
@@ -314,7 +314,8 @@ async fn a_new_subscriptions_secret_is_nowhere_in_the_database_file() {
     let id = subscribe(&store, organization, &keys, &secret).await;
     let stored = store
         .webhook_secrets(
-            crate::store::SecretSelection::NotSealedBy(String::new()),
+            SecretSlot::Current,
+            SecretSelection::NotSealedBy(String::new()),
             None,
             10,
         )
@@ -456,10 +457,22 @@ async fn rotation_reseals_every_secret(
         let id = subscribe(store, organization, &keyring(&[old]), &secret).await;
         secrets.push((id, secret));
     }
+    // The first subscription's signing secret rotated: its previous one, sealed by the old
+    // key too, must be resealed as well, or the old key could never be removed.
+    let (first, replaced) = secrets[0].clone();
+    let rotated_in = SigningSecret::generate();
+    let sealed = keyring(&[old]).seal(first, &rotated_in).expect("seal");
+    let in_an_hour = crate::domain::now() + chrono::Duration::hours(1);
+    store
+        .webhook_secret_rotate(organization, first, sealed, in_an_hour)
+        .await
+        .expect("rotate the signing secret")
+        .expect("the subscription exists");
+    secrets[0].1 = rotated_in;
     let rotated = keyring(&[new, old]);
     // A key file that lacks the old key cannot rotate: it could not unseal.
     assert!(at_start::rotate(store, &keyring(&[new])).await.is_err());
-    assert_eq!(at_start::rotate(store, &rotated).await.expect("rotate"), 3);
+    assert_eq!(at_start::rotate(store, &rotated).await.expect("rotate"), 4);
     assert_eq!(at_start::rotate(store, &rotated).await.expect("again"), 0);
     let new_only = keyring(&[new]);
     at_start::check(store, &new_only)
@@ -467,7 +480,8 @@ async fn rotation_reseals_every_secret(
         .expect("the new key alone");
     let stored = store
         .webhook_secrets(
-            crate::store::SecretSelection::NotSealedBy(String::new()),
+            SecretSlot::Current,
+            SecretSelection::NotSealedBy(String::new()),
             None,
             10,
         )
@@ -478,6 +492,20 @@ async fn rotation_reseals_every_secret(
         assert_eq!(id, stored_id);
         assert_eq!(new_only.open(*id, stored).as_ref(), Ok(secret));
     }
+    let previous = store
+        .webhook_secrets(
+            SecretSlot::Previous,
+            SecretSelection::NotSealedBy(String::new()),
+            None,
+            10,
+        )
+        .await
+        .expect("previous secrets");
+    let [(id, previous)] = &previous[..] else {
+        panic!("one previous secret: {previous:?}");
+    };
+    assert_eq!(*id, first);
+    assert_eq!(new_only.open(first, previous), Ok(replaced));
 }
 
 #[tokio::test]

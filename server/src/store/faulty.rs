@@ -274,14 +274,41 @@ impl SubscriptionStore for Faulty {
             .await
     }
 
+    async fn webhook_subscription_enable(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_subscription_enable(organization, id)
+            .await
+    }
+
+    async fn webhook_secret_rotate(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        new: SealedSecret,
+        previous_expires_at: DateTime<Utc>,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_secret_rotate(organization, id, new, previous_expires_at)
+            .await
+    }
+
     async fn webhook_secrets(
         &self,
+        slot: SecretSlot,
         selection: SecretSelection,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
         self.switch.check()?;
-        self.inner.webhook_secrets(selection, after, limit).await
+        self.inner
+            .webhook_secrets(slot, selection, after, limit)
+            .await
     }
 
     async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
@@ -291,13 +318,14 @@ impl SubscriptionStore for Faulty {
 
     async fn webhook_secret_replace(
         &self,
+        slot: SecretSlot,
         subscription: Uuid,
         old: StoredSecret,
         new: SealedSecret,
     ) -> Result<bool, StoreError> {
         self.switch.check()?;
         self.inner
-            .webhook_secret_replace(subscription, old, new)
+            .webhook_secret_replace(slot, subscription, old, new)
             .await
     }
 }

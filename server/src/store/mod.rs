@@ -106,6 +106,27 @@ pub struct SealedSecret {
     pub sealed: String,
 }
 
+/// Which of a subscription's two secrets a method reads or writes: the one that signs, or the
+/// one a rotation of the signing secret replaced, which signs beside it until it expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretSlot {
+    Current,
+    Previous,
+}
+
+impl SecretSlot {
+    pub const ALL: [SecretSlot; 2] = [SecretSlot::Current, SecretSlot::Previous];
+
+    /// The slot's two columns, the same on every backend: the secret, and the id of the key
+    /// that sealed it (`NULL` for a secret stored plain).
+    pub(crate) fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            SecretSlot::Current => ("secret", "secret_key_id"),
+            SecretSlot::Previous => ("previous_secret", "previous_secret_key_id"),
+        }
+    }
+}
+
 /// Which subscriptions' secrets [`Store::webhook_secrets`] lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretSelection {
@@ -408,23 +429,50 @@ pub trait SubscriptionStore: Send + Sync {
         id: Uuid,
     ) -> Result<bool, StoreError>;
 
-    /// At most `limit` subscriptions' ids and secrets, of every organization, as `selection`
-    /// says, in id order, strictly after `after`.
+    /// Enables the organization's subscription again if it is disabled, keeping its secret,
+    /// and resets its count of consecutive failed deliveries; an active one is left as it is.
+    /// The subscription as it then is; `None` if the organization has none with this id.
+    async fn webhook_subscription_enable(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Subscription>, StoreError>;
+
+    /// Gives the organization's subscription the signing secret `new`: its current secret
+    /// becomes its previous one, which signs beside the new one until `previous_expires_at`,
+    /// and the previous one before it is forgotten. The subscription; `None` if the
+    /// organization has none with this id.
+    async fn webhook_secret_rotate(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        new: SealedSecret,
+        previous_expires_at: DateTime<Utc>,
+    ) -> Result<Option<Subscription>, StoreError>;
+
+    /// At most `limit` subscriptions' ids and secrets in `slot` (those that hold one), of
+    /// every organization, as `selection` says, in id order, strictly after `after`. A
+    /// previous secret is listed until a rotation replaces it, expired or not: it is sealed
+    /// with a key all the same.
     async fn webhook_secrets(
         &self,
+        slot: SecretSlot,
         selection: SecretSelection,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError>;
 
-    /// One subscription's id and secret for each key that has sealed any: what the server
-    /// unseals when it starts, to learn whether its keys are the right ones.
+    /// One subscription's id and secret, current or previous, for each key that has sealed
+    /// any: what the server unseals when it starts, to learn whether its keys are the right
+    /// ones.
     async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError>;
 
-    /// Replaces the subscription's secret by `new` if it still is `old`; whether it was (a
-    /// subscription deleted, or resealed by another process meanwhile, is left as it is).
+    /// Replaces the subscription's secret in `slot` by `new` if it still is `old`; whether it
+    /// was (a subscription deleted, resealed or rotated by another process meanwhile, is left
+    /// as it is).
     async fn webhook_secret_replace(
         &self,
+        slot: SecretSlot,
         subscription: Uuid,
         old: StoredSecret,
         new: SealedSecret,
@@ -448,7 +496,8 @@ pub trait OutboxStore: Send + Sync {
     /// (`next_attempt_at <= now`) and not leased at `now` (never leased, or leased until
     /// `now` or earlier), by leasing them until `lease_until`: until then no other claim
     /// returns them. Only deliveries of active subscriptions are claimed. Each comes with its
-    /// subscription's secret as stored.
+    /// subscription's secret as stored, and its previous secret while that has not expired at
+    /// `now`.
     ///
     /// Fairly ([`fairness`]): never more than [`IN_FLIGHT_PER_SUBSCRIPTION`] of a subscription
     /// and [`IN_FLIGHT_PER_ORGANIZATION`] of an organization leased at `now` (counting every

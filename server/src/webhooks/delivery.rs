@@ -196,14 +196,22 @@ impl Sender {
 }
 
 /// The headers of an attempt of `delivery` sent at `timestamp`: the JSON content type and both
-/// signatures, with the subscription's secret.
+/// signatures, with the subscription's secret. While a rotated-out secret has not expired,
+/// `webhook-signature` carries its signature too, after the new secret's (Standard Webhooks
+/// separates signatures with spaces), so that a receiver that holds either verifies;
+/// `X-Aura-Signature` has room for one, the new secret's.
 pub fn signed_headers(delivery: &DueDelivery, timestamp: i64) -> Result<HeaderMap, String> {
     let body = delivery.body.as_bytes();
     let id = delivery.id.to_string();
-    let standard_key = delivery
-        .secret
-        .standard_key()
-        .ok_or("the subscription's secret is not `whsec_` and base64")?;
+    let signatures = std::iter::once(&delivery.secret)
+        .chain(&delivery.previous_secret)
+        .map(|secret| {
+            let key = secret
+                .standard_key()
+                .ok_or("the subscription's secret is not `whsec_` and base64")?;
+            standard_signature(&key, &id, timestamp, body)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(
@@ -212,10 +220,7 @@ pub fn signed_headers(delivery: &DueDelivery, timestamp: i64) -> Result<HeaderMa
     );
     headers.insert("webhook-id", header_value(id.clone())?);
     headers.insert("webhook-timestamp", header_value(timestamp.to_string())?);
-    headers.insert(
-        "webhook-signature",
-        header_value(standard_signature(&standard_key, &id, timestamp, body)?)?,
-    );
+    headers.insert("webhook-signature", header_value(signatures.join(" "))?);
     Ok(headers)
 }
 
@@ -339,6 +344,7 @@ mod tests {
             subscription_id: Uuid::now_v7(),
             target_url: target_url.into(),
             secret: SigningSecret::generate(),
+            previous_secret: None,
             body: r#"{"event":"lead.created"}"#.into(),
             attempt_count: 0,
         }
@@ -545,6 +551,7 @@ mod tests {
             subscription_id: Uuid::now_v7(),
             target_url: "https://hooks.example.com/".into(),
             secret: secret.clone(),
+            previous_secret: None,
             body: r#"{"event":"lead.created"}"#.into(),
             attempt_count: 0,
         };
@@ -561,5 +568,29 @@ mod tests {
         for value in headers.values() {
             assert!(!value.to_str().unwrap().contains(secret.expose()));
         }
+    }
+
+    #[test]
+    fn during_a_rotation_the_standard_header_carries_both_signatures_new_first() {
+        let (new, previous) = (SigningSecret::generate(), SigningSecret::generate());
+        let delivery = DueDelivery {
+            secret: new.clone(),
+            previous_secret: Some(previous.clone()),
+            ..due("https://hooks.example.com/")
+        };
+        let headers = signed_headers(&delivery, 1_700_000_000).unwrap();
+        let id = delivery.id.to_string();
+        let body = delivery.body.as_bytes();
+        let expected = [&new, &previous]
+            .map(|secret| {
+                let key = secret.standard_key().unwrap();
+                standard_signature(&key, &id, 1_700_000_000, body).unwrap()
+            })
+            .join(" ");
+        assert_eq!(headers["webhook-signature"], expected.as_str());
+        assert_eq!(
+            headers["x-aura-signature"],
+            aura_signature(&new, body).unwrap().as_str()
+        );
     }
 }

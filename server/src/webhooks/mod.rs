@@ -60,15 +60,18 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// How many subscriptions an organization may have.
     pub max_subscriptions: u32,
+    /// How long a signing secret a rotation replaced still signs beside the new one.
+    pub secret_overlap: Duration,
     /// The keys that seal the subscriptions' signing secrets (`crate::secrets`).
     pub secrets: Arc<Keyring>,
 }
 
 impl Default for WebhookConfig {
     /// The documented behaviour: public `https` targets on ports 443 and 8443, 5 seconds to
-    /// resolve, retried after 1, 5 and 15 seconds, 10 seconds to answer. The secrets key is a
-    /// new one that lives as long as the value: a server that must unseal its secrets after a
-    /// restart is given its keys (as `leads-server serve` is).
+    /// resolve, retried after 1, 5 and 15 seconds, 10 seconds to answer, a replaced secret
+    /// signing for 24 hours after a rotation. The secrets key is a new one that lives as long
+    /// as the value: a server that must unseal its secrets after a restart is given its keys
+    /// (as `leads-server serve` is).
     fn default() -> Self {
         Self {
             policy: TargetPolicy::Public,
@@ -78,6 +81,7 @@ impl Default for WebhookConfig {
             retry: RetrySchedule::documented(),
             timeout: delivery::TIMEOUT,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+            secret_overlap: DEFAULT_SECRET_OVERLAP,
             secrets: Arc::new(Keyring::generate()),
         }
     }
@@ -85,6 +89,10 @@ impl Default for WebhookConfig {
 
 /// How many subscriptions an organization may have by default.
 pub const DEFAULT_MAX_SUBSCRIPTIONS: u32 = 25;
+
+/// How long a rotated-out signing secret signs beside the new one by default: 24 hours, as
+/// Svix keeps one.
+pub const DEFAULT_SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
 /// How many deliveries one process sends at once. An attempt in flight is a task and a
 /// connection, cheap while it waits: 32 leave room for four organizations each holding their
@@ -109,6 +117,8 @@ pub struct Webhooks {
     pub targets: Arc<Targets>,
     /// How many subscriptions an organization may have.
     pub max_subscriptions: u32,
+    /// How long a signing secret a rotation replaced still signs beside the new one.
+    pub secret_overlap: Duration,
     /// The keys that seal a new subscription's secret.
     pub secrets: Arc<Keyring>,
     wake: Arc<Notify>,
@@ -180,6 +190,7 @@ impl Webhooks {
         Self {
             targets: targets(SUBSCRIPTION_LOOKUPS, WhenBusy::Refuse),
             max_subscriptions: config.max_subscriptions,
+            secret_overlap: config.secret_overlap,
             secrets: config.secrets,
             wake,
         }
@@ -292,11 +303,11 @@ impl Worker {
             // The keys were checked against the database at start, so a secret that does not
             // unseal is one altered since: the attempt fails (and is retried, as any), and
             // nothing is sent unsigned.
-            let sent = match secrets.open(delivery.subscription_id, &delivery.secret) {
-                Ok(secret) => {
-                    let delivery = delivery.clone().with_secret(secret);
-                    sender.attempt(&delivery, at.timestamp()).await
-                }
+            let sent = match delivery
+                .clone()
+                .try_map_secrets(|stored| secrets.open(delivery.subscription_id, stored))
+            {
+                Ok(delivery) => sender.attempt(&delivery, at.timestamp()).await,
                 Err(error) => {
                     slog::error!(log, "unsealing a subscription's signing secret";
                         "subscription" => %delivery.subscription_id, "error" => %error);

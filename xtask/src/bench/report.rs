@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::raw::RawSummary;
 use super::scenario::{Phase, name};
-use super::webhooks::WebhooksRun;
 use super::stats::{Ratio, Target, cost_ratio, throughput_ratio};
+use super::webhooks::WebhooksRun;
 
 /// Everything one run measured.
 #[derive(Clone, Debug, Serialize)]

@@ -97,6 +97,7 @@ corpus! {
     both_directions_enum_value_added,
     both_directions_property_became_required,
     both_directions_property_removed,
+    callback_prose_changed,
     component_added,
     component_removed,
     description_changed,

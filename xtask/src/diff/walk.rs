@@ -81,6 +81,19 @@ pub fn union_of_keys<'v>(old: &'v Value, new: &'v Value) -> BTreeSet<&'v String>
     keys(old).chain(keys(new)).collect()
 }
 
+/// The keys of OpenAPI whose children are names, not keywords.
+const NAME_MAPS: [&str; 9] = [
+    "callbacks",
+    "content",
+    "encoding",
+    "headers",
+    "links",
+    "parameters",
+    "properties",
+    "responses",
+    "schemas",
+];
+
 /// The rule for a differing key that is prose, an example or an extension, wherever it is.
 pub fn documentation_rule(key: &str) -> Option<&'static Rule> {
     Some(match key {
@@ -164,24 +177,82 @@ impl<'a> Diff<'a> {
             if old == new {
                 continue;
             }
-            let (old_pointer, new_pointer) = (at(&pair.old, key), at(&pair.new, key));
-            match documentation_rule(key) {
-                Some(rule) => {
-                    let what = match (old, new) {
-                        (None, _) => format!("`{key}` added"),
-                        (_, None) => format!("`{key}` removed"),
-                        _ => format!("`{key}` changed"),
-                    };
-                    let old_pointer = old.map(|_| old_pointer);
-                    let new_pointer = new.map(|_| new_pointer);
-                    self.record(group, rule, old_pointer, new_pointer, what);
+            match (documentation_rule(key), pair.child(key)) {
+                (Some(rule), _) => self.record_documentation(group, rule, pair, key),
+                // No rule judges a callback (a request the server sends, which consumers
+                // receive), but its prose is prose: only what else differs is unclassified.
+                (None, Some(callbacks)) if key == "callbacks" => {
+                    self.rest_within(group, &callbacks, true);
                 }
-                None => {
+                (None, _) => {
+                    let (old_pointer, new_pointer) = (at(&pair.old, key), at(&pair.new, key));
                     let what = format!("`{key}` differs at {new_pointer}");
                     let rule = &rules::UNCLASSIFIED;
                     self.record(group, rule, Some(old_pointer), Some(new_pointer), what);
                 }
             }
+        }
+    }
+
+    /// Records that `key` of `pair`, prose, an example or an extension, was added, removed or
+    /// changed.
+    fn record_documentation(&mut self, group: &Group, rule: &'static Rule, pair: &Pair, key: &str) {
+        let (old, new) = (pair.old.value.get(key), pair.new.value.get(key));
+        let what = match (old, new) {
+            (None, _) => format!("`{key}` added"),
+            (_, None) => format!("`{key}` removed"),
+            _ => format!("`{key}` changed"),
+        };
+        let old_pointer = old.map(|_| at(&pair.old, key));
+        let new_pointer = new.map(|_| at(&pair.new, key));
+        self.record(group, rule, old_pointer, new_pointer, what);
+    }
+
+    /// The safety net within a value no rule walks, difference by difference: prose, examples
+    /// and extensions are documentation where they are keywords, and any other difference is
+    /// unclassified. `names` says that `pair`'s keys are names (of properties, headers, media
+    /// types, callbacks…), where a key called `description` is a name, not prose.
+    fn rest_within<'p>(&mut self, group: &Group, pair: &Pair<'p>, names: bool) {
+        match (pair.old.value, pair.new.value) {
+            (Value::Object(_), Value::Object(_)) => {
+                for key in union_of_keys(pair.old.value, pair.new.value) {
+                    if pair.same(key) {
+                        continue;
+                    }
+                    match (documentation_rule(key).filter(|_| !names), pair.child(key)) {
+                        (Some(rule), _) => self.record_documentation(group, rule, pair, key),
+                        (None, Some(inner)) => {
+                            self.rest_within(group, &inner, NAME_MAPS.contains(&key.as_str()));
+                        }
+                        (None, None) => {
+                            let what = format!("`{key}` added or removed");
+                            let (old, new) = (pair.old.value.get(key), pair.new.value.get(key));
+                            let old_pointer = old.map(|_| at(&pair.old, key));
+                            let new_pointer = new.map(|_| at(&pair.new, key));
+                            self.record(
+                                group,
+                                &rules::UNCLASSIFIED,
+                                old_pointer,
+                                new_pointer,
+                                what,
+                            );
+                        }
+                    }
+                }
+            }
+            (Value::Array(old), Value::Array(new)) if old.len() == new.len() => {
+                for (index, (old, new)) in old.iter().zip(new).enumerate() {
+                    if old != new {
+                        let item = |node: &Node<'p>, value: &'p Value| Node {
+                            pointer: format!("{}/{index}", node.pointer),
+                            value,
+                        };
+                        let inner = Pair::new(item(&pair.old, old), item(&pair.new, new));
+                        self.rest_within(group, &inner, false);
+                    }
+                }
+            }
+            _ => self.unclassified(group, pair, "a value differs"),
         }
     }
 

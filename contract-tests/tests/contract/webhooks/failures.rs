@@ -55,7 +55,11 @@ pub(super) async fn a_failing_receiver_is_retried_on_schedule() {
 }
 
 /// The deliveries log of `subscription` once its first item satisfies `done` (within 10 s).
-async fn wait_for_log(env: &Env, subscription: Uuid, done: impl Fn(&Value) -> bool) -> Exchange {
+pub(super) async fn wait_for_log(
+    env: &Env,
+    subscription: Uuid,
+    done: impl Fn(&Value) -> bool,
+) -> Exchange {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let log = deliveries(env, Some(subscription)).await;
@@ -80,10 +84,34 @@ async fn wait_for_log(env: &Env, subscription: Uuid, done: impl Fn(&Value) -> bo
 pub(super) async fn repeated_failures_disable_a_subscription() {
     let env = loopback_env().await;
     let receiver = Receiver::start().await;
-    let created = subscribe(&env, WebhookEventType::LeadCreated, &receiver.url("/fail")).await;
+    let (_, view) = disable_by_failures(&env, &receiver, "/fail").await;
+    let subscription = id_of(&view);
+    pin("webhook_view_disabled", &view);
+    assert_eq!(create_lead(&env, "ignored").await.status, 201);
+    let log = deliveries(&env, Some(subscription)).await;
+    let items = log.data().as_array().expect("a list");
+    assert_eq!(
+        items.len(),
+        10,
+        "nothing queued for a disabled subscription"
+    );
+    assert!(items.iter().all(|item| item["status"] == "failed"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.arrivals("/fail").len(), 40);
+}
+
+/// Subscribes `receiver`'s `path`, which must answer `500` to the 40 attempts of 10 leads'
+/// deliveries, and waits until those failures disabled the subscription: its creation's
+/// answer, and its view once disabled.
+pub(super) async fn disable_by_failures(
+    env: &Env,
+    receiver: &Receiver,
+    path: &str,
+) -> (Exchange, Exchange) {
+    let created = subscribe(env, WebhookEventType::LeadCreated, &receiver.url(path)).await;
     let subscription = id_of(&created);
     for n in 0..10 {
-        assert_eq!(create_lead(&env, &format!("doomed{n}")).await.status, 201);
+        assert_eq!(create_lead(env, &format!("doomed{n}")).await.status, 201);
     }
     receiver.wait_for(40).await;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -100,18 +128,7 @@ pub(super) async fn repeated_failures_disable_a_subscription() {
         assert!(Instant::now() < deadline, "never disabled: {view:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    pin("webhook_view_disabled", &view);
-    assert_eq!(create_lead(&env, "ignored").await.status, 201);
-    let log = deliveries(&env, Some(subscription)).await;
-    let items = log.data().as_array().expect("a list");
-    assert_eq!(
-        items.len(),
-        10,
-        "nothing queued for a disabled subscription"
-    );
-    assert!(items.iter().all(|item| item["status"] == "failed"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.arrivals("/fail").len(), 40);
+    (created, view)
 }
 
 /// Deliveries that fail for a closed port and for a receiver without TLS say so in the log's

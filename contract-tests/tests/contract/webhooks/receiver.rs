@@ -52,6 +52,28 @@ impl Receiver {
         Self { server, arrivals }
     }
 
+    /// Answers `500` to the first `failures` `POST`s, whatever their path, and `200` to every
+    /// one after: a receiver that is down, then back.
+    pub(super) async fn failing_first(failures: u64) -> Self {
+        let server = MockServer::start().await;
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        // The lower number is tried first; once spent, the failing mock matches nothing.
+        for (answer, priority, times) in [(500, 1, Some(failures)), (200, 2, None)] {
+            let mock = Mock::given(method("POST"))
+                .respond_with(Recording {
+                    arrivals: Arc::clone(&arrivals),
+                    answer,
+                })
+                .with_priority(priority);
+            let mock = match times {
+                Some(times) => mock.up_to_n_times(times),
+                None => mock,
+            };
+            mock.mount(&server).await;
+        }
+        Self { server, arrivals }
+    }
+
     pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.uri())
     }

@@ -20,6 +20,7 @@ mod organizations;
 mod rate_limits;
 mod schema;
 mod statements;
+mod subscription_changes;
 mod tls;
 mod webhook_secrets;
 mod webhooks;
@@ -41,7 +42,7 @@ use self::errors::{Context, internal};
 use self::tls::Tls;
 use super::{
     ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret, SecretSelection,
-    SharedRateLimits, Store, StoreError, StoredSecret,
+    SecretSlot, SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
@@ -410,13 +411,33 @@ impl SubscriptionStore for PostgresStore {
         })
     }
 
+    async fn webhook_subscription_enable(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Subscription>, StoreError> {
+        subscription_changes::enable(&self.client().await?, organization, id).await
+    }
+
+    async fn webhook_secret_rotate(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        new: SealedSecret,
+        previous_expires_at: DateTime<Utc>,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let client = self.client().await?;
+        subscription_changes::rotate(&client, organization, id, &new, previous_expires_at).await
+    }
+
     async fn webhook_secrets(
         &self,
+        slot: SecretSlot,
         selection: SecretSelection,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
-        webhook_secrets::list(&self.client().await?, &selection, after, limit).await
+        webhook_secrets::list(&self.client().await?, slot, &selection, after, limit).await
     }
 
     async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
@@ -425,11 +446,12 @@ impl SubscriptionStore for PostgresStore {
 
     async fn webhook_secret_replace(
         &self,
+        slot: SecretSlot,
         subscription: Uuid,
         old: StoredSecret,
         new: SealedSecret,
     ) -> Result<bool, StoreError> {
-        webhook_secrets::replace(&self.client().await?, subscription, &old, &new).await
+        webhook_secrets::replace(&self.client().await?, slot, subscription, &old, &new).await
     }
 }
 

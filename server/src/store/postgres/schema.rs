@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_sweep_index.sql"),
     include_str!("migrations/0005_sealed_secrets.sql"),
     include_str!("migrations/0006_fair_claims.sql"),
+    include_str!("migrations/0007_previous_secrets.sql"),
 ];
 
 /// The advisory lock that serializes migrations across processes: any constant no other

@@ -4,43 +4,76 @@
 //! carry a secret with the rest of their row: they are in `webhooks`.)
 //!
 //! A secret is `secret` and `secret_key_id`: sealed text and the id of the key that sealed
-//! it, or, with no key id, a secret stored in plain text before secrets were sealed.
+//! it, or, with no key id, a secret stored in plain text before secrets were sealed. A
+//! subscription whose secret was rotated holds the one it replaced the same way, in
+//! `previous_secret` and `previous_secret_key_id` ([`SecretSlot::Previous`]).
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::errors::internal;
 use super::statements::{Value, bound, column, execute, query};
 use crate::domain::SigningSecret;
-use crate::store::{SealedSecret, SecretSelection, StoreError, StoredSecret};
+use crate::store::{SealedSecret, SecretSelection, SecretSlot, StoreError, StoredSecret};
+
+/// The secret in `slot`'s two columns of a row read while `doing`, if it holds one.
+fn stored_in(row: &Row, doing: &str, slot: SecretSlot) -> Result<Option<StoredSecret>, StoreError> {
+    let (secret, key) = slot.columns();
+    let Some(secret) = column::<Option<String>>(row, doing, secret)? else {
+        return Ok(None);
+    };
+    Ok(Some(match column::<Option<String>>(row, doing, key)? {
+        Some(key_id) => StoredSecret::Sealed(SealedSecret {
+            key_id,
+            sealed: secret,
+        }),
+        None => StoredSecret::Plain(SigningSecret::from_stored(secret)),
+    }))
+}
+
+/// The secret in `slot`'s two columns of a row read while `doing`, which must hold one.
+fn held_in(row: &Row, doing: &str, slot: SecretSlot) -> Result<StoredSecret, StoreError> {
+    stored_in(row, doing, slot)?.ok_or_else(|| internal("a secret read is NULL"))
+}
 
 /// A secret from its two columns, `secret` and `secret_key_id`, of a row read while `doing`.
 pub(super) fn stored(row: &Row, doing: &str) -> Result<StoredSecret, StoreError> {
-    let secret: String = column(row, doing, "secret")?;
-    Ok(
-        match column::<Option<String>>(row, doing, "secret_key_id")? {
-            Some(key_id) => StoredSecret::Sealed(SealedSecret {
-                key_id,
-                sealed: secret,
-            }),
-            None => StoredSecret::Plain(SigningSecret::from_stored(secret)),
-        },
-    )
+    held_in(row, doing, SecretSlot::Current)
+}
+
+/// The previous secret of a claimed delivery's subscription, from its three columns, while
+/// it has not expired at `now`.
+pub(super) fn previous(
+    row: &Row,
+    doing: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<StoredSecret>, StoreError> {
+    let expires_at: Option<DateTime<Utc>> = column(row, doing, "previous_secret_expires_at")?;
+    if expires_at.is_none_or(|expires_at| expires_at <= now) {
+        return Ok(None);
+    }
+    stored_in(row, doing, SecretSlot::Previous)
 }
 
 pub(super) async fn list(
     client: &impl GenericClient,
+    slot: SecretSlot,
     selection: &SecretSelection,
     after: Option<Uuid>,
     limit: u32,
 ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
+    let (secret, key) = slot.columns();
     let mut values: Vec<Value> = vec![Box::new(i64::from(limit))];
-    let mut sql = "SELECT id, secret, secret_key_id FROM webhook_subscriptions WHERE ".to_owned();
+    let mut sql = format!(
+        "SELECT id, {secret}, {key} FROM webhook_subscriptions WHERE {secret} IS NOT NULL AND "
+    );
     match selection {
-        SecretSelection::Plain => sql.push_str("secret_key_id IS NULL"),
+        SecretSelection::Plain => sql.push_str(&format!("{key} IS NULL")),
         SecretSelection::NotSealedBy(key_id) => {
             values.push(Box::new(key_id.clone()));
-            sql.push_str("secret_key_id IS DISTINCT FROM $2");
+            sql.push_str(&format!("{key} IS DISTINCT FROM $2"));
         }
     }
     if let Some(after) = after {
@@ -52,7 +85,7 @@ pub(super) async fn list(
     query(client, doing, &sql, &bound(&values))
         .await?
         .iter()
-        .map(|row| Ok((column(row, doing, "id")?, stored(row, doing)?)))
+        .map(|row| Ok((column(row, doing, "id")?, held_in(row, doing, slot)?)))
         .collect()
 }
 
@@ -63,8 +96,11 @@ pub(super) async fn samples(
     query(
         client,
         doing,
-        "SELECT DISTINCT ON (secret_key_id) id, secret, secret_key_id \
-         FROM webhook_subscriptions WHERE secret_key_id IS NOT NULL \
+        "SELECT DISTINCT ON (secret_key_id) id, secret, secret_key_id FROM \
+         (SELECT id, secret, secret_key_id FROM webhook_subscriptions \
+         WHERE secret_key_id IS NOT NULL UNION ALL \
+         SELECT id, previous_secret, previous_secret_key_id FROM webhook_subscriptions \
+         WHERE previous_secret IS NOT NULL AND previous_secret_key_id IS NOT NULL) AS sealed \
          ORDER BY secret_key_id, id",
         &[],
     )
@@ -84,6 +120,7 @@ pub(super) async fn samples(
 
 pub(super) async fn replace(
     client: &impl GenericClient,
+    slot: SecretSlot,
     subscription: Uuid,
     old: &StoredSecret,
     new: &SealedSecret,
@@ -94,11 +131,14 @@ pub(super) async fn replace(
     };
     // One statement: of replicas sealing the same plain secret at once, one replaces it and
     // the others find it changed.
+    let (secret, key) = slot.columns();
     let replaced = execute(
         client,
         "replacing a webhook secret",
-        "UPDATE webhook_subscriptions SET secret = $1, secret_key_id = $2 \
-         WHERE id = $3 AND secret = $4 AND secret_key_id IS NOT DISTINCT FROM $5",
+        &format!(
+            "UPDATE webhook_subscriptions SET {secret} = $1, {key} = $2 \
+             WHERE id = $3 AND {secret} = $4 AND {key} IS NOT DISTINCT FROM $5"
+        ),
         &[
             &new.sealed,
             &new.key_id,

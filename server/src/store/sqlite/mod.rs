@@ -22,6 +22,7 @@ mod key_cache;
 mod leads;
 mod organizations;
 mod pool;
+mod subscription_changes;
 mod values;
 mod webhook_secrets;
 mod webhooks;
@@ -45,7 +46,7 @@ use self::pool::ReaderPool;
 use self::writer::Writer;
 use super::{
     ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret, SecretSelection,
-    Store, StoreError, StoredSecret,
+    SecretSlot, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
@@ -63,6 +64,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0006_sweep_indexes.sql")),
     M::up(include_str!("migrations/0007_sealed_secrets.sql")),
     M::up(include_str!("migrations/0008_fair_claims.sql")),
+    M::up(include_str!("migrations/0009_previous_secrets.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -420,14 +422,39 @@ impl SubscriptionStore for SqliteStore {
             .await
     }
 
+    async fn webhook_subscription_enable(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.write(move |connection| subscription_changes::enable(connection, organization, id))
+            .await
+    }
+
+    async fn webhook_secret_rotate(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        new: SealedSecret,
+        previous_expires_at: DateTime<Utc>,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.write(move |connection| {
+            subscription_changes::rotate(connection, organization, id, &new, previous_expires_at)
+        })
+        .await
+    }
+
     async fn webhook_secrets(
         &self,
+        slot: SecretSlot,
         selection: SecretSelection,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
-        self.read(move |connection| webhook_secrets::list(connection, &selection, after, limit))
-            .await
+        self.read(move |connection| {
+            webhook_secrets::list(connection, slot, &selection, after, limit)
+        })
+        .await
     }
 
     async fn webhook_secret_samples(&self) -> Result<Vec<(Uuid, SealedSecret)>, StoreError> {
@@ -436,12 +463,15 @@ impl SubscriptionStore for SqliteStore {
 
     async fn webhook_secret_replace(
         &self,
+        slot: SecretSlot,
         subscription: Uuid,
         old: StoredSecret,
         new: SealedSecret,
     ) -> Result<bool, StoreError> {
-        self.write(move |connection| webhook_secrets::replace(connection, subscription, &old, &new))
-            .await
+        self.write(move |connection| {
+            webhook_secrets::replace(connection, slot, subscription, &old, &new)
+        })
+        .await
     }
 }
 

@@ -340,12 +340,13 @@ pub(super) fn claim(
         (String, Option<String>),
         String,
         i64,
+        (Option<String>, Option<String>, Option<i64>),
     );
     let mut select = transaction
         .prepare_cached(
             "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
-             d.attempt_count \
-             FROM webhook_deliveries d \
+             d.attempt_count, s.previous_secret, s.previous_secret_key_id, \
+             s.previous_secret_expires_at FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
              WHERE d.id = ?",
@@ -357,7 +358,7 @@ pub(super) fn claim(
     chosen
         .into_iter()
         .map(|id| {
-            let (id, subscription_id, target_url, (secret, key_id), body, attempt_count): Due =
+            let (id, subscription_id, target_url, (secret, key_id), body, attempt_count, previous): Due =
                 select
                     .query_row([&id], |row| {
                         Ok((
@@ -367,6 +368,7 @@ pub(super) fn claim(
                             (row.get(3)?, row.get(4)?),
                             row.get(5)?,
                             row.get(6)?,
+                            (row.get(7)?, row.get(8)?, row.get(9)?),
                         ))
                     })
                     .context("reading a due delivery")?;
@@ -378,6 +380,7 @@ pub(super) fn claim(
                 subscription_id: parse_id(&subscription_id, "webhook_deliveries.subscription_id")?,
                 target_url,
                 secret: webhook_secrets::stored(secret, key_id),
+                previous_secret: webhook_secrets::previous(previous, now),
                 body,
                 attempt_count: in_range(attempt_count, "attempt_count")?,
             })

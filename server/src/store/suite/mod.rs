@@ -105,6 +105,9 @@ macro_rules! store_suite {
             webhooks::a_claim_takes_turns_within_each_share_in_flight,
             webhooks::a_backlog_beyond_its_bound_fails_the_earliest_due,
             webhooks::secrets_are_sampled_listed_by_key_and_replaced_only_if_unchanged,
+            webhooks::a_disabled_subscription_is_enabled_again_keeping_its_secret,
+            webhooks::a_rotated_secret_signs_beside_the_new_one_until_it_expires,
+            webhooks::previous_secrets_are_sampled_listed_and_replaced_in_their_slot,
             webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
                 flavor = "multi_thread",
                 worker_threads = 4

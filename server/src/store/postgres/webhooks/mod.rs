@@ -28,7 +28,7 @@ const SELECT_SUBSCRIPTIONS: &str = "SELECT id, organization_id, event_type, targ
      created_at, disabled_at FROM webhook_subscriptions WHERE organization_id = $1";
 
 /// A row of [`SELECT_SUBSCRIPTIONS`] as a [`Subscription`].
-fn subscription(row: &Row) -> Result<Subscription, StoreError> {
+pub(super) fn subscription(row: &Row) -> Result<Subscription, StoreError> {
     let doing = "reading a webhook subscription";
     Ok(Subscription {
         id: column(row, doing, "id")?,
@@ -375,7 +375,8 @@ pub(super) async fn claim(
          WHERE d.id = due.id \
          RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
-         c.attempt_count \
+         c.attempt_count, s.previous_secret, s.previous_secret_key_id, \
+         s.previous_secret_expires_at \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
          JOIN webhook_events e ON e.id = c.event_id ORDER BY array_position($3, c.id)",
         &[&now, &lease_until, &chosen],
@@ -388,6 +389,7 @@ pub(super) async fn claim(
             subscription_id: column(row, doing, "subscription_id")?,
             target_url: column(row, doing, "target_url")?,
             secret: webhook_secrets::stored(row, doing)?,
+            previous_secret: webhook_secrets::previous(row, doing, now)?,
             body: column(row, doing, "body")?,
             attempt_count: in_range(column::<i32>(row, doing, "attempt_count")?, "attempt_count")?,
         })

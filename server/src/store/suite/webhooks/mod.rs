@@ -1,16 +1,19 @@
 //! The suite's tests of webhooks in the store, one module per side: [`subscriptions`], the
 //! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, the [`fairness`] of
-//! its claims and the bound on backlogs, and the sealed [`secrets`]; and the fixtures they
+//! its claims and the bound on backlogs, the sealed [`secrets`], and a subscription's
+//! [`rotation`] and re-enabling; and the fixtures they
 //! share.
 
 mod fairness;
 mod outbox;
+mod rotation;
 mod secrets;
 mod subscriptions;
 mod worker;
 
 pub(crate) use fairness::*;
 pub(crate) use outbox::*;
+pub(crate) use rotation::*;
 pub(crate) use secrets::*;
 pub(crate) use subscriptions::*;
 pub(crate) use worker::*;
@@ -29,8 +32,8 @@ use crate::domain::{
     OrganizationId, Subscription, VersionCondition,
 };
 use crate::store::{
-    DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, Store, StoreError,
-    StoredSecret, backlog_message,
+    DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, SecretSlot, Store,
+    StoreError, StoredSecret, backlog_message,
 };
 
 /// A second, in microseconds.

@@ -45,7 +45,7 @@ pub(crate) async fn secrets_are_sampled_listed_by_key_and_replaced_only_if_uncha
         let store = Arc::clone(&store);
         async move {
             store
-                .webhook_secrets(selection, after, limit)
+                .webhook_secrets(SecretSlot::Current, selection, after, limit)
                 .await
                 .expect("secrets")
         }
@@ -66,7 +66,7 @@ pub(crate) async fn secrets_are_sampled_listed_by_key_and_replaced_only_if_uncha
         let store = Arc::clone(&store);
         async move {
             store
-                .webhook_secret_replace(id, old, new)
+                .webhook_secret_replace(SecretSlot::Current, id, old, new)
                 .await
                 .expect("replace")
         }
