@@ -359,7 +359,7 @@ fn read(row: &Row) -> Result<Lead, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_reads_in_order, open, planner, raw};
+    use super::super::tests::{assert_reads_in_order, open, planner, query_plan, raw};
     use super::*;
     use crate::store::prelude::*;
     use crate::store::suite::{T0, assert_internal, at, filters_and_their_indexes, full_lead};
@@ -403,14 +403,7 @@ mod tests {
             ..LeadFilter::default()
         };
         let (sql, values) = list_query(organization, &filter, None, 10);
-        let plan: Vec<String> = planner
-            .query(&format!("EXPLAIN {sql}"), &statements::bound(&values))
-            .await
-            .expect("plan")
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        let plan = plan.join("\n");
+        let plan = query_plan(&planner, &sql, &values).await;
         assert!(
             plan.contains("Index Scan using leads_email_unique"),
             "{plan}"

@@ -75,20 +75,29 @@ pub(super) async fn planner(database: &ScratchDatabase) -> tokio_postgres::Clien
 /// Asserts that a list query (`sql` and its parameters) reads `index` in the list order, with
 /// no sort; and, if `seeks` (a page after a keyset), that the keyset is a condition of the
 /// index, not a filter on every row read.
+/// `sql`'s plan for `values`, as `EXPLAIN` prints it, a line a step.
+pub(super) async fn query_plan(
+    planner: &tokio_postgres::Client,
+    sql: &str,
+    values: &[statements::Value],
+) -> String {
+    let plan: Vec<String> = planner
+        .query(&format!("EXPLAIN {sql}"), &statements::bound(values))
+        .await
+        .expect("plan")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    plan.join("\n")
+}
+
 pub(super) async fn assert_reads_in_order(
     planner: &tokio_postgres::Client,
     (sql, values): (String, Vec<statements::Value>),
     index: &str,
     seeks: bool,
 ) {
-    let plan: Vec<String> = planner
-        .query(&format!("EXPLAIN {sql}"), &statements::bound(&values))
-        .await
-        .expect("plan")
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = query_plan(planner, &sql, &values).await;
     assert!(plan.contains(index), "{sql}:\n{plan}");
     assert!(!plan.contains("Sort"), "{sql}:\n{plan}");
     if seeks {

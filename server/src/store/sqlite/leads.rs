@@ -505,6 +505,17 @@ mod tests {
         assert_eq!(table, LeadRow::COLUMNS);
     }
 
+    /// The steps of `sql`'s plan, as `EXPLAIN QUERY PLAN` details them.
+    fn query_plan(raw: &rusqlite::Connection, sql: &str, parameters: Vec<Value>) -> Vec<String> {
+        raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .and_then(|mut statement| {
+                statement
+                    .query_map(params_from_iter(parameters), |row| row.get(3))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .expect("plan")
+    }
+
     /// The email filter is one lookup in the unique index of emails, whatever else is asked.
     #[tokio::test]
     async fn the_email_filter_reads_the_unique_index() {
@@ -521,14 +532,7 @@ mod tests {
         };
         for after in [None, Some(keyset)] {
             let (sql, parameters) = list_query(organization, &filter, after, 10);
-            let plan: Vec<String> = raw
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .and_then(|mut statement| {
-                    statement
-                        .query_map(params_from_iter(parameters), |row| row.get(3))?
-                        .collect::<rusqlite::Result<_>>()
-                })
-                .expect("plan");
+            let plan = query_plan(&raw, &sql, parameters);
             assert_eq!(
                 plan,
                 [
@@ -550,15 +554,7 @@ mod tests {
         for (filter, index) in filters_and_their_indexes() {
             for after in [None, Some(keyset)] {
                 let (sql, parameters) = list_query(organization, &filter, after, 10);
-                let plan: Vec<String> = raw
-                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(params_from_iter(parameters), |row| row.get(3))?
-                            .collect::<rusqlite::Result<_>>()
-                    })
-                    .expect("plan");
-                let plan = plan.join("; ");
+                let plan = query_plan(&raw, &sql, parameters).join("; ");
                 assert!(plan.contains(index), "{filter:?} {after:?}: {plan}");
                 assert!(
                     !plan.contains("TEMP B-TREE"),
