@@ -387,28 +387,33 @@ mod tests {
         assert_eq!(table, columns!().split(", ").collect::<Vec<_>>());
     }
 
-    /// The email filter is one lookup in the unique index of emails, whatever else is asked;
-    /// ordering its one row at most costs nothing.
+    /// The email filter is one lookup in the unique index of emails, whatever else is asked,
+    /// as PostgreSQL plans it for a table of leads it has statistics of (an empty one is as
+    /// cheap to read by any index).
     #[cfg_attr(
         not(leads_postgres),
         ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
     )]
     #[tokio::test]
     async fn the_email_filter_reads_the_unique_index() {
-        let (database, _store, organization) = open().await;
-        let planner = planner(&database).await;
+        let (database, store, organization) = open().await;
+        for n in 0..300 {
+            let lead = Lead::new(organization, format!("lead{n}@example.com"), at(T0 + n));
+            store.lead_insert(lead, None).await.expect("insert");
+        }
+        let raw = raw(&database).await;
+        raw.batch_execute("ANALYZE leads").await.expect("analyze");
         let filter = LeadFilter {
-            email: Some("A@example.com".to_owned()),
+            email: Some("Lead7@example.com".to_owned()),
             status: Some(LeadStatus::New),
             ..LeadFilter::default()
         };
         let (sql, values) = list_query(organization, &filter, None, 10);
-        let plan = query_plan(&planner, &sql, &values).await;
+        let plan = query_plan(&raw, &sql, &values).await;
         assert!(
             plan.contains("Index Scan using leads_email_unique"),
             "{plan}"
         );
-        assert!(plan.contains("rows=1 "), "{plan}");
     }
 
     #[cfg_attr(

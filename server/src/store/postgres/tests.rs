@@ -72,9 +72,6 @@ pub(super) async fn planner(database: &ScratchDatabase) -> tokio_postgres::Clien
     planner
 }
 
-/// Asserts that a list query (`sql` and its parameters) reads `index` in the list order, with
-/// no sort; and, if `seeks` (a page after a keyset), that the keyset is a condition of the
-/// index, not a filter on every row read.
 /// `sql`'s plan for `values`, as `EXPLAIN` prints it, a line a step.
 pub(super) async fn query_plan(
     planner: &tokio_postgres::Client,
@@ -91,6 +88,9 @@ pub(super) async fn query_plan(
     plan.join("\n")
 }
 
+/// Asserts that a list query (`sql` and its parameters) reads `index` in the list order, with
+/// no sort; and, if `seeks` (a page after a keyset), that the keyset is a condition of the
+/// index, not a filter on every row read.
 pub(super) async fn assert_reads_in_order(
     planner: &tokio_postgres::Client,
     (sql, values): (String, Vec<statements::Value>),
