@@ -7,7 +7,9 @@
 use super::{
     Answer, ApiError, HeaderParams, JsonBody, PathParams, QueryParams, RawResponse,
 };
-use super::versions::{ServedVersion, Served, dispatched, openapi_schema, serve, shared};
+use super::versions::{
+    ServedVersion, Served, dispatched, method_not_allowed, openapi_schema, serve, shared,
+};
 /// The spec's `info.title`.
 pub const API_TITLE: &str = "Aura Leads API";
 /// Every version the server serves, oldest first, the working spec's last: the
@@ -12712,6 +12714,61 @@ pub trait LeadsApi {
     > {
         serve(rqctx, |rqctx| Self::webhook_create(rqctx, body)).await
     }
+    #[endpoint{method = HEAD,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_webhook_view_v4_0_0_head_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = OPTIONS,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_webhook_view_v4_0_0_options_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = PATCH,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_webhook_view_v4_0_0_patch_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = POST,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_webhook_view_v4_0_0_post_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = PUT,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_webhook_view_v4_0_0_put_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
     /// Get webhook subscription
     ///
     /// Returns one webhook subscription of your organization, without its secret. A
@@ -12738,6 +12795,76 @@ pub trait LeadsApi {
         ApiError,
     > {
         serve(rqctx, |rqctx| Self::webhook_view(rqctx, path)).await
+    }
+    #[endpoint{method = HEAD,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_view_head_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        if dispatched(&rqctx, 2, "deliveries") {
+            return method_not_allowed(&rqctx, "GET");
+        }
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = OPTIONS,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_view_options_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        if dispatched(&rqctx, 2, "deliveries") {
+            return method_not_allowed(&rqctx, "GET");
+        }
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = PATCH,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_view_patch_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        if dispatched(&rqctx, 2, "deliveries") {
+            return method_not_allowed(&rqctx, "GET");
+        }
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = POST,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_view_post_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        if dispatched(&rqctx, 2, "deliveries") {
+            return method_not_allowed(&rqctx, "GET");
+        }
+        method_not_allowed(&rqctx, "DELETE, GET")
+    }
+    #[endpoint{method = PUT,
+    path = "/v1/webhooks/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_view_put_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::WebhookViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        if dispatched(&rqctx, 2, "deliveries") {
+            return method_not_allowed(&rqctx, "GET");
+        }
+        method_not_allowed(&rqctx, "DELETE, GET")
     }
     /// Get webhook subscription
     ///
@@ -12791,7 +12918,34 @@ pub trait LeadsApi {
     method = DELETE,
     path = "/v1/webhooks/{id}",
     tags = ["webhooks"],
-    versions = ..,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_webhook_delete_v4_0_0(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookDeletePath>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseUpdatedNoContent,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_delete(rqctx, path)).await
+    }
+    /// Delete webhook subscription
+    ///
+    /// Deletes a webhook subscription of your organization, with its deliveries: nothing more
+    /// is sent to it, not even the retries of earlier events. A subscription that does not
+    /// exist, or belongs to another organization, is answered `404 WEBHOOK_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_delete",
+    method = DELETE,
+    path = "/v1/webhooks/{id}",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
     }]
     async fn serve_webhook_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -12807,6 +12961,9 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
+        if dispatched(&rqctx, 2, "deliveries") {
+            return method_not_allowed(&rqctx, "GET");
+        }
         serve(rqctx, |rqctx| Self::webhook_delete(rqctx, path)).await
     }
     /// Enable webhook subscription

@@ -32,7 +32,7 @@ use http::{Response, StatusCode};
 use schemars::schema::Schema;
 use serde_json::{Map, Value};
 
-use super::answer::envelope;
+use super::answer::{Answer, envelope};
 use super::error::ApiError;
 use super::generated::SERVED_VERSIONS;
 use crate::error::{Error, FieldProblem};
@@ -286,6 +286,29 @@ pub fn dispatched<C: ServerContext>(
         .split('/')
         .nth(index)
         == Some(literal)
+}
+
+/// `405 Method Not Allowed` for a method the path of the request does not serve, where the
+/// generated interface routes it rather than dropshot's router (a dispatched literal path:
+/// `xtask/src/generate/server/dispatch.rs`): the router's body, and `Allow` naming `allow`.
+pub fn method_not_allowed<C: ServerContext, T>(
+    rqctx: &RequestContext<C>,
+    allow: &'static str,
+) -> Result<Served<Answer<T>>, ApiError> {
+    let body = serde_json::json!({
+        "request_id": rqctx.request_id,
+        "message": "Method Not Allowed",
+    });
+    let response = Response::builder()
+        .status(StatusCode::METHOD_NOT_ALLOWED)
+        .header(http::header::ALLOW, allow)
+        .header(http::header::CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON)
+        .body(Body::from(body.to_string()))
+        .map_err(|error| ApiError::new(Error::Internal(error.to_string()), &rqctx.request_id))?;
+    Ok(Served {
+        answer: Ok(Answer::Dispatched(response)),
+        headers: HeaderMap::new(),
+    })
 }
 
 /// The parameters of the operation an endpoint dispatches to, read as its own endpoint would.

@@ -52,6 +52,44 @@ async fn an_unknown_method_is_not_allowed() {
     }
 }
 
+/// Aura's `/v1/webhooks/deliveries` is served through `/v1/webhooks/{id}`'s route (dropshot
+/// cannot route both): a method it lacks is refused as the router refuses one, naming its own
+/// methods in `Allow`, not those of `/v1/webhooks/{id}`; in versions before 5.1.0, which
+/// served no such path, the segment is an id like any other.
+#[tokio::test]
+async fn a_dispatched_path_allows_its_own_methods() {
+    let server = TestServer::start().await.expect("a server");
+    let subscription = "/v1/webhooks/550e8400-e29b-41d4-a716-446655440000";
+    for (method, path, version, allow) in [
+        (Method::DELETE, "/v1/webhooks/deliveries", None, "GET"),
+        (Method::PUT, "/v1/webhooks/deliveries", None, "GET"),
+        (Method::OPTIONS, "/v1/webhooks/deliveries", None, "GET"),
+        (Method::PUT, subscription, None, "DELETE, GET"),
+        (Method::PATCH, subscription, None, "DELETE, GET"),
+        (
+            Method::PUT,
+            "/v1/webhooks/deliveries",
+            Some("5.0.0"),
+            "DELETE, GET",
+        ),
+    ] {
+        let mut request = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", server.base_url()))
+            .bearer_auth(server.api_key());
+        if let Some(version) = version {
+            request = request.header("api-version", version);
+        }
+        let response = request.send().await.expect("the server answers");
+        let what = format!("{method} {path} in {version:?}");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{what}");
+        assert_eq!(response.headers()["allow"], allow, "{what}");
+        assert!(response.headers().contains_key("x-request-id"), "{what}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["message"], "Method Not Allowed", "{what}");
+        assert!(body["request_id"].is_string(), "{what}: {body}");
+    }
+}
+
 /// The front door's answers, before dropshot: connections beyond a bound, or silent ones.
 mod connections {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};

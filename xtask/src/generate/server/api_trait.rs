@@ -233,6 +233,16 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
         .iter()
         .map(|dispatch| dispatch_to(newest, dispatch))
         .collect::<Option<Vec<_>>>()?;
+    let refusals = endpoint.refusals.iter().map(|refusal| {
+        let segment = proc_macro2::Literal::usize_unsuffixed(refusal.segment);
+        let (literal, allow) = (&refusal.literal, &refusal.allow);
+        quote! {
+            if dispatched(&rqctx, #segment, #literal) {
+                return method_not_allowed(&rqctx, #allow);
+            }
+        }
+    });
+    let unrouted = unrouted_methods(served, endpoint, &name, &versions, &signature);
     let Signature {
         params,
         args,
@@ -240,6 +250,7 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
         ..
     } = signature;
     Some(quote! {
+        #(#unrouted)*
         #doc
         #[endpoint {
             operation_id = #id,
@@ -253,10 +264,89 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
             #(#params,)*
         ) -> Result<Served<#response>, ApiError> {
             #(#dispatches)*
+            #(#refusals)*
             serve(rqctx, |rqctx| Self::#target(rqctx, #(#args),*)).await
         }
     })
 }
+
+/// The methods dropshot's router would refuse on the variable path of an operation some
+/// version dispatches through: registered here, unpublished, for each range of the
+/// operation's endpoints, so that their `405` names the methods of the path the request is
+/// for (in a version that dispatches, the literal's for the literal), where dropshot's router
+/// would name the variable path's for both.
+fn unrouted_methods(
+    served: &[Version],
+    endpoint: &Endpoint,
+    name: &Ident,
+    versions: &TokenStream,
+    signature: &Signature,
+) -> Vec<TokenStream> {
+    let version = &served[endpoint.last];
+    let Some(op) = version.operation(&endpoint.operation) else {
+        return Vec::new();
+    };
+    let dispatched_through = served.iter().any(|version| {
+        version
+            .dispatches
+            .iter()
+            .any(|dispatch| dispatch.through == endpoint.operation)
+    });
+    if !dispatched_through {
+        return Vec::new();
+    }
+    let methods_of = |path: &str| {
+        let mut methods: Vec<&str> = version
+            .operations
+            .iter()
+            .filter(|other| other.path == path)
+            .map(|other| other.method.as_str())
+            .collect();
+        methods.sort_unstable();
+        methods
+    };
+    let registered = methods_of(&op.path);
+    let allow_variable = registered.join(", ");
+    let path_params: Vec<&TokenStream> = signature.extractors.iter().take(1).collect();
+    let path = &op.path;
+    ROUTER_METHODS
+        .iter()
+        .filter(|method| !registered.contains(method))
+        .map(|method| {
+            let ident = format_ident!("{}_{}_not_allowed", name, method.to_lowercase());
+            let method_ident = Ident::new(method, Span::call_site());
+            let literals = endpoint.dispatches.iter().filter_map(|dispatch| {
+                let literal_op = version.operation(&dispatch.operation)?;
+                let allow = methods_of(&literal_op.path).join(", ");
+                let segment = proc_macro2::Literal::usize_unsuffixed(dispatch.segment);
+                let literal = &dispatch.literal;
+                Some(quote! {
+                    if dispatched(&rqctx, #segment, #literal) {
+                        return method_not_allowed(&rqctx, #allow);
+                    }
+                })
+            });
+            quote! {
+                #[endpoint {
+                    method = #method_ident,
+                    path = #path,
+                    unpublished = true,
+                    versions = #versions,
+                }]
+                async fn #ident(
+                    rqctx: dropshot::RequestContext<Self::Context>,
+                    #(_path: #path_params,)*
+                ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+                    #(#literals)*
+                    method_not_allowed(&rqctx, #allow_variable)
+                }
+            }
+        })
+        .collect()
+}
+
+/// Every method dropshot's router routes, by the names its `endpoint` attribute takes.
+const ROUTER_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 /// What an endpoint does first for an operation it serves besides its own: when the path's
 /// segment is the literal, it reads that operation's parameters and hands the request to its

@@ -33,6 +33,53 @@ pub struct Dispatch {
     pub literal: String,
 }
 
+/// A method the variable path has and a dispatched literal path does not: its endpoint answers
+/// `405 Method Not Allowed` for the literal, naming the literal path's methods, as dropshot's
+/// router would for a path of its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub segment: usize,
+    pub literal: String,
+    /// The literal path's methods, for `Allow`: `GET`.
+    pub allow: String,
+}
+
+/// The refusals of the endpoint of `op` among `operations`, given their `dispatches`.
+pub fn refusals(op: &Operation, operations: &[Operation], dispatches: &[Dispatch]) -> Vec<Refusal> {
+    let mut refusals: Vec<Refusal> = Vec::new();
+    for dispatch in dispatches {
+        let through = operations.iter().find(|other| other.id == dispatch.through);
+        let literal = operations
+            .iter()
+            .find(|other| other.id == dispatch.operation);
+        let (Some(through), Some(literal)) = (through, literal) else {
+            continue;
+        };
+        if through.path != op.path {
+            continue;
+        }
+        let mut methods: Vec<&str> = operations
+            .iter()
+            .filter(|other| other.path == literal.path)
+            .map(|other| other.method.as_str())
+            .collect();
+        methods.sort_unstable();
+        if methods.contains(&op.method.as_str())
+            || refusals
+                .iter()
+                .any(|refusal| refusal.literal == dispatch.literal)
+        {
+            continue;
+        }
+        refusals.push(Refusal {
+            segment: dispatch.segment,
+            literal: dispatch.literal.clone(),
+            allow: methods.join(", "),
+        });
+    }
+    refusals
+}
+
 /// Every dispatch among `operations` (one version's), in their order; an error for a literal
 /// beside a variable that dispatch cannot serve.
 pub fn dispatches(operations: &[Operation]) -> Result<Vec<Dispatch>> {

@@ -109,7 +109,9 @@ pub fn generate(spec: &Value, releases: &[Release]) -> Result<Generated> {
         use super::{
             Answer, ApiError, HeaderParams, JsonBody, PathParams, QueryParams, RawResponse,
         };
-        use super::versions::{ServedVersion, Served, dispatched, openapi_schema, serve, shared};
+        use super::versions::{
+            ServedVersion, Served, dispatched, method_not_allowed, openapi_schema, serve, shared,
+        };
 
         /// The spec's `info.title`.
         pub const API_TITLE: &str = #title;

@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use leads_spec::Document;
 use serde_json::{Map, Value};
 
-use super::dispatch::{Dispatch, dispatches};
+use super::dispatch::{Dispatch, Refusal, dispatches, refusals};
 use super::headers::{HeaderSet, header_sets};
 use super::operations::{Operation, operations};
 use super::shapes::Shapes;
@@ -166,6 +166,8 @@ pub struct Endpoint {
     pub service: Service,
     /// The operations it serves besides its own, in every version of its range.
     pub dispatches: Vec<Dispatch>,
+    /// The dispatched literal paths it answers `405` for, in every version of its range.
+    pub refusals: Vec<Refusal>,
 }
 
 /// Every endpoint: for each operation (the working spec's in its order, then those only
@@ -205,7 +207,8 @@ pub fn endpoints(served: &[Version]) -> Result<Vec<Endpoint>> {
                 continue;
             }
             let dispatches = version.dispatched_through(id);
-            let docs = format!("{}\n{:?}\n{:?}", op.doc, op.tags, dispatches);
+            let refusals = refusals(op, &version.operations, &version.dispatches);
+            let docs = format!("{}\n{:?}\n{:?}\n{refusals:?}", op.doc, op.tags, dispatches);
             let extends = previous.as_ref().is_some_and(|(last, prior, prior_docs)| {
                 *last + 1 == index
                     && service == Service::Shared
@@ -220,6 +223,7 @@ pub fn endpoints(served: &[Version]) -> Result<Vec<Endpoint>> {
                     last: index,
                     service: service.clone(),
                     dispatches,
+                    refusals,
                 }),
             }
             previous = Some((index, service, docs));
