@@ -243,13 +243,14 @@ pub fn table(report: &Report) -> String {
     if !report.webhooks.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>12} {:>12} {:>12}",
+            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12} {:>12} {:>12}",
             "subscriptions",
             "creates/s",
             "p99 ms",
             "deliveries",
             "backlog",
             "drain s",
+            "left",
             "delivered/s",
             "event bytes",
             "delivery B"
@@ -257,13 +258,14 @@ pub fn table(report: &Report) -> String {
         for run in &report.webhooks {
             let _ = writeln!(
                 out,
-                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>12.0} {:>12.0} {:>12}",
+                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>9} {:>12.0} {:>12.0} {:>12}",
                 run.subscriptions,
                 run.create.summary.per_second,
                 run.create.summary.p99_ms,
                 run.deliveries,
                 run.backlog_at_end,
                 run.drain_seconds,
+                run.left_undelivered,
                 run.deliveries_per_second,
                 run.event_body_bytes,
                 run.delivery_row_bytes

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -33,8 +33,9 @@ use super::scenario::{self, Load, Phase};
 /// The subscription counts measured.
 pub const SUBSCRIPTIONS: [u32; 3] = [0, 1, 25];
 
-/// How long the deliveries may take to arrive after the load stops before the run fails.
-const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+/// How long the bench waits for the deliveries after the load stops; what has not arrived by
+/// then is reported as left, not waited for.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 
 /// One subscription count's figures.
 #[derive(Clone, Debug, Serialize)]
@@ -46,9 +47,12 @@ pub struct WebhooksRun {
     pub deliveries: u64,
     /// Deliveries not yet received when the load stopped.
     pub backlog_at_end: u64,
-    /// From the end of the load until the last delivery arrived.
+    /// From the end of the load until the last delivery arrived, or [`DRAIN_LIMIT`].
     pub drain_seconds: f64,
-    /// Deliveries received a second, from the start of the load to the last arrival.
+    /// Deliveries not received [`DRAIN_LIMIT`] after the load stopped.
+    pub left_undelivered: u64,
+    /// Deliveries received a second, from the start of the load to the last arrival (or to
+    /// the end of the wait).
     pub deliveries_per_second: f64,
     /// What the outbox holds afterwards: events, their bodies' mean size, and delivery rows
     /// with the bytes of the deliveries table's pages per row (SQLite's `dbstat`).
@@ -82,16 +86,12 @@ pub async fn measure(
         let deliveries = created * u64::from(count);
         let at_end = receiver.received.load(Ordering::SeqCst);
         let stopped = Instant::now();
-        while receiver.received.load(Ordering::SeqCst) < deliveries {
-            ensure!(
-                stopped.elapsed() < DRAIN_LIMIT,
-                "{count} subscription(s): {} of {deliveries} deliveries arrived within {} s of \
-                 the load's end",
-                receiver.received.load(Ordering::SeqCst),
-                DRAIN_LIMIT.as_secs()
-            );
+        while receiver.received.load(Ordering::SeqCst) < deliveries
+            && stopped.elapsed() < DRAIN_LIMIT
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let received = receiver.received.load(Ordering::SeqCst);
         let drain = if deliveries > at_end {
             stopped.elapsed()
         } else {
@@ -101,9 +101,10 @@ pub async fn measure(
         let outbox = Outbox::read(database)?;
         println!(
             "bench: {count:>2} subscription(s): {:.0} creates/s, {deliveries} deliveries, \
-             {} pending when the load stopped, drained {:.1} s later",
+             {} pending when the load stopped, {} left {:.1} s later",
             create.summary.per_second,
             deliveries.saturating_sub(at_end),
+            deliveries.saturating_sub(received),
             drain.as_secs_f64()
         );
         runs.push(WebhooksRun {
@@ -112,11 +113,8 @@ pub async fn measure(
             deliveries,
             backlog_at_end: deliveries.saturating_sub(at_end),
             drain_seconds: drain.as_secs_f64(),
-            deliveries_per_second: if deliveries == 0 {
-                0.0
-            } else {
-                deliveries as f64 / total
-            },
+            left_undelivered: deliveries.saturating_sub(received),
+            deliveries_per_second: received as f64 / total,
             events: outbox.events,
             event_body_bytes: outbox.event_body_bytes,
             delivery_rows: outbox.delivery_rows,
