@@ -12,6 +12,7 @@ use super::{convert, types};
 use crate::context::AppContext;
 use crate::domain::{self, SigningSecret, Subscription};
 use crate::error::Error;
+use crate::ratelimit::RateLimitStatus;
 use crate::store::StoreError;
 use crate::webhooks::target::Unresolved;
 
@@ -152,11 +153,7 @@ pub async fn view(
             .webhook_subscription_get(admitted.caller.organization, id)
             .await?
             .ok_or(Error::WebhookNotFound)?;
-        let response = types::WebhookSubscriptionResponse {
-            data: convert::subscription(subscription),
-            success: true,
-        };
-        Ok(headed(HttpResponseOk(response), admitted.rate_limit))
+        Ok(subscription_answer(subscription, admitted.rate_limit))
     })
     .await
 }
@@ -190,11 +187,7 @@ pub async fn enable(
             .webhook_subscription_enable(admitted.caller.organization, id)
             .await?
             .ok_or(Error::WebhookNotFound)?;
-        let response = types::WebhookSubscriptionResponse {
-            data: convert::subscription(subscription),
-            success: true,
-        };
-        Ok(headed(HttpResponseOk(response), admitted.rate_limit))
+        Ok(subscription_answer(subscription, admitted.rate_limit))
     })
     .await
 }
@@ -306,4 +299,16 @@ pub async fn delivery_list<Q: Into<DeliveryLogQuery>>(
 /// `webhook_delivery_log` before `view` runs): its answer then says where the log is.
 fn is_aura_deliveries_path(rqctx: &RequestContext<AppContext>) -> bool {
     rqctx.request.uri().path().trim_end_matches('/') == "/v1/webhooks/deliveries"
+}
+
+/// The answer of an operation that answers with one subscription (its secret never).
+fn subscription_answer(
+    subscription: Subscription,
+    standing: RateLimitStatus,
+) -> Headed<HttpResponseOk<types::WebhookSubscriptionResponse>> {
+    let response = types::WebhookSubscriptionResponse {
+        data: convert::subscription(subscription),
+        success: true,
+    };
+    headed(HttpResponseOk(response), standing)
 }
