@@ -297,7 +297,7 @@ impl LeadsApi for LeadsServer {
         >,
         ApiError,
     > {
-        webhooks::delivery_list(rqctx, query).await
+        webhooks::delivery_list(rqctx, query.into_inner().and_then(convert::widen)).await
     }
 
     async fn webhook_delivery_log(
@@ -312,7 +312,7 @@ impl LeadsApi for LeadsServer {
         >,
         ApiError,
     > {
-        webhooks::delivery_list(rqctx, query).await
+        webhooks::delivery_list(rqctx, query.into_inner()).await
     }
 }
 

@@ -8,7 +8,7 @@ use super::admission::{Headed, authenticated, headed};
 use super::cursor::{self, page};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
-use super::{convert, types};
+use super::{convert, types, versions};
 use crate::context::AppContext;
 use crate::domain::{self, SigningSecret, Subscription};
 use crate::error::Error;
@@ -136,7 +136,10 @@ pub async fn view(
     rqctx: RequestContext<AppContext>,
     path: PathParams<types::WebhookViewPath>,
 ) -> Result<Headed<HttpResponseOk<types::WebhookSubscriptionResponse>>, ApiError> {
-    let aura_deliveries_path = is_aura_deliveries_path(&rqctx);
+    // Aura's path of the deliveries log, `/v1/webhooks/deliveries`, in a version before 5.1.0,
+    // which did not serve it there (later versions dispatch it to `webhook_delivery_log`
+    // before `view` runs): the answer then says where the log is.
+    let aura_deliveries_path = versions::dispatched(&rqctx, 2, "deliveries");
     authenticated(&rqctx, None, |app, admitted| async move {
         let types::WebhookViewPath { id } = path.into_inner().map_err(|error| {
             if aura_deliveries_path {
@@ -228,45 +231,18 @@ pub async fn rotate_secret(
     .await
 }
 
-/// The parameters of the deliveries log, at Aura's path (`webhook_delivery_log`) or at its
-/// alias (`webhook_delivery_list`): the same, as the spec says.
-pub struct DeliveryLogQuery {
-    cursor: Option<String>,
-    limit: std::num::NonZeroU32,
-    subscription_id: Option<uuid::Uuid>,
-}
-
-impl From<types::WebhookDeliveryLogQuery> for DeliveryLogQuery {
-    fn from(query: types::WebhookDeliveryLogQuery) -> Self {
-        Self {
-            cursor: query.cursor.map(String::from),
-            limit: query.limit,
-            subscription_id: query.subscription_id,
-        }
-    }
-}
-
-impl From<types::WebhookDeliveryListQuery> for DeliveryLogQuery {
-    fn from(query: types::WebhookDeliveryListQuery) -> Self {
-        Self {
-            cursor: query.cursor.map(String::from),
-            limit: query.limit,
-            subscription_id: query.subscription_id,
-        }
-    }
-}
-
-/// The deliveries log, at either of its paths.
-pub async fn delivery_list<Q: Into<DeliveryLogQuery>>(
+/// The deliveries log, at Aura's path (`webhook_delivery_log`); its alias
+/// (`webhook_delivery_list`) takes the same parameters, widened to these.
+pub async fn delivery_list(
     rqctx: RequestContext<AppContext>,
-    query: QueryParams<Q>,
+    query: Result<types::WebhookDeliveryLogQuery, Error>,
 ) -> Result<Headed<HttpResponseOk<types::WebhookDeliveryListResponse>>, ApiError> {
     authenticated(&rqctx, None, |app, admitted| async move {
-        let DeliveryLogQuery {
+        let types::WebhookDeliveryLogQuery {
             cursor,
             limit,
             subscription_id,
-        } = query.into_inner()?.into();
+        } = query?;
         let organization = admitted.caller.organization;
         let after = cursor.map(|c| cursor::decode(&c)).transpose()?;
         if let Some(subscription) = subscription_id {
@@ -292,13 +268,6 @@ pub async fn delivery_list<Q: Into<DeliveryLogQuery>>(
         Ok(headed(HttpResponseOk(page), admitted.rate_limit))
     })
     .await
-}
-
-/// Whether the request is for Aura's path of the deliveries log, `/v1/webhooks/deliveries`, in
-/// a version before 5.1.0, which did not serve it there (later versions dispatch it to
-/// `webhook_delivery_log` before `view` runs): its answer then says where the log is.
-fn is_aura_deliveries_path(rqctx: &RequestContext<AppContext>) -> bool {
-    rqctx.request.uri().path().trim_end_matches('/') == "/v1/webhooks/deliveries"
 }
 
 /// The answer of an operation that answers with one subscription (its secret never).

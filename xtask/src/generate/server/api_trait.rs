@@ -14,7 +14,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use super::dispatch::Dispatch;
+use super::dispatch::{Dispatch, methods_of};
 use super::names::doc_attrs;
 use super::operations::Operation;
 use super::versions::{Endpoint, Service, Version, header_set};
@@ -295,17 +295,7 @@ fn unrouted_methods(
     if !dispatched_through {
         return Vec::new();
     }
-    let methods_of = |path: &str| {
-        let mut methods: Vec<&str> = version
-            .operations
-            .iter()
-            .filter(|other| other.path == path)
-            .map(|other| other.method.as_str())
-            .collect();
-        methods.sort_unstable();
-        methods
-    };
-    let registered = methods_of(&op.path);
+    let registered = methods_of(&version.operations, &op.path);
     let allow_variable = registered.join(", ");
     let path_params: Vec<&TokenStream> = signature.extractors.iter().take(1).collect();
     let path = &op.path;
@@ -317,7 +307,7 @@ fn unrouted_methods(
             let method_ident = Ident::new(method, Span::call_site());
             let literals = endpoint.dispatches.iter().filter_map(|dispatch| {
                 let literal_op = version.operation(&dispatch.operation)?;
-                let allow = methods_of(&literal_op.path).join(", ");
+                let allow = methods_of(&version.operations, &literal_op.path).join(", ");
                 let segment = proc_macro2::Literal::usize_unsuffixed(dispatch.segment);
                 let literal = &dispatch.literal;
                 Some(quote! {

@@ -58,12 +58,7 @@ pub fn refusals(op: &Operation, operations: &[Operation], dispatches: &[Dispatch
         if through.path != op.path {
             continue;
         }
-        let mut methods: Vec<&str> = operations
-            .iter()
-            .filter(|other| other.path == literal.path)
-            .map(|other| other.method.as_str())
-            .collect();
-        methods.sort_unstable();
+        let methods = methods_of(operations, &literal.path);
         if methods.contains(&op.method.as_str())
             || refusals
                 .iter()
@@ -78,6 +73,17 @@ pub fn refusals(op: &Operation, operations: &[Operation], dispatches: &[Dispatch
         });
     }
     refusals
+}
+
+/// The methods of `path` among `operations`, in order: what its `Allow` names.
+pub fn methods_of<'a>(operations: &'a [Operation], path: &str) -> Vec<&'a str> {
+    let mut methods: Vec<&str> = operations
+        .iter()
+        .filter(|other| other.path == path)
+        .map(|other| other.method.as_str())
+        .collect();
+    methods.sort_unstable();
+    methods
 }
 
 /// Every dispatch among `operations` (one version's), in their order; an error for a literal
