@@ -12,13 +12,15 @@
 //!    `503 SERVICE_UNAVAILABLE` in the envelope and closed;
 //! 2. given [`ConnectionLimits::first_request_timeout`] to send the start of a request
 //!    ([`first_request`]), or closed; while it has not, a newer connection may take its place;
-//! 3. relayed to dropshot ([`relay`]) until either side closes or nothing has crossed it for
+//! 3. relayed to dropshot ([`relay`]), whose listener takes a burst as the public one does
+//!    ([`backlog`]), until either side closes or nothing has crossed it for
 //!    [`ConnectionLimits::idle_timeout`], whatever its protocol.
 //!
 //! dropshot sees every connection come from loopback; [`ClientAddresses`] tells the request
 //! handlers which client each one relays.
 
 mod admission;
+mod backlog;
 mod descriptors;
 mod first_request;
 mod relay;
@@ -151,7 +153,7 @@ impl FrontDoor {
             max_connections: limits.max_connections.min(room),
             ..limits
         };
-        let listener = listen(bind).with_context(|| format!("listening on {bind}"))?;
+        let listener = backlog::listen(bind).with_context(|| format!("listening on {bind}"))?;
         Ok(BoundDoor {
             listener,
             limits,
@@ -181,6 +183,10 @@ impl BoundDoor {
             log,
         } = self;
         let local_addr = listener.local_addr()?;
+        if !backlog::widen(upstream).context("widening dropshot's listen backlog")? {
+            warn!(log, "dropshot's listener keeps its backlog: a burst of connections may be \
+                reset"; "upstream" => %upstream);
+        }
         info!(log, "accepting connections"; "address" => %local_addr,
             "max_connections" => limits.max_connections,
             "max_per_address" => ?limits.max_per_address);
@@ -290,21 +296,6 @@ impl Door {
         }
         Ok(())
     }
-}
-
-/// How many connections the kernel may hold complete but not yet accepted: enough for a
-/// burst of them while the accept loop is busy (the system's own cap, `somaxconn`, applies).
-const BACKLOG: u32 = 4096;
-
-/// A listener on `bind`, which a restarted server can take over at once.
-fn listen(bind: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = match bind {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(bind)?;
-    socket.listen(BACKLOG)
 }
 
 /// What `client` sends until the start of its first request, if that arrives before
