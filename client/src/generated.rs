@@ -149,6 +149,15 @@ keys that later versions may add.
         pub details: ::std::vec::Vec<FieldError>,
         ///What went wrong, for a human.
         pub error: ::std::string::String,
+        /**With `409 CONFLICT` for a taken email: the lead of your organization that holds
+it. Absent if that lead was deleted in the instant between. Since 5.1.0; answers
+in older versions leave it out.
+*/
+        #[serde(
+            rename = "leadId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub lead_id: ::std::option::Option<::uuid::Uuid>,
         /**The request's id, equal to the `x-request-id` response header. Opaque: Aura's
 documentation shows ids like `req_abc123`, this implementation uses UUIDs.
 */
@@ -2874,6 +2883,10 @@ shown again.
                 ::std::string::String,
             >,
             error: ::std::result::Result<::std::string::String, ::std::string::String>,
+            lead_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
             request_id: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -2886,6 +2899,7 @@ shown again.
                     code: Err("no value supplied for code".to_string()),
                     details: Ok(Default::default()),
                     error: Err("no value supplied for error".to_string()),
+                    lead_id: Ok(Default::default()),
                     request_id: Err("no value supplied for request_id".to_string()),
                     success: Err("no value supplied for success".to_string()),
                 }
@@ -2928,6 +2942,18 @@ shown again.
                     });
                 self
             }
+            pub fn lead_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lead_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for lead_id: {e}")
+                    });
+                self
+            }
             pub fn request_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2962,6 +2988,7 @@ shown again.
                     code: value.code?,
                     details: value.details?,
                     error: value.error?,
+                    lead_id: value.lead_id?,
                     request_id: value.request_id?,
                     success: value.success?,
                 })
@@ -2973,6 +3000,7 @@ shown again.
                     code: Ok(value.code),
                     details: Ok(value.details),
                     error: Ok(value.error),
+                    lead_id: Ok(value.lead_id),
                     request_id: Ok(value.request_id),
                     success: Ok(value.success),
                 }

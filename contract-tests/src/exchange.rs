@@ -159,13 +159,16 @@ impl Exchange {
     }
 }
 
-/// Redactions: ids and timestamps (of leads, subscriptions and deliveries), signing secrets,
-/// response times, request ids, cursors, and the test's tag.
+/// Redactions: ids (an error's `leadId` too) and timestamps (of leads, subscriptions and
+/// deliveries), signing secrets, response times, request ids, cursors, and the test's tag.
 fn redact(body: &Value, tag: &str) -> Value {
     let mut body = replace_tag(body, tag);
     if let Some(object) = body.as_object_mut() {
         if object.contains_key("requestId") {
             object.insert("requestId".into(), json!("[request-id]"));
+        }
+        if object.contains_key("leadId") {
+            object.insert("leadId".into(), json!("[id]"));
         }
         // How long to wait depends on when in the window the test ran.
         if object.get("code") == Some(&json!("RATE_LIMITED"))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::api::idempotency;
 use crate::auth::{Authenticator, Caller};
 use crate::connections::ClientAddresses;
-use crate::domain::{self, Lead, LeadChanges, OrganizationId, VersionCondition};
+use crate::domain::{self, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition};
 use crate::error::Error;
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
 use crate::reference::References;
@@ -74,6 +74,29 @@ impl AppContext {
             .await?;
         self.webhooks.wake();
         Ok(lead)
+    }
+
+    /// What a lead write the store refused answers: a taken `email` names the organization's
+    /// lead that holds it, looked up after the refusal (the holder may be gone by then).
+    pub async fn lead_write_refused(
+        &self,
+        organization: OrganizationId,
+        email: Option<&str>,
+        error: StoreError,
+    ) -> Error {
+        let (StoreError::EmailTaken, Some(email)) = (&error, email) else {
+            return error.into();
+        };
+        let filter = LeadFilter {
+            email: Some(email.to_string()),
+            ..LeadFilter::default()
+        };
+        let holder = match self.store.lead_list(organization, filter, None, 1).await {
+            Ok(found) => found.first().map(|lead| lead.id),
+            // The 409 stands; only the name of the holder is missing.
+            Err(_) => None,
+        };
+        Error::EmailTaken { holder }
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use uuid::Uuid;
+
 use crate::ratelimit::RateLimitStatus;
 
 /// One offending field of a request.
@@ -36,8 +38,9 @@ pub enum Error {
     NotFound,
     /// No webhook subscription of the caller's organization has this id.
     WebhookNotFound,
-    /// The request conflicts with existing data (an email already in use).
-    Conflict(String),
+    /// Another lead of the organization has the email: `holder`, if it was still there when
+    /// looked up.
+    EmailTaken { holder: Option<Uuid> },
     /// The organization has `max` webhook subscriptions, the most it may have.
     WebhookLimitReached { max: u32 },
     /// The body is larger than `limit` bytes.
@@ -107,7 +110,7 @@ impl fmt::Display for Error {
             Error::Unauthorized => f.write_str("Missing or invalid API key"),
             Error::NotFound => f.write_str("Lead not found"),
             Error::WebhookNotFound => f.write_str("Webhook subscription not found"),
-            Error::Conflict(message) => f.write_str(message),
+            Error::EmailTaken { .. } => f.write_str("A lead with this email already exists"),
             Error::WebhookLimitReached { max } => write!(
                 f,
                 "Your organization has {max} webhook subscriptions, the most it may have: delete \
@@ -155,9 +158,8 @@ impl fmt::Display for Error {
 impl From<crate::store::StoreError> for Error {
     fn from(error: crate::store::StoreError) -> Self {
         match error {
-            crate::store::StoreError::EmailTaken => {
-                Error::Conflict("A lead with this email already exists".to_string())
-            }
+            // The application step names the holder (`AppContext::lead_write_refused`).
+            crate::store::StoreError::EmailTaken => Error::EmailTaken { holder: None },
             crate::store::StoreError::Internal(detail) => Error::Internal(detail),
             // Busy, not broken: `503` says to retry shortly.
             crate::store::StoreError::Contention(_) => Error::ServiceUnavailable,

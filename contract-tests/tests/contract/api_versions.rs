@@ -32,6 +32,10 @@ pub fn trials() -> Vec<Trial> {
             "api_versions::the_webhook_limit_is_answered_as_each_version_promised",
             webhook_limit_per_version,
         ),
+        scenario(
+            "api_versions::a_taken_email_names_its_holder_from_5_1_0",
+            taken_email_per_version,
+        ),
     ]
 }
 
@@ -236,4 +240,37 @@ async fn webhook_limit_per_version() {
         )
         .await;
     assert_eq!(page.data().as_array().map(Vec::len), Some(25));
+}
+
+/// 5.1.0 added `leadId` to the envelope: the `409` for a taken email names the lead that holds
+/// it. The envelope of the versions before is closed, and their clients still get it as it was.
+async fn taken_email_per_version() {
+    let env = Env::start().await;
+    let email = env.email("holder");
+    let body = json!({ "email": email });
+    let holder = env
+        .raw_json("lead_create", Method::POST, "/v1/leads", &env.a.key, &body)
+        .await;
+    assert_eq!(holder.status, 201, "{holder:?}");
+    let newest_answer = env
+        .raw_json("lead_create", Method::POST, "/v1/leads", &env.a.key, &body)
+        .await;
+    assert_eq!(newest_answer.status, 409, "{newest_answer:?}");
+    assert_eq!(newest_answer.body["leadId"], holder.body["data"]["id"]);
+    for version in older_versions() {
+        let answer = env
+            .raw_with_headers(
+                "lead_create",
+                Method::POST,
+                "/v1/leads",
+                Some(&env.a.key),
+                &[("api-version", version)],
+                Some(("application/json", body.to_string().into_bytes())),
+            )
+            .await;
+        Release::load(version).check(&answer);
+        assert_eq!(answer.status, 409, "{version}: {answer:?}");
+        assert_eq!(answer.body.get("leadId"), None, "{version}");
+        pin!(format!("api_versions_taken_email_{version}"), answer);
+    }
 }

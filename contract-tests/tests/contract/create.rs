@@ -339,18 +339,16 @@ async fn unreadable_bodies() {
 
 async fn duplicate_email() {
     let env = Env::start().await;
-    assert_eq!(
-        create(&env, json!({"email": env.email("dup")}))
-            .await
-            .status,
-        201
-    );
+    let first = create(&env, json!({"email": env.email("dup")})).await;
+    assert_eq!(first.status, 201);
     let upper = env
         .email("dup")
         .to_uppercase()
         .replace(&env.tag().to_uppercase(), env.tag());
     let again = create(&env, json!({"email": upper})).await;
     assert_eq!(again.status, 409);
+    // The envelope names the lead that holds the email.
+    assert_eq!(again.body["leadId"], first.body["data"]["id"]);
     pin!("create_duplicate_email", again);
 }
 

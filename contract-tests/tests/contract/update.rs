@@ -264,6 +264,7 @@ async fn email_taken() {
     let email = email.replace(&env.tag().to_uppercase(), env.tag());
     let answer = update(&env, id, json!({"email": email})).await;
     assert_eq!(answer.status, 409);
+    assert_eq!(answer.body["leadId"], taken["id"]);
     pin!("update_email_taken", answer);
     // Changing the case of a lead's own email is no conflict.
     let own = update(&env, id, json!({"email": env.email("TAKER")})).await;

@@ -64,8 +64,7 @@ impl<T: HttpResponse + Send + Sync + 'static> HttpResponse for Answer<T> {
 
 /// The answer of `error`: the envelope, with `headers` besides the ones dropshot adds.
 pub fn envelope(error: &ApiError, headers: HeaderMap) -> Result<Response<Body>, HttpError> {
-    let body =
-        serde_json::to_vec(error).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
+    let body = super::versions::envelope_in_answered_version(error)?;
     let mut response = Response::builder()
         .status(error.status_code().as_status())
         .header(CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON)

@@ -53,7 +53,7 @@ impl ApiError {
             Error::Unauthorized => (ErrorCode::Unauthorized, ErrorStatusCode::UNAUTHORIZED),
             Error::NotFound => (ErrorCode::NotFound, ErrorStatusCode::NOT_FOUND),
             Error::WebhookNotFound => (ErrorCode::WebhookNotFound, ErrorStatusCode::NOT_FOUND),
-            Error::Conflict(_) => (ErrorCode::Conflict, ErrorStatusCode::CONFLICT),
+            Error::EmailTaken { .. } => (ErrorCode::Conflict, ErrorStatusCode::CONFLICT),
             Error::WebhookLimitReached { .. } => {
                 (ErrorCode::WebhookLimitReached, ErrorStatusCode::CONFLICT)
             }
@@ -101,6 +101,10 @@ impl ApiError {
             code: self.classify().0,
             details,
             error: self.error.to_string(),
+            lead_id: match self.error {
+                Error::EmailTaken { holder } => holder,
+                _ => None,
+            },
             request_id: self
                 .request_id
                 .clone()
@@ -175,7 +179,7 @@ mod tests {
             (Error::Unauthorized, "UNAUTHORIZED", 401),
             (Error::NotFound, "NOT_FOUND", 404),
             (Error::WebhookNotFound, "WEBHOOK_NOT_FOUND", 404),
-            (Error::Conflict("taken".into()), "CONFLICT", 409),
+            (Error::EmailTaken { holder: None }, "CONFLICT", 409),
             (
                 Error::WebhookLimitReached { max: 25 },
                 "WEBHOOK_LIMIT_REACHED",

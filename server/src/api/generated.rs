@@ -5317,6 +5317,11 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "description": "What went wrong, for a human.",
         "type": "string"
       },
+      "leadId": {
+        "description": "With `409 CONFLICT` for a taken email: the lead of your organization that holds\nit. Absent if that lead was deleted in the instant between. Since 5.1.0; answers\nin older versions leave it out.\n",
+        "format": "uuid",
+        "type": "string"
+      },
       "requestId": {
         "description": "The request's id, equal to the `x-request-id` response header. Opaque: Aura's\ndocumentation shows ids like `req_abc123`, this implementation uses UUIDs.\n",
         "type": "string"
@@ -6677,6 +6682,11 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       },
       "error": {
         "description": "What went wrong, for a human.",
+        "type": "string"
+      },
+      "leadId": {
+        "description": "With `409 CONFLICT` for a taken email: the lead of your organization that holds\nit. Absent if that lead was deleted in the instant between. Since 5.1.0; answers\nin older versions leave it out.\n",
+        "format": "uuid",
         "type": "string"
       },
       "requestId": {
@@ -8192,6 +8202,15 @@ pub mod types {
         pub details: ::std::vec::Vec<FieldError>,
         ///What went wrong, for a human.
         pub error: ::std::string::String,
+        /**With `409 CONFLICT` for a taken email: the lead of your organization that holds
+it. Absent if that lead was deleted in the instant between. Since 5.1.0; answers
+in older versions leave it out.
+*/
+        #[serde(
+            rename = "leadId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub lead_id: ::std::option::Option<::uuid::Uuid>,
         /**The request's id, equal to the `x-request-id` response header. Opaque: Aura's
 documentation shows ids like `req_abc123`, this implementation uses UUIDs.
 */

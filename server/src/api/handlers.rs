@@ -101,6 +101,8 @@ impl LeadsApi for LeadsServer {
             let (body, raw) = body.into_parts()?;
             let organization = admitted.caller.organization;
             let lead = convert::new_lead(body, &raw, organization)?;
+            let email = lead.email.clone();
+            let refused = |error| app.lead_write_refused(organization, Some(&email), error);
             let created = |response, replayed| {
                 Answer::Success(HttpResponseHeaders::new(
                     HttpResponseCreated(response),
@@ -108,8 +110,11 @@ impl LeadsApi for LeadsServer {
                 ))
             };
             let Some(key) = idempotency_key.map(String::from) else {
-                let response = lead_response(app.insert_lead(lead, None).await?)?;
-                return Ok(created(response, false));
+                let inserted = match app.insert_lead(lead, None).await {
+                    Ok(inserted) => inserted,
+                    Err(error) => return Err(refused(error).await),
+                };
+                return Ok(created(lead_response(inserted)?, false));
             };
             let fingerprint = idempotency::fingerprint("lead_create", &raw);
             let _claim = app.idempotency.claim(organization, &key)?;
@@ -145,7 +150,7 @@ impl LeadsApi for LeadsServer {
                         })?;
                     Ok(created(replay(&kept, &fingerprint)?, true))
                 }
-                Err(error) => Err(error.into()),
+                Err(error) => Err(refused(error).await),
             }
         })
         .await
@@ -191,10 +196,19 @@ impl LeadsApi for LeadsServer {
             let (body, raw) = body.into_parts()?;
             let changes = convert::changes(body, &raw)?;
             let condition = if_match.map(|tags| etag::if_match_condition(tags.as_str()));
-            let lead = app
-                .update_lead(admitted.caller.organization, path.id, changes, condition)
-                .await?
-                .ok_or(Error::NotFound)?;
+            let organization = admitted.caller.organization;
+            let email = changes.email.clone();
+            let lead = match app
+                .update_lead(organization, path.id, changes, condition)
+                .await
+            {
+                Ok(lead) => lead.ok_or(Error::NotFound)?,
+                Err(error) => {
+                    return Err(app
+                        .lead_write_refused(organization, email.as_deref(), error)
+                        .await);
+                }
+            };
             lead_answer(lead, admitted.rate_limit)
         })
         .await

@@ -233,6 +233,8 @@ impl DynamicVersionPolicy for Policy {
 #[derive(Debug)]
 pub struct Served<R> {
     answer: Result<R, ApiError>,
+    /// The version served (an index into [`SERVED_VERSIONS`]).
+    version: usize,
     headers: HeaderMap,
 }
 
@@ -251,14 +253,15 @@ where
         let entries = entries()?;
         entries
             .get(index)
-            .map(|entry| entry.headers.clone())
+            .map(|entry| (index, entry.headers.clone()))
             .ok_or_else(|| Error::Internal("no version is served".to_string()))
     });
-    let headers = match version {
-        Ok(headers) => headers,
+    let (version, headers) = match version {
+        Ok(served) => served,
         Err(error) => {
             return Ok(Served {
                 answer: Err(ApiError::new(error, &rqctx.request_id)),
+                version: newest(),
                 headers: HeaderMap::new(),
             });
         }
@@ -267,6 +270,7 @@ where
     // like any other answer (the handler logged an internal error's detail when it made it).
     Ok(Served {
         answer: handler(rqctx).await,
+        version,
         headers,
     })
 }
@@ -307,6 +311,7 @@ pub fn method_not_allowed<C: ServerContext, T>(
         .map_err(|error| ApiError::new(Error::Internal(error.to_string()), &rqctx.request_id))?;
     Ok(Served {
         answer: Ok(Answer::Dispatched(response)),
+        version: newest(),
         headers: HeaderMap::new(),
     })
 }
@@ -320,10 +325,11 @@ pub async fn shared<T: SharedExtractor, C: ServerContext>(
 
 impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Served<R> {
     fn to_result(self) -> Result<Response<Body>, HttpError> {
-        let mut response = match self.answer {
-            Ok(answer) => answer.to_result()?,
-            Err(error) => envelope(&error, HeaderMap::new())?,
-        };
+        let version = self.version;
+        let mut response = answering(version, || match self.answer {
+            Ok(answer) => answer.to_result(),
+            Err(error) => envelope(&error, HeaderMap::new()),
+        })?;
         response.headers_mut().extend(self.headers);
         Ok(response)
     }
@@ -338,6 +344,38 @@ impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Served<R> {
             Err(error) => dropshot::HttpResponseError::status_code(error).as_status(),
         }
     }
+}
+
+thread_local! {
+    /// The version whose answer is being built on this thread.
+    static ANSWERING: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Builds an answer with `build` in version `version`: every error envelope it holds is that
+/// version's ([`envelope_in_answered_version`]), however deep in the answer it is made.
+fn answering<T>(version: usize, build: impl FnOnce() -> T) -> T {
+    let previous = ANSWERING.with(|answering| answering.replace(version));
+    let built = build();
+    ANSWERING.with(|answering| answering.set(previous));
+    built
+}
+
+/// The envelope of `error` as the version being answered writes it (the newest outside
+/// [`answering`]): without the properties its `ErrorResponse` lacks, which later versions
+/// added, as its clients parse a closed envelope.
+pub fn envelope_in_answered_version(error: &ApiError) -> Result<Vec<u8>, HttpError> {
+    let version = ANSWERING.with(Cell::get).min(newest());
+    let mut body = serde_json::to_value(error)
+        .map_err(|error| HttpError::for_internal_error(error.to_string()))?;
+    let known = schemas(version)
+        .ok()
+        .and_then(|schemas| schemas.json.get("ErrorResponse"))
+        .and_then(|schema| schema.get("properties"))
+        .and_then(Value::as_object);
+    if let (Some(body), Some(known)) = (body.as_object_mut(), known) {
+        body.retain(|name, _| known.contains_key(name));
+    }
+    serde_json::to_vec(&body).map_err(|error| HttpError::for_internal_error(error.to_string()))
 }
 
 /// Each version's schemas, parsed once: as the spec writes them, and compiled validators.
@@ -521,6 +559,7 @@ mod tests {
         let headers = entries().unwrap()[newest()].headers.clone();
         let served: Served<dropshot::HttpResponseOk<()>> = Served {
             answer: Err(ApiError::new(Error::NotFound, "req-1")),
+            version: newest(),
             headers,
         };
         assert_eq!(served.status_code(), StatusCode::NOT_FOUND);
@@ -531,6 +570,60 @@ mod tests {
             response.headers()[http::header::CONTENT_TYPE],
             "application/json"
         );
+    }
+
+    #[tokio::test]
+    async fn each_version_answers_in_its_own_envelope() {
+        use http_body_util::BodyExt;
+
+        let holder = uuid::Uuid::now_v7();
+        let taken = || {
+            ApiError::new(
+                Error::EmailTaken {
+                    holder: Some(holder),
+                },
+                "req-1",
+            )
+        };
+        let mut named_in = Vec::new();
+        // A handler's error, and an error answer made inside its success (with headers).
+        let answers = (0..SERVED_VERSIONS.len()).flat_map(|version| {
+            let refused = Answer::<dropshot::HttpResponseOk<()>>::Refused {
+                error: taken(),
+                headers: HeaderMap::new(),
+            };
+            [(version, Err(taken())), (version, Ok(refused))]
+        });
+        for (version, answer) in answers {
+            let served = Served {
+                answer,
+                version,
+                headers: HeaderMap::new(),
+            };
+            let body = served.to_result().unwrap().into_body().collect().await;
+            let body: Value = serde_json::from_slice(&body.unwrap().to_bytes()).unwrap();
+            let definitions = schemas(version).unwrap().json.clone();
+            let validators = super::super::validate::validators(&definitions).unwrap();
+            let problems: Vec<String> = validators["ErrorResponse"]
+                .iter_errors(&body)
+                .map(|problem| problem.to_string())
+                .collect();
+            let number = SERVED_VERSIONS[version].version;
+            assert_eq!(problems, Vec::<String>::new(), "{number}: {body}");
+            if body.get("leadId").is_some() {
+                assert_eq!(body["leadId"], holder.to_string());
+                named_in.push(number);
+            }
+        }
+        // The holder is named from 5.1.0, where the envelope has `leadId`, and not before.
+        let expected: Vec<&str> = SERVED_VERSIONS
+            .iter()
+            .flat_map(|served| [served.version; 2])
+            .filter(|number| {
+                semver::Version::parse(number).unwrap() >= semver::Version::new(5, 1, 0)
+            })
+            .collect();
+        assert_eq!(named_in, expected);
     }
 
     #[test]

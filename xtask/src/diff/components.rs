@@ -187,9 +187,14 @@ fn component<'a>(diff: &mut Diff<'a>, usage: &Usage, group: &Group, name: &str, 
     for mut change in merged {
         change.reached_by = users.clone();
         if envelope && change.class != Class::Documentation {
-            change.kind = rules::ERROR_ENVELOPE_CHANGED.kind;
-            change.class = rules::ERROR_ENVELOPE_CHANGED.class;
-            change.why = rules::ERROR_ENVELOPE_CHANGED.why.to_string();
+            let rule = if change.kind == rules::PROPERTY_ADDED.response.kind {
+                &rules::ERROR_ENVELOPE_PROPERTY_ADDED
+            } else {
+                &rules::ERROR_ENVELOPE_CHANGED
+            };
+            change.kind = rule.kind;
+            change.class = rule.class;
+            change.why = rule.why.to_string();
         }
         diff.changes.push(change);
     }

@@ -104,6 +104,7 @@ corpus! {
     enum_reordered,
     error_envelope_changed,
     error_envelope_documented,
+    error_envelope_property_added,
     error_envelope_replaced,
     error_status_added,
     error_status_added_without_envelope,

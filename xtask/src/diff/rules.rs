@@ -112,6 +112,8 @@ rules! {
         "old consumers simply stop seeing one of the errors they handle";
     ERROR_ENVELOPE_CHANGED: "error-envelope-changed", Breaking,
         "every error answer of every operation is parsed into this envelope: any change reaches all consumers' error handling";
+    ERROR_ENVELOPE_PROPERTY_ADDED: "error-envelope-property-added", Compatible,
+        "each version answers errors in its own envelope, which leaves out what that version's lacks: only consumers of this version, built with the property, receive it";
     ERROR_ENVELOPE_REPLACED: "error-envelope-replaced", Breaking,
         "old consumers parse every error answer with the error envelope, which this answer no longer uses";
     RESPONSE_MEDIA_TYPE_REMOVED: "response-media-type-removed", Breaking,

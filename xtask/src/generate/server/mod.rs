@@ -186,7 +186,7 @@ fn served_version(version: &Version) -> Result<TokenStream> {
 /// working spec's, and the working spec's types for the rest.
 fn release_module(version: &Version, newest: &Version) -> Result<TokenStream> {
     let module = format_ident!("{}", version.module());
-    let own: BTreeSet<String> = own_schemas(version, newest).into_iter().collect();
+    let own: BTreeSet<String> = own_schemas(version, newest)?.into_iter().collect();
     let shared: BTreeSet<String> = version
         .schemas
         .keys()

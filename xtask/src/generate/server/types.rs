@@ -155,7 +155,8 @@ pub fn schema_impls(
         .collect()
 }
 
-fn collect_refs(value: &Value, found: &mut BTreeSet<String>) {
+/// Adds the name of every component schema `value` refers to, at any depth, to `found`.
+pub fn collect_refs(value: &Value, found: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             if let Some(name) = map

@@ -6,12 +6,15 @@
 //!   in the release's module (`v4_0_0::types`), which re-exports the shared ones.
 //! - **Operations.** For each version, an operation is *shared* when its contract (method,
 //!   path, parameters, body, statuses, success headers and every schema they refer to, bar
-//!   documentation) agrees with the working spec's: the working spec's handler serves it.
-//!   Otherwise the trait asks for an *adapter* (`{operation}_v4_0_0`), a handler written
-//!   against that release's types, which the build demands until it is written.
+//!   documentation and the error envelope, which the server renders per version) agrees
+//!   with the working spec's: the working spec's handler serves it. Otherwise the trait asks
+//!   for an *adapter* (`{operation}_v4_0_0`), a handler written against that release's
+//!   types, which the build demands until it is written.
 //! - **Endpoints.** Consecutive versions that share an operation, with the same summary,
 //!   description and tags, are one endpoint over their version range; documentation that
 //!   differs makes another endpoint calling the same handler.
+
+use std::collections::BTreeSet;
 
 use anyhow::{Context, Result, bail};
 use leads_spec::Document;
@@ -21,7 +24,7 @@ use super::dispatch::{Dispatch, Refusal, dispatches, refusals};
 use super::headers::{HeaderSet, header_sets};
 use super::operations::{Operation, operations};
 use super::shapes::Shapes;
-use super::types::component_schemas;
+use super::types::{collect_refs, component_schemas};
 
 /// A released spec the support policy lists, as the generator reads it.
 pub struct Release {
@@ -294,9 +297,16 @@ fn contract(doc: Document, id: &str) -> Result<Value> {
             object.remove(key);
         }
         if let Some(responses) = object.get_mut("responses").and_then(Value::as_object_mut) {
-            for response in responses.values_mut() {
+            for (status, response) in responses.iter_mut() {
                 if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
                     headers.retain(|name, _| !leads_spec::is_answer_header(name));
+                }
+                // Every error is answered by the server's one error type, in the envelope of
+                // the version served (`server/src/api/versions.rs`): no adapter renders it.
+                if is_error_status(status)
+                    && let Some(response) = response.as_object_mut()
+                {
+                    response.remove("content");
                 }
             }
         }
@@ -304,6 +314,12 @@ fn contract(doc: Document, id: &str) -> Result<Value> {
         object.insert("path".into(), Value::String(op.path.to_string()));
     }
     Ok(value)
+}
+
+/// Whether `status`, a key of an operation's `responses`, is an error's: `4XX`, `404`, or
+/// `default`.
+fn is_error_status(status: &str) -> bool {
+    status == "default" || status.starts_with('4') || status.starts_with('5')
 }
 
 /// How deep `$ref`s to parameters, responses, headers and bodies may nest.
@@ -338,14 +354,48 @@ fn resolve_all(doc: Document, value: &Value, depth: usize) -> Result<Value> {
     })
 }
 
-/// The names of the schemas of `version` whose shape differs from the working spec's: those
-/// that need types of their own.
-pub fn own_schemas(version: &Version, newest: &Version) -> Vec<String> {
+/// The names of the schemas of `version` whose shape differs from the working spec's and that
+/// an adapter works with: those that need types of their own. Schemas only error answers
+/// refer to (the envelope) are not among them: the server renders each version's envelope.
+pub fn own_schemas(version: &Version, newest: &Version) -> Result<Vec<String>> {
+    let adapted = adapter_schemas(version)?;
     let mut shapes = Shapes::new(&version.schemas, &newest.schemas);
-    version
+    Ok(version
         .schemas
         .keys()
-        .filter(|name| !shapes.same_schema(name))
+        .filter(|name| adapted.contains(*name) && !shapes.same_schema(name))
         .cloned()
-        .collect()
+        .collect())
+}
+
+/// The schemas an operation's contract refers to, directly or through another schema, and
+/// its parameters' schemas.
+fn adapter_schemas(version: &Version) -> Result<BTreeSet<String>> {
+    let mut found = BTreeSet::new();
+    for operation in &version.operations {
+        collect_refs(&contract(version.doc, &operation.id)?, &mut found);
+        for params in [
+            &operation.path_params,
+            &operation.query_params,
+            &operation.header_params,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            found.insert(params.type_name.clone());
+        }
+    }
+    let mut unread: Vec<String> = found.iter().cloned().collect();
+    while let Some(name) = unread.pop() {
+        let mut referred = BTreeSet::new();
+        if let Some(schema) = version.schemas.get(&name) {
+            collect_refs(schema, &mut referred);
+        }
+        for name in referred {
+            if found.insert(name.clone()) {
+                unread.push(name);
+            }
+        }
+    }
+    Ok(found)
 }
