@@ -970,6 +970,66 @@ spaces or hyphens.
                 })
         }
     }
+    ///`LeadListOrder`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum LeadListOrder {
+        #[serde(rename = "created")]
+        Created,
+        #[serde(rename = "changed")]
+        Changed,
+    }
+    impl ::std::fmt::Display for LeadListOrder {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Created => f.write_str("created"),
+                Self::Changed => f.write_str("changed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for LeadListOrder {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "created" => Ok(Self::Created),
+                "changed" => Ok(Self::Changed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadListOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadListOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::default::Default for LeadListOrder {
+        fn default() -> Self {
+            LeadListOrder::Created
+        }
+    }
     ///`LeadListResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LeadListResponse {
@@ -2055,7 +2115,9 @@ change included); `data` is the lead after the change.
     pub struct Pagination {
         ///Whether another page follows.
         pub has_more: bool,
-        ///Pass as `cursor` to get the next page; `null` on the last page.
+        /**Pass as `cursor` to get the next page; `null` on the last page, except in the lead
+list's `changed` order, where the last page's resumes the walk later.
+*/
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub next_cursor: ::std::option::Option<::std::string::String>,
     }
@@ -6854,6 +6916,16 @@ used with the same filters it was issued for.
 organization, compared without regard to case), for instance after a create answered
 `409 CONFLICT`; when no lead holds it, the page is empty.
 
+**Incremental sync** (since 5.1.0): `order=changed` lists the leads in the order they
+last changed, oldest change first: each create and each update that changes a lead
+moves it to the end. Every page then has a `next_cursor`, the last one too: keep it,
+and pass it later to get only the leads changed since. A walk never skips a change:
+the order is the order in which writes were committed, so a lead written while you
+walk appears later in the walk (again, if you had already seen it), never before your
+position. To keep a copy, walk from the start once, then from the cursor you kept,
+and keep each lead's latest `updated_at` (or `ETag` version). Filters narrow the walk
+as they narrow the list; a cursor of one order is refused in the other.
+
 
 Sends a `GET` request to `/v1/leads`
 
@@ -6866,6 +6938,9 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
 for uniqueness. Since 5.1.0.
 
 - `limit`: How many items (leads, subscriptions, deliveries) a page holds at most.
+- `order`: `created` (the default): newest first, by `created_at`. `changed`: oldest change
+first, for incremental sync (see the operation). Since 5.1.0.
+
 - `source`: Only leads whose `source.utm_source` equals this value exactly.
 - `status`: Only leads in this status.
 ```ignore
@@ -6874,6 +6949,7 @@ let response = client.lead_list()
     .cursor(cursor)
     .email(email)
     .limit(limit)
+    .order(order)
     .source(source)
     .status(status)
     .send()
@@ -7419,6 +7495,7 @@ pub mod builder {
         cursor: Result<Option<types::LeadListCursor>, String>,
         email: Result<Option<types::LeadListEmail>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
+        order: Result<Option<types::LeadListOrder>, String>,
         source: Result<Option<types::LeadListSource>, String>,
         status: Result<Option<types::LeadStatus>, String>,
     }
@@ -7430,6 +7507,7 @@ pub mod builder {
                 cursor: Ok(None),
                 email: Ok(None),
                 limit: Ok(None),
+                order: Ok(None),
                 source: Ok(None),
                 status: Ok(None),
             }
@@ -7484,6 +7562,18 @@ pub mod builder {
                 });
             self
         }
+        pub fn order<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LeadListOrder>,
+        {
+            self.order = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `LeadListOrder` for order failed".to_string()
+                });
+            self
+        }
         pub fn source<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::LeadListSource>,
@@ -7513,11 +7603,21 @@ pub mod builder {
             ResponseValue<types::LeadListResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, assigned_to_id, cursor, email, limit, source, status } = self;
+            let Self {
+                client,
+                assigned_to_id,
+                cursor,
+                email,
+                limit,
+                order,
+                source,
+                status,
+            } = self;
             let assigned_to_id = assigned_to_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let email = email.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            let order = order.map_err(Error::InvalidRequest)?;
             let source = source.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/leads", client.baseurl,);
@@ -7546,6 +7646,7 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("email", &email))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("order", &order))
                 .query(&progenitor_client::QueryParam::new("source", &source))
                 .query(&progenitor_client::QueryParam::new("status", &status))
                 .headers(header_map)

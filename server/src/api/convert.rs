@@ -115,11 +115,19 @@ pub fn widen<Old: serde::Serialize, New: serde::de::DeserializeOwned>(
         })
 }
 
-/// What a list request asks for: which leads, after which position, how many.
+/// What a list request asks for: which leads, in which order from which position, how many.
 pub struct ListRequest {
     pub filter: LeadFilter,
-    pub after: Option<Keyset>,
+    pub from: ListFrom,
     pub limit: u32,
+}
+
+/// The order of a list of leads, and where in it a page starts.
+pub enum ListFrom {
+    /// Newest first, after this position (from the newest without one).
+    Created(Option<Keyset>),
+    /// Oldest change first, after this change (0: from the first).
+    Changed(i64),
 }
 
 pub fn list_request(query: types::LeadListQuery) -> Result<ListRequest, Error> {
@@ -128,9 +136,21 @@ pub fn list_request(query: types::LeadListQuery) -> Result<ListRequest, Error> {
         source,
         assigned_to_id,
         email,
+        order,
         cursor,
         limit,
     } = query;
+    let from = match order {
+        types::LeadListQueryOrder::Created => {
+            ListFrom::Created(cursor.map(|c| super::cursor::decode(&c)).transpose()?)
+        }
+        types::LeadListQueryOrder::Changed => ListFrom::Changed(
+            cursor
+                .map(|c| super::cursor::decode_change(&c))
+                .transpose()?
+                .unwrap_or(0),
+        ),
+    };
     Ok(ListRequest {
         filter: LeadFilter {
             status: status.map(status_from_wire),
@@ -138,7 +158,7 @@ pub fn list_request(query: types::LeadListQuery) -> Result<ListRequest, Error> {
             assigned_to_id: assigned_to_id.map(Into::into),
             email: email.map(Into::into),
         },
-        after: cursor.map(|c| super::cursor::decode(&c)).transpose()?,
+        from,
         limit: limit.get(),
     })
 }

@@ -5647,6 +5647,15 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "minimum": 1,
         "type": "integer"
       },
+      "order": {
+        "default": "created",
+        "description": "`created` (the default): newest first, by `created_at`. `changed`: oldest change\nfirst, for incremental sync (see the operation). Since 5.1.0.\n",
+        "enum": [
+          "created",
+          "changed"
+        ],
+        "type": "string"
+      },
       "source": {
         "description": "Only leads whose `source.utm_source` equals this value exactly.",
         "maxLength": 255,
@@ -6112,7 +6121,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "boolean"
       },
       "next_cursor": {
-        "description": "Pass as `cursor` to get the next page; `null` on the last page.",
+        "description": "Pass as `cursor` to get the next page; `null` on the last page, except in the lead\nlist's `changed` order, where the last page's resumes the walk later.\n",
         "nullable": true,
         "type": "string"
       }
@@ -7056,6 +7065,15 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "minimum": 1,
         "type": "integer"
       },
+      "order": {
+        "default": "created",
+        "description": "`created` (the default): newest first, by `created_at`. `changed`: oldest change\nfirst, for incremental sync (see the operation). Since 5.1.0.\n",
+        "enum": [
+          "created",
+          "changed"
+        ],
+        "type": "string"
+      },
       "source": {
         "description": "Only leads whose `source.utm_source` equals this value exactly.",
         "maxLength": 255,
@@ -7555,7 +7573,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "boolean"
       },
       "next_cursor": {
-        "description": "Pass as `cursor` to get the next page; `null` on the last page.",
+        "description": "Pass as `cursor` to get the next page; `null` on the last page, except in the lead\nlist's `changed` order, where the last page's resumes the walk later.\n",
         "type": [
           "string",
           "null"
@@ -8868,6 +8886,11 @@ for uniqueness. Since 5.1.0.
         ///How many items (leads, subscriptions, deliveries) a page holds at most.
         #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU32, 50>")]
         pub limit: ::std::num::NonZeroU32,
+        /**`created` (the default): newest first, by `created_at`. `changed`: oldest change
+first, for incremental sync (see the operation). Since 5.1.0.
+*/
+        #[serde(default = "defaults::lead_list_query_order")]
+        pub order: LeadListQueryOrder,
         ///Only leads whose `source.utm_source` equals this value exactly.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub source: ::std::option::Option<LeadListQuerySource>,
@@ -8881,6 +8904,7 @@ for uniqueness. Since 5.1.0.
                 cursor: Default::default(),
                 email: Default::default(),
                 limit: defaults::default_nzu64::<::std::num::NonZeroU32, 50>(),
+                order: defaults::lead_list_query_order(),
                 source: Default::default(),
                 status: Default::default(),
             }
@@ -9055,6 +9079,68 @@ for uniqueness. Since 5.1.0.
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    /**`created` (the default): newest first, by `created_at`. `changed`: oldest change
+first, for incremental sync (see the operation). Since 5.1.0.
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum LeadListQueryOrder {
+        #[serde(rename = "created")]
+        Created,
+        #[serde(rename = "changed")]
+        Changed,
+    }
+    impl ::std::fmt::Display for LeadListQueryOrder {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Created => f.write_str("created"),
+                Self::Changed => f.write_str("changed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for LeadListQueryOrder {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "created" => Ok(Self::Created),
+                "changed" => Ok(Self::Changed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadListQueryOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadListQueryOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::default::Default for LeadListQueryOrder {
+        fn default() -> Self {
+            LeadListQueryOrder::Created
         }
     }
     ///Only leads whose `source.utm_source` equals this value exactly.
@@ -9929,7 +10015,9 @@ current one, the answer is `304 Not Modified` with no body. Tags are compared we
     pub struct Pagination {
         ///Whether another page follows.
         pub has_more: bool,
-        ///Pass as `cursor` to get the next page; `null` on the last page.
+        /**Pass as `cursor` to get the next page; `null` on the last page, except in the lead
+list's `changed` order, where the last page's resumes the walk later.
+*/
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub next_cursor: ::std::option::Option<::std::string::String>,
     }
@@ -10690,6 +10778,9 @@ shown again.
             >>::Error: ::std::fmt::Debug,
         {
             T::try_from(::std::num::NonZeroU64::try_from(V).unwrap()).unwrap()
+        }
+        pub(super) fn lead_list_query_order() -> super::LeadListQueryOrder {
+            super::LeadListQueryOrder::Created
         }
     }
     /// Error types.
@@ -12412,6 +12503,16 @@ pub trait LeadsApi {
     /// `email` finds the lead that holds an address (at most one: emails are unique within an
     /// organization, compared without regard to case), for instance after a create answered
     /// `409 CONFLICT`; when no lead holds it, the page is empty.
+    ///
+    /// **Incremental sync** (since 5.1.0): `order=changed` lists the leads in the order they
+    /// last changed, oldest change first: each create and each update that changes a lead
+    /// moves it to the end. Every page then has a `next_cursor`, the last one too: keep it,
+    /// and pass it later to get only the leads changed since. A walk never skips a change:
+    /// the order is the order in which writes were committed, so a lead written while you
+    /// walk appears later in the walk (again, if you had already seen it), never before your
+    /// position. To keep a copy, walk from the start once, then from the cursor you kept,
+    /// and keep each lead's latest `updated_at` (or `ETag` version). Filters narrow the walk
+    /// as they narrow the list; a cursor of one order is refused in the other.
     #[endpoint{operation_id = "lead_list",
     method = GET,
     path = "/v1/leads",

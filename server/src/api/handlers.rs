@@ -9,6 +9,7 @@ use http::StatusCode;
 
 use super::admission::{Headed, RateLimitFields, api_error, authenticated, headed, refused};
 use super::answer::Answer;
+use super::convert::ListFrom;
 use super::error::ApiError;
 use super::extract::{HeaderParams, JsonBody, PathParams, QueryParams};
 use super::generated::{
@@ -340,18 +341,24 @@ async fn list_leads(
 > {
     authenticated(&rqctx, None, |app, admitted| async move {
         let request = convert::list_request(query?)?;
-        let limit = request.limit;
+        let (organization, limit) = (admitted.caller.organization, request.limit);
         // One more than asked tells whether another page follows.
-        let leads = app
-            .store
-            .lead_list(
-                admitted.caller.organization,
-                request.filter,
-                request.after,
-                limit + 1,
-            )
-            .await?;
-        let (leads, pagination) = cursor::page(leads, limit, domain::Lead::keyset);
+        let (leads, pagination) = match request.from {
+            ListFrom::Created(after) => {
+                let leads = app
+                    .store
+                    .lead_list(organization, request.filter, after, limit + 1)
+                    .await?;
+                cursor::page(leads, limit, domain::Lead::keyset)
+            }
+            ListFrom::Changed(after) => {
+                let leads = app
+                    .store
+                    .lead_list_changed(organization, request.filter, after, limit + 1)
+                    .await?;
+                cursor::page_of_changes(leads, limit, after)
+            }
+        };
         let data = leads
             .into_iter()
             .map(convert::lead)

@@ -57,9 +57,7 @@ pub fn validators(definitions: &Map<String, Value>) -> Result<HashMap<String, Va
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
             .with_format("iana-time-zone", |zone: &str| domain::is_timezone(zone))
-            .with_format("cursor", |cursor: &str| {
-                super::cursor::decode(cursor).is_ok()
-            })
+            .with_format("cursor", |cursor: &str| super::cursor::is_issued(cursor))
             .build(&root)
             .map_err(|error| format!("{name}: {error}"))?;
         validators.insert(name.clone(), validator);

@@ -151,6 +151,16 @@ pub struct LeadFilter {
     pub email: Option<String>,
 }
 
+/// A lead as the `changed` order lists it: with its place in its organization's order of
+/// changes, which every write that changes it moves to the end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangedLead {
+    /// One more than the organization's change before; numbers follow the order in which
+    /// the writes committed.
+    pub change: i64,
+    pub lead: Lead,
+}
+
 /// A position in the list order (`created_at` descending, then `id` descending): a page
 /// after it holds only leads strictly older, or as old with a smaller id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::domain::{
-    ApiKeyId, Attempt, Delivery, DueDelivery, Keyset, Lead, LeadChanges, LeadFilter,
+    ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, Keyset, Lead, LeadChanges, LeadFilter,
     OrganizationId, Subscription, VersionCondition,
 };
 
@@ -203,6 +203,19 @@ impl LeadStore for Faulty {
         self.switch.check()?;
         self.inner
             .lead_list(organization, filter, after, limit)
+            .await
+    }
+
+    async fn lead_list_changed(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangedLead>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .lead_list_changed(organization, filter, after, limit)
             .await
     }
 }

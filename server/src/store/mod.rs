@@ -33,8 +33,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
-    OrganizationId, SigningSecret, Subscription, VersionCondition,
+    ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges,
+    LeadFilter, OrganizationId, SigningSecret, Subscription, VersionCondition,
 };
 
 /// The SHA-256 of an API key: all the store ever sees of a key.
@@ -374,6 +374,19 @@ pub trait LeadStore: Send + Sync {
         after: Option<Keyset>,
         limit: u32,
     ) -> Result<Vec<Lead>, StoreError>;
+
+    /// Up to `limit` of the organization's leads matching `filter` whose last change came
+    /// after change `after` (0: all), oldest change first. Every lead write gives its lead
+    /// the organization's next change number in the write's transaction, taking the
+    /// organization's counter last, so the numbers follow the order writes commit in and a
+    /// walk by them skips none.
+    async fn lead_list_changed(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangedLead>, StoreError>;
 }
 
 /// The answers kept for idempotency keys.

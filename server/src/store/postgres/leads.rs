@@ -13,11 +13,11 @@ use tokio_postgres::types::FromSql;
 use uuid::Uuid;
 
 use super::errors::internal;
-use super::statements::{self, Parameters, Value, bound, page, query, query_opt};
+use super::statements::{self, Parameters, Value, bound, execute, page, query, query_opt};
 use super::webhooks;
 use crate::domain::{
-    self, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
-    LeadStatus, OrganizationId, VersionCondition,
+    self, ChangedLead, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
+    LeadSource, LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::StoreError;
 
@@ -170,7 +170,36 @@ pub(super) async fn insert(
     .ok_or_else(|| internal("an insert of a lead returned no row"))?;
     let stored = read(&row)?;
     webhooks::emit(client, &[EventType::LeadCreated], &stored, events).await?;
+    record_change(client, stored.organization_id, stored.id).await?;
     Ok(stored)
+}
+
+/// Gives the lead the organization's next change number: the last statement of a lead
+/// write. It locks the organization's row until the write commits, so a later change of the
+/// organization's leads, numbered higher, cannot commit before this one; taken last, after
+/// every other lock of the write, so that it cannot take part in a deadlock.
+async fn record_change(
+    client: &impl GenericClient,
+    organization: OrganizationId,
+    lead: Uuid,
+) -> Result<(), StoreError> {
+    let numbered = "WITH next AS (UPDATE organizations SET last_change = last_change + 1 \
+         WHERE id = $1 RETURNING last_change) \
+         INSERT INTO lead_changes (lead_id, organization_id, change) \
+         SELECT $2, $1, last_change FROM next \
+         ON CONFLICT (lead_id) DO UPDATE SET change = excluded.change";
+    let recorded = execute(
+        client,
+        "numbering a lead's change",
+        numbered,
+        &[&organization.0, &lead],
+    )
+    .await?;
+    if recorded == 1 {
+        Ok(())
+    } else {
+        Err(internal("a lead's change was numbered for no organization"))
+    }
 }
 
 /// Applies `changes` to the organization's lead if `condition` admits its version, sets
@@ -245,6 +274,7 @@ pub(super) async fn update(
         events,
     )
     .await?;
+    record_change(client, organization, id).await?;
     Ok(Some(stored))
 }
 
@@ -274,32 +304,81 @@ fn list_query(
     after: Option<Keyset>,
     limit: u32,
 ) -> (String, Vec<Value>) {
+    let mut sql = SELECT.to_owned();
+    let mut values: Vec<Value> = vec![Box::new(organization.0)];
+    filter_clauses(filter, &mut sql, &mut values);
+    page(&mut sql, &mut values, "", after, limit);
+    (sql, values)
+}
+
+/// Up to `limit` of the organization's leads matching `filter` changed after change `after`,
+/// oldest change first, each with its change number.
+pub(super) async fn list_changed(
+    client: &impl GenericClient,
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<ChangedLead>, StoreError> {
+    let (sql, values) = changed_query(organization, filter, after, limit);
+    query(client, "listing changed leads", &sql, &bound(&values))
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ChangedLead {
+                change: column(row, "change")?,
+                lead: read(row)?,
+            })
+        })
+        .collect()
+}
+
+/// The query of [`list_changed`] and its parameters, all bound.
+fn changed_query(
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: i64,
+    limit: u32,
+) -> (String, Vec<Value>) {
+    // `USING` makes `organization_id` one column of both tables, as the lead's columns name it.
+    let mut sql = concat!(
+        "SELECT ",
+        columns!(),
+        ", change FROM lead_changes JOIN leads USING (organization_id) \
+         WHERE organization_id = $1 AND change > $2 AND id = lead_id"
+    )
+    .to_owned();
+    let mut values: Vec<Value> = vec![Box::new(organization.0), Box::new(after)];
+    filter_clauses(filter, &mut sql, &mut values);
+    values.push(Box::new(i64::from(limit)));
+    sql.push_str(&format!(" ORDER BY change LIMIT ${}", values.len()));
+    (sql, values)
+}
+
+/// `filter`'s conditions, appended to a query's `WHERE`, with their parameters.
+fn filter_clauses(filter: &LeadFilter, sql: &mut String, values: &mut Vec<Value>) {
     let LeadFilter {
         status,
         utm_source,
         assigned_to_id,
         email,
     } = filter;
-    let mut sql = SELECT.to_owned();
-    let mut values: Vec<Value> = vec![Box::new(organization.0)];
     let mut condition = |sql: &mut String, column: &str, value: Value| {
         values.push(value);
         sql.push_str(&format!(" AND {column} = ${}", values.len()));
     };
     if let Some(status) = status {
-        condition(&mut sql, "status", Box::new(status.as_str()));
+        condition(sql, "status", Box::new(status.as_str()));
     }
     if let Some(utm_source) = utm_source {
-        condition(&mut sql, "source_utm_source", Box::new(utm_source.clone()));
+        condition(sql, "source_utm_source", Box::new(utm_source.clone()));
     }
     if let Some(assigned_to_id) = assigned_to_id {
-        condition(&mut sql, "assigned_to_id", Box::new(assigned_to_id.clone()));
+        condition(sql, "assigned_to_id", Box::new(assigned_to_id.clone()));
     }
     if let Some(email) = email {
-        condition(&mut sql, "email_lower", Box::new(domain::email_key(email)));
+        condition(sql, "email_lower", Box::new(domain::email_key(email)));
     }
-    page(&mut sql, &mut values, "", after, limit);
-    (sql, values)
 }
 
 fn notes_text(notes: &[JsonObject]) -> Result<String, StoreError> {
@@ -414,6 +493,26 @@ mod tests {
             plan.contains("Index Scan using leads_email_unique"),
             "{plan}"
         );
+    }
+
+    #[cfg_attr(
+        not(leads_postgres),
+        ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+    )]
+    #[tokio::test]
+    async fn the_changed_order_reads_its_index_in_order() {
+        let (database, _store, organization) = open().await;
+        let planner = planner(&database).await;
+        for (filter, _) in filters_and_their_indexes() {
+            let (sql, values) = changed_query(organization, &filter, 41, 10);
+            let plan = query_plan(&planner, &sql, &values).await;
+            assert!(
+                plan.contains("Index Scan using lead_changes_in_order on lead_changes"),
+                "{sql}:\n{plan}"
+            );
+            assert!(plan.contains("change > "), "{sql} seeks:\n{plan}");
+            assert!(!plan.contains("Sort"), "{sql}:\n{plan}");
+        }
     }
 
     #[cfg_attr(

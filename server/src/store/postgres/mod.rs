@@ -45,8 +45,8 @@ use super::{
     SecretSlot, SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
-    LeadFilter, OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, EventType, Events, Keyset, Lead,
+    LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 
 /// Connections per replica: enough for requests to overlap, few enough that a handful of
@@ -342,6 +342,17 @@ impl LeadStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Lead>, StoreError> {
         leads::list(&self.client().await?, organization, &filter, after, limit).await
+    }
+
+    async fn lead_list_changed(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangedLead>, StoreError> {
+        let client = self.client().await?;
+        leads::list_changed(&client, organization, &filter, after, limit).await
     }
 }
 

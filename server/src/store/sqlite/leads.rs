@@ -16,8 +16,8 @@ use super::errors::{Context, internal, write_error};
 use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
 use super::{idempotent_answers, webhooks};
 use crate::domain::{
-    self, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
-    LeadStatus, OrganizationId, VersionCondition,
+    self, ChangedLead, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
+    LeadSource, LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::{IdempotentAnswer, StoreError};
 
@@ -75,6 +75,12 @@ macro_rules! lead_row {
             /// The table's columns, as `SELECT` and `INSERT` list them.
             #[cfg(test)]
             const COLUMNS: &[&str] = &[$(stringify!($key),)+ $(stringify!($value),)+];
+
+            /// The columns, as [`Self::SELECT`] lists them.
+            const COLUMN_LIST: &str = column_list!($($key,)+ $($value),+);
+
+            /// How many columns [`Self::read`] reads.
+            const COLUMN_COUNT: usize = [$(stringify!($key),)+ $(stringify!($value),)+].len();
 
             /// Every column of every row; a caller appends `WHERE` and `ORDER BY`.
             const SELECT: &str =
@@ -325,7 +331,33 @@ pub(super) fn insert(
         .and_then(|mut statement| statement.execute(row.parameters().as_slice()))
         .map_err(write_error("inserting a lead"))?;
     webhooks::emit(transaction, &[EventType::LeadCreated], &lead, events)?;
+    record_change(transaction, organization, lead.id)?;
     Ok(lead)
+}
+
+/// Gives the lead the organization's next change number: the last statement of a lead
+/// write, after which it only commits.
+fn record_change(
+    transaction: &Connection,
+    organization: OrganizationId,
+    lead: Uuid,
+) -> Result<(), StoreError> {
+    let organization = id_text(organization.0);
+    let change: i64 = transaction
+        .prepare_cached(
+            "UPDATE organizations SET last_change = last_change + 1 WHERE id = ? \
+             RETURNING last_change",
+        )
+        .and_then(|mut statement| statement.query_row([&organization], |row| row.get(0)))
+        .context("numbering a lead's change")?;
+    transaction
+        .prepare_cached(
+            "INSERT INTO lead_changes (lead_id, organization_id, change) VALUES (?, ?, ?) \
+             ON CONFLICT (lead_id) DO UPDATE SET change = excluded.change",
+        )
+        .and_then(|mut statement| statement.execute((id_text(lead), &organization, change)))
+        .context("recording a lead's change")?;
+    Ok(())
 }
 
 /// `lead` if `condition` (if any) admits its version; [`StoreError::VersionMismatch`] if not.
@@ -374,6 +406,7 @@ pub(super) fn update(
         &stored,
         events,
     )?;
+    record_change(transaction, organization, id)?;
     Ok(Some(stored))
 }
 
@@ -443,6 +476,56 @@ pub(super) fn list(
     rows.into_iter().map(LeadRow::into_lead).collect()
 }
 
+/// Up to `limit` of the organization's leads matching `filter` changed after change `after`,
+/// oldest change first, each with its change number.
+pub(super) fn list_changed(
+    connection: &Connection,
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<ChangedLead>, StoreError> {
+    let (sql, parameters) = changed_query(organization, filter, after, limit);
+    let rows = connection
+        .prepare_cached(&sql)
+        .and_then(|mut statement| {
+            statement
+                .query_map(params_from_iter(parameters), |row| {
+                    Ok((LeadRow::read(row)?, row.get(LeadRow::COLUMN_COUNT)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("listing changed leads")?;
+    rows.into_iter()
+        .map(|(row, change)| {
+            Ok(ChangedLead {
+                change,
+                lead: row.into_lead()?,
+            })
+        })
+        .collect()
+}
+
+/// The query of [`list_changed`] and its parameters, all bound.
+fn changed_query(
+    organization: OrganizationId,
+    filter: &LeadFilter,
+    after: i64,
+    limit: u32,
+) -> (String, Vec<Value>) {
+    // `USING` makes `organization_id` one column of both tables, as the lead's columns name it.
+    let mut sql = format!(
+        "SELECT {}, change FROM lead_changes JOIN leads USING (organization_id) \
+         WHERE organization_id = ? AND change > ? AND id = lead_id",
+        LeadRow::COLUMN_LIST
+    );
+    let mut parameters = vec![Value::Text(id_text(organization.0)), Value::Integer(after)];
+    filter_clauses(filter, &mut sql, &mut parameters);
+    sql.push_str(" ORDER BY change LIMIT ?");
+    parameters.push(Value::Integer(i64::from(limit)));
+    (sql, parameters)
+}
+
 /// The list query and its parameters, all bound: no value is ever spliced into the SQL.
 fn list_query(
     organization: OrganizationId,
@@ -450,14 +533,30 @@ fn list_query(
     after: Option<Keyset>,
     limit: u32,
 ) -> (String, Vec<Value>) {
+    let mut sql = format!("{} WHERE organization_id = ?", LeadRow::SELECT);
+    let mut parameters = vec![Value::Text(id_text(organization.0))];
+    filter_clauses(filter, &mut sql, &mut parameters);
+    if let Some(Keyset { created_at, id }) = after {
+        // Means `created_at < ? OR (created_at = ? AND id < ?)`; the leading `<=` gives the
+        // planner a range to seek to in the index, where the OR alone would scan from the top.
+        sql.push_str(" AND created_at <= ? AND (created_at < ? OR id < ?)");
+        parameters.push(Value::Integer(micros(created_at)));
+        parameters.push(Value::Integer(micros(created_at)));
+        parameters.push(Value::Text(id_text(id)));
+    }
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    parameters.push(Value::Integer(i64::from(limit)));
+    (sql, parameters)
+}
+
+/// `filter`'s conditions, appended to a query's `WHERE`, with their parameters.
+fn filter_clauses(filter: &LeadFilter, sql: &mut String, parameters: &mut Vec<Value>) {
     let LeadFilter {
         status,
         utm_source,
         assigned_to_id,
         email,
     } = filter;
-    let mut sql = format!("{} WHERE organization_id = ?", LeadRow::SELECT);
-    let mut parameters = vec![Value::Text(id_text(organization.0))];
     if let Some(status) = status {
         sql.push_str(" AND status = ?");
         parameters.push(Value::Text(status.as_str().to_owned()));
@@ -474,17 +573,6 @@ fn list_query(
         sql.push_str(" AND email_lower = ?");
         parameters.push(Value::Text(domain::email_key(email)));
     }
-    if let Some(Keyset { created_at, id }) = after {
-        // Means `created_at < ? OR (created_at = ? AND id < ?)`; the leading `<=` gives the
-        // planner a range to seek to in the index, where the OR alone would scan from the top.
-        sql.push_str(" AND created_at <= ? AND (created_at < ? OR id < ?)");
-        parameters.push(Value::Integer(micros(created_at)));
-        parameters.push(Value::Integer(micros(created_at)));
-        parameters.push(Value::Text(id_text(id)));
-    }
-    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-    parameters.push(Value::Integer(i64::from(limit)));
-    (sql, parameters)
 }
 
 #[cfg(test)]
@@ -540,6 +628,25 @@ mod tests {
                 ],
                 "{after:?}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_changed_order_reads_its_index_in_order_and_each_lead_by_its_key() {
+        let (dir, _store, organization) = open().await;
+        let raw = raw(&dir);
+        for (filter, _) in filters_and_their_indexes() {
+            let (sql, parameters) = changed_query(organization, &filter, 41, 10);
+            let plan = query_plan(&raw, &sql, parameters).join("; ");
+            assert!(
+                plan.starts_with(
+                    "SEARCH lead_changes USING INDEX lead_changes_in_order \
+                     (organization_id=? AND change>?); \
+                     SEARCH leads USING INDEX sqlite_autoindex_leads_1 (id=?)"
+                ),
+                "{filter:?}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
         }
     }
 

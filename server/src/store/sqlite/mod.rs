@@ -49,8 +49,8 @@ use super::{
     SecretSlot, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Events, Keyset, Lead, LeadChanges,
-    LeadFilter, OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, EventType, Events, Keyset, Lead,
+    LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
@@ -65,6 +65,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0007_sealed_secrets.sql")),
     M::up(include_str!("migrations/0008_fair_claims.sql")),
     M::up(include_str!("migrations/0009_previous_secrets.sql")),
+    M::up(include_str!("migrations/0010_lead_changes.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -345,6 +346,19 @@ impl LeadStore for SqliteStore {
     ) -> Result<Vec<Lead>, StoreError> {
         self.read(move |connection| leads::list(connection, organization, &filter, after, limit))
             .await
+    }
+
+    async fn lead_list_changed(
+        &self,
+        organization: OrganizationId,
+        filter: LeadFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangedLead>, StoreError> {
+        self.read(move |connection| {
+            leads::list_changed(connection, organization, &filter, after, limit)
+        })
+        .await
     }
 }
 

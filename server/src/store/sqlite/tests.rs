@@ -146,6 +146,7 @@ async fn a_new_file_is_migrated_in_wal_mode() {
         [
             "api_keys",
             "idempotent_answers",
+            "lead_changes",
             "leads",
             "organizations",
             "webhook_deliveries",

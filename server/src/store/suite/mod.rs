@@ -1,6 +1,6 @@
 //! The [`Store`] contract as tests that any backend must pass: round trips, tenancy, email
 //! uniqueness, updates, versions and conditional updates, idempotent answers, list order,
-//! limits, keyset paging and filters, API keys, organizations, webhooks (subscriptions, the
+//! limits, keyset paging and filters, the `changed` order of sync, API keys, organizations, webhooks (subscriptions, the
 //! outbox, claims and attempts, fair claims and bounded backlogs, sealed secrets) and
 //! concurrent use.
 //!
@@ -14,6 +14,7 @@ pub(super) mod idempotency;
 pub(super) mod leads;
 pub(super) mod list;
 pub(super) mod organizations;
+pub(super) mod sync;
 pub(super) mod versions;
 pub(super) mod webhooks;
 
@@ -62,6 +63,9 @@ macro_rules! store_suite {
             list::walking_the_pages_returns_every_lead_once_despite_inserts_between_pages,
             list::the_list_filters_by_status_utm_source_and_assignee,
             list::the_email_filter_finds_the_holder_in_any_case_within_the_organization,
+            sync::the_changed_order_is_the_order_of_writes,
+            sync::a_walk_resumes_after_its_last_change_and_misses_none,
+            sync::changes_are_the_organization_s_own_and_filtered,
             organizations::api_keys_are_found_by_hash,
             organizations::an_api_key_of_an_unknown_organization_is_refused,
             organizations::a_new_database_is_empty_until_an_organization_exists,
