@@ -20,6 +20,7 @@ mod faults;
 mod idempotency;
 mod list;
 mod reference;
+mod sync;
 mod update;
 mod versions;
 mod webhooks;
@@ -84,6 +85,7 @@ fn main() {
         idempotency::trials(),
         list::trials(),
         reference::trials(),
+        sync::trials(),
         update::trials(),
         versions::trials(),
         webhooks::trials(),
