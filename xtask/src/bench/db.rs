@@ -4,7 +4,8 @@
 //! table with the same indexes.
 //!
 //! A lead row here is what a create through the API stores: an email, a name, a company,
-//! attribution metadata and the `source_utm_*` columns derived from it, `notes` empty.
+//! attribution metadata and the `source_utm_*` columns derived from it, `notes` empty; and
+//! its change number, which the `changed` order walks.
 
 use std::path::Path;
 
@@ -16,6 +17,13 @@ pub const INSERT: &str = "INSERT INTO leads (id, organization_id, email, email_l
      full_name, company, status, source_utm_source, source_utm_medium, source_utm_campaign, \
      metadata, notes, created_at, updated_at) \
      VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '[]', ?11, ?11)";
+
+/// Gives a seeded lead its place in the organization's order of changes, as a create does.
+pub const INSERT_CHANGE: &str =
+    "INSERT INTO lead_changes (lead_id, organization_id, change) VALUES (?1, ?2, ?3)";
+
+/// Sets the organization's change counter past the seeded leads' changes.
+pub const SET_LAST_CHANGE: &str = "UPDATE organizations SET last_change = ?1 WHERE id = ?2";
 
 /// Opens `path` as the server does: WAL journal, `synchronous=NORMAL`.
 pub fn open(path: &Path) -> Result<Connection> {

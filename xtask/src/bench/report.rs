@@ -149,6 +149,24 @@ pub fn ratios(
             name::SCALE_FIRST,
             FILTER_COST,
         ),
+        (
+            "scale: email lookup / first page (cost)",
+            name::SCALE_EMAIL,
+            name::SCALE_FIRST,
+            DEPTH_COST,
+        ),
+        (
+            "scale: sync first page / first page (cost)",
+            name::SCALE_SYNC_FIRST,
+            name::SCALE_FIRST,
+            DEPTH_COST,
+        ),
+        (
+            "scale: sync middle page / first page (cost)",
+            name::SCALE_SYNC_MIDDLE,
+            name::SCALE_FIRST,
+            DEPTH_COST,
+        ),
     ] {
         add(
             label,

@@ -177,6 +177,12 @@ pub fn cursor(position: &Position) -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(json.to_string()))
 }
 
+/// The cursor of the `changed` order's page that starts after change `change`, as the server
+/// would issue it.
+pub fn change_cursor(change: u64) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({ "n": change }).to_string())
+}
+
 /// The query string of a page of [`PAGE`] leads: after `cursor`, if any, matching `filters`.
 pub fn list_query(cursor: Option<&str>, filters: &[(&str, &str)]) -> String {
     let mut pairs = vec![("limit", PAGE.to_string())];

@@ -38,6 +38,9 @@ pub mod name {
     pub const SCALE_STATUS: &str = "scale status";
     pub const SCALE_SOURCE: &str = "scale source";
     pub const SCALE_BOTH: &str = "scale status+source";
+    pub const SCALE_EMAIL: &str = "scale email";
+    pub const SCALE_SYNC_FIRST: &str = "scale sync first";
+    pub const SCALE_SYNC_MIDDLE: &str = "scale sync middle";
     pub const POSTGRES_CREATE: &str = "postgres create";
     pub const POSTGRES_VIEW: &str = "postgres view";
     pub const POSTGRES_LIST: &str = "postgres list";
@@ -214,6 +217,23 @@ pub async fn scale(
     for (name, filters) in filtered {
         phases.push(list(api, load, name, &list_query(None, filters)).await?);
     }
+    // The lead in the middle of the organization, by its email; the seeder's own address.
+    let email = format!("lead{}@seed.example.com", leads / 2);
+    phases.push(
+        list(
+            api,
+            load,
+            name::SCALE_EMAIL,
+            &list_query(None, &[("email", &email)]),
+        )
+        .await?,
+    );
+    let sync = [("order", "changed")];
+    phases.push(list(api, load, name::SCALE_SYNC_FIRST, &list_query(None, &sync)).await?);
+    // Seeded leads changed in the order of their numbers, one change each.
+    let middle = requests::change_cursor(leads / 2);
+    let sync_middle = list_query(Some(&middle), &sync);
+    phases.push(list(api, load, name::SCALE_SYNC_MIDDLE, &sync_middle).await?);
     Ok(phases)
 }
 

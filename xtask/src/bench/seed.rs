@@ -104,8 +104,17 @@ pub fn seed(path: &Path, organization: &str, count: u64) -> Result<Duration> {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut statement = transaction.prepare_cached(db::INSERT)?;
+            let mut change = transaction.prepare_cached(db::INSERT_CHANGE)?;
             for number in n..end {
-                db::insert(&mut statement, organization, &lead(number, count, now))?;
+                let lead = lead(number, count, now);
+                db::insert(&mut statement, organization, &lead)?;
+                // Created (and last changed) in the order of their numbers.
+                let number = i64::try_from(number + 1)?;
+                change.execute(rusqlite::params![lead.id, organization, number])?;
+            }
+            if end == count {
+                let count = i64::try_from(count)?;
+                transaction.execute(db::SET_LAST_CHANGE, rusqlite::params![count, organization])?;
             }
         }
         transaction.commit()?;
