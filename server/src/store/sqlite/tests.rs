@@ -219,6 +219,67 @@ async fn leads_stored_before_versions_start_at_version_1() {
 }
 
 #[tokio::test]
+async fn leads_stored_before_sync_are_in_the_changed_order_of_their_last_update() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("leads.db");
+    let mut before = Connection::open(&path).expect("open");
+    MIGRATIONS
+        .to_version(&mut before, 9)
+        .expect("the schema before sync");
+    before
+        .execute(
+            "INSERT INTO organizations VALUES (?1, 'acme', 0)",
+            [Uuid::nil().to_string()],
+        )
+        .expect("an organization");
+    // Updated in the order 2, 0, 1; created in the order 0, 1, 2.
+    let ids = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    for (n, (id, updated_at)) in (0_i64..).zip(ids.iter().zip([20_i64, 30, 10])) {
+        before
+            .execute(
+                "INSERT INTO leads (id, organization_id, email, email_lower, status, notes, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?3, 'new', '[]', ?4, ?5)",
+                (
+                    id.to_string(),
+                    Uuid::nil().to_string(),
+                    format!("old{n}@example.com"),
+                    n,
+                    updated_at,
+                ),
+            )
+            .expect("a lead stored before sync");
+    }
+    drop(before);
+
+    let store = SqliteStore::open(&path, crate::store::test_events()).expect("migrate");
+    let organization = OrganizationId(Uuid::nil());
+    let changed = store
+        .lead_list_changed(organization, LeadFilter::default(), 0, 10)
+        .await
+        .expect("the changed order");
+    let order: Vec<(Uuid, i64)> = changed.iter().map(|c| (c.lead.id, c.change)).collect();
+    assert_eq!(order, [(ids[2], 1), (ids[0], 2), (ids[1], 3)]);
+    // The next write continues the count.
+    let lead = store
+        .lead_insert(
+            Lead::new(organization, "new@example.com".into(), Utc::now()),
+            None,
+        )
+        .await
+        .expect("insert");
+    let next = store
+        .lead_list_changed(organization, LeadFilter::default(), 3, 10)
+        .await
+        .expect("the changed order");
+    assert_eq!(
+        next.iter()
+            .map(|c| (c.lead.id, c.change))
+            .collect::<Vec<_>>(),
+        [(lead.id, 4)]
+    );
+}
+
+#[tokio::test]
 async fn a_schema_newer_than_the_server_is_refused() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("leads.db");
