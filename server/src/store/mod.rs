@@ -365,6 +365,21 @@ pub trait LeadStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Lead>, StoreError>;
 
+    /// Deletes the organization's lead and erases its copies, in one transaction: the webhook
+    /// events about it with all their deliveries (pending, delivered or failed) and the
+    /// idempotent answers that hold it; then stores its `lead.deleted` deliveries, rendered
+    /// from the lead with `updated_at` set to `now`. Whether there was such a lead;
+    /// [`StoreError::VersionMismatch`] (and nothing deleted) if `condition` does not admit
+    /// its version. Erased means gone from the database's files as far as the backend allows
+    /// (the README's "Erasure" says how far, for each).
+    async fn lead_delete(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        condition: Option<VersionCondition>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// At most `limit` of the organization's leads matching `filter`, newest first
     /// (`created_at` descending, then `id` descending), starting strictly after `after`.
     async fn lead_list(
@@ -552,23 +567,28 @@ pub trait OutboxStore: Send + Sync {
 }
 
 /// An event renderer for the store's own tests: the event, when, the organization and the
-/// lead's id, email and status, as JSON (the fields the store suite reads back). The wire
-/// format is the webhooks' business, above the store.
+/// lead's id, email and status, as JSON (the fields the store suite reads back); the id
+/// alone for `lead.deleted`, as the wire format has it. The wire format is the webhooks'
+/// business, above the store.
 #[cfg(test)]
 pub(crate) fn test_events() -> crate::domain::Events {
     struct TestEvents;
 
     impl crate::domain::EventRenderer for TestEvents {
         fn render(&self, event: EventType, lead: &Lead) -> Result<String, String> {
+            let data = match event {
+                EventType::LeadDeleted => serde_json::json!({ "id": lead.id.to_string() }),
+                _ => serde_json::json!({
+                    "id": lead.id.to_string(),
+                    "email": lead.email,
+                    "status": lead.status.as_str(),
+                }),
+            };
             let body = serde_json::json!({
                 "event": event.as_str(),
                 "created_at": lead.updated_at,
                 "organization_id": lead.organization_id.0.to_string(),
-                "data": {
-                    "id": lead.id.to_string(),
-                    "email": lead.email,
-                    "status": lead.status.as_str(),
-                },
+                "data": data,
             });
             Ok(body.to_string())
         }

@@ -13,7 +13,7 @@ use tokio_postgres::types::FromSql;
 use uuid::Uuid;
 
 use super::errors::internal;
-use super::statements::{self, Parameters, Value, bound, page, query, query_opt};
+use super::statements::{self, Parameters, Value, bound, execute, page, query, query_opt};
 use super::webhooks;
 use crate::domain::{
     self, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
@@ -246,6 +246,66 @@ pub(super) async fn update(
     )
     .await?;
     Ok(Some(stored))
+}
+
+/// The statements that erase a lead's copies, each bound to the lead's id: the deliveries of
+/// its events first (they refer to the events), then the events, then the kept answers.
+const ERASE_COPIES: [(&str, &str); 3] = [
+    (
+        "erasing a lead's deliveries",
+        "DELETE FROM webhook_deliveries WHERE event_id IN \
+         (SELECT id FROM webhook_events WHERE lead_id = $1)",
+    ),
+    (
+        "erasing a lead's events",
+        "DELETE FROM webhook_events WHERE lead_id = $1",
+    ),
+    (
+        "erasing a lead's kept answers",
+        "DELETE FROM idempotent_answers WHERE lead_id = $1",
+    ),
+];
+
+/// Deletes the organization's lead if `condition` admits its version, erases its copies and
+/// stores its `lead.deleted` deliveries (the event's time is `now`), all in the caller's
+/// transaction; whether there was such a lead. The lead is read locked first, as
+/// [`update`] does, so that the condition is checked on the version deleted.
+pub(super) async fn delete(
+    client: &impl GenericClient,
+    organization: OrganizationId,
+    id: Uuid,
+    condition: Option<&VersionCondition>,
+    now: DateTime<Utc>,
+    events: &dyn EventRenderer,
+) -> Result<bool, StoreError> {
+    let Some(row) = query_opt(
+        client,
+        "reading a lead to delete",
+        SELECT_BY_KEY_FOR_UPDATE,
+        &[&organization.0, &id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let mut lead = read(&row)?;
+    if condition.is_some_and(|condition| !condition.admits(lead.version)) {
+        return Err(StoreError::VersionMismatch);
+    }
+    for (doing, sql) in ERASE_COPIES {
+        execute(client, doing, sql, &[&id]).await?;
+    }
+    execute(
+        client,
+        "deleting a lead",
+        "DELETE FROM leads WHERE organization_id = $1 AND id = $2",
+        &[&organization.0, &id],
+    )
+    .await?;
+    // The body carries the id alone (the renderer's business): nothing personal again.
+    lead.updated_at = now;
+    webhooks::emit(client, &[EventType::LeadDeleted], &lead, events).await?;
+    Ok(true)
 }
 
 /// At most `limit` of the organization's leads matching `filter`, in the list order, starting

@@ -21,6 +21,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_sealed_secrets.sql"),
     include_str!("migrations/0006_fair_claims.sql"),
     include_str!("migrations/0007_previous_secrets.sql"),
+    // 0008 is another branch's; the merge lists it here, before 0009.
+    include_str!("migrations/0009_erasure.sql"),
 ];
 
 /// The advisory lock that serializes migrations across processes: any constant no other
