@@ -182,19 +182,6 @@ pub fn read_in(headers: &HeaderMap) -> usize {
     requested(headers).unwrap_or_else(|_| newest())
 }
 
-/// Whether a request with `headers` is served in version `at_least` or a later one: what a
-/// value added to a request enum in a minor version is refused by, in the older versions that
-/// do not know it.
-pub fn serves_at_least(headers: &HeaderMap, at_least: &str) -> bool {
-    let served = SERVED_VERSIONS
-        .get(read_in(headers))
-        .and_then(|served| semver::Version::parse(served.version).ok());
-    match (served, semver::Version::parse(at_least)) {
-        (Some(served), Ok(at_least)) => served >= at_least,
-        _ => false,
-    }
-}
-
 fn newest_number() -> &'static str {
     SERVED_VERSIONS
         .last()

@@ -36,31 +36,18 @@ impl LimitAnswer {
     }
 }
 
-/// The version that added `lead.deleted`.
-const DELETED_SINCE: &str = "5.1.0";
-
 pub async fn create(
     rqctx: RequestContext<AppContext>,
     mut body: JsonBody<types::WebhookSubscriptionCreate>,
     limit_answer: LimitAnswer,
 ) -> Result<Headed<HttpResponseCreated<types::WebhookSubscriptionCreatedResponse>>, ApiError> {
     let log = rqctx.log.clone();
-    let knows_deletions = versions::serves_at_least(rqctx.request.headers(), DELETED_SINCE);
     authenticated(&rqctx, body.admission(), |app, admitted| async move {
         let (body, _raw) = body.into_parts()?;
         let types::WebhookSubscriptionCreate {
             event_type,
             target_url,
         } = body;
-        // One schema serves every version since 4.0.0, and its enum now has `lead.deleted`:
-        // a client of an older version, whose receivers were promised only the events it
-        // knows, may not subscribe to it (the waiver in `openapi/released/waivers.yaml`).
-        if event_type == types::WebhookEventType::LeadDeleted && !knows_deletions {
-            return Err(Error::invalid_field(
-                "event_type",
-                format!("lead.deleted needs api-version {DELETED_SINCE} or later"),
-            ));
-        }
         let targets = &app.webhooks.targets;
         let url = targets
             .check_url(target_url.as_str())

@@ -72,19 +72,31 @@ pub(super) fn delete(
     Ok(true)
 }
 
+/// How many times a `TRUNCATE` checkpoint is tried, [`TRUNCATE_PAUSE`] apart, while another
+/// checkpoint holds the file's checkpoint lock: SQLite answers that at once, without its busy
+/// handler, and the checkpointer thread (woken by the erasure's own commit) is often in one.
+const TRUNCATE_ATTEMPTS: u32 = 100;
+const TRUNCATE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Checkpoints the WAL of the database at `path` into its file and truncates it to zero
-/// bytes, on a connection of its own (the writer's is inside its transactions, the
-/// checkpointer's runs `PASSIVE` ones). It waits, within the busy timeout, for the writer and
-/// for readers of older snapshots; whether it finished (if not, the WAL's older frames stay
-/// until a later checkpoint restarts it).
+/// bytes, on a connection of its own (the writer's is inside its transactions). It waits,
+/// within the busy timeout, for the writer and for readers of older snapshots, and tries
+/// again while another checkpoint runs; whether it finished (if not, the WAL's older frames
+/// stay until later writes overwrite them or the last connection closes).
 pub(super) fn truncate_wal(path: &Path) -> Result<bool, StoreError> {
     let connection = Connection::open(path)
         .and_then(|connection| pool::configure(&connection).map(|()| connection))
         .context("opening a connection to truncate the WAL")?;
-    let busy: i64 = connection
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
-        .context("truncating the WAL")?;
-    Ok(busy == 0)
+    for _ in 0..TRUNCATE_ATTEMPTS {
+        let busy: i64 = connection
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .context("truncating the WAL")?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        std::thread::sleep(TRUNCATE_PAUSE);
+    }
+    Ok(false)
 }
 
 #[cfg(test)]
