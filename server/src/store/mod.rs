@@ -168,6 +168,26 @@ impl SweptBatch {
     }
 }
 
+/// The statements that erase a deleted lead's copies ([`LeadStore::lead_delete`]), each
+/// bound to the lead's id as `$1` (which SQLite reads as a parameter too), with what each
+/// does: the deliveries of its events first (they refer to the events), then the events,
+/// then the kept answers. The same on every backend.
+pub(crate) const ERASE_COPIES: [(&str, &str); 3] = [
+    (
+        "erasing a lead's deliveries",
+        "DELETE FROM webhook_deliveries WHERE event_id IN \
+         (SELECT id FROM webhook_events WHERE lead_id = $1)",
+    ),
+    (
+        "erasing a lead's events",
+        "DELETE FROM webhook_events WHERE lead_id = $1",
+    ),
+    (
+        "erasing a lead's kept answers",
+        "DELETE FROM idempotent_answers WHERE lead_id = $1",
+    ),
+];
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -19,7 +19,7 @@ use crate::domain::{
     self, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter, LeadSource,
     LeadStatus, OrganizationId, VersionCondition,
 };
-use crate::store::StoreError;
+use crate::store::{ERASE_COPIES, StoreError};
 
 /// Every column of `leads`, in the table's order: what each statement here returns, and what
 /// [`INSERT`] writes, as `$1` to `$26`.
@@ -247,24 +247,6 @@ pub(super) async fn update(
     .await?;
     Ok(Some(stored))
 }
-
-/// The statements that erase a lead's copies, each bound to the lead's id: the deliveries of
-/// its events first (they refer to the events), then the events, then the kept answers.
-const ERASE_COPIES: [(&str, &str); 3] = [
-    (
-        "erasing a lead's deliveries",
-        "DELETE FROM webhook_deliveries WHERE event_id IN \
-         (SELECT id FROM webhook_events WHERE lead_id = $1)",
-    ),
-    (
-        "erasing a lead's events",
-        "DELETE FROM webhook_events WHERE lead_id = $1",
-    ),
-    (
-        "erasing a lead's kept answers",
-        "DELETE FROM idempotent_answers WHERE lead_id = $1",
-    ),
-];
 
 /// Deletes the organization's lead if `condition` admits its version, erases its copies and
 /// stores its `lead.deleted` deliveries (the event's time is `now`), all in the caller's
