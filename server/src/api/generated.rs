@@ -13541,4 +13541,103 @@ pub trait LeadsApi {
     > {
         serve(rqctx, |rqctx| Self::webhook_secret_rotate(rqctx, path)).await
     }
+    #[endpoint{method = DELETE,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_delete_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = HEAD,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_head_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = OPTIONS,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_options_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = POST,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_post_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = PUT,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_put_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = HEAD,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_head_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
+    }
+    #[endpoint{method = OPTIONS,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_options_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
+    }
+    #[endpoint{method = POST,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_post_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
+    }
+    #[endpoint{method = PUT,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_put_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
+    }
 }
