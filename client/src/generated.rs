@@ -8,6 +8,17 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///What a `lead.deleted` event says of the lead deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DeletedLead {
+        ///The deleted lead's id.
+        pub id: ::uuid::Uuid,
+    }
+    impl DeletedLead {
+        pub fn builder() -> builder::DeletedLead {
+            Default::default()
+        }
+    }
     /**Why the lead was disqualified by a booking link's qualification rules. Open to extra
 keys that later versions may add.
 */
@@ -796,6 +807,128 @@ spaces or hyphens.
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for LeadCreatedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`LeadDeleteIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LeadDeleteIfMatch(::std::string::String);
+    impl ::std::ops::Deref for LeadDeleteIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LeadDeleteIfMatch> for ::std::string::String {
+        fn from(value: LeadDeleteIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LeadDeleteIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadDeleteIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadDeleteIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LeadDeleteIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**`lead.deleted`: a lead was deleted (since 5.1.0); `data` carries its `id` and nothing
+else of it, since the lead and its copies are erased.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LeadDeletedEvent {
+        ///When the lead was deleted (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub data: DeletedLead,
+        pub event: LeadDeletedEventEvent,
+        ///Your organization's id.
+        pub organization_id: ::std::string::String,
+    }
+    impl LeadDeletedEvent {
+        pub fn builder() -> builder::LeadDeletedEvent {
+            Default::default()
+        }
+    }
+    ///`LeadDeletedEventEvent`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum LeadDeletedEventEvent {
+        #[serde(rename = "lead.deleted")]
+        LeadDeleted,
+    }
+    impl ::std::fmt::Display for LeadDeletedEventEvent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::LeadDeleted => f.write_str("lead.deleted"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for LeadDeletedEventEvent {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "lead.deleted" => Ok(Self::LeadDeleted),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadDeletedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadDeletedEventEvent {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -2380,6 +2513,7 @@ routes).
         CreatedEvent(LeadCreatedEvent),
         UpdatedEvent(LeadUpdatedEvent),
         StatusChangedEvent(LeadStatusChangedEvent),
+        DeletedEvent(LeadDeletedEvent),
     }
     impl ::std::convert::From<LeadCreatedEvent> for WebhookEvent {
         fn from(value: LeadCreatedEvent) -> Self {
@@ -2396,8 +2530,15 @@ routes).
             Self::StatusChangedEvent(value)
         }
     }
+    impl ::std::convert::From<LeadDeletedEvent> for WebhookEvent {
+        fn from(value: LeadDeletedEvent) -> Self {
+            Self::DeletedEvent(value)
+        }
+    }
     /**A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields
-changed, its status included), `lead.status_changed` (a lead's status changed).
+changed, its status included), `lead.status_changed` (a lead's status changed),
+`lead.deleted` (a lead was deleted; since 5.1.0, and a subscription to it needs a
+request in 5.1.0 or later).
 */
     #[derive(
         ::serde::Deserialize,
@@ -2417,6 +2558,8 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
         LeadUpdated,
         #[serde(rename = "lead.status_changed")]
         LeadStatusChanged,
+        #[serde(rename = "lead.deleted")]
+        LeadDeleted,
         /// A value this version of the client does not know, which a later version of
         /// the API may send.
         #[serde(untagged)]
@@ -2428,6 +2571,7 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
                 Self::LeadCreated => f.write_str("lead.created"),
                 Self::LeadUpdated => f.write_str("lead.updated"),
                 Self::LeadStatusChanged => f.write_str("lead.status_changed"),
+                Self::LeadDeleted => f.write_str("lead.deleted"),
                 Self::Unknown(ref value) => f.write_str(value.as_str()),
             }
         }
@@ -2441,6 +2585,7 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
                 "lead.created" => Ok(Self::LeadCreated),
                 "lead.updated" => Ok(Self::LeadUpdated),
                 "lead.status_changed" => Ok(Self::LeadStatusChanged),
+                "lead.deleted" => Ok(Self::LeadDeleted),
                 _ => Err("invalid value".into()),
             }
         }
@@ -2824,6 +2969,42 @@ shown again.
     }
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct DeletedLead {
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+        }
+        impl ::std::default::Default for DeletedLead {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                }
+            }
+        }
+        impl DeletedLead {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeletedLead> for super::DeletedLead {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeletedLead,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { id: value.id? })
+            }
+        }
+        impl ::std::convert::From<super::DeletedLead> for DeletedLead {
+            fn from(value: super::DeletedLead) -> Self {
+                Self { id: Ok(value.id) }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct DisqualificationData {
             booking_link_id: ::std::result::Result<
@@ -3840,6 +4021,109 @@ shown again.
         }
         impl ::std::convert::From<super::LeadCreatedEvent> for LeadCreatedEvent {
             fn from(value: super::LeadCreatedEvent) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    event: Ok(value.event),
+                    organization_id: Ok(value.organization_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LeadDeletedEvent {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<super::DeletedLead, ::std::string::String>,
+            event: ::std::result::Result<
+                super::LeadDeletedEventEvent,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LeadDeletedEvent {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    event: Err("no value supplied for event".to_string()),
+                    organization_id: Err(
+                        "no value supplied for organization_id".to_string(),
+                    ),
+                }
+            }
+        }
+        impl LeadDeletedEvent {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::DeletedLead>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LeadDeletedEventEvent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event: {e}")
+                    });
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LeadDeletedEvent> for super::LeadDeletedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LeadDeletedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    event: value.event?,
+                    organization_id: value.organization_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LeadDeletedEvent> for LeadDeletedEvent {
+            fn from(value: super::LeadDeletedEvent) -> Self {
                 Self {
                     created_at: Ok(value.created_at),
                     data: Ok(value.data),
@@ -6598,7 +6882,7 @@ shown again.
 #[derive(Clone, Debug)]
 /**Client for Aura Leads API
 
-Create, read, list and update the leads of your organization.
+Create, read, list, update and delete the leads of your organization.
 
 This document is the source of truth for the Leads API: the server's interface and the
 Rust client are generated from it, and the contract tests check the server against it.
@@ -6657,7 +6941,9 @@ editors never silently overwrite each other:
 - Every answer with a lead carries its version as a strong `ETag`. `PATCH` honours
   `If-Match`: when the lead has changed since the version you name, the answer is
   `412 PRECONDITION_FAILED` and nothing changes. `GET /v1/leads/{id}` honours
-  `If-None-Match` with `304 Not Modified`.
+  `If-None-Match` with `304 Not Modified`. `DELETE` honours `If-Match` as `PATCH` does.
+- `DELETE /v1/leads/{id}` takes no `Idempotency-Key`: a retry of a delete that was done
+  is answered `404 NOT_FOUND`, and changes nothing.
 - To append a note without losing a concurrent one: `GET` the lead, append to its
   `notes`, `PATCH` the whole array with `If-Match: <the ETag you read>`; on `412`, start
   again from the `GET`.
@@ -6721,10 +7007,12 @@ Leads stored before these limits existed are returned as they are.
 ## Webhooks
 
 Subscribe an HTTPS endpoint of yours to one of the lead events (`lead.created`,
-`lead.updated`, `lead.status_changed`) with `POST /v1/webhooks`, and every change of a lead
+`lead.updated`, `lead.status_changed`, and since 5.1.0 `lead.deleted`) with
+`POST /v1/webhooks`, and every change of a lead
 of your organization is `POST`ed to it as JSON. The events and their payloads are described
 as the `leadEvent` callback of `POST /v1/webhooks`, and as the schemas `WebhookEvent`,
-`LeadCreatedEvent`, `LeadUpdatedEvent` and `LeadStatusChangedEvent` (OpenAPI 3.0 has no
+`LeadCreatedEvent`, `LeadUpdatedEvent`, `LeadStatusChangedEvent` and `LeadDeletedEvent`
+(OpenAPI 3.0 has no
 top-level `webhooks`, so this document uses a callback).
 
 - **Durable.** An event is written in the same transaction as the change that causes it: a
@@ -7028,6 +7316,44 @@ let response = client.lead_view()
 ```*/
     pub fn lead_view(&self) -> builder::LeadView<'_> {
         builder::LeadView::new(self)
+    }
+    /**Delete lead
+
+Deletes a lead of your organization for good, and erases every copy of it this
+service keeps: the webhook events about it (with their deliveries, delivered or not:
+they leave the deliveries log, and the pending ones are never sent) and the answers
+kept for the `Idempotency-Key` of its create (a retry of that create with the same key
+afterwards creates a new lead). Its email is free again at once: a create with it
+succeeds. Subscribers of `lead.deleted` are sent one event that carries the lead's
+`id` and nothing else of it.
+
+Erased means gone from the database files, not only unreachable; the README of the
+server says what each storage backend guarantees, and when.
+
+Send the `ETag` you read in `If-Match` to delete only that version of the lead: if it
+has changed since, the answer is `412 PRECONDITION_FAILED` and nothing is deleted. A
+lead that does not exist (a delete already done included), or that belongs to another
+organization, is answered `404 NOT_FOUND`.
+
+
+Sends a `DELETE` request to `/v1/leads/{id}`
+
+Arguments:
+- `id`: The lead's id.
+- `if_match`: Change the lead only if its current `ETag` is this one (or one of these,
+comma-separated), or, with `*`, only if it exists. Otherwise the answer is
+`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`), and anything that
+is not an entity tag this API issued, never match.
+
+```ignore
+let response = client.lead_delete()
+    .id(id)
+    .if_match(if_match)
+    .send()
+    .await;
+```*/
+    pub fn lead_delete(&self) -> builder::LeadDelete<'_> {
+        builder::LeadDelete::new(self)
     }
     /**Update lead
 
@@ -7948,6 +8274,139 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::lead_delete`]
+
+[`Client::lead_delete`]: super::Client::lead_delete*/
+    #[derive(Debug, Clone)]
+    pub struct LeadDelete<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<types::LeadDeleteIfMatch>, String>,
+    }
+    impl<'a> LeadDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LeadDeleteIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `LeadDeleteIfMatch` for if_match failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/leads/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
+            let Self { client, id, if_match } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/leads/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "lead_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

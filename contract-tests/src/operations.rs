@@ -9,11 +9,12 @@ use crate::{Env, Exchange};
 
 /// The operationIds [`every_operation`] calls, in its order. A test checks this list against
 /// the spec, so that a new operation cannot be left out of those scenarios.
-pub const KEYED_OPERATIONS: [&str; 12] = [
+pub const KEYED_OPERATIONS: [&str; 13] = [
     "lead_list",
     "lead_create",
     "lead_view",
     "lead_update",
+    "lead_delete",
     "webhook_list",
     "webhook_create",
     "webhook_view",
@@ -53,6 +54,8 @@ pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
             client.lead_update().id(id).body(update).send().await,
         )
         .await,
+        env.observe("lead_delete", client.lead_delete().id(id).send().await)
+            .await,
         env.observe("webhook_list", client.webhook_list().send().await)
             .await,
         env.observe(

@@ -98,6 +98,23 @@ impl AppContext {
         };
         Error::EmailTaken { holder }
     }
+
+    /// Deletes the organization's lead and erases its copies if `condition` admits its
+    /// version (see [`Store::lead_delete`]), with the deliveries of its `lead.deleted`;
+    /// whether there was such a lead.
+    pub async fn delete_lead(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        condition: Option<VersionCondition>,
+    ) -> Result<bool, StoreError> {
+        let deleted = self
+            .store
+            .lead_delete(organization, id, condition, domain::now())
+            .await?;
+        self.webhooks.wake();
+        Ok(deleted)
+    }
 }
 
 impl AppContext {

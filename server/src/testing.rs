@@ -18,6 +18,9 @@
 //! ```
 
 pub mod postgres;
+mod traces;
+
+pub use traces::Traces;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -102,6 +102,8 @@
 //!         WebhookEvent::StatusChangedEvent(event) => {
 //!             println!("lead {} is now {}", event.data.id, event.data.status)
 //!         }
+//!         // The id alone: the lead, and every copy the API kept, are erased.
+//!         WebhookEvent::DeletedEvent(event) => println!("lead {} deleted", event.data.id),
 //!     }
 //!     handled.insert(id.to_owned());
 //!     StatusCode::NO_CONTENT

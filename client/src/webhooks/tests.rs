@@ -471,8 +471,8 @@ fn a_signed_body_that_is_not_an_event_is_refused() {
         (b"lead.created", "not JSON"),
         (br#"{"event": 1}"#, "not a string"),
         (
-            br#"{"event": "lead.deleted", "data": {}}"#,
-            "`lead.deleted`, not one of",
+            br#"{"event": "lead.merged", "data": {}}"#,
+            "`lead.merged`, not one of",
         ),
         (
             br#"{"event": "lead.created", "created_at": "2026-01-17T08:00:00Z", "data": {"email": "john@example.com"}, "organization_id": "org_2b9Xk4"}"#,

@@ -14,7 +14,9 @@ use super::secret::Secret;
 use super::{
     AURA_SIGNATURE, TOLERANCE, VerifyError, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
 };
-use crate::types::{LeadCreatedEvent, LeadStatusChangedEvent, LeadUpdatedEvent, WebhookEvent};
+use crate::types::{
+    LeadCreatedEvent, LeadDeletedEvent, LeadStatusChangedEvent, LeadUpdatedEvent, WebhookEvent,
+};
 
 /// Verifies a webhook delivery against the subscription's `secret` and the current time, and
 /// parses its event: [`verify_at`] with [`SystemTime::now`].
@@ -283,9 +285,12 @@ fn parse_event(body: &[u8]) -> Result<WebhookEvent, VerifyError> {
         "lead.status_changed" => serde_json::from_slice::<LeadStatusChangedEvent>(body)
             .map(WebhookEvent::StatusChangedEvent)
             .map_err(schema),
+        "lead.deleted" => serde_json::from_slice::<LeadDeletedEvent>(body)
+            .map(WebhookEvent::DeletedEvent)
+            .map_err(schema),
         other => Err(not_an_event(format!(
             "its `event` is `{}`, not one of `lead.created`, `lead.updated`, \
-             `lead.status_changed` (is this client older than the API?)",
+             `lead.status_changed`, `lead.deleted` (is this client older than the API?)",
             excerpt(other)
         ))),
     }

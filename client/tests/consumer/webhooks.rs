@@ -30,6 +30,7 @@ fn receive(secret: &str, headers: &HeaderMap, body: &[u8]) -> StatusCode {
         WebhookEvent::CreatedEvent(created) => println!("new lead: {}", created.data.email),
         WebhookEvent::UpdatedEvent(updated) => println!("lead changed: {}", updated.data.id),
         WebhookEvent::StatusChangedEvent(changed) => println!("lead moved: {}", changed.data.id),
+        WebhookEvent::DeletedEvent(deleted) => println!("lead deleted: {}", deleted.data.id),
     }
     StatusCode::OK
 }

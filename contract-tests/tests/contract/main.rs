@@ -16,6 +16,7 @@ mod access;
 mod api_versions;
 mod compat;
 mod create;
+mod erasure;
 mod faults;
 mod idempotency;
 mod list;
@@ -81,6 +82,7 @@ fn main() {
         api_versions::trials(),
         compat::trials(),
         create::trials(),
+        erasure::trials(),
         faults::trials(),
         idempotency::trials(),
         list::trials(),

@@ -8,10 +8,12 @@
 //! in-process only.
 //!
 //! This module owns the list of scenarios, the calls they share and their snapshots; the
-//! scenarios are in `subscriptions`, `deliveries`, `failures`, `fairness`, `lookups` and
-//! `rotation` (enabling again, rotating the secret), the receiver in `receiver`.
+//! scenarios are in `subscriptions`, `deliveries`, `failures`, `fairness`, `lookups`,
+//! `rotation` (enabling again, rotating the secret) and `erasure` (`lead.deleted`), the
+//! receiver in `receiver`.
 
 mod deliveries;
+mod erasure;
 mod failures;
 mod fairness;
 mod lookups;
@@ -28,6 +30,9 @@ use uuid::Uuid;
 use crate::{in_process_scenario, scenario};
 
 use deliveries::{each_event_arrives_signed, no_event_for_a_rejected_write};
+use erasure::{
+    a_deleted_lead_is_announced_by_id_alone, older_versions_may_not_subscribe_to_deletions,
+};
 use failures::{
     a_failing_receiver_is_retried_on_schedule, repeated_failures_disable_a_subscription,
     the_deliveries_log_says_what_failed_and_nothing_more,
@@ -56,6 +61,14 @@ pub fn trials() -> Vec<Trial> {
         in_process_scenario(
             "webhooks::no_event_for_a_rejected_write",
             no_event_for_a_rejected_write,
+        ),
+        in_process_scenario(
+            "webhooks::a_deleted_lead_is_announced_by_id_alone",
+            a_deleted_lead_is_announced_by_id_alone,
+        ),
+        scenario(
+            "webhooks::older_versions_may_not_subscribe_to_deletions",
+            older_versions_may_not_subscribe_to_deletions,
         ),
         in_process_scenario(
             "webhooks::a_failing_receiver_is_retried_on_schedule",

@@ -168,6 +168,7 @@ pub fn event_type_from_wire(event: types::WebhookEventType) -> EventType {
         types::WebhookEventType::LeadCreated => EventType::LeadCreated,
         types::WebhookEventType::LeadUpdated => EventType::LeadUpdated,
         types::WebhookEventType::LeadStatusChanged => EventType::LeadStatusChanged,
+        types::WebhookEventType::LeadDeleted => EventType::LeadDeleted,
     }
 }
 
@@ -176,6 +177,7 @@ fn event_type_to_wire(event: EventType) -> types::WebhookEventType {
         EventType::LeadCreated => types::WebhookEventType::LeadCreated,
         EventType::LeadUpdated => types::WebhookEventType::LeadUpdated,
         EventType::LeadStatusChanged => types::WebhookEventType::LeadStatusChanged,
+        EventType::LeadDeleted => types::WebhookEventType::LeadDeleted,
     }
 }
 

@@ -5259,6 +5259,21 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         sunset: None,
         dispatched: &["webhook_delivery_log"],
         openapi_schemas: r##"{
+  "DeletedLead": {
+    "additionalProperties": false,
+    "description": "What a `lead.deleted` event says of the lead deleted.",
+    "properties": {
+      "id": {
+        "description": "The deleted lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
   "DisqualificationData": {
     "additionalProperties": true,
     "description": "Why the lead was disqualified by a booking link's qualification rules. Open to extra\nkeys that later versions may add.\n",
@@ -5603,6 +5618,60 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "event": {
         "enum": [
           "lead.created"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadDeleteHeader": {
+    "properties": {
+      "If-Match": {
+        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`), and anything that\nis not an entity tag this API issued, never match.\n",
+        "maxLength": 1024,
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadDeletePath": {
+    "properties": {
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "LeadDeletedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.deleted`: a lead was deleted (since 5.1.0); `data` carries its `id` and nothing\nelse of it, since the lead and its copies are erased.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the lead was deleted (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/DeletedLead"
+      },
+      "event": {
+        "enum": [
+          "lead.deleted"
         ],
         "type": "string"
       },
@@ -6347,6 +6416,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "discriminator": {
       "mapping": {
         "lead.created": "#/components/schemas/LeadCreatedEvent",
+        "lead.deleted": "#/components/schemas/LeadDeletedEvent",
         "lead.status_changed": "#/components/schemas/LeadStatusChangedEvent",
         "lead.updated": "#/components/schemas/LeadUpdatedEvent"
       },
@@ -6361,15 +6431,19 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       },
       {
         "$ref": "#/components/schemas/LeadStatusChangedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/LeadDeletedEvent"
       }
     ]
   },
   "WebhookEventType": {
-    "description": "A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields\nchanged, its status included), `lead.status_changed` (a lead's status changed).\n",
+    "description": "A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields\nchanged, its status included), `lead.status_changed` (a lead's status changed),\n`lead.deleted` (a lead was deleted; since 5.1.0, and a subscription to it needs a\nrequest in 5.1.0 or later).\n",
     "enum": [
       "lead.created",
       "lead.updated",
-      "lead.status_changed"
+      "lead.status_changed",
+      "lead.deleted"
     ],
     "type": "string",
     "x-extensible": true
@@ -6635,6 +6709,21 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
   }
 }"##,
         json_schemas: r##"{
+  "DeletedLead": {
+    "additionalProperties": false,
+    "description": "What a `lead.deleted` event says of the lead deleted.",
+    "properties": {
+      "id": {
+        "description": "The deleted lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
   "DisqualificationData": {
     "additionalProperties": true,
     "description": "Why the lead was disqualified by a booking link's qualification rules. Open to extra\nkeys that later versions may add.\n",
@@ -7021,6 +7110,60 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "event": {
         "enum": [
           "lead.created"
+        ],
+        "type": "string"
+      },
+      "organization_id": {
+        "description": "Your organization's id.",
+        "type": "string"
+      }
+    },
+    "required": [
+      "created_at",
+      "data",
+      "event",
+      "organization_id"
+    ],
+    "type": "object"
+  },
+  "LeadDeleteHeader": {
+    "properties": {
+      "If-Match": {
+        "description": "Change the lead only if its current `ETag` is this one (or one of these,\ncomma-separated), or, with `*`, only if it exists. Otherwise the answer is\n`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/\"…\"`), and anything that\nis not an entity tag this API issued, never match.\n",
+        "maxLength": 1024,
+        "type": "string"
+      }
+    },
+    "type": "object"
+  },
+  "LeadDeletePath": {
+    "properties": {
+      "id": {
+        "description": "The lead's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "LeadDeletedEvent": {
+    "additionalProperties": false,
+    "description": "`lead.deleted`: a lead was deleted (since 5.1.0); `data` carries its `id` and nothing\nelse of it, since the lead and its copies are erased.\n",
+    "properties": {
+      "created_at": {
+        "description": "When the lead was deleted (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "data": {
+        "$ref": "#/components/schemas/DeletedLead"
+      },
+      "event": {
+        "enum": [
+          "lead.deleted"
         ],
         "type": "string"
       },
@@ -7808,6 +7951,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "discriminator": {
       "mapping": {
         "lead.created": "#/components/schemas/LeadCreatedEvent",
+        "lead.deleted": "#/components/schemas/LeadDeletedEvent",
         "lead.status_changed": "#/components/schemas/LeadStatusChangedEvent",
         "lead.updated": "#/components/schemas/LeadUpdatedEvent"
       },
@@ -7822,15 +7966,19 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       },
       {
         "$ref": "#/components/schemas/LeadStatusChangedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/LeadDeletedEvent"
       }
     ]
   },
   "WebhookEventType": {
-    "description": "A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields\nchanged, its status included), `lead.status_changed` (a lead's status changed).\n",
+    "description": "A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields\nchanged, its status included), `lead.status_changed` (a lead's status changed),\n`lead.deleted` (a lead was deleted; since 5.1.0, and a subscription to it needs a\nrequest in 5.1.0 or later).\n",
     "enum": [
       "lead.created",
       "lead.updated",
-      "lead.status_changed"
+      "lead.status_changed",
+      "lead.deleted"
     ],
     "type": "string",
     "x-extensible": true
@@ -8105,6 +8253,13 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
 /// Wire types of the working spec: what requests and responses carry, generated by
 /// typify.
 pub mod types {
+    ///What a `lead.deleted` event says of the lead deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct DeletedLead {
+        ///The deleted lead's id.
+        pub id: ::uuid::Uuid,
+    }
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),
 `WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),
@@ -8860,6 +9015,148 @@ spaces or hyphens.
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for LeadCreatedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`LeadDeleteHeader`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct LeadDeleteHeader {
+        /**Change the lead only if its current `ETag` is this one (or one of these,
+comma-separated), or, with `*`, only if it exists. Otherwise the answer is
+`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`), and anything that
+is not an entity tag this API issued, never match.
+*/
+        #[serde(
+            rename = "If-Match",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub if_match: ::std::option::Option<LeadDeleteHeaderIfMatch>,
+    }
+    /**Change the lead only if its current `ETag` is this one (or one of these,
+comma-separated), or, with `*`, only if it exists. Otherwise the answer is
+`412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`), and anything that
+is not an entity tag this API issued, never match.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LeadDeleteHeaderIfMatch(::std::string::String);
+    impl ::std::ops::Deref for LeadDeleteHeaderIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LeadDeleteHeaderIfMatch> for ::std::string::String {
+        fn from(value: LeadDeleteHeaderIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LeadDeleteHeaderIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadDeleteHeaderIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadDeleteHeaderIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LeadDeleteHeaderIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`LeadDeletePath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LeadDeletePath {
+        ///The lead's id.
+        pub id: ::uuid::Uuid,
+    }
+    /**`lead.deleted`: a lead was deleted (since 5.1.0); `data` carries its `id` and nothing
+else of it, since the lead and its copies are erased.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct LeadDeletedEvent {
+        ///When the lead was deleted (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub data: DeletedLead,
+        pub event: LeadDeletedEventEvent,
+        ///Your organization's id.
+        pub organization_id: ::std::string::String,
+    }
+    ///`LeadDeletedEventEvent`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum LeadDeletedEventEvent {
+        #[serde(rename = "lead.deleted")]
+        LeadDeleted,
+    }
+    impl ::std::fmt::Display for LeadDeletedEventEvent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::LeadDeleted => f.write_str("lead.deleted"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for LeadDeletedEventEvent {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "lead.deleted" => Ok(Self::LeadDeleted),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LeadDeletedEventEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LeadDeletedEventEvent {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -10325,6 +10622,7 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
         CreatedEvent(LeadCreatedEvent),
         UpdatedEvent(LeadUpdatedEvent),
         StatusChangedEvent(LeadStatusChangedEvent),
+        DeletedEvent(LeadDeletedEvent),
     }
     impl ::std::convert::From<LeadCreatedEvent> for WebhookEvent {
         fn from(value: LeadCreatedEvent) -> Self {
@@ -10341,8 +10639,15 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
             Self::StatusChangedEvent(value)
         }
     }
+    impl ::std::convert::From<LeadDeletedEvent> for WebhookEvent {
+        fn from(value: LeadDeletedEvent) -> Self {
+            Self::DeletedEvent(value)
+        }
+    }
     /**A lead event: `lead.created` (a lead was created), `lead.updated` (a lead's fields
-changed, its status included), `lead.status_changed` (a lead's status changed).
+changed, its status included), `lead.status_changed` (a lead's status changed),
+`lead.deleted` (a lead was deleted; since 5.1.0, and a subscription to it needs a
+request in 5.1.0 or later).
 */
     #[derive(
         ::serde::Deserialize,
@@ -10363,6 +10668,8 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
         LeadUpdated,
         #[serde(rename = "lead.status_changed")]
         LeadStatusChanged,
+        #[serde(rename = "lead.deleted")]
+        LeadDeleted,
     }
     impl ::std::fmt::Display for WebhookEventType {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -10370,6 +10677,7 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
                 Self::LeadCreated => f.write_str("lead.created"),
                 Self::LeadUpdated => f.write_str("lead.updated"),
                 Self::LeadStatusChanged => f.write_str("lead.status_changed"),
+                Self::LeadDeleted => f.write_str("lead.deleted"),
             }
         }
     }
@@ -10382,6 +10690,7 @@ changed, its status included), `lead.status_changed` (a lead's status changed).
                 "lead.created" => Ok(Self::LeadCreated),
                 "lead.updated" => Ok(Self::LeadUpdated),
                 "lead.status_changed" => Ok(Self::LeadStatusChanged),
+                "lead.deleted" => Ok(Self::LeadDeleted),
                 _ => Err("invalid value".into()),
             }
         }
@@ -10834,6 +11143,19 @@ shown again.
 pub trait SpecSchema {
     const SCHEMA_NAME: &'static str;
 }
+impl SpecSchema for types::DeletedLead {
+    const SCHEMA_NAME: &'static str = "DeletedLead";
+}
+impl schemars::JsonSchema for types::DeletedLead {
+    fn schema_name() -> String {
+        "DeletedLead".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("DeletedLead")
+    }
+}
 impl SpecSchema for types::DisqualificationData {
     const SCHEMA_NAME: &'static str = "DisqualificationData";
 }
@@ -10973,6 +11295,46 @@ impl schemars::JsonSchema for types::LeadCreatedEvent {
     ) -> schemars::schema::Schema {
         let _ = generator.subschema_for::<types::Lead>();
         openapi_schema("LeadCreatedEvent")
+    }
+}
+impl SpecSchema for types::LeadDeleteHeader {
+    const SCHEMA_NAME: &'static str = "LeadDeleteHeader";
+}
+impl schemars::JsonSchema for types::LeadDeleteHeader {
+    fn schema_name() -> String {
+        "LeadDeleteHeader".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("LeadDeleteHeader")
+    }
+}
+impl SpecSchema for types::LeadDeletePath {
+    const SCHEMA_NAME: &'static str = "LeadDeletePath";
+}
+impl schemars::JsonSchema for types::LeadDeletePath {
+    fn schema_name() -> String {
+        "LeadDeletePath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("LeadDeletePath")
+    }
+}
+impl SpecSchema for types::LeadDeletedEvent {
+    const SCHEMA_NAME: &'static str = "LeadDeletedEvent";
+}
+impl schemars::JsonSchema for types::LeadDeletedEvent {
+    fn schema_name() -> String {
+        "LeadDeletedEvent".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::DeletedLead>();
+        openapi_schema("LeadDeletedEvent")
     }
 }
 impl SpecSchema for types::LeadListQuery {
@@ -11297,6 +11659,7 @@ impl schemars::JsonSchema for types::WebhookEvent {
         generator: &mut schemars::r#gen::SchemaGenerator,
     ) -> schemars::schema::Schema {
         let _ = generator.subschema_for::<types::LeadCreatedEvent>();
+        let _ = generator.subschema_for::<types::LeadDeletedEvent>();
         let _ = generator.subschema_for::<types::LeadStatusChangedEvent>();
         let _ = generator.subschema_for::<types::LeadUpdatedEvent>();
         openapi_schema("WebhookEvent")
@@ -11468,7 +11831,7 @@ impl schemars::JsonSchema for types::WebhookViewPath {
         openapi_schema("WebhookViewPath")
     }
 }
-/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_delivery_log`, `webhook_view`, `webhook_delete`, `webhook_enable`, `webhook_secret_rotate`.
+/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `lead_delete`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_delivery_log`, `webhook_view`, `webhook_delete`, `webhook_enable`, `webhook_secret_rotate`.
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct RateLimitHeaders {
     /// The limit that applies, in requests a minute: the key's or its organization's,
@@ -12166,6 +12529,22 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
+    /// Handles `lead_delete` in version 5.1.0 and in every release that shares its contract.
+    fn lead_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::LeadDeletePath>,
+        headers: HeaderParams<types::LeadDeleteHeader>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseUpdatedNoContent,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
     /// Handles `lead_update` in version 5.1.0 and in every release that shares its contract.
     fn lead_update(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -12605,6 +12984,46 @@ pub trait LeadsApi {
         ApiError,
     > {
         serve(rqctx, |rqctx| Self::lead_view(rqctx, path, headers)).await
+    }
+    /// Delete lead
+    ///
+    /// Deletes a lead of your organization for good, and erases every copy of it this
+    /// service keeps: the webhook events about it (with their deliveries, delivered or not:
+    /// they leave the deliveries log, and the pending ones are never sent) and the answers
+    /// kept for the `Idempotency-Key` of its create (a retry of that create with the same key
+    /// afterwards creates a new lead). Its email is free again at once: a create with it
+    /// succeeds. Subscribers of `lead.deleted` are sent one event that carries the lead's
+    /// `id` and nothing else of it.
+    ///
+    /// Erased means gone from the database files, not only unreachable; the README of the
+    /// server says what each storage backend guarantees, and when.
+    ///
+    /// Send the `ETag` you read in `If-Match` to delete only that version of the lead: if it
+    /// has changed since, the answer is `412 PRECONDITION_FAILED` and nothing is deleted. A
+    /// lead that does not exist (a delete already done included), or that belongs to another
+    /// organization, is answered `404 NOT_FOUND`.
+    #[endpoint{operation_id = "lead_delete",
+    method = DELETE,
+    path = "/v1/leads/{id}",
+    tags = ["leads"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::LeadDeletePath>,
+        headers: HeaderParams<types::LeadDeleteHeader>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseUpdatedNoContent,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::lead_delete(rqctx, path, headers)).await
     }
     /// Update lead
     ///
@@ -13159,5 +13578,104 @@ pub trait LeadsApi {
         ApiError,
     > {
         serve(rqctx, |rqctx| Self::webhook_secret_rotate(rqctx, path)).await
+    }
+    #[endpoint{method = DELETE,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_delete_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = HEAD,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_head_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = OPTIONS,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_options_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = POST,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_post_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = PUT,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "4.0.0".."5.1.0",
+    }]
+    async fn serve_lead_view_v4_0_0_put_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<v5_0_0::types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "GET, PATCH")
+    }
+    #[endpoint{method = HEAD,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_head_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
+    }
+    #[endpoint{method = OPTIONS,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_options_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
+    }
+    #[endpoint{method = POST,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_post_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
+    }
+    #[endpoint{method = PUT,
+    path = "/v1/leads/{id}",
+    unpublished = true,
+    versions = "5.1.0"..,
+    }]
+    async fn serve_lead_view_v5_1_0_put_not_allowed(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        _path: PathParams<types::LeadViewPath>,
+    ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+        method_not_allowed(&rqctx, "DELETE, GET, PATCH")
     }
 }

@@ -215,6 +215,28 @@ impl LeadsApi for LeadsServer {
         .await
     }
 
+    async fn lead_delete(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::LeadDeletePath>,
+        headers: HeaderParams<types::LeadDeleteHeader>,
+    ) -> Result<Answer<HttpResponseHeaders<HttpResponseUpdatedNoContent, RateLimitHeaders>>, ApiError>
+    {
+        authenticated(&rqctx, None, |app, admitted| async move {
+            let path = path.into_inner()?;
+            let types::LeadDeleteHeader { if_match } = headers.into_inner()?;
+            // `If-Match` means what it means to `PATCH`: only that version is deleted.
+            let condition = if_match.map(|tags| etag::if_match_condition(tags.as_str()));
+            if !app
+                .delete_lead(admitted.caller.organization, path.id, condition)
+                .await?
+            {
+                return Err(Error::NotFound);
+            }
+            Ok(headed(HttpResponseUpdatedNoContent(), admitted.rate_limit))
+        })
+        .await
+    }
+
     async fn webhook_create(
         rqctx: RequestContext<AppContext>,
         body: JsonBody<types::WebhookSubscriptionCreate>,

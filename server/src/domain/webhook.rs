@@ -32,13 +32,16 @@ pub enum EventType {
     LeadCreated,
     LeadUpdated,
     LeadStatusChanged,
+    /// A lead was deleted (since 5.1.0): its event carries the lead's id and nothing personal.
+    LeadDeleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 4] = [
         EventType::LeadCreated,
         EventType::LeadUpdated,
         EventType::LeadStatusChanged,
+        EventType::LeadDeleted,
     ];
 
     /// The event's name, as the API and the database spell it.
@@ -47,6 +50,7 @@ impl EventType {
             EventType::LeadCreated => "lead.created",
             EventType::LeadUpdated => "lead.updated",
             EventType::LeadStatusChanged => "lead.status_changed",
+            EventType::LeadDeleted => "lead.deleted",
         }
     }
 
@@ -332,7 +336,7 @@ mod tests {
         for status in DeliveryStatus::ALL {
             assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
         }
-        assert_eq!(EventType::parse("lead.deleted"), None);
+        assert_eq!(EventType::parse("lead.merged"), None);
     }
 
     #[test]

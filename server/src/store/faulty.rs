@@ -193,6 +193,19 @@ impl LeadStore for Faulty {
             .await
     }
 
+    async fn lead_delete(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        condition: Option<VersionCondition>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .lead_delete(organization, id, condition, now)
+            .await
+    }
+
     async fn lead_list(
         &self,
         organization: OrganizationId,

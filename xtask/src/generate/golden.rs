@@ -142,6 +142,20 @@ fn server_versions() {
     ] {
         assert!(code.contains(expected), "{expected} is missing:\n{code}");
     }
+    // `DELETE /things` is new in 2.0.0: in 1.0.0 it is refused, and every refusal of the
+    // path names the methods of the version the request is in.
+    for expected in [
+        "async fn serve_thing_list_v1_0_0_delete_not_allowed(",
+        r#"method_not_allowed(&rqctx, "GET, POST")"#,
+        "async fn serve_thing_list_v2_0_0_put_not_allowed(",
+        r#"method_not_allowed(&rqctx, "DELETE, GET, POST")"#,
+    ] {
+        assert!(code.contains(expected), "{expected} is missing:\n{code}");
+    }
+    assert!(
+        !code.contains("fn serve_thing_list_v2_0_0_delete_not_allowed("),
+        "2.0.0 serves DELETE"
+    );
     assert!(
         !code.contains("fn thing_view_v1_0_0("),
         "thing_view is shared"

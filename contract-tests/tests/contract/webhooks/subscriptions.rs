@@ -158,7 +158,7 @@ pub(super) async fn validation_rules() {
         ),
         (
             "unknown_event",
-            json!({"event_type": "lead.deleted", "target_url": PUBLIC_TARGET}),
+            json!({"event_type": "lead.merged", "target_url": PUBLIC_TARGET}),
         ),
         ("missing_target", json!({"event_type": "lead.created"})),
         (
@@ -221,7 +221,7 @@ pub(super) async fn validation_rules() {
     for (operation, path) in [
         ("webhook_view", "/v1/webhooks/not-a-uuid"),
         ("webhook_delete", "/v1/webhooks/not-a-uuid"),
-        ("webhook_list", "/v1/webhooks?event_type=lead.deleted"),
+        ("webhook_list", "/v1/webhooks?event_type=lead.merged"),
         ("webhook_list", "/v1/webhooks?cursor=not-issued-here"),
         (
             "webhook_delivery_list",

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use uuid::Uuid;
 
 use super::errors::Context;
 use super::statements::{execute, query_opt};
@@ -15,11 +16,13 @@ use crate::store::{IdempotentAnswer, StoreError};
 /// statement's locks few and short, so requests' writes never wait behind a large sweep.
 pub(super) const SWEEP_BATCH: u32 = 1000;
 
-/// Stores `answer`, replacing an answer under its key that has expired by the answer's
-/// `created_at`; [`StoreError::IdempotencyKeyTaken`] if one under its key has not.
+/// Stores `answer`, which holds the lead `lead` (what erasing the lead finds it by),
+/// replacing an answer under its key that has expired by the answer's `created_at`;
+/// [`StoreError::IdempotencyKeyTaken`] if one under its key has not.
 pub(super) async fn keep(
     client: &impl GenericClient,
     answer: &IdempotentAnswer,
+    lead: Uuid,
 ) -> Result<(), StoreError> {
     let IdempotentAnswer {
         organization,
@@ -36,11 +39,12 @@ pub(super) async fn keep(
         client,
         "storing an idempotent answer",
         "INSERT INTO idempotent_answers (organization_id, idempotency_key, fingerprint, \
-         status, body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         status, body, created_at, expires_at, lead_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (organization_id, idempotency_key) DO UPDATE SET \
          fingerprint = excluded.fingerprint, status = excluded.status, \
          body = excluded.body, created_at = excluded.created_at, \
-         expires_at = excluded.expires_at \
+         expires_at = excluded.expires_at, lead_id = excluded.lead_id \
          WHERE idempotent_answers.expires_at <= excluded.created_at",
         &[
             &organization.0,
@@ -50,6 +54,7 @@ pub(super) async fn keep(
             body,
             created_at,
             expires_at,
+            &lead,
         ],
     )
     .await?;

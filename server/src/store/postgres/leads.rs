@@ -19,7 +19,7 @@ use crate::domain::{
     self, ChangedLead, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
     LeadSource, LeadStatus, OrganizationId, VersionCondition,
 };
-use crate::store::StoreError;
+use crate::store::{ERASE_COPIES, StoreError};
 
 /// Every column of `leads`, in the table's order: what each statement here returns, and what
 /// [`INSERT`] writes, as `$1` to `$26`.
@@ -276,6 +276,48 @@ pub(super) async fn update(
     .await?;
     record_change(client, organization, id).await?;
     Ok(Some(stored))
+}
+
+/// Deletes the organization's lead if `condition` admits its version, erases its copies and
+/// stores its `lead.deleted` deliveries (the event's time is `now`), all in the caller's
+/// transaction; whether there was such a lead. The lead is read locked first, as
+/// [`update`] does, so that the condition is checked on the version deleted.
+pub(super) async fn delete(
+    client: &impl GenericClient,
+    organization: OrganizationId,
+    id: Uuid,
+    condition: Option<&VersionCondition>,
+    now: DateTime<Utc>,
+    events: &dyn EventRenderer,
+) -> Result<bool, StoreError> {
+    let Some(row) = query_opt(
+        client,
+        "reading a lead to delete",
+        SELECT_BY_KEY_FOR_UPDATE,
+        &[&organization.0, &id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let mut lead = read(&row)?;
+    if condition.is_some_and(|condition| !condition.admits(lead.version)) {
+        return Err(StoreError::VersionMismatch);
+    }
+    for (doing, sql) in ERASE_COPIES {
+        execute(client, doing, sql, &[&id]).await?;
+    }
+    execute(
+        client,
+        "deleting a lead",
+        "DELETE FROM leads WHERE organization_id = $1 AND id = $2",
+        &[&organization.0, &id],
+    )
+    .await?;
+    // The body carries the id alone (the renderer's business): nothing personal again.
+    lead.updated_at = now;
+    webhooks::emit(client, &[EventType::LeadDeleted], &lead, events).await?;
+    Ok(true)
 }
 
 /// At most `limit` of the organization's leads matching `filter`, in the list order, starting

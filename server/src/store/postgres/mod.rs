@@ -287,7 +287,7 @@ impl LeadStore for PostgresStore {
             // The answer first: a retry racing its original finds the key taken, whatever its
             // email.
             if let Some(answer) = &answer {
-                idempotent_answers::keep(transaction, answer).await?;
+                idempotent_answers::keep(transaction, answer, lead.id).await?;
             }
             leads::insert(transaction, &lead, self.events.as_ref()).await
         })
@@ -326,6 +326,28 @@ impl LeadStore for PostgresStore {
                 organization,
                 id,
                 changes.clone(),
+                condition.as_ref(),
+                now,
+                self.events.as_ref(),
+            )
+            .await
+        })
+    }
+
+    async fn lead_delete(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        condition: Option<VersionCondition>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Dead tuples stay in the tables' files until a vacuum reclaims them: autovacuum's,
+        // not one per request (README, "Erasure").
+        in_transaction!(self, "a deletion of a lead", |transaction| {
+            leads::delete(
+                transaction,
+                organization,
+                id,
                 condition.as_ref(),
                 now,
                 self.events.as_ref(),

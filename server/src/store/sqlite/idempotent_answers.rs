@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
+use uuid::Uuid;
 
 use super::errors::Context;
 use super::values::{from_micros, id_text, micros};
@@ -24,9 +25,14 @@ const FIND: &str = "SELECT fingerprint, status, body, created_at, expires_at \
 const SWEEP_BATCH_SQL: &str = "DELETE FROM idempotent_answers WHERE rowid IN \
     (SELECT rowid FROM idempotent_answers WHERE expires_at <= ? LIMIT ?)";
 
-/// Stores `answer`, replacing an answer under its key that has expired by the answer's
-/// `created_at`; [`StoreError::IdempotencyKeyTaken`] if one under its key has not.
-pub(super) fn keep(connection: &Connection, answer: &IdempotentAnswer) -> Result<(), StoreError> {
+/// Stores `answer`, which holds the lead `lead` (what erasing the lead finds it by),
+/// replacing an answer under its key that has expired by the answer's `created_at`;
+/// [`StoreError::IdempotencyKeyTaken`] if one under its key has not.
+pub(super) fn keep(
+    connection: &Connection,
+    answer: &IdempotentAnswer,
+    lead: Uuid,
+) -> Result<(), StoreError> {
     let IdempotentAnswer {
         organization,
         key,
@@ -41,11 +47,11 @@ pub(super) fn keep(connection: &Connection, answer: &IdempotentAnswer) -> Result
     let stored = connection
         .prepare_cached(
             "INSERT INTO idempotent_answers (organization_id, idempotency_key, fingerprint, \
-             status, body, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             status, body, created_at, expires_at, lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (organization_id, idempotency_key) DO UPDATE SET \
              fingerprint = excluded.fingerprint, status = excluded.status, \
              body = excluded.body, created_at = excluded.created_at, \
-             expires_at = excluded.expires_at \
+             expires_at = excluded.expires_at, lead_id = excluded.lead_id \
              WHERE idempotent_answers.expires_at <= excluded.created_at",
         )
         .and_then(|mut statement| {
@@ -57,6 +63,7 @@ pub(super) fn keep(connection: &Connection, answer: &IdempotentAnswer) -> Result
                 body,
                 micros(*created_at),
                 micros(*expires_at),
+                id_text(lead),
             ))
         })
         .context("storing an idempotent answer")?;
@@ -132,7 +139,7 @@ mod tests {
             let expires_at = if n < expired { T0 } else { T0 + 2 };
             transaction
                 .execute(
-                    "INSERT INTO idempotent_answers VALUES (?, ?, zeroblob(32), 201, x'', ?, ?)",
+                    "INSERT INTO idempotent_answers VALUES (?, ?, zeroblob(32), 201, x'', ?, ?, NULL)",
                     (id_text(organization.0), format!("key-{n}"), T0, expires_at),
                 )
                 .expect("insert");

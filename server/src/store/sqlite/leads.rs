@@ -324,7 +324,7 @@ pub(super) fn insert(
                 "an idempotent answer was given for another organization than its lead's",
             ));
         }
-        idempotent_answers::keep(transaction, answer)?;
+        idempotent_answers::keep(transaction, answer, lead.id)?;
     }
     transaction
         .prepare_cached(LeadRow::INSERT)

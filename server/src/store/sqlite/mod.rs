@@ -15,6 +15,7 @@
 
 mod api_keys;
 mod checkpoint;
+mod erasure;
 mod errors;
 mod fairness;
 mod idempotent_answers;
@@ -28,7 +29,7 @@ mod webhook_secrets;
 mod webhooks;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::store::{
@@ -66,6 +67,9 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0008_fair_claims.sql")),
     M::up(include_str!("migrations/0009_previous_secrets.sql")),
     M::up(include_str!("migrations/0010_lead_changes.sql")),
+    // 0011 rebuilds a table, so migrations run with foreign keys off (`try_open_writer`)
+    // and this one checks them.
+    M::up(include_str!("migrations/0011_erasure.sql")).foreign_key_check(),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -81,6 +85,8 @@ pub struct SqliteStore {
     writer: Writer,
     /// Renders the webhook events lead writes cause.
     events: Events,
+    /// The database file, whose WAL an erasure truncates on a connection of its own.
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -99,6 +105,7 @@ impl SqliteStore {
             keys: KeyCache::open(path)?,
             writer: Writer::start(writer, checkpoints)?,
             events,
+            path: path.to_owned(),
         })
     }
 
@@ -177,11 +184,26 @@ fn try_open_writer(path: &Path) -> Result<Connection, StoreError> {
     // fails with SQLITE_BUSY when another process wrote meanwhile, which the busy timeout
     // cannot cure. (The store's own transactions ask for IMMEDIATE by name.)
     writer.set_transaction_behavior(TransactionBehavior::Immediate);
+    // A table rebuild (0011) must not see its dependants' references checked while the
+    // table is briefly gone; `foreign_keys` cannot change inside the migrations' transaction,
+    // so it is off around it, and the rebuilding migration checks the keys itself.
+    writer
+        .pragma_update(None, "foreign_keys", "OFF")
+        .context(&format!("configuring database {shown}"))?;
     // All pending migrations run in one transaction; a file whose schema is newer than
     // this build's is refused rather than used.
     MIGRATIONS
         .to_latest(&mut writer)
         .map_err(|error| StoreError::Internal(format!("migrating database {shown}: {error}")))?;
+    writer
+        .pragma_update(None, "foreign_keys", "ON")
+        .context(&format!("configuring database {shown}"))?;
+    // Every byte the writer frees is zeroed (deleted rows, rewritten cells, freed pages), so
+    // that an erased lead, and every older version of it, leaves nothing in the file: the
+    // price is writing zeros where SQLite would leave garbage (README, "Erasure").
+    writer
+        .pragma_update(None, "secure_delete", "ON")
+        .context(&format!("configuring database {shown}"))?;
     Ok(writer)
 }
 
@@ -335,6 +357,35 @@ impl LeadStore for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn lead_delete(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        condition: Option<VersionCondition>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let events = Arc::clone(&self.events);
+        let deleted = self
+            .write(move |connection| {
+                erasure::delete(
+                    connection,
+                    organization,
+                    id,
+                    condition.as_ref(),
+                    now,
+                    events.as_ref(),
+                )
+            })
+            .await?;
+        if deleted {
+            // A busy checkpoint is no failure of the delete, which has committed: the older
+            // frames are overwritten when the WAL next restarts (README, "Erasure").
+            let path = self.path.clone();
+            blocking(move || erasure::truncate_wal(&path)).await?;
+        }
+        Ok(deleted)
     }
 
     async fn lead_list(

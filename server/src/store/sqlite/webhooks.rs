@@ -204,11 +204,18 @@ pub(super) fn emit(
         let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
         transaction
             .prepare_cached(
-                "INSERT INTO webhook_events (id, organization_id, event_type, body, created_at) \
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO webhook_events (id, organization_id, event_type, body, created_at, \
+                 lead_id) VALUES (?, ?, ?, ?, ?, ?)",
             )
             .and_then(|mut statement| {
-                statement.execute((&event_id, &organization, event.as_str(), body, at))
+                statement.execute((
+                    &event_id,
+                    &organization,
+                    event.as_str(),
+                    body,
+                    at,
+                    id_text(lead.id),
+                ))
             })
             .context("storing an event")?;
         let mut insert = transaction
@@ -637,7 +644,7 @@ mod tests {
         ))
         .expect("rows to make");
         raw.execute(
-            "INSERT INTO webhook_events SELECT event, ?, 'lead.created', '{}', created_at \
+            "INSERT INTO webhook_events SELECT event, ?, 'lead.created', '{}', created_at, NULL \
              FROM made",
             [id_text(organization.0)],
         )

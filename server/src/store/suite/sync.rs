@@ -77,6 +77,15 @@ pub(crate) async fn the_changed_order_is_the_order_of_writes(store: Arc<dyn Stor
         .expect("an empty update");
     let unchanged = changed_after(&*store, organization, &all, 0).await;
     assert_eq!(ids(&unchanged), ids(&then));
+
+    // A deleted lead leaves the order.
+    let deleted = store
+        .lead_delete(organization, leads[2].id, None, at(T0))
+        .await
+        .expect("delete");
+    assert!(deleted);
+    let left = changed_after(&*store, organization, &all, 0).await;
+    assert_eq!(ids(&left), [leads[1].id, leads[0].id]);
 }
 
 pub(crate) async fn a_walk_resumes_after_its_last_change_and_misses_none(store: Arc<dyn Store>) {

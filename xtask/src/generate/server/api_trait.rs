@@ -64,6 +64,7 @@ pub fn api_trait(served: &[Version], endpoints: &[Endpoint]) -> TokenStream {
     let served_endpoints = endpoints
         .iter()
         .filter_map(|endpoint| endpoint_method(served, endpoint));
+    let changed_paths = changed_path_methods(served);
     quote! {
         /// The Leads API: for each operation, the handler the server writes (and an adapter
         /// for each release whose contract of it differs), and the endpoints dropshot
@@ -78,6 +79,8 @@ pub fn api_trait(served: &[Version], endpoints: &[Endpoint]) -> TokenStream {
             #(#adapters)*
 
             #(#served_endpoints)*
+
+            #(#changed_paths)*
         }
     }
 }
@@ -209,15 +212,7 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
             )
         }
     };
-    let from = &first.number;
-    let versions = match served.get(endpoint.last + 1) {
-        _ if endpoint.first == 0 && endpoint.last + 1 == served.len() => quote!(..),
-        Some(next) => {
-            let until = &next.number;
-            quote!(#from..#until)
-        }
-        None => quote!(#from..),
-    };
+    let versions = version_range(served, endpoint.first, endpoint.last);
     let Operation {
         id,
         method,
@@ -270,6 +265,127 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
     })
 }
 
+/// The `versions` of an endpoint serving `served[first..=last]`.
+fn version_range(served: &[Version], first: usize, last: usize) -> TokenStream {
+    let from = &served[first].number;
+    match served.get(last + 1) {
+        _ if first == 0 && last + 1 == served.len() => quote!(..),
+        Some(next) => {
+            let until = &next.number;
+            quote!(#from..#until)
+        }
+        None => quote!(#from..),
+    }
+}
+
+/// An unpublished endpoint that answers `method` on `path`, in `versions`, `405 Method Not
+/// Allowed` naming `allow` (after `literals`, the refusals of a dispatched literal path).
+fn not_allowed_endpoint(
+    ident: &Ident,
+    method: &str,
+    path: &str,
+    versions: &TokenStream,
+    path_params: &[&TokenStream],
+    literals: impl Iterator<Item = TokenStream>,
+    allow: &str,
+) -> TokenStream {
+    let method_ident = Ident::new(method, Span::call_site());
+    quote! {
+        #[endpoint {
+            method = #method_ident,
+            path = #path,
+            unpublished = true,
+            versions = #versions,
+        }]
+        async fn #ident(
+            rqctx: dropshot::RequestContext<Self::Context>,
+            #(_path: #path_params,)*
+        ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
+            #(#literals)*
+            method_not_allowed(&rqctx, #allow)
+        }
+    }
+}
+
+/// The methods dropshot's router would refuse on a path whose methods differ between served
+/// versions (`DELETE /v1/leads/{id}` came with 5.1.0): registered, unpublished, for each run
+/// of versions with the same methods, so that a `405` names the methods of the version the
+/// request is in. dropshot's router names every method registered on the path, in any
+/// version, and would otherwise tell a 5.0.0 client that `DELETE` is allowed while answering
+/// its `DELETE` `405`. Paths some version dispatches through have their own
+/// ([`unrouted_methods`]).
+fn changed_path_methods(served: &[Version]) -> Vec<TokenStream> {
+    let Some(newest) = served.last() else {
+        return Vec::new();
+    };
+    let mut paths: Vec<&str> = Vec::new();
+    for version in served {
+        for op in &version.operations {
+            if !paths.contains(&op.path.as_str()) {
+                paths.push(&op.path);
+            }
+        }
+    }
+    let mut endpoints = Vec::new();
+    for path in paths {
+        let methods: Vec<Vec<&str>> = served
+            .iter()
+            .map(|version| methods_of(&version.operations, path))
+            .collect();
+        // Either side of a dispatch: the literal path has no route of its own, and the
+        // variable one has its refusals from `unrouted_methods`.
+        let dispatching = served.iter().any(|version| {
+            version.dispatches.iter().any(|dispatch| {
+                [&dispatch.through, &dispatch.operation]
+                    .iter()
+                    .any(|id| version.operation(id).is_some_and(|op| op.path == path))
+            })
+        });
+        // A path new in a version is not a change: before it, no method is routed there.
+        let mut present = methods.iter().filter(|methods| !methods.is_empty());
+        let first_present = present.next();
+        if dispatching || present.all(|methods| Some(methods) == first_present) {
+            continue;
+        }
+        let mut first = 0;
+        while first < served.len() {
+            let mut last = first;
+            while last + 1 < served.len() && methods[last + 1] == methods[first] {
+                last += 1;
+            }
+            let version = &served[last];
+            if let Some(op) = version.operations.iter().find(|op| op.path == path) {
+                let signature = Signature::of(op, version, newest);
+                let path_params: Vec<&TokenStream> = signature.extractors.iter().take(1).collect();
+                let versions = version_range(served, first, last);
+                let allow = methods[first].join(", ");
+                for method in ROUTER_METHODS
+                    .iter()
+                    .filter(|method| !methods[first].contains(method))
+                {
+                    let ident = format_ident!(
+                        "serve_{}_{}_{}_not_allowed",
+                        op.id,
+                        served[first].module(),
+                        method.to_lowercase()
+                    );
+                    endpoints.push(not_allowed_endpoint(
+                        &ident,
+                        method,
+                        path,
+                        &versions,
+                        &path_params,
+                        std::iter::empty(),
+                        &allow,
+                    ));
+                }
+            }
+            first = last + 1;
+        }
+    }
+    endpoints
+}
+
 /// The methods dropshot's router would refuse on the variable path of an operation some
 /// version dispatches through: registered here, unpublished, for each range of the
 /// operation's endpoints, so that their `405` names the methods of the path the request is
@@ -304,7 +420,6 @@ fn unrouted_methods(
         .filter(|method| !registered.contains(method))
         .map(|method| {
             let ident = format_ident!("{}_{}_not_allowed", name, method.to_lowercase());
-            let method_ident = Ident::new(method, Span::call_site());
             let literals = endpoint.dispatches.iter().filter_map(|dispatch| {
                 let literal_op = version.operation(&dispatch.operation)?;
                 let allow = methods_of(&version.operations, &literal_op.path).join(", ");
@@ -316,21 +431,15 @@ fn unrouted_methods(
                     }
                 })
             });
-            quote! {
-                #[endpoint {
-                    method = #method_ident,
-                    path = #path,
-                    unpublished = true,
-                    versions = #versions,
-                }]
-                async fn #ident(
-                    rqctx: dropshot::RequestContext<Self::Context>,
-                    #(_path: #path_params,)*
-                ) -> Result<Served<Answer<dropshot::HttpResponseOk<()>>>, ApiError> {
-                    #(#literals)*
-                    method_not_allowed(&rqctx, #allow_variable)
-                }
-            }
+            not_allowed_endpoint(
+                &ident,
+                method,
+                path,
+                versions,
+                &path_params,
+                literals,
+                &allow_variable,
+            )
         })
         .collect()
 }

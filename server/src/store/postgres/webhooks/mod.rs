@@ -256,7 +256,8 @@ pub(super) async fn emit(
             client,
             "storing an event and its deliveries",
             "WITH event AS (INSERT INTO webhook_events \
-             (id, organization_id, event_type, body, created_at) VALUES ($1, $2, $3, $4, $5)) \
+             (id, organization_id, event_type, body, created_at, lead_id) \
+             VALUES ($1, $2, $3, $4, $5, $8)) \
              INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
              status, next_attempt_at, created_at) \
              SELECT delivery.id, $2, delivery.subscription_id, $1, 'pending', $5, $5 \
@@ -269,6 +270,7 @@ pub(super) async fn emit(
                 &lead.updated_at,
                 &deliveries,
                 &to,
+                &lead.id,
             ],
         )
         .await?;

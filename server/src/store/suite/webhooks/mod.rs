@@ -1,9 +1,10 @@
 //! The suite's tests of webhooks in the store, one module per side: [`subscriptions`], the
 //! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, the [`fairness`] of
 //! its claims and the bound on backlogs, the sealed [`secrets`], and a subscription's
-//! [`rotation`] and re-enabling; and the fixtures they
+//! [`rotation`] and re-enabling, the [`erasure`] of a lead's copies; and the fixtures they
 //! share.
 
+mod erasure;
 mod fairness;
 mod outbox;
 mod rotation;
@@ -11,6 +12,7 @@ mod secrets;
 mod subscriptions;
 mod worker;
 
+pub(crate) use erasure::*;
 pub(crate) use fairness::*;
 pub(crate) use outbox::*;
 pub(crate) use rotation::*;
@@ -25,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{T0, at, ensure_acme, lead};
+use super::{T0, at, ensure_acme, lead, list_all};
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType,
     IN_FLIGHT_PER_ORGANIZATION, IN_FLIGHT_PER_SUBSCRIPTION, Keyset, Lead, LeadChanges, LeadStatus,

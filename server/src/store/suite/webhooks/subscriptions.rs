@@ -10,6 +10,8 @@ pub(crate) async fn subscriptions_round_trip_and_are_listed_newest_first(store: 
         subscription(organization, EventType::LeadUpdated, at(T0 + 2 * SECOND)),
         subscription(organization, EventType::LeadCreated, at(T0 + SECOND)),
         subscription(organization, EventType::LeadStatusChanged, at(T0 + SECOND)),
+        // Every event type is stored: the schema's CHECK knows `lead.deleted` (5.1.0) too.
+        subscription(organization, EventType::LeadDeleted, at(T0 + 4 * SECOND)),
         Subscription {
             disabled_at: Some(at(T0 + 5 * SECOND)),
             ..subscription(organization, EventType::LeadCreated, at(T0 + 3 * SECOND))
