@@ -36,6 +36,10 @@ pub enum Error {
     NotFound,
     /// No webhook subscription of the caller's organization has this id.
     WebhookNotFound,
+    /// The subscription has no delivery with this id.
+    WebhookDeliveryNotFound,
+    /// The subscription is disabled, so nothing would be sent to it.
+    WebhookDisabled,
     /// The request conflicts with existing data (an email already in use).
     Conflict(String),
     /// The organization has `max` webhook subscriptions, the most it may have.
@@ -107,6 +111,11 @@ impl fmt::Display for Error {
             Error::Unauthorized => f.write_str("Missing or invalid API key"),
             Error::NotFound => f.write_str("Lead not found"),
             Error::WebhookNotFound => f.write_str("Webhook subscription not found"),
+            Error::WebhookDeliveryNotFound => f.write_str("Webhook delivery not found"),
+            Error::WebhookDisabled => f.write_str(
+                "The webhook subscription is disabled: enable it first \
+                 (POST /v1/webhooks/{id}/enable)",
+            ),
             Error::Conflict(message) => f.write_str(message),
             Error::WebhookLimitReached { max } => write!(
                 f,

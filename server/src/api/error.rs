@@ -53,6 +53,11 @@ impl ApiError {
             Error::Unauthorized => (ErrorCode::Unauthorized, ErrorStatusCode::UNAUTHORIZED),
             Error::NotFound => (ErrorCode::NotFound, ErrorStatusCode::NOT_FOUND),
             Error::WebhookNotFound => (ErrorCode::WebhookNotFound, ErrorStatusCode::NOT_FOUND),
+            Error::WebhookDeliveryNotFound => (
+                ErrorCode::WebhookDeliveryNotFound,
+                ErrorStatusCode::NOT_FOUND,
+            ),
+            Error::WebhookDisabled => (ErrorCode::WebhookDisabled, ErrorStatusCode::CONFLICT),
             Error::Conflict(_) => (ErrorCode::Conflict, ErrorStatusCode::CONFLICT),
             Error::WebhookLimitReached { .. } => {
                 (ErrorCode::WebhookLimitReached, ErrorStatusCode::CONFLICT)
@@ -175,6 +180,12 @@ mod tests {
             (Error::Unauthorized, "UNAUTHORIZED", 401),
             (Error::NotFound, "NOT_FOUND", 404),
             (Error::WebhookNotFound, "WEBHOOK_NOT_FOUND", 404),
+            (
+                Error::WebhookDeliveryNotFound,
+                "WEBHOOK_DELIVERY_NOT_FOUND",
+                404,
+            ),
+            (Error::WebhookDisabled, "WEBHOOK_DISABLED", 409),
             (Error::Conflict("taken".into()), "CONFLICT", 409),
             (
                 Error::WebhookLimitReached { max: 25 },

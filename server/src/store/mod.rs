@@ -22,6 +22,7 @@ mod fairness;
 #[cfg(any(test, feature = "testing"))]
 pub mod faulty;
 pub mod postgres;
+mod recovery;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
@@ -31,6 +32,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+
+pub use self::recovery::{Recovery, RecoveryStore};
 
 use crate::domain::{
     ApiKeyId, Attempt, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges, LeadFilter,
@@ -256,8 +259,8 @@ pub trait SharedRateLimits: Send + Sync + 'static {
 /// `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, Store,
-        SubscriptionStore,
+        IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, RecoveryStore,
+        Store, SubscriptionStore,
     };
 }
 
@@ -271,6 +274,7 @@ pub trait Store:
     + IdempotencyStore
     + SubscriptionStore
     + OutboxStore
+    + RecoveryStore
     + Send
     + Sync
     + 'static

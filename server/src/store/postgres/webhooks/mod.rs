@@ -373,9 +373,10 @@ pub(super) async fn claim(
          FOR UPDATE OF d SKIP LOCKED), \
          claimed AS (UPDATE webhook_deliveries d SET leased_until = $2 FROM due \
          WHERE d.id = due.id \
-         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count) \
+         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count, \
+         d.attempts_before_send) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
-         c.attempt_count, s.previous_secret, s.previous_secret_key_id, \
+         c.attempt_count - c.attempts_before_send AS attempt_count, s.previous_secret, s.previous_secret_key_id, \
          s.previous_secret_expires_at \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
          JOIN webhook_events e ON e.id = c.event_id ORDER BY array_position($3, c.id)",
@@ -427,13 +428,14 @@ pub(super) async fn record(
     };
     // Checked again: the delivery may have stopped being pending while the lock was waited
     // for (its subscription was disabled, say).
-    let recorded = execute(
+    let doing = "recording a delivery attempt";
+    let recorded = query_opt(
         client,
-        "recording a delivery attempt",
+        doing,
         "UPDATE webhook_deliveries SET status = $2, attempt_count = attempt_count + 1, \
          status_code = $3, response_time_ms = $4, error_message = $5, \
          next_attempt_at = $6, leased_until = NULL \
-         WHERE id = $1 AND status = 'pending'",
+         WHERE id = $1 AND status = 'pending' RETURNING attempt_count",
         &[
             &attempt.delivery,
             &status.as_str(),
@@ -444,9 +446,10 @@ pub(super) async fn record(
         ],
     )
     .await?;
-    if recorded == 0 {
+    let Some(recorded) = recorded else {
         return Ok(());
-    }
+    };
+    history::keep_attempt(client, attempt, column(&recorded, doing, "attempt_count")?).await?;
     match status {
         DeliveryStatus::Pending => {}
         DeliveryStatus::Success => {
@@ -591,8 +594,12 @@ fn in_range<From: Copy + std::fmt::Display, To: TryFrom<From>>(
 }
 
 mod fairness;
+mod history;
+mod recovery;
 
 pub(super) use fairness::trim as backlog_trim;
+pub(super) use history::{attempt_list, delivery_select};
+pub(super) use recovery::{recover, resend, test_enqueue};
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,12 @@
 //! The suite's tests of webhooks in the store, one module per side: [`subscriptions`], the
 //! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, the [`fairness`] of
 //! its claims and the bound on backlogs, the sealed [`secrets`], and a subscription's
-//! [`rotation`] and re-enabling; and the fixtures they
-//! share.
+//! [`rotation`] and re-enabling, the [`recovery`] of deliveries (attempts, resend, recover, a
+//! test event); and the fixtures they share.
 
 mod fairness;
 mod outbox;
+mod recovery;
 mod rotation;
 mod secrets;
 mod subscriptions;
@@ -13,6 +14,7 @@ mod worker;
 
 pub(crate) use fairness::*;
 pub(crate) use outbox::*;
+pub(crate) use recovery::*;
 pub(crate) use rotation::*;
 pub(crate) use secrets::*;
 pub(crate) use subscriptions::*;
