@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::deliveries::delivery_select;
 use super::errors::Context;
 use super::values::{id_text, micros};
+use super::webhooks::{INSERT_DELIVERY, INSERT_EVENT};
 use crate::domain::{Delivery, EventType, OrganizationId};
 use crate::store::{Recovery, StoreError};
 
@@ -125,8 +126,7 @@ pub(super) fn test_enqueue(
     let at = micros(now);
     transaction
         .execute(
-            "INSERT INTO webhook_events (id, organization_id, event_type, body, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            INSERT_EVENT,
             (
                 id_text(event),
                 id_text(organization.0),
@@ -138,8 +138,7 @@ pub(super) fn test_enqueue(
         .context("storing a test event")?;
     transaction
         .execute(
-            "INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
-             status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            INSERT_DELIVERY,
             (
                 id_text(delivery),
                 id_text(organization.0),

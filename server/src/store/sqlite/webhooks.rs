@@ -174,6 +174,16 @@ pub(super) fn subscription_delete(
     Ok(deleted == 1)
 }
 
+/// Stores an event: its id, organization, type, body and time.
+pub(super) const INSERT_EVENT: &str = "INSERT INTO webhook_events \
+     (id, organization_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?)";
+
+/// Stores a pending delivery: its id, organization, subscription, event, when it is due, and
+/// when it was made.
+pub(super) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries \
+     (id, organization_id, subscription_id, event_id, status, next_attempt_at, created_at) \
+     VALUES (?, ?, ?, ?, 'pending', ?, ?)";
+
 /// Stores each of `events` about `lead` (as it is after the change) and a delivery of it to
 /// every active subscription of the lead's organization to that event, in the caller's
 /// transaction. An event no subscription wants is not stored.
@@ -203,19 +213,13 @@ pub(super) fn emit(
         let at = micros(lead.updated_at);
         let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
         transaction
-            .prepare_cached(
-                "INSERT INTO webhook_events (id, organization_id, event_type, body, created_at) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
+            .prepare_cached(INSERT_EVENT)
             .and_then(|mut statement| {
                 statement.execute((&event_id, &organization, event.as_str(), body, at))
             })
             .context("storing an event")?;
         let mut insert = transaction
-            .prepare_cached(
-                "INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
-                 status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            )
+            .prepare_cached(INSERT_DELIVERY)
             .context("preparing a delivery")?;
         for subscriber in subscribers {
             insert

@@ -250,17 +250,10 @@ pub(super) async fn emit(
         }
         let deliveries: Vec<Uuid> = to.iter().map(|_| Uuid::now_v7()).collect();
         let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
-        // One statement: the event, then its deliveries (their foreign key is checked at the
-        // statement's end, when the event is there).
         execute(
             client,
             "storing an event and its deliveries",
-            "WITH event AS (INSERT INTO webhook_events \
-             (id, organization_id, event_type, body, created_at) VALUES ($1, $2, $3, $4, $5)) \
-             INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
-             status, next_attempt_at, created_at) \
-             SELECT delivery.id, $2, delivery.subscription_id, $1, 'pending', $5, $5 \
-             FROM unnest($6::uuid[], $7::uuid[]) AS delivery (id, subscription_id)",
+            INSERT_EVENT,
             &[
                 &Uuid::now_v7(),
                 &lead.organization_id.0,
@@ -275,6 +268,17 @@ pub(super) async fn emit(
     }
     Ok(())
 }
+
+/// Stores an event (`$1` its id, `$2` the organization, `$3` its type, `$4` its body, `$5`
+/// when) and a pending delivery of it, due then, to each subscription of `$7` (with the ids of
+/// `$6`), in one statement: the deliveries' foreign key is checked at the statement's end,
+/// when the event is there.
+pub(super) const INSERT_EVENT: &str = "WITH event AS (INSERT INTO webhook_events \
+     (id, organization_id, event_type, body, created_at) VALUES ($1, $2, $3, $4, $5)) \
+     INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
+     status, next_attempt_at, created_at) \
+     SELECT delivery.id, $2, delivery.subscription_id, $1, 'pending', $5, $5 \
+     FROM unnest($6::uuid[], $7::uuid[]) AS delivery (id, subscription_id)";
 
 /// What [`delivery`] reads, of a delivery `d` and its event `e`.
 const SELECT_DELIVERIES: &str = "SELECT d.id, d.subscription_id, e.event_type, d.status, \

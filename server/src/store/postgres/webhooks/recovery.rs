@@ -8,6 +8,7 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::super::statements::{column, execute, query_opt};
+use super::INSERT_EVENT;
 use super::history::delivery_select;
 use crate::domain::{Delivery, EventType, OrganizationId};
 use crate::store::{Recovery, StoreError};
@@ -115,22 +116,19 @@ pub(in crate::store::postgres) async fn test_enqueue(
         return Ok(refused);
     }
     let delivery = Uuid::now_v7();
-    // One statement, as a lead write's events: the event, then its one delivery.
+    // As a lead write stores its events: here one delivery, to this subscription alone.
     execute(
         client,
         "storing a test event and its delivery",
-        "WITH event AS (INSERT INTO webhook_events \
-         (id, organization_id, event_type, body, created_at) VALUES ($1, $2, $3, $4, $5)) \
-         INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
-         status, next_attempt_at, created_at) VALUES ($6, $2, $7, $1, 'pending', $5, $5)",
+        INSERT_EVENT,
         &[
             &Uuid::now_v7(),
             &organization.0,
             &event_type.as_str(),
             &body,
             &now,
-            &delivery,
-            &subscription,
+            &[delivery].as_slice(),
+            &[subscription].as_slice(),
         ],
     )
     .await?;
