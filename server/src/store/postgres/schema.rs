@@ -21,7 +21,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_sealed_secrets.sql"),
     include_str!("migrations/0006_fair_claims.sql"),
     include_str!("migrations/0007_previous_secrets.sql"),
-    include_str!("migrations/0008_delivery_attempts.sql"),
+    include_str!("migrations/0010_delivery_attempts.sql"),
 ];
 
 /// The advisory lock that serializes migrations across processes: any constant no other

@@ -67,7 +67,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0007_sealed_secrets.sql")),
     M::up(include_str!("migrations/0008_fair_claims.sql")),
     M::up(include_str!("migrations/0009_previous_secrets.sql")),
-    M::up(include_str!("migrations/0010_delivery_attempts.sql")),
+    M::up(include_str!("migrations/0012_delivery_attempts.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
