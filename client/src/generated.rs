@@ -44,8 +44,11 @@ keys that later versions may add.
     }
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),
-`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),
-`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
+`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `WEBHOOK_DELIVERY_NOT_FOUND` (404, a
+delivery of a subscription, since 5.1.0), `CONFLICT` (409),
+`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0),
+`WEBHOOK_DISABLED` (409, a disabled subscription sent nothing, since 5.1.0),
+`PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
 `IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
 `SERVICE_UNAVAILABLE` (503).
 */
@@ -87,6 +90,10 @@ keys that later versions may add.
         ServiceUnavailable,
         #[serde(rename = "WEBHOOK_LIMIT_REACHED")]
         WebhookLimitReached,
+        #[serde(rename = "WEBHOOK_DELIVERY_NOT_FOUND")]
+        WebhookDeliveryNotFound,
+        #[serde(rename = "WEBHOOK_DISABLED")]
+        WebhookDisabled,
         /// A value this version of the client does not know, which a later version of
         /// the API may send.
         #[serde(untagged)]
@@ -108,6 +115,10 @@ keys that later versions may add.
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
                 Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
                 Self::WebhookLimitReached => f.write_str("WEBHOOK_LIMIT_REACHED"),
+                Self::WebhookDeliveryNotFound => {
+                    f.write_str("WEBHOOK_DELIVERY_NOT_FOUND")
+                }
+                Self::WebhookDisabled => f.write_str("WEBHOOK_DISABLED"),
                 Self::Unknown(ref value) => f.write_str(value.as_str()),
             }
         }
@@ -131,6 +142,8 @@ keys that later versions may add.
                 "INTERNAL_ERROR" => Ok(Self::InternalError),
                 "SERVICE_UNAVAILABLE" => Ok(Self::ServiceUnavailable),
                 "WEBHOOK_LIMIT_REACHED" => Ok(Self::WebhookLimitReached),
+                "WEBHOOK_DELIVERY_NOT_FOUND" => Ok(Self::WebhookDeliveryNotFound),
+                "WEBHOOK_DISABLED" => Ok(Self::WebhookDisabled),
                 _ => Err("invalid value".into()),
             }
         }
@@ -757,6 +770,11 @@ spaces or hyphens.
         pub event: LeadCreatedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead, not one of yours. Since 5.1.0.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     impl LeadCreatedEvent {
         pub fn builder() -> builder::LeadCreatedEvent {
@@ -879,6 +897,11 @@ else of it, since the lead and its copies are erased.
         pub event: LeadDeletedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead's id (the nil UUID), not one of yours.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     impl LeadDeletedEvent {
         pub fn builder() -> builder::LeadDeletedEvent {
@@ -1644,6 +1667,11 @@ is the lead after the change.
         pub event: LeadStatusChangedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead, not one of yours. Since 5.1.0.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     impl LeadStatusChangedEvent {
         pub fn builder() -> builder::LeadStatusChangedEvent {
@@ -2132,6 +2160,11 @@ change included); `data` is the lead after the change.
         pub event: LeadUpdatedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead, not one of yours. Since 5.1.0.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     impl LeadUpdatedEvent {
         pub fn builder() -> builder::LeadUpdatedEvent {
@@ -2275,9 +2308,13 @@ list's `changed` order, where the last page's resumes the walk later.
     ///One event sent, or being sent, to one subscription.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct WebhookDelivery {
-        ///How many attempts were made so far (at most 4).
+        /**How many attempts were made so far: at most 4 each time it is sent, and a resend
+or a recovery sends it again.
+*/
         pub attempt_count: i64,
-        ///When the event happened, and the delivery was queued.
+        /**When the event happened, and the delivery was queued (a test event's, when it was
+asked for).
+*/
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         /**Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:
 `HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no
@@ -2316,6 +2353,104 @@ routes).
     }
     impl WebhookDelivery {
         pub fn builder() -> builder::WebhookDelivery {
+            Default::default()
+        }
+    }
+    ///One attempt to send a delivery, and what came of it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryAttempt {
+        ///When the attempt was sent (RFC 3339, UTC).
+        pub attempted_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**Why it failed, in the words of the deliveries log's `error_message`; `null` if it
+succeeded.
+*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub error_message: ::std::option::Option<::std::string::String>,
+        ///The attempt's id.
+        pub id: ::uuid::Uuid,
+        /**Which attempt of the delivery it was, counting from 1 over every send of it
+(resends and recoveries included).
+*/
+        pub number: ::std::num::NonZeroU64,
+        ///How long it took, in milliseconds, until the answer or the failure.
+        pub response_time_ms: i64,
+        ///The HTTP status the receiver answered with; `null` if it did not answer.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub status_code: ::std::option::Option<i32>,
+        ///Whether the receiver took it (answered `2xx` in time).
+        pub succeeded: bool,
+    }
+    impl WebhookDeliveryAttempt {
+        pub fn builder() -> builder::WebhookDeliveryAttempt {
+            Default::default()
+        }
+    }
+    ///`WebhookDeliveryAttemptListCursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookDeliveryAttemptListCursor(::std::string::String);
+    impl ::std::ops::Deref for WebhookDeliveryAttemptListCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookDeliveryAttemptListCursor>
+    for ::std::string::String {
+        fn from(value: WebhookDeliveryAttemptListCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookDeliveryAttemptListCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookDeliveryAttemptListCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for WebhookDeliveryAttemptListCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookDeliveryAttemptListCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookDeliveryAttemptListResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryAttemptListResponse {
+        ///The page's attempts, newest first.
+        pub data: ::std::vec::Vec<WebhookDeliveryAttempt>,
+        pub pagination: Pagination,
+        pub success: bool,
+    }
+    impl WebhookDeliveryAttemptListResponse {
+        pub fn builder() -> builder::WebhookDeliveryAttemptListResponse {
             Default::default()
         }
     }
@@ -2438,6 +2573,17 @@ routes).
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///`WebhookDeliveryResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryResponse {
+        pub data: WebhookDelivery,
+        pub success: bool,
+    }
+    impl WebhookDeliveryResponse {
+        pub fn builder() -> builder::WebhookDeliveryResponse {
+            Default::default()
         }
     }
     /**`pending` while the delivery is being tried, `success` once the receiver answered
@@ -2658,6 +2804,42 @@ request in 5.1.0 or later).
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///Which failed deliveries a recovery sends again. Fields this schema does not list are rejected.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookRecover {
+        /**The failed deliveries whose event happened at or after this time (RFC 3339) are
+sent again. At most 30 days ago, the time deliveries are kept, and not in the
+future.
+*/
+        pub since: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl WebhookRecover {
+        pub fn builder() -> builder::WebhookRecover {
+            Default::default()
+        }
+    }
+    ///What a recovery queued.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookRecovery {
+        ///How many failed deliveries were queued to be sent again.
+        pub queued: i64,
+    }
+    impl WebhookRecovery {
+        pub fn builder() -> builder::WebhookRecovery {
+            Default::default()
+        }
+    }
+    ///`WebhookRecoveryResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookRecoveryResponse {
+        pub data: WebhookRecovery,
+        pub success: bool,
+    }
+    impl WebhookRecoveryResponse {
+        pub fn builder() -> builder::WebhookRecoveryResponse {
+            Default::default()
         }
     }
     ///A subscription's new signing secret, shown this once.
@@ -3941,6 +4123,10 @@ shown again.
                 ::std::string::String,
                 ::std::string::String,
             >,
+            test: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for LeadCreatedEvent {
             fn default() -> Self {
@@ -3951,6 +4137,7 @@ shown again.
                     organization_id: Err(
                         "no value supplied for organization_id".to_string(),
                     ),
+                    test: Ok(Default::default()),
                 }
             }
         }
@@ -4005,6 +4192,18 @@ shown again.
                     });
                 self
             }
+            pub fn test<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for test: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<LeadCreatedEvent> for super::LeadCreatedEvent {
             type Error = super::error::ConversionError;
@@ -4016,6 +4215,7 @@ shown again.
                     data: value.data?,
                     event: value.event?,
                     organization_id: value.organization_id?,
+                    test: value.test?,
                 })
             }
         }
@@ -4026,6 +4226,7 @@ shown again.
                     data: Ok(value.data),
                     event: Ok(value.event),
                     organization_id: Ok(value.organization_id),
+                    test: Ok(value.test),
                 }
             }
         }
@@ -4044,6 +4245,10 @@ shown again.
                 ::std::string::String,
                 ::std::string::String,
             >,
+            test: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for LeadDeletedEvent {
             fn default() -> Self {
@@ -4054,6 +4259,7 @@ shown again.
                     organization_id: Err(
                         "no value supplied for organization_id".to_string(),
                     ),
+                    test: Ok(Default::default()),
                 }
             }
         }
@@ -4108,6 +4314,18 @@ shown again.
                     });
                 self
             }
+            pub fn test<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for test: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<LeadDeletedEvent> for super::LeadDeletedEvent {
             type Error = super::error::ConversionError;
@@ -4119,6 +4337,7 @@ shown again.
                     data: value.data?,
                     event: value.event?,
                     organization_id: value.organization_id?,
+                    test: value.test?,
                 })
             }
         }
@@ -4129,6 +4348,7 @@ shown again.
                     data: Ok(value.data),
                     event: Ok(value.event),
                     organization_id: Ok(value.organization_id),
+                    test: Ok(value.test),
                 }
             }
         }
@@ -5299,6 +5519,10 @@ shown again.
                 ::std::string::String,
                 ::std::string::String,
             >,
+            test: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for LeadStatusChangedEvent {
             fn default() -> Self {
@@ -5309,6 +5533,7 @@ shown again.
                     organization_id: Err(
                         "no value supplied for organization_id".to_string(),
                     ),
+                    test: Ok(Default::default()),
                 }
             }
         }
@@ -5363,6 +5588,18 @@ shown again.
                     });
                 self
             }
+            pub fn test<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for test: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<LeadStatusChangedEvent>
         for super::LeadStatusChangedEvent {
@@ -5375,6 +5612,7 @@ shown again.
                     data: value.data?,
                     event: value.event?,
                     organization_id: value.organization_id?,
+                    test: value.test?,
                 })
             }
         }
@@ -5386,6 +5624,7 @@ shown again.
                     data: Ok(value.data),
                     event: Ok(value.event),
                     organization_id: Ok(value.organization_id),
+                    test: Ok(value.test),
                 }
             }
         }
@@ -5598,6 +5837,10 @@ shown again.
                 ::std::string::String,
                 ::std::string::String,
             >,
+            test: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for LeadUpdatedEvent {
             fn default() -> Self {
@@ -5608,6 +5851,7 @@ shown again.
                     organization_id: Err(
                         "no value supplied for organization_id".to_string(),
                     ),
+                    test: Ok(Default::default()),
                 }
             }
         }
@@ -5662,6 +5906,18 @@ shown again.
                     });
                 self
             }
+            pub fn test<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for test: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<LeadUpdatedEvent> for super::LeadUpdatedEvent {
             type Error = super::error::ConversionError;
@@ -5673,6 +5929,7 @@ shown again.
                     data: value.data?,
                     event: value.event?,
                     organization_id: value.organization_id?,
+                    test: value.test?,
                 })
             }
         }
@@ -5683,6 +5940,7 @@ shown again.
                     data: Ok(value.data),
                     event: Ok(value.event),
                     organization_id: Ok(value.organization_id),
+                    test: Ok(value.test),
                 }
             }
         }
@@ -6065,6 +6323,240 @@ shown again.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct WebhookDeliveryAttempt {
+            attempted_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            error_message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            number: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
+            response_time_ms: ::std::result::Result<i64, ::std::string::String>,
+            status_code: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            succeeded: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookDeliveryAttempt {
+            fn default() -> Self {
+                Self {
+                    attempted_at: Err("no value supplied for attempted_at".to_string()),
+                    error_message: Err(
+                        "no value supplied for error_message".to_string(),
+                    ),
+                    id: Err("no value supplied for id".to_string()),
+                    number: Err("no value supplied for number".to_string()),
+                    response_time_ms: Err(
+                        "no value supplied for response_time_ms".to_string(),
+                    ),
+                    status_code: Err("no value supplied for status_code".to_string()),
+                    succeeded: Err("no value supplied for succeeded".to_string()),
+                }
+            }
+        }
+        impl WebhookDeliveryAttempt {
+            pub fn attempted_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempted_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempted_at: {e}")
+                    });
+                self
+            }
+            pub fn error_message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_message: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for number: {e}")
+                    });
+                self
+            }
+            pub fn response_time_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response_time_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for response_time_ms: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn status_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status_code: {e}")
+                    });
+                self
+            }
+            pub fn succeeded<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.succeeded = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for succeeded: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDeliveryAttempt>
+        for super::WebhookDeliveryAttempt {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDeliveryAttempt,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempted_at: value.attempted_at?,
+                    error_message: value.error_message?,
+                    id: value.id?,
+                    number: value.number?,
+                    response_time_ms: value.response_time_ms?,
+                    status_code: value.status_code?,
+                    succeeded: value.succeeded?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDeliveryAttempt>
+        for WebhookDeliveryAttempt {
+            fn from(value: super::WebhookDeliveryAttempt) -> Self {
+                Self {
+                    attempted_at: Ok(value.attempted_at),
+                    error_message: Ok(value.error_message),
+                    id: Ok(value.id),
+                    number: Ok(value.number),
+                    response_time_ms: Ok(value.response_time_ms),
+                    status_code: Ok(value.status_code),
+                    succeeded: Ok(value.succeeded),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookDeliveryAttemptListResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookDeliveryAttempt>,
+                ::std::string::String,
+            >,
+            pagination: ::std::result::Result<super::Pagination, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookDeliveryAttemptListResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    pagination: Err("no value supplied for pagination".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookDeliveryAttemptListResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::WebhookDeliveryAttempt>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn pagination<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Pagination>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pagination = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pagination: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDeliveryAttemptListResponse>
+        for super::WebhookDeliveryAttemptListResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDeliveryAttemptListResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    pagination: value.pagination?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDeliveryAttemptListResponse>
+        for WebhookDeliveryAttemptListResponse {
+            fn from(value: super::WebhookDeliveryAttemptListResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    pagination: Ok(value.pagination),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct WebhookDeliveryListResponse {
             data: ::std::result::Result<
                 ::std::vec::Vec<super::WebhookDelivery>,
@@ -6139,6 +6631,205 @@ shown again.
                 Self {
                     data: Ok(value.data),
                     pagination: Ok(value.pagination),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookDeliveryResponse {
+            data: ::std::result::Result<super::WebhookDelivery, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookDeliveryResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookDeliveryResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookDelivery>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDeliveryResponse>
+        for super::WebhookDeliveryResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDeliveryResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDeliveryResponse>
+        for WebhookDeliveryResponse {
+            fn from(value: super::WebhookDeliveryResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookRecover {
+            since: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookRecover {
+            fn default() -> Self {
+                Self {
+                    since: Err("no value supplied for since".to_string()),
+                }
+            }
+        }
+        impl WebhookRecover {
+            pub fn since<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.since = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for since: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookRecover> for super::WebhookRecover {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookRecover,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { since: value.since? })
+            }
+        }
+        impl ::std::convert::From<super::WebhookRecover> for WebhookRecover {
+            fn from(value: super::WebhookRecover) -> Self {
+                Self { since: Ok(value.since) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookRecovery {
+            queued: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookRecovery {
+            fn default() -> Self {
+                Self {
+                    queued: Err("no value supplied for queued".to_string()),
+                }
+            }
+        }
+        impl WebhookRecovery {
+            pub fn queued<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queued = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queued: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookRecovery> for super::WebhookRecovery {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookRecovery,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { queued: value.queued? })
+            }
+        }
+        impl ::std::convert::From<super::WebhookRecovery> for WebhookRecovery {
+            fn from(value: super::WebhookRecovery) -> Self {
+                Self { queued: Ok(value.queued) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookRecoveryResponse {
+            data: ::std::result::Result<super::WebhookRecovery, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookRecoveryResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookRecoveryResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookRecovery>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookRecoveryResponse>
+        for super::WebhookRecoveryResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookRecoveryResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookRecoveryResponse>
+        for WebhookRecoveryResponse {
+            fn from(value: super::WebhookRecoveryResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
                     success: Ok(value.success),
                 }
             }
@@ -7031,6 +7722,12 @@ top-level `webhooks`, so this document uses a callback).
   whose deliveries fail 10 times in a row (the final outcome of 10 consecutive deliveries)
   is disabled (`disabled_at`); `POST /v1/webhooks/{id}/enable` resumes it, with its
   secret.
+- **Recoverable.** A delivery can be sent again
+  (`POST /v1/webhooks/{id}/deliveries/{delivery_id}/resend`), and so can every failed
+  delivery of a subscription since a time within the 30 days kept
+  (`POST /v1/webhooks/{id}/recover`): the same delivery and `webhook-id`, with new
+  attempts. `POST /v1/webhooks/{id}/test` sends a test event (`"test": true`, a sample
+  lead) to check an endpoint.
 - **Not ordered.** Deliveries are independent, and a retry may overtake a later event, so
   their order is not guaranteed, not even between the `lead.updated` and
   `lead.status_changed` of the same change. Order by `data.updated_at` if you need to.
@@ -7039,7 +7736,9 @@ top-level `webhooks`, so this document uses a callback).
   slow or failing receiver delays only its own organization's deliveries. A subscription
   keeps at most 10,000 pending deliveries; beyond that, the earliest due fail unsent.
 - **Logged.** `GET /v1/webhooks/deliveries` lists every delivery of the last 30 days with
-  its status, last HTTP status, timing and attempt count.
+  its status, last HTTP status, timing and attempt count;
+  `GET /v1/webhooks/{id}/deliveries/{delivery_id}/attempts` lists each attempt of one
+  (its latest 50).
 - **Safe.** A `target_url` must be `https`, on port 443 or 8443 (others only where a
   deployment allows them), and its host must resolve only to public addresses (no
   loopback, private, link-local, shared, metadata or other special-purpose address, in
@@ -7559,6 +8258,89 @@ let response = client.webhook_delete()
     pub fn webhook_delete(&self) -> builder::WebhookDelete<'_> {
         builder::WebhookDelete::new(self)
     }
+    /**List a delivery's attempts
+
+Lists every attempt made to send one delivery of a subscription of your organization,
+newest first (by `attempted_at`, then `id`): when it was made, what the receiver
+answered (`status_code`, `null` when it did not answer), how long it took and, for a
+failed attempt, why (`error_message`, the same words as the deliveries log). The
+delivery's own `status_code`, `response_time_ms` and `error_message` in
+`GET /v1/webhooks/deliveries` are its latest attempt's. Since 5.1.0.
+
+A delivery keeps its latest 50 attempts (a delivery is tried at most 4 times each time
+it is sent, so that is the last 12 sends and more), and they are deleted with it, 30
+days after its event. A delivery failed without an attempt (its subscription was
+disabled, or its backlog was full) has none. A resend
+(`POST /v1/webhooks/{id}/deliveries/{delivery_id}/resend`), a recovery
+(`POST /v1/webhooks/{id}/recover`) and a test event (`POST /v1/webhooks/{id}/test`)
+add attempts like any other send.
+
+Paginated like `GET /v1/leads`. A subscription that does not exist, or belongs to
+another organization, is answered `404 WEBHOOK_NOT_FOUND`; a delivery that is not one
+of that subscription's, `404 WEBHOOK_DELIVERY_NOT_FOUND`.
+
+
+Sends a `GET` request to `/v1/webhooks/{id}/deliveries/{delivery_id}/attempts`
+
+Arguments:
+- `id`: The subscription's id.
+- `delivery_id`: The delivery's id (its `webhook-id`), as the deliveries log lists it.
+- `cursor`: Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+
+- `limit`: How many items (leads, subscriptions, deliveries) a page holds at most.
+```ignore
+let response = client.webhook_delivery_attempt_list()
+    .id(id)
+    .delivery_id(delivery_id)
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn webhook_delivery_attempt_list(
+        &self,
+    ) -> builder::WebhookDeliveryAttemptList<'_> {
+        builder::WebhookDeliveryAttemptList::new(self)
+    }
+    /**Resend a webhook delivery
+
+Sends one delivery of a subscription of your organization again, whatever became of
+it (`failed` or `success`): it becomes `pending`, due at once, and is tried again on
+the whole retry schedule (once, then after 1, 5 and 15 seconds). Since 5.1.0.
+
+It stays **the same delivery**, as Svix resends a message: the same `id`, sent as the
+same `webhook-id` (so a receiver that deduplicates on it, as it should, acts on an
+event at most once even when it handled the first send but its answer was lost), and
+the same body, byte for byte, signed afresh when it is sent with the subscription's
+secrets as they are then. Each attempt is added to its attempts
+(`GET /v1/webhooks/{id}/deliveries/{delivery_id}/attempts`); in the deliveries log its
+`attempt_count` goes on counting, and its `status`, `status_code`,
+`response_time_ms` and `error_message` become the new attempts'. Its outcome counts
+towards disabling the subscription like any delivery's.
+
+A delivery still `pending` is already being sent: it is answered as it is, unchanged.
+A disabled subscription is answered `409 WEBHOOK_DISABLED`, since nothing is sent to
+it: enable it first (`POST /v1/webhooks/{id}/enable`). A subscription that does not
+exist, or belongs to another organization, is answered `404 WEBHOOK_NOT_FOUND`; a
+delivery that is not one of that subscription's, `404 WEBHOOK_DELIVERY_NOT_FOUND`.
+
+
+Sends a `POST` request to `/v1/webhooks/{id}/deliveries/{delivery_id}/resend`
+
+Arguments:
+- `id`: The subscription's id.
+- `delivery_id`: The delivery's id (its `webhook-id`), as the deliveries log lists it.
+```ignore
+let response = client.webhook_delivery_resend()
+    .id(id)
+    .delivery_id(delivery_id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_delivery_resend(&self) -> builder::WebhookDeliveryResend<'_> {
+        builder::WebhookDeliveryResend::new(self)
+    }
     /**Enable webhook subscription
 
 Enables again a subscription of your organization that repeated failed deliveries
@@ -7585,6 +8367,42 @@ let response = client.webhook_enable()
 ```*/
     pub fn webhook_enable(&self) -> builder::WebhookEnable<'_> {
         builder::WebhookEnable::new(self)
+    }
+    /**Recover failed webhook deliveries
+
+Sends again every `failed` delivery of a subscription of your organization whose event
+happened at or after `since`: after an outage of your receiver, the events it missed,
+those failed unsent while the subscription was disabled included. Each is resent as
+`POST /v1/webhooks/{id}/deliveries/{delivery_id}/resend` resends one: the same
+delivery and `webhook-id`, `pending` again, tried on the whole retry schedule, its new
+attempts added to its attempts. The answer says how many were queued. Since 5.1.0.
+
+`since` must be within the 30 days deliveries are kept and not in the future;
+otherwise the answer is `400 VALIDATION_ERROR` naming `since`. At most as many are
+queued as the subscription's backlog has room for (10,000 pending deliveries), the
+earliest first; call again, after they are sent, to queue the rest.
+
+It does **not** enable a disabled subscription (as Svix's recovery does not): a
+disabled one is answered `409 WEBHOOK_DISABLED`, since nothing would be sent to it.
+Enable it first (`POST /v1/webhooks/{id}/enable`), then recover since the outage
+began. A subscription that does not exist, or belongs to another organization, is
+answered `404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `POST` request to `/v1/webhooks/{id}/recover`
+
+Arguments:
+- `id`: The subscription's id.
+- `body`
+```ignore
+let response = client.webhook_recover()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn webhook_recover(&self) -> builder::WebhookRecover<'_> {
+        builder::WebhookRecover::new(self)
     }
     /**Rotate webhook signing secret
 
@@ -7618,6 +8436,37 @@ let response = client.webhook_secret_rotate()
 ```*/
     pub fn webhook_secret_rotate(&self) -> builder::WebhookSecretRotate<'_> {
         builder::WebhookSecretRotate::new(self)
+    }
+    /**Send a test event
+
+Queues one test event to a subscription of your organization, and to no other, to
+check your endpoint end to end: it is sent, signed and retried like any event, and
+its delivery is in the deliveries log (and its attempts in
+`GET /v1/webhooks/{id}/deliveries/{delivery_id}/attempts`). Since 5.1.0.
+
+Its body is an event of the subscription's `event_type` with `"test": true`, and its
+`data` is a sample lead, not one of your organization's: its `id` is
+`00000000-0000-0000-0000-000000000000` and its `email` `test@example.com`. Do not act
+on it as on a real lead. Its outcome counts towards disabling the subscription like
+any delivery's. The answer is the new delivery, `pending`.
+
+A disabled subscription is answered `409 WEBHOOK_DISABLED`, since nothing is sent to
+it: enable it first (`POST /v1/webhooks/{id}/enable`). A subscription that does not
+exist, or belongs to another organization, is answered `404 WEBHOOK_NOT_FOUND`.
+
+
+Sends a `POST` request to `/v1/webhooks/{id}/test`
+
+Arguments:
+- `id`: The subscription's id.
+```ignore
+let response = client.webhook_test()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn webhook_test(&self) -> builder::WebhookTest<'_> {
+        builder::WebhookTest::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -9409,6 +10258,299 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::webhook_delivery_attempt_list`]
+
+[`Client::webhook_delivery_attempt_list`]: super::Client::webhook_delivery_attempt_list*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookDeliveryAttemptList<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        delivery_id: Result<::uuid::Uuid, String>,
+        cursor: Result<Option<types::WebhookDeliveryAttemptListCursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> WebhookDeliveryAttemptList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                delivery_id: Err("delivery_id was not initialized".to_string()),
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn delivery_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.delivery_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for delivery_id failed".to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookDeliveryAttemptListCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `WebhookDeliveryAttemptListCursor` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhooks/{id}/deliveries/{delivery_id}/attempts`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookDeliveryAttemptListResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id, delivery_id, cursor, limit } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let delivery_id = delivery_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}/deliveries/{}/attempts", client.baseurl, encode_path(&
+                id.to_string()), encode_path(& delivery_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_delivery_attempt_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_delivery_resend`]
+
+[`Client::webhook_delivery_resend`]: super::Client::webhook_delivery_resend*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookDeliveryResend<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        delivery_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> WebhookDeliveryResend<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                delivery_id: Err("delivery_id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn delivery_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.delivery_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for delivery_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhooks/{id}/deliveries/{delivery_id}/resend`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookDeliveryResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id, delivery_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let delivery_id = delivery_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}/deliveries/{}/resend", client.baseurl, encode_path(&
+                id.to_string()), encode_path(& delivery_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_delivery_resend",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::webhook_enable`]
 
 [`Client::webhook_enable`]: super::Client::webhook_enable*/
@@ -9521,6 +10663,164 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::webhook_recover`]
+
+[`Client::webhook_recover`]: super::Client::webhook_recover*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookRecover<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::WebhookRecover, String>,
+    }
+    impl<'a> WebhookRecover<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookRecover>,
+            <V as std::convert::TryInto<
+                types::WebhookRecover,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `WebhookRecover` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::WebhookRecover,
+            ) -> types::builder::WebhookRecover,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhooks/{id}/recover`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookRecoveryResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::WebhookRecover::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}/recover", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_recover",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::webhook_secret_rotate`]
 
 [`Client::webhook_secret_rotate`]: super::Client::webhook_secret_rotate*/
@@ -9602,6 +10902,124 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_test`]
+
+[`Client::webhook_test`]: super::Client::webhook_test*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookTest<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> WebhookTest<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhooks/{id}/test`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookDeliveryResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhooks/{}/test", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_test",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

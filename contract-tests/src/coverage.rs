@@ -195,12 +195,21 @@ fn check_envelope(exchange: &Exchange) {
     let expected_codes: &[&str] = match exchange.status {
         400 => &["VALIDATION_ERROR"],
         401 => &["UNAUTHORIZED"],
+        // Those that name a delivery of a subscription may miss either.
+        404 if matches!(
+            exchange.operation,
+            "webhook_delivery_attempt_list" | "webhook_delivery_resend"
+        ) =>
+        {
+            &["WEBHOOK_NOT_FOUND", "WEBHOOK_DELIVERY_NOT_FOUND"]
+        }
         404 if exchange.operation.starts_with("webhook") => &["WEBHOOK_NOT_FOUND"],
         404 => &["NOT_FOUND"],
         409 => &[
             "CONFLICT",
             "IDEMPOTENCY_KEY_IN_USE",
             "WEBHOOK_LIMIT_REACHED",
+            "WEBHOOK_DISABLED",
         ],
         412 => &["PRECONDITION_FAILED"],
         413 => &["PAYLOAD_TOO_LARGE"],

@@ -209,8 +209,8 @@ pub fn redact_event(event: &Value, tag: &str) -> Value {
     event
 }
 
-/// Redacts what varies in one item of `data`: a lead, a webhook subscription, a delivery, a
-/// rotated secret (whose `subscription` is redacted too), or a webhook event (whose lead,
+/// Redacts what varies in one item of `data`: a lead, a webhook subscription, a delivery or
+/// one of its attempts, a rotated secret (whose `subscription` is redacted too), or a webhook event (whose lead,
 /// `data`, is redacted too).
 pub(crate) fn redact_item(item: &mut Value) {
     for (field, placeholder) in [
@@ -221,6 +221,7 @@ pub(crate) fn redact_item(item: &mut Value) {
         ("updated_at", "[timestamp]"),
         ("disabled_at", "[timestamp]"),
         ("next_attempt_at", "[timestamp]"),
+        ("attempted_at", "[timestamp]"),
         ("previous_secret_expires_at", "[timestamp]"),
         ("secret", "[secret]"),
     ] {

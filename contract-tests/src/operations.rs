@@ -2,14 +2,16 @@
 //! of them share (no key, a bad key, rate limited, storage down).
 
 use leads_client::Client;
-use leads_client::types::{LeadCreate, LeadUpdate, WebhookEventType, WebhookSubscriptionCreate};
+use leads_client::types::{
+    LeadCreate, LeadUpdate, WebhookEventType, WebhookRecover, WebhookSubscriptionCreate,
+};
 use uuid::Uuid;
 
 use crate::{Env, Exchange};
 
 /// The operationIds [`every_operation`] calls, in its order. A test checks this list against
 /// the spec, so that a new operation cannot be left out of those scenarios.
-pub const KEYED_OPERATIONS: [&str; 13] = [
+pub const KEYED_OPERATIONS: [&str; 17] = [
     "lead_list",
     "lead_create",
     "lead_view",
@@ -23,6 +25,10 @@ pub const KEYED_OPERATIONS: [&str; 13] = [
     "webhook_delivery_log",
     "webhook_enable",
     "webhook_secret_rotate",
+    "webhook_delivery_attempt_list",
+    "webhook_delivery_resend",
+    "webhook_recover",
+    "webhook_test",
 ];
 
 /// A target every server accepts without resolving a name: a public address, written as an
@@ -90,6 +96,38 @@ pub async fn every_operation(env: &Env, client: &Client) -> Vec<Exchange> {
             client.webhook_secret_rotate().id(id).send().await,
         )
         .await,
+        env.observe(
+            "webhook_delivery_attempt_list",
+            client
+                .webhook_delivery_attempt_list()
+                .id(id)
+                .delivery_id(id)
+                .send()
+                .await,
+        )
+        .await,
+        env.observe(
+            "webhook_delivery_resend",
+            client
+                .webhook_delivery_resend()
+                .id(id)
+                .delivery_id(id)
+                .send()
+                .await,
+        )
+        .await,
+        env.observe(
+            "webhook_recover",
+            client
+                .webhook_recover()
+                .id(id)
+                .body(WebhookRecover::builder().since(chrono::Utc::now()))
+                .send()
+                .await,
+        )
+        .await,
+        env.observe("webhook_test", client.webhook_test().id(id).send().await)
+            .await,
     ]
 }
 

@@ -41,6 +41,10 @@ pub enum Error {
     /// Another lead of the organization has the email: `holder`, if it was still there when
     /// looked up.
     EmailTaken { holder: Option<Uuid> },
+    /// The subscription has no delivery with this id.
+    WebhookDeliveryNotFound,
+    /// The subscription is disabled, so nothing would be sent to it.
+    WebhookDisabled,
     /// The organization has `max` webhook subscriptions, the most it may have.
     WebhookLimitReached { max: u32 },
     /// The body is larger than `limit` bytes.
@@ -111,6 +115,11 @@ impl fmt::Display for Error {
             Error::NotFound => f.write_str("Lead not found"),
             Error::WebhookNotFound => f.write_str("Webhook subscription not found"),
             Error::EmailTaken { .. } => f.write_str("A lead with this email already exists"),
+            Error::WebhookDeliveryNotFound => f.write_str("Webhook delivery not found"),
+            Error::WebhookDisabled => f.write_str(
+                "The webhook subscription is disabled: enable it first \
+                 (POST /v1/webhooks/{id}/enable)",
+            ),
             Error::WebhookLimitReached { max } => write!(
                 f,
                 "Your organization has {max} webhook subscriptions, the most it may have: delete \

@@ -80,7 +80,8 @@ peers = {peers}
 "#;
 
 /// Schemathesis hooks: generators for string formats that JSON Schema cannot express, so that
-/// a schema declaring one gets valid values where the checks expect valid values. Without a
+/// a schema declaring one gets valid values where the checks expect valid values, and the
+/// same for a recovery's `since`, whose bound is relative to the server's clock. Without a
 /// generator, any string of the right length passes for valid, and the server (rightly)
 /// refusing it fails `positive_data_acceptance`.
 const HOOKS: &str = r#"
@@ -140,6 +141,40 @@ schemathesis.openapi.format(
         st.uuids(),
     ).map(_cursor),
 )
+
+
+# A recovery's `since` must lie within the 30 days deliveries are kept, and not ahead: a
+# bound relative to the server's clock, which a schema cannot state. In a valid case (the
+# spec's example, and the positive ones generated) a `since` that is a date-time is moved into
+# it, an hour ago; negative cases are left as they are, to be refused.
+RECOVER = "POST /v1/webhooks/{id}/recover"
+
+
+def _recent_since(case):
+    body = case.body
+    if not (isinstance(body, dict) and isinstance(body.get("since"), str)):
+        return
+    try:
+        datetime.datetime.fromisoformat(body["since"])
+    except ValueError:
+        return
+    recent = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    case.body = {**body, "since": recent.isoformat()}
+
+
+@schemathesis.hook
+def before_add_examples(context, examples):
+    if context.operation is not None and context.operation.label == RECOVER:
+        for case in examples:
+            _recent_since(case)
+
+
+@schemathesis.hook
+def map_case(context, case):
+    positive = case.meta is None or case.meta.generation.mode == "positive"
+    if positive and case.operation.label == RECOVER:
+        _recent_since(case)
+    return case
 "#;
 
 /// The request header that names the version a request is to be served in; a released

@@ -42,6 +42,12 @@
 //! verify whichever secret your receivers were deployed with. [`sign`] signs a body as the
 //! server does, for testing a receiver without a server.
 //!
+//! A test event (`POST /v1/webhooks/{id}/test`, [`Client::webhook_test`](crate::Client::webhook_test))
+//! is delivered, signed and verified like any other: an event of the subscription's type whose
+//! `test` is `Some(true)` and whose `data` is a sample lead (the nil id, `test@example.com`),
+//! not one of the organization's. Check your endpoint with it, and do not act on it as on a
+//! lead; every other event's `test` is `None`.
+//!
 //! `X-Aura-Signature` is not enough: it signs the body alone, with no time, so a delivery
 //! captured once would verify forever with the three other headers removed. [`verify`]
 //! refuses such a request ([`VerifyError::AuraSignatureAlone`]), and otherwise does not read

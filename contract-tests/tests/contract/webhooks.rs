@@ -9,8 +9,8 @@
 //!
 //! This module owns the list of scenarios, the calls they share and their snapshots; the
 //! scenarios are in `subscriptions`, `deliveries`, `failures`, `fairness`, `lookups`,
-//! `rotation` (enabling again, rotating the secret) and `erasure` (`lead.deleted`), the
-//! receiver in `receiver`.
+//! `rotation` (enabling again, rotating the secret), `erasure` (`lead.deleted`) and
+//! `recovery` (attempts, resend, recover, a test event), the receiver in `receiver`.
 
 mod deliveries;
 mod erasure;
@@ -18,6 +18,7 @@ mod failures;
 mod fairness;
 mod lookups;
 mod receiver;
+mod recovery;
 mod rotation;
 mod subscriptions;
 
@@ -39,6 +40,11 @@ use failures::{
 };
 use fairness::a_hanging_organization_delays_no_other;
 use lookups::a_slow_or_busy_name_lookup_holds_no_request_long;
+use recovery::{
+    a_failed_delivery_is_resent_and_each_attempt_listed,
+    a_test_event_reaches_its_subscription_alone,
+    failed_deliveries_are_recovered_once_enabled_again, recovery_is_scoped_to_the_organization,
+};
 use rotation::{
     a_disabled_subscription_is_enabled_again_with_its_secret,
     a_rotated_secret_verifies_beside_the_new_one_until_the_overlap_ends,
@@ -101,6 +107,22 @@ pub fn trials() -> Vec<Trial> {
         in_process_scenario(
             "webhooks::a_rotated_secret_verifies_beside_the_new_one_until_the_overlap_ends",
             a_rotated_secret_verifies_beside_the_new_one_until_the_overlap_ends,
+        ),
+        in_process_scenario(
+            "webhooks::a_failed_delivery_is_resent_and_each_attempt_listed",
+            a_failed_delivery_is_resent_and_each_attempt_listed,
+        ),
+        in_process_scenario(
+            "webhooks::failed_deliveries_are_recovered_once_enabled_again",
+            failed_deliveries_are_recovered_once_enabled_again,
+        ),
+        in_process_scenario(
+            "webhooks::a_test_event_reaches_its_subscription_alone",
+            a_test_event_reaches_its_subscription_alone,
+        ),
+        scenario(
+            "webhooks::recovery_is_scoped_to_the_organization",
+            recovery_is_scoped_to_the_organization,
         ),
     ]
 }

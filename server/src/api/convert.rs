@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::types;
 use crate::domain::{
-    self, Delivery, DeliveryStatus, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
-    LeadStatus, OrganizationId, SigningSecret, Subscription,
+    self, AttemptRecord, Delivery, DeliveryStatus, EventType, JsonObject, Keyset, Lead,
+    LeadChanges, LeadFilter, LeadStatus, OrganizationId, SigningSecret, Subscription,
 };
 use crate::error::Error;
 
@@ -279,6 +279,31 @@ pub fn delivery(delivery: Delivery) -> Result<types::WebhookDelivery, Error> {
         },
         status_code: status_code.map(i32::from),
         subscription_id,
+    })
+}
+
+/// One attempt of a delivery's history, on the wire.
+pub fn attempt(attempt: AttemptRecord) -> Result<types::WebhookDeliveryAttempt, Error> {
+    let AttemptRecord {
+        id,
+        number,
+        at,
+        status_code,
+        response_time_ms,
+        error,
+        succeeded,
+    } = attempt;
+    Ok(types::WebhookDeliveryAttempt {
+        attempted_at: at,
+        error_message: error,
+        id,
+        number: std::num::NonZeroU64::new(u64::from(number))
+            .ok_or_else(|| Error::Internal(format!("attempt {id} is numbered 0")))?,
+        response_time_ms: i64::try_from(response_time_ms).map_err(|_| {
+            Error::Internal(format!("attempt {id}: response_time_ms is out of range"))
+        })?,
+        status_code: status_code.map(i32::from),
+        succeeded,
     })
 }
 

@@ -54,6 +54,11 @@ impl ApiError {
             Error::NotFound => (ErrorCode::NotFound, ErrorStatusCode::NOT_FOUND),
             Error::WebhookNotFound => (ErrorCode::WebhookNotFound, ErrorStatusCode::NOT_FOUND),
             Error::EmailTaken { .. } => (ErrorCode::Conflict, ErrorStatusCode::CONFLICT),
+            Error::WebhookDeliveryNotFound => (
+                ErrorCode::WebhookDeliveryNotFound,
+                ErrorStatusCode::NOT_FOUND,
+            ),
+            Error::WebhookDisabled => (ErrorCode::WebhookDisabled, ErrorStatusCode::CONFLICT),
             Error::WebhookLimitReached { .. } => {
                 (ErrorCode::WebhookLimitReached, ErrorStatusCode::CONFLICT)
             }
@@ -180,6 +185,12 @@ mod tests {
             (Error::NotFound, "NOT_FOUND", 404),
             (Error::WebhookNotFound, "WEBHOOK_NOT_FOUND", 404),
             (Error::EmailTaken { holder: None }, "CONFLICT", 409),
+            (
+                Error::WebhookDeliveryNotFound,
+                "WEBHOOK_DELIVERY_NOT_FOUND",
+                404,
+            ),
+            (Error::WebhookDisabled, "WEBHOOK_DISABLED", 409),
             (
                 Error::WebhookLimitReached { max: 25 },
                 "WEBHOOK_LIMIT_REACHED",

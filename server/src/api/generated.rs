@@ -5295,7 +5295,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "x-raw-json": true
   },
   "ErrorCode": {
-    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),\n`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),\n`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),\n`IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
+    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),\n`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `WEBHOOK_DELIVERY_NOT_FOUND` (404, a\ndelivery of a subscription, since 5.1.0), `CONFLICT` (409),\n`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0),\n`WEBHOOK_DISABLED` (409, a disabled subscription sent nothing, since 5.1.0),\n`PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),\n`IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
     "enum": [
       "VALIDATION_ERROR",
       "UNAUTHORIZED",
@@ -5309,7 +5309,9 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "RATE_LIMITED",
       "INTERNAL_ERROR",
       "SERVICE_UNAVAILABLE",
-      "WEBHOOK_LIMIT_REACHED"
+      "WEBHOOK_LIMIT_REACHED",
+      "WEBHOOK_DELIVERY_NOT_FOUND",
+      "WEBHOOK_DISABLED"
     ],
     "type": "string",
     "x-extensible": true
@@ -5624,6 +5626,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead, not one of yours. Since 5.1.0.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -5678,6 +5684,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead's id (the nil UUID), not one of yours.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -6034,6 +6044,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead, not one of yours. Since 5.1.0.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -6149,6 +6163,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead, not one of yours. Since 5.1.0.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -6241,13 +6259,13 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "description": "One event sent, or being sent, to one subscription.",
     "properties": {
       "attempt_count": {
-        "description": "How many attempts were made so far (at most 4).",
+        "description": "How many attempts were made so far: at most 4 each time it is sent, and a resend\nor a recovery sends it again.\n",
         "format": "int64",
         "minimum": 0,
         "type": "integer"
       },
       "created_at": {
-        "description": "When the event happened, and the delivery was queued.",
+        "description": "When the event happened, and the delivery was queued (a test event's, when it was\nasked for).\n",
         "format": "date-time",
         "type": "string"
       },
@@ -6310,6 +6328,124 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "status",
       "status_code",
       "subscription_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryAttempt": {
+    "additionalProperties": false,
+    "description": "One attempt to send a delivery, and what came of it.",
+    "properties": {
+      "attempted_at": {
+        "description": "When the attempt was sent (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "error_message": {
+        "description": "Why it failed, in the words of the deliveries log's `error_message`; `null` if it\nsucceeded.\n",
+        "nullable": true,
+        "type": "string"
+      },
+      "id": {
+        "description": "The attempt's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "number": {
+        "description": "Which attempt of the delivery it was, counting from 1 over every send of it\n(resends and recoveries included).\n",
+        "format": "int64",
+        "minimum": 1,
+        "type": "integer"
+      },
+      "response_time_ms": {
+        "description": "How long it took, in milliseconds, until the answer or the failure.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "status_code": {
+        "description": "The HTTP status the receiver answered with; `null` if it did not answer.",
+        "format": "int32",
+        "nullable": true,
+        "type": "integer"
+      },
+      "succeeded": {
+        "description": "Whether the receiver took it (answered `2xx` in time).",
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "attempted_at",
+      "error_message",
+      "id",
+      "number",
+      "response_time_ms",
+      "status_code",
+      "succeeded"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryAttemptListPath": {
+    "properties": {
+      "delivery_id": {
+        "description": "The delivery's id (its `webhook-id`), as the deliveries log lists it.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id",
+      "delivery_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryAttemptListQuery": {
+    "properties": {
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      }
+    },
+    "type": "object"
+  },
+  "WebhookDeliveryAttemptListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's attempts, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/WebhookDeliveryAttempt"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
     ],
     "type": "object"
   },
@@ -6386,6 +6522,44 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "string"
       }
     },
+    "type": "object"
+  },
+  "WebhookDeliveryResendPath": {
+    "properties": {
+      "delivery_id": {
+        "description": "The delivery's id (its `webhook-id`), as the deliveries log lists it.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id",
+      "delivery_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookDelivery"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
     "type": "object"
   },
   "WebhookDeliveryStatus": {
@@ -6468,6 +6642,69 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "integer"
       }
     },
+    "type": "object"
+  },
+  "WebhookRecover": {
+    "additionalProperties": false,
+    "description": "Which failed deliveries a recovery sends again. Fields this schema does not list are rejected.",
+    "properties": {
+      "since": {
+        "description": "The failed deliveries whose event happened at or after this time (RFC 3339) are\nsent again. At most 30 days ago, the time deliveries are kept, and not in the\nfuture.\n",
+        "format": "date-time",
+        "type": "string"
+      }
+    },
+    "required": [
+      "since"
+    ],
+    "type": "object"
+  },
+  "WebhookRecoverPath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookRecovery": {
+    "additionalProperties": false,
+    "description": "What a recovery queued.",
+    "properties": {
+      "queued": {
+        "description": "How many failed deliveries were queued to be sent again.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      }
+    },
+    "required": [
+      "queued"
+    ],
+    "type": "object"
+  },
+  "WebhookRecoveryResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookRecovery"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
     "type": "object"
   },
   "WebhookSecretRotatePath": {
@@ -6694,6 +6931,19 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     ],
     "type": "object"
   },
+  "WebhookTestPath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
   "WebhookViewPath": {
     "properties": {
       "id": {
@@ -6745,7 +6995,7 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "x-raw-json": true
   },
   "ErrorCode": {
-    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),\n`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),\n`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),\n`IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
+    "description": "Machine-readable error code:\n`VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),\n`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `WEBHOOK_DELIVERY_NOT_FOUND` (404, a\ndelivery of a subscription, since 5.1.0), `CONFLICT` (409),\n`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0),\n`WEBHOOK_DISABLED` (409, a disabled subscription sent nothing, since 5.1.0),\n`PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),\n`IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),\n`SERVICE_UNAVAILABLE` (503).\n",
     "enum": [
       "VALIDATION_ERROR",
       "UNAUTHORIZED",
@@ -6759,7 +7009,9 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "RATE_LIMITED",
       "INTERNAL_ERROR",
       "SERVICE_UNAVAILABLE",
-      "WEBHOOK_LIMIT_REACHED"
+      "WEBHOOK_LIMIT_REACHED",
+      "WEBHOOK_DELIVERY_NOT_FOUND",
+      "WEBHOOK_DISABLED"
     ],
     "type": "string",
     "x-extensible": true
@@ -7116,6 +7368,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead, not one of yours. Since 5.1.0.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -7170,6 +7426,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead's id (the nil UUID), not one of yours.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -7540,6 +7800,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead, not one of yours. Since 5.1.0.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -7675,6 +7939,10 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "organization_id": {
         "description": "Your organization's id.",
         "type": "string"
+      },
+      "test": {
+        "description": "Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose\n`data` is a sample lead, not one of yours. Since 5.1.0.\n",
+        "type": "boolean"
       }
     },
     "required": [
@@ -7768,13 +8036,13 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     "description": "One event sent, or being sent, to one subscription.",
     "properties": {
       "attempt_count": {
-        "description": "How many attempts were made so far (at most 4).",
+        "description": "How many attempts were made so far: at most 4 each time it is sent, and a resend\nor a recovery sends it again.\n",
         "format": "int64",
         "minimum": 0,
         "type": "integer"
       },
       "created_at": {
-        "description": "When the event happened, and the delivery was queued.",
+        "description": "When the event happened, and the delivery was queued (a test event's, when it was\nasked for).\n",
         "format": "date-time",
         "type": "string"
       },
@@ -7845,6 +8113,128 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
       "status",
       "status_code",
       "subscription_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryAttempt": {
+    "additionalProperties": false,
+    "description": "One attempt to send a delivery, and what came of it.",
+    "properties": {
+      "attempted_at": {
+        "description": "When the attempt was sent (RFC 3339, UTC).",
+        "format": "date-time",
+        "type": "string"
+      },
+      "error_message": {
+        "description": "Why it failed, in the words of the deliveries log's `error_message`; `null` if it\nsucceeded.\n",
+        "type": [
+          "string",
+          "null"
+        ]
+      },
+      "id": {
+        "description": "The attempt's id.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "number": {
+        "description": "Which attempt of the delivery it was, counting from 1 over every send of it\n(resends and recoveries included).\n",
+        "format": "int64",
+        "minimum": 1,
+        "type": "integer"
+      },
+      "response_time_ms": {
+        "description": "How long it took, in milliseconds, until the answer or the failure.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      },
+      "status_code": {
+        "description": "The HTTP status the receiver answered with; `null` if it did not answer.",
+        "format": "int32",
+        "type": [
+          "integer",
+          "null"
+        ]
+      },
+      "succeeded": {
+        "description": "Whether the receiver took it (answered `2xx` in time).",
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "attempted_at",
+      "error_message",
+      "id",
+      "number",
+      "response_time_ms",
+      "status_code",
+      "succeeded"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryAttemptListPath": {
+    "properties": {
+      "delivery_id": {
+        "description": "The delivery's id (its `webhook-id`), as the deliveries log lists it.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id",
+      "delivery_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryAttemptListQuery": {
+    "properties": {
+      "cursor": {
+        "description": "Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value\nthat was not issued by this API is answered `400 VALIDATION_ERROR`.\n",
+        "format": "cursor",
+        "maxLength": 512,
+        "type": "string"
+      },
+      "limit": {
+        "default": 50,
+        "description": "How many items (leads, subscriptions, deliveries) a page holds at most.",
+        "format": "uint32",
+        "maximum": 100,
+        "minimum": 1,
+        "type": "integer"
+      }
+    },
+    "type": "object"
+  },
+  "WebhookDeliveryAttemptListResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "description": "The page's attempts, newest first.",
+        "items": {
+          "$ref": "#/components/schemas/WebhookDeliveryAttempt"
+        },
+        "type": "array"
+      },
+      "pagination": {
+        "$ref": "#/components/schemas/Pagination"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "pagination",
+      "success"
     ],
     "type": "object"
   },
@@ -7921,6 +8311,44 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "string"
       }
     },
+    "type": "object"
+  },
+  "WebhookDeliveryResendPath": {
+    "properties": {
+      "delivery_id": {
+        "description": "The delivery's id (its `webhook-id`), as the deliveries log lists it.",
+        "format": "uuid",
+        "type": "string"
+      },
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id",
+      "delivery_id"
+    ],
+    "type": "object"
+  },
+  "WebhookDeliveryResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookDelivery"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
     "type": "object"
   },
   "WebhookDeliveryStatus": {
@@ -8003,6 +8431,69 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
         "type": "integer"
       }
     },
+    "type": "object"
+  },
+  "WebhookRecover": {
+    "additionalProperties": false,
+    "description": "Which failed deliveries a recovery sends again. Fields this schema does not list are rejected.",
+    "properties": {
+      "since": {
+        "description": "The failed deliveries whose event happened at or after this time (RFC 3339) are\nsent again. At most 30 days ago, the time deliveries are kept, and not in the\nfuture.\n",
+        "format": "date-time",
+        "type": "string"
+      }
+    },
+    "required": [
+      "since"
+    ],
+    "type": "object"
+  },
+  "WebhookRecoverPath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
+  "WebhookRecovery": {
+    "additionalProperties": false,
+    "description": "What a recovery queued.",
+    "properties": {
+      "queued": {
+        "description": "How many failed deliveries were queued to be sent again.",
+        "format": "int64",
+        "minimum": 0,
+        "type": "integer"
+      }
+    },
+    "required": [
+      "queued"
+    ],
+    "type": "object"
+  },
+  "WebhookRecoveryResponse": {
+    "additionalProperties": false,
+    "properties": {
+      "data": {
+        "$ref": "#/components/schemas/WebhookRecovery"
+      },
+      "success": {
+        "enum": [
+          true
+        ],
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "data",
+      "success"
+    ],
     "type": "object"
   },
   "WebhookSecretRotatePath": {
@@ -8233,6 +8724,19 @@ pub const SERVED_VERSIONS: [ServedVersion; 3usize] = [
     ],
     "type": "object"
   },
+  "WebhookTestPath": {
+    "properties": {
+      "id": {
+        "description": "The subscription's id.",
+        "format": "uuid",
+        "type": "string"
+      }
+    },
+    "required": [
+      "id"
+    ],
+    "type": "object"
+  },
   "WebhookViewPath": {
     "properties": {
       "id": {
@@ -8262,8 +8766,11 @@ pub mod types {
     }
     /**Machine-readable error code:
 `VALIDATION_ERROR` (400), `UNAUTHORIZED` (401), `NOT_FOUND` (404, a lead),
-`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `CONFLICT` (409),
-`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
+`WEBHOOK_NOT_FOUND` (404, a webhook subscription), `WEBHOOK_DELIVERY_NOT_FOUND` (404, a
+delivery of a subscription, since 5.1.0), `CONFLICT` (409),
+`IDEMPOTENCY_KEY_IN_USE` (409), `WEBHOOK_LIMIT_REACHED` (409, since 5.0.0),
+`WEBHOOK_DISABLED` (409, a disabled subscription sent nothing, since 5.1.0),
+`PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
 `IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
 `SERVICE_UNAVAILABLE` (503).
 */
@@ -8306,6 +8813,10 @@ pub mod types {
         ServiceUnavailable,
         #[serde(rename = "WEBHOOK_LIMIT_REACHED")]
         WebhookLimitReached,
+        #[serde(rename = "WEBHOOK_DELIVERY_NOT_FOUND")]
+        WebhookDeliveryNotFound,
+        #[serde(rename = "WEBHOOK_DISABLED")]
+        WebhookDisabled,
     }
     impl ::std::fmt::Display for ErrorCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -8323,6 +8834,10 @@ pub mod types {
                 Self::InternalError => f.write_str("INTERNAL_ERROR"),
                 Self::ServiceUnavailable => f.write_str("SERVICE_UNAVAILABLE"),
                 Self::WebhookLimitReached => f.write_str("WEBHOOK_LIMIT_REACHED"),
+                Self::WebhookDeliveryNotFound => {
+                    f.write_str("WEBHOOK_DELIVERY_NOT_FOUND")
+                }
+                Self::WebhookDisabled => f.write_str("WEBHOOK_DISABLED"),
             }
         }
     }
@@ -8345,6 +8860,8 @@ pub mod types {
                 "INTERNAL_ERROR" => Ok(Self::InternalError),
                 "SERVICE_UNAVAILABLE" => Ok(Self::ServiceUnavailable),
                 "WEBHOOK_LIMIT_REACHED" => Ok(Self::WebhookLimitReached),
+                "WEBHOOK_DELIVERY_NOT_FOUND" => Ok(Self::WebhookDeliveryNotFound),
+                "WEBHOOK_DISABLED" => Ok(Self::WebhookDisabled),
                 _ => Err("invalid value".into()),
             }
         }
@@ -8970,6 +9487,11 @@ spaces or hyphens.
         pub event: LeadCreatedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead, not one of yours. Since 5.1.0.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     ///`LeadCreatedEventEvent`
     #[derive(
@@ -9112,6 +9634,11 @@ else of it, since the lead and its copies are erased.
         pub event: LeadDeletedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead's id (the nil UUID), not one of yours.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     ///`LeadDeletedEventEvent`
     #[derive(
@@ -9674,6 +10201,11 @@ is the lead after the change.
         pub event: LeadStatusChangedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead, not one of yours. Since 5.1.0.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     ///`LeadStatusChangedEventEvent`
     #[derive(
@@ -10178,6 +10710,11 @@ change included); `data` is the lead after the change.
         pub event: LeadUpdatedEventEvent,
         ///Your organization's id.
         pub organization_id: ::std::string::String,
+        /**Present, and `true`, only in a test event (`POST /v1/webhooks/{id}/test`), whose
+`data` is a sample lead, not one of yours. Since 5.1.0.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test: ::std::option::Option<bool>,
     }
     ///`LeadUpdatedEventEvent`
     #[derive(
@@ -10337,9 +10874,13 @@ list's `changed` order, where the last page's resumes the walk later.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct WebhookDelivery {
-        ///How many attempts were made so far (at most 4).
+        /**How many attempts were made so far: at most 4 each time it is sent, and a resend
+or a recovery sends it again.
+*/
         pub attempt_count: i64,
-        ///When the event happened, and the delivery was queued.
+        /**When the event happened, and the delivery was queued (a test event's, when it was
+asked for).
+*/
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         /**Why the latest attempt failed, `null` if it succeeded or none was made yet. One of:
 `HTTP <status>` (an answer that is not `2xx`, a redirect included), `timed out` (no
@@ -10375,6 +10916,126 @@ routes).
         pub status_code: ::std::option::Option<i32>,
         ///The subscription it was sent to.
         pub subscription_id: ::uuid::Uuid,
+    }
+    ///One attempt to send a delivery, and what came of it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookDeliveryAttempt {
+        ///When the attempt was sent (RFC 3339, UTC).
+        pub attempted_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**Why it failed, in the words of the deliveries log's `error_message`; `null` if it
+succeeded.
+*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub error_message: ::std::option::Option<::std::string::String>,
+        ///The attempt's id.
+        pub id: ::uuid::Uuid,
+        /**Which attempt of the delivery it was, counting from 1 over every send of it
+(resends and recoveries included).
+*/
+        pub number: ::std::num::NonZeroU64,
+        ///How long it took, in milliseconds, until the answer or the failure.
+        pub response_time_ms: i64,
+        ///The HTTP status the receiver answered with; `null` if it did not answer.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub status_code: ::std::option::Option<i32>,
+        ///Whether the receiver took it (answered `2xx` in time).
+        pub succeeded: bool,
+    }
+    ///`WebhookDeliveryAttemptListPath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryAttemptListPath {
+        ///The delivery's id (its `webhook-id`), as the deliveries log lists it.
+        pub delivery_id: ::uuid::Uuid,
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+    }
+    ///`WebhookDeliveryAttemptListQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryAttemptListQuery {
+        /**Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<WebhookDeliveryAttemptListQueryCursor>,
+        ///How many items (leads, subscriptions, deliveries) a page holds at most.
+        #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU32, 50>")]
+        pub limit: ::std::num::NonZeroU32,
+    }
+    impl ::std::default::Default for WebhookDeliveryAttemptListQuery {
+        fn default() -> Self {
+            Self {
+                cursor: Default::default(),
+                limit: defaults::default_nzu64::<::std::num::NonZeroU32, 50>(),
+            }
+        }
+    }
+    /**Where the page starts: `pagination.next_cursor` of the previous page. Opaque; a value
+that was not issued by this API is answered `400 VALIDATION_ERROR`.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookDeliveryAttemptListQueryCursor(::std::string::String);
+    impl ::std::ops::Deref for WebhookDeliveryAttemptListQueryCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookDeliveryAttemptListQueryCursor>
+    for ::std::string::String {
+        fn from(value: WebhookDeliveryAttemptListQueryCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookDeliveryAttemptListQueryCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookDeliveryAttemptListQueryCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for WebhookDeliveryAttemptListQueryCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookDeliveryAttemptListQueryCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookDeliveryAttemptListResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookDeliveryAttemptListResponse {
+        ///The page's attempts, newest first.
+        pub data: ::std::vec::Vec<WebhookDeliveryAttempt>,
+        pub pagination: Pagination,
+        pub success: bool,
     }
     ///`WebhookDeliveryListQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -10546,6 +11207,21 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
         }
+    }
+    ///`WebhookDeliveryResendPath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryResendPath {
+        ///The delivery's id (its `webhook-id`), as the deliveries log lists it.
+        pub delivery_id: ::uuid::Uuid,
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+    }
+    ///`WebhookDeliveryResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookDeliveryResponse {
+        pub data: WebhookDelivery,
+        pub success: bool,
     }
     /**`pending` while the delivery is being tried, `success` once the receiver answered
 `2xx`, `failed` once every attempt failed.
@@ -10789,6 +11465,36 @@ that was not issued by this API is answered `400 VALIDATION_ERROR`.
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
         }
+    }
+    ///Which failed deliveries a recovery sends again. Fields this schema does not list are rejected.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookRecover {
+        /**The failed deliveries whose event happened at or after this time (RFC 3339) are
+sent again. At most 30 days ago, the time deliveries are kept, and not in the
+future.
+*/
+        pub since: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    ///`WebhookRecoverPath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookRecoverPath {
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
+    }
+    ///What a recovery queued.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookRecovery {
+        ///How many failed deliveries were queued to be sent again.
+        pub queued: i64,
+    }
+    ///`WebhookRecoveryResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookRecoveryResponse {
+        pub data: WebhookRecovery,
+        pub success: bool,
     }
     ///`WebhookSecretRotatePath`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -11070,6 +11776,12 @@ shown again.
     pub struct WebhookSubscriptionResponse {
         pub data: WebhookSubscription,
         pub success: bool,
+    }
+    ///`WebhookTestPath`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookTestPath {
+        ///The subscription's id.
+        pub id: ::uuid::Uuid,
     }
     ///`WebhookViewPath`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -11581,6 +12293,60 @@ impl schemars::JsonSchema for types::WebhookDelivery {
         openapi_schema("WebhookDelivery")
     }
 }
+impl SpecSchema for types::WebhookDeliveryAttempt {
+    const SCHEMA_NAME: &'static str = "WebhookDeliveryAttempt";
+}
+impl schemars::JsonSchema for types::WebhookDeliveryAttempt {
+    fn schema_name() -> String {
+        "WebhookDeliveryAttempt".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookDeliveryAttempt")
+    }
+}
+impl SpecSchema for types::WebhookDeliveryAttemptListPath {
+    const SCHEMA_NAME: &'static str = "WebhookDeliveryAttemptListPath";
+}
+impl schemars::JsonSchema for types::WebhookDeliveryAttemptListPath {
+    fn schema_name() -> String {
+        "WebhookDeliveryAttemptListPath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookDeliveryAttemptListPath")
+    }
+}
+impl SpecSchema for types::WebhookDeliveryAttemptListQuery {
+    const SCHEMA_NAME: &'static str = "WebhookDeliveryAttemptListQuery";
+}
+impl schemars::JsonSchema for types::WebhookDeliveryAttemptListQuery {
+    fn schema_name() -> String {
+        "WebhookDeliveryAttemptListQuery".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookDeliveryAttemptListQuery")
+    }
+}
+impl SpecSchema for types::WebhookDeliveryAttemptListResponse {
+    const SCHEMA_NAME: &'static str = "WebhookDeliveryAttemptListResponse";
+}
+impl schemars::JsonSchema for types::WebhookDeliveryAttemptListResponse {
+    fn schema_name() -> String {
+        "WebhookDeliveryAttemptListResponse".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::Pagination>();
+        let _ = generator.subschema_for::<types::WebhookDeliveryAttempt>();
+        openapi_schema("WebhookDeliveryAttemptListResponse")
+    }
+}
 impl SpecSchema for types::WebhookDeliveryListQuery {
     const SCHEMA_NAME: &'static str = "WebhookDeliveryListQuery";
 }
@@ -11620,6 +12386,33 @@ impl schemars::JsonSchema for types::WebhookDeliveryLogQuery {
         generator: &mut schemars::r#gen::SchemaGenerator,
     ) -> schemars::schema::Schema {
         openapi_schema("WebhookDeliveryLogQuery")
+    }
+}
+impl SpecSchema for types::WebhookDeliveryResendPath {
+    const SCHEMA_NAME: &'static str = "WebhookDeliveryResendPath";
+}
+impl schemars::JsonSchema for types::WebhookDeliveryResendPath {
+    fn schema_name() -> String {
+        "WebhookDeliveryResendPath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookDeliveryResendPath")
+    }
+}
+impl SpecSchema for types::WebhookDeliveryResponse {
+    const SCHEMA_NAME: &'static str = "WebhookDeliveryResponse";
+}
+impl schemars::JsonSchema for types::WebhookDeliveryResponse {
+    fn schema_name() -> String {
+        "WebhookDeliveryResponse".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::WebhookDelivery>();
+        openapi_schema("WebhookDeliveryResponse")
     }
 }
 impl SpecSchema for types::WebhookDeliveryStatus {
@@ -11690,6 +12483,59 @@ impl schemars::JsonSchema for types::WebhookListQuery {
     ) -> schemars::schema::Schema {
         let _ = generator.subschema_for::<types::WebhookEventType>();
         openapi_schema("WebhookListQuery")
+    }
+}
+impl SpecSchema for types::WebhookRecover {
+    const SCHEMA_NAME: &'static str = "WebhookRecover";
+}
+impl schemars::JsonSchema for types::WebhookRecover {
+    fn schema_name() -> String {
+        "WebhookRecover".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookRecover")
+    }
+}
+impl SpecSchema for types::WebhookRecoverPath {
+    const SCHEMA_NAME: &'static str = "WebhookRecoverPath";
+}
+impl schemars::JsonSchema for types::WebhookRecoverPath {
+    fn schema_name() -> String {
+        "WebhookRecoverPath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookRecoverPath")
+    }
+}
+impl SpecSchema for types::WebhookRecovery {
+    const SCHEMA_NAME: &'static str = "WebhookRecovery";
+}
+impl schemars::JsonSchema for types::WebhookRecovery {
+    fn schema_name() -> String {
+        "WebhookRecovery".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookRecovery")
+    }
+}
+impl SpecSchema for types::WebhookRecoveryResponse {
+    const SCHEMA_NAME: &'static str = "WebhookRecoveryResponse";
+}
+impl schemars::JsonSchema for types::WebhookRecoveryResponse {
+    fn schema_name() -> String {
+        "WebhookRecoveryResponse".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        let _ = generator.subschema_for::<types::WebhookRecovery>();
+        openapi_schema("WebhookRecoveryResponse")
     }
 }
 impl SpecSchema for types::WebhookSecretRotatePath {
@@ -11818,6 +12664,19 @@ impl schemars::JsonSchema for types::WebhookSubscriptionResponse {
         openapi_schema("WebhookSubscriptionResponse")
     }
 }
+impl SpecSchema for types::WebhookTestPath {
+    const SCHEMA_NAME: &'static str = "WebhookTestPath";
+}
+impl schemars::JsonSchema for types::WebhookTestPath {
+    fn schema_name() -> String {
+        "WebhookTestPath".to_string()
+    }
+    fn json_schema(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        openapi_schema("WebhookTestPath")
+    }
+}
 impl SpecSchema for types::WebhookViewPath {
     const SCHEMA_NAME: &'static str = "WebhookViewPath";
 }
@@ -11831,7 +12690,7 @@ impl schemars::JsonSchema for types::WebhookViewPath {
         openapi_schema("WebhookViewPath")
     }
 }
-/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `lead_delete`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_delivery_log`, `webhook_view`, `webhook_delete`, `webhook_enable`, `webhook_secret_rotate`.
+/// The success headers `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of `lead_list`, `lead_delete`, `webhook_delivery_list`, `webhook_list`, `webhook_create`, `webhook_delivery_log`, `webhook_view`, `webhook_delete`, `webhook_delivery_attempt_list`, `webhook_delivery_resend`, `webhook_enable`, `webhook_recover`, `webhook_secret_rotate`, `webhook_test`.
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct RateLimitHeaders {
     /// The limit that applies, in requests a minute: the key's or its organization's,
@@ -11923,7 +12782,11 @@ where
 /// Version 4.0.0: the types and success-header structs whose shapes differ from the          working spec's, which serves the rest.
 pub mod v4_0_0 {
     use super::*;
-    /// The version's wire types: its own, and the working spec's it shares.
+    /// The version's wire types: its own, and the working spec's it shares. Some of its
+    /// own may be reached only from a callback (the events a version documents, which
+    /// the server renders in the newest version's types for every subscriber): those
+    /// describe its document and are never built, hence the `allow`.
+    #[allow(dead_code)]
     pub mod types {
         pub use super::super::types::*;
         ///`LeadListQuery`
@@ -12190,7 +13053,11 @@ impl schemars::JsonSchema for v4_0_0::types::LeadListQuery {
 /// Version 5.0.0: the types and success-header structs whose shapes differ from the          working spec's, which serves the rest.
 pub mod v5_0_0 {
     use super::*;
-    /// The version's wire types: its own, and the working spec's it shares.
+    /// The version's wire types: its own, and the working spec's it shares. Some of its
+    /// own may be reached only from a callback (the events a version documents, which
+    /// the server renders in the newest version's types for every subscriber): those
+    /// describe its document and are never built, hence the `allow`.
+    #[allow(dead_code)]
     pub mod types {
         pub use super::super::types::*;
         ///`LeadListQuery`
@@ -12654,6 +13521,37 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
+    /// Handles `webhook_delivery_attempt_list` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_delivery_attempt_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookDeliveryAttemptListPath>,
+        query: QueryParams<types::WebhookDeliveryAttemptListQuery>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookDeliveryAttemptListResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
+    /// Handles `webhook_delivery_resend` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_delivery_resend(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookDeliveryResendPath>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseAccepted<types::WebhookDeliveryResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
     /// Handles `webhook_enable` in version 5.1.0 and in every release that shares its contract.
     fn webhook_enable(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -12669,6 +13567,22 @@ pub trait LeadsApi {
             ApiError,
         >,
     > + Send;
+    /// Handles `webhook_recover` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_recover(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookRecoverPath>,
+        body: JsonBody<types::WebhookRecover>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseAccepted<types::WebhookRecoveryResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
     /// Handles `webhook_secret_rotate` in version 5.1.0 and in every release that shares its contract.
     fn webhook_secret_rotate(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -12678,6 +13592,21 @@ pub trait LeadsApi {
             Answer<
                 dropshot::HttpResponseHeaders<
                     dropshot::HttpResponseOk<types::WebhookSecretRotatedResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+            ApiError,
+        >,
+    > + Send;
+    /// Handles `webhook_test` in version 5.1.0 and in every release that shares its contract.
+    fn webhook_test(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookTestPath>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseAccepted<types::WebhookDeliveryResponse>,
                     RateLimitHeaders,
                 >,
             >,
@@ -13505,6 +14434,93 @@ pub trait LeadsApi {
         }
         serve(rqctx, |rqctx| Self::webhook_delete(rqctx, path)).await
     }
+    /// List a delivery's attempts
+    ///
+    /// Lists every attempt made to send one delivery of a subscription of your organization,
+    /// newest first (by `attempted_at`, then `id`): when it was made, what the receiver
+    /// answered (`status_code`, `null` when it did not answer), how long it took and, for a
+    /// failed attempt, why (`error_message`, the same words as the deliveries log). The
+    /// delivery's own `status_code`, `response_time_ms` and `error_message` in
+    /// `GET /v1/webhooks/deliveries` are its latest attempt's. Since 5.1.0.
+    ///
+    /// A delivery keeps its latest 50 attempts (a delivery is tried at most 4 times each time
+    /// it is sent, so that is the last 12 sends and more), and they are deleted with it, 30
+    /// days after its event. A delivery failed without an attempt (its subscription was
+    /// disabled, or its backlog was full) has none. A resend
+    /// (`POST /v1/webhooks/{id}/deliveries/{delivery_id}/resend`), a recovery
+    /// (`POST /v1/webhooks/{id}/recover`) and a test event (`POST /v1/webhooks/{id}/test`)
+    /// add attempts like any other send.
+    ///
+    /// Paginated like `GET /v1/leads`. A subscription that does not exist, or belongs to
+    /// another organization, is answered `404 WEBHOOK_NOT_FOUND`; a delivery that is not one
+    /// of that subscription's, `404 WEBHOOK_DELIVERY_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_delivery_attempt_list",
+    method = GET,
+    path = "/v1/webhooks/{id}/deliveries/{delivery_id}/attempts",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_delivery_attempt_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookDeliveryAttemptListPath>,
+        query: QueryParams<types::WebhookDeliveryAttemptListQuery>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseOk<types::WebhookDeliveryAttemptListResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_delivery_attempt_list(rqctx, path, query))
+            .await
+    }
+    /// Resend a webhook delivery
+    ///
+    /// Sends one delivery of a subscription of your organization again, whatever became of
+    /// it (`failed` or `success`): it becomes `pending`, due at once, and is tried again on
+    /// the whole retry schedule (once, then after 1, 5 and 15 seconds). Since 5.1.0.
+    ///
+    /// It stays **the same delivery**, as Svix resends a message: the same `id`, sent as the
+    /// same `webhook-id` (so a receiver that deduplicates on it, as it should, acts on an
+    /// event at most once even when it handled the first send but its answer was lost), and
+    /// the same body, byte for byte, signed afresh when it is sent with the subscription's
+    /// secrets as they are then. Each attempt is added to its attempts
+    /// (`GET /v1/webhooks/{id}/deliveries/{delivery_id}/attempts`); in the deliveries log its
+    /// `attempt_count` goes on counting, and its `status`, `status_code`,
+    /// `response_time_ms` and `error_message` become the new attempts'. Its outcome counts
+    /// towards disabling the subscription like any delivery's.
+    ///
+    /// A delivery still `pending` is already being sent: it is answered as it is, unchanged.
+    /// A disabled subscription is answered `409 WEBHOOK_DISABLED`, since nothing is sent to
+    /// it: enable it first (`POST /v1/webhooks/{id}/enable`). A subscription that does not
+    /// exist, or belongs to another organization, is answered `404 WEBHOOK_NOT_FOUND`; a
+    /// delivery that is not one of that subscription's, `404 WEBHOOK_DELIVERY_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_delivery_resend",
+    method = POST,
+    path = "/v1/webhooks/{id}/deliveries/{delivery_id}/resend",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_delivery_resend(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookDeliveryResendPath>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseAccepted<types::WebhookDeliveryResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_delivery_resend(rqctx, path)).await
+    }
     /// Enable webhook subscription
     ///
     /// Enables again a subscription of your organization that repeated failed deliveries
@@ -13538,6 +14554,48 @@ pub trait LeadsApi {
         ApiError,
     > {
         serve(rqctx, |rqctx| Self::webhook_enable(rqctx, path)).await
+    }
+    /// Recover failed webhook deliveries
+    ///
+    /// Sends again every `failed` delivery of a subscription of your organization whose event
+    /// happened at or after `since`: after an outage of your receiver, the events it missed,
+    /// those failed unsent while the subscription was disabled included. Each is resent as
+    /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/resend` resends one: the same
+    /// delivery and `webhook-id`, `pending` again, tried on the whole retry schedule, its new
+    /// attempts added to its attempts. The answer says how many were queued. Since 5.1.0.
+    ///
+    /// `since` must be within the 30 days deliveries are kept and not in the future;
+    /// otherwise the answer is `400 VALIDATION_ERROR` naming `since`. At most as many are
+    /// queued as the subscription's backlog has room for (10,000 pending deliveries), the
+    /// earliest first; call again, after they are sent, to queue the rest.
+    ///
+    /// It does **not** enable a disabled subscription (as Svix's recovery does not): a
+    /// disabled one is answered `409 WEBHOOK_DISABLED`, since nothing would be sent to it.
+    /// Enable it first (`POST /v1/webhooks/{id}/enable`), then recover since the outage
+    /// began. A subscription that does not exist, or belongs to another organization, is
+    /// answered `404 WEBHOOK_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_recover",
+    method = POST,
+    path = "/v1/webhooks/{id}/recover",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_recover(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookRecoverPath>,
+        body: JsonBody<types::WebhookRecover>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseAccepted<types::WebhookRecoveryResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_recover(rqctx, path, body)).await
     }
     /// Rotate webhook signing secret
     ///
@@ -13578,6 +14636,44 @@ pub trait LeadsApi {
         ApiError,
     > {
         serve(rqctx, |rqctx| Self::webhook_secret_rotate(rqctx, path)).await
+    }
+    /// Send a test event
+    ///
+    /// Queues one test event to a subscription of your organization, and to no other, to
+    /// check your endpoint end to end: it is sent, signed and retried like any event, and
+    /// its delivery is in the deliveries log (and its attempts in
+    /// `GET /v1/webhooks/{id}/deliveries/{delivery_id}/attempts`). Since 5.1.0.
+    ///
+    /// Its body is an event of the subscription's `event_type` with `"test": true`, and its
+    /// `data` is a sample lead, not one of your organization's: its `id` is
+    /// `00000000-0000-0000-0000-000000000000` and its `email` `test@example.com`. Do not act
+    /// on it as on a real lead. Its outcome counts towards disabling the subscription like
+    /// any delivery's. The answer is the new delivery, `pending`.
+    ///
+    /// A disabled subscription is answered `409 WEBHOOK_DISABLED`, since nothing is sent to
+    /// it: enable it first (`POST /v1/webhooks/{id}/enable`). A subscription that does not
+    /// exist, or belongs to another organization, is answered `404 WEBHOOK_NOT_FOUND`.
+    #[endpoint{operation_id = "webhook_test",
+    method = POST,
+    path = "/v1/webhooks/{id}/test",
+    tags = ["webhooks"],
+    versions = "5.1.0"..,
+    }]
+    async fn serve_webhook_test(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        path: PathParams<types::WebhookTestPath>,
+    ) -> Result<
+        Served<
+            Answer<
+                dropshot::HttpResponseHeaders<
+                    dropshot::HttpResponseAccepted<types::WebhookDeliveryResponse>,
+                    RateLimitHeaders,
+                >,
+            >,
+        >,
+        ApiError,
+    > {
+        serve(rqctx, |rqctx| Self::webhook_test(rqctx, path)).await
     }
     #[endpoint{method = DELETE,
     path = "/v1/leads/{id}",

@@ -2,8 +2,8 @@
 //! and the domain, around admission (auth, rate limit) and the store.
 
 use dropshot::{
-    HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, HttpResponseUpdatedNoContent,
-    RequestContext,
+    HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk,
+    HttpResponseUpdatedNoContent, RequestContext,
 };
 use http::StatusCode;
 
@@ -17,7 +17,7 @@ use super::generated::{
 };
 use super::raw::{RawResponse, Representation};
 use super::unwind::caught;
-use super::{convert, cursor, etag, idempotency, types, versions, webhooks};
+use super::{convert, cursor, etag, idempotency, recovery, types, versions, webhooks};
 use crate::context::AppContext;
 use crate::domain;
 use crate::error::Error;
@@ -335,6 +335,68 @@ impl LeadsApi for LeadsServer {
         ApiError,
     > {
         webhooks::delivery_list(rqctx, query.into_inner().and_then(convert::widen)).await
+    }
+
+    async fn webhook_delivery_attempt_list(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookDeliveryAttemptListPath>,
+        query: QueryParams<types::WebhookDeliveryAttemptListQuery>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookDeliveryAttemptListResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        recovery::attempt_list(rqctx, path, query).await
+    }
+
+    async fn webhook_delivery_resend(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookDeliveryResendPath>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseAccepted<types::WebhookDeliveryResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        recovery::resend(rqctx, path).await
+    }
+
+    async fn webhook_recover(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookRecoverPath>,
+        body: JsonBody<types::WebhookRecover>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseAccepted<types::WebhookRecoveryResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        recovery::recover(rqctx, path, body).await
+    }
+
+    async fn webhook_test(
+        rqctx: RequestContext<AppContext>,
+        path: PathParams<types::WebhookTestPath>,
+    ) -> Result<
+        Answer<
+            HttpResponseHeaders<
+                HttpResponseAccepted<types::WebhookDeliveryResponse>,
+                RateLimitHeaders,
+            >,
+        >,
+        ApiError,
+    > {
+        recovery::test(rqctx, path).await
     }
 
     async fn webhook_delivery_log(

@@ -15,6 +15,7 @@ mod generated;
 mod handlers;
 pub mod idempotency;
 mod raw;
+mod recovery;
 mod unwind;
 mod validate;
 pub mod versions;

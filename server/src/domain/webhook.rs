@@ -214,7 +214,8 @@ pub struct DueDelivery<Secret = SigningSecret> {
     pub previous_secret: Option<Secret>,
     /// The body, byte for byte the same on every attempt.
     pub body: String,
-    /// Attempts made before this one.
+    /// Attempts made before this one since the delivery was last sent anew (queued, resent or
+    /// recovered): where it stands on the retry schedule, which each send starts again.
     pub attempt_count: u32,
 }
 
@@ -252,6 +253,38 @@ pub struct Attempt {
     pub error: Option<String>,
     pub outcome: AttemptOutcome,
 }
+
+/// One attempt of a delivery as its history keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub id: Uuid,
+    /// Which attempt of the delivery it was, counting from 1 over every send of it.
+    pub number: u32,
+    pub at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub response_time_ms: u64,
+    /// Why it failed; `None` if it succeeded.
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+impl AttemptRecord {
+    /// Where it sits in the list order (newest first, as every list).
+    pub fn keyset(&self) -> Keyset {
+        Keyset {
+            created_at: self.at,
+            id: self.id,
+        }
+    }
+}
+
+/// How many attempts of one delivery its history keeps, the latest: a delivery is tried at
+/// most 4 times a send, so 50 keep its last 12 sends, while resends cannot grow it without end.
+pub const ATTEMPTS_KEPT: u32 = 50;
+
+/// How long the outbox keeps a finished delivery, its attempts and its event: 30 days, as the
+/// deliveries log documents. A recovery reaches no further back.
+pub const DELIVERIES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 /// Where a delivery goes after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

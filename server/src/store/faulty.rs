@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::*;
 use crate::domain::{
-    ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, Keyset, Lead, LeadChanges, LeadFilter,
-    OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, EventType, Keyset, Lead,
+    LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 
 /// The switch of a [`Faulty`] store: off unless switched on.
@@ -352,6 +352,74 @@ impl SubscriptionStore for Faulty {
         self.switch.check()?;
         self.inner
             .webhook_secret_replace(slot, subscription, old, new)
+            .await
+    }
+}
+
+#[async_trait]
+impl RecoveryStore for Faulty {
+    async fn webhook_delivery_get(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        delivery: Uuid,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_delivery_get(organization, subscription, delivery)
+            .await
+    }
+
+    async fn webhook_delivery_attempts(
+        &self,
+        delivery: Uuid,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_delivery_attempts(delivery, after, limit)
+            .await
+    }
+
+    async fn webhook_delivery_resend(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        delivery: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery<Delivery>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_delivery_resend(organization, subscription, delivery, now)
+            .await
+    }
+
+    async fn webhook_recover(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        max_pending: u32,
+    ) -> Result<Recovery<u64>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_recover(organization, subscription, since, now, max_pending)
+            .await
+    }
+
+    async fn webhook_test_enqueue(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        event_type: EventType,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery<Delivery>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_test_enqueue(organization, subscription, event_type, body, now)
             .await
     }
 }

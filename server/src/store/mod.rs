@@ -24,6 +24,7 @@ pub mod faulty;
 #[cfg(test)]
 mod layering;
 pub mod postgres;
+mod recovery;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
@@ -33,6 +34,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+
+pub use self::recovery::{Recovery, RecoveryStore};
 
 use crate::domain::{
     ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, EventType, Keyset, Lead, LeadChanges,
@@ -278,8 +281,8 @@ pub trait SharedRateLimits: Send + Sync + 'static {
 /// `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, Store,
-        SubscriptionStore,
+        IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, RecoveryStore,
+        Store, SubscriptionStore,
     };
 }
 
@@ -293,6 +296,7 @@ pub trait Store:
     + IdempotencyStore
     + SubscriptionStore
     + OutboxStore
+    + RecoveryStore
     + Send
     + Sync
     + 'static

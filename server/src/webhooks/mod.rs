@@ -103,7 +103,7 @@ const ROUND_GAP: Duration = Duration::from_millis(5);
 /// How long the worker waits at most before looking for due deliveries again.
 const POLL: Duration = Duration::from_secs(1);
 /// How long deliveries are kept after they succeeded or failed: 30 days, as Aura documents.
-const KEPT_FOR: chrono::Duration = chrono::Duration::days(30);
+const KEPT_FOR: chrono::Duration = domain::DELIVERIES_KEPT;
 /// How often deliveries older than [`KEPT_FOR`] are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// How often each subscription's backlog is bounded: a backlog may outgrow its bound by what

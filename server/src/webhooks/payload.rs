@@ -1,14 +1,18 @@
 //! The body of a delivery: the event, rendered once into the wire types generated from the
 //! spec's `WebhookEvent`, when the change that causes it is written. [`Payloads`] is the
-//! renderer the server gives its store ([`crate::domain::EventRenderer`]).
+//! renderer the server gives its store ([`crate::domain::EventRenderer`]). A test event
+//! ([`render_test`]) is rendered the same way, about a sample lead, and marked `"test": true`.
 //!
 //! The body is stored as the exact bytes sent, so every attempt of a delivery sends (and
 //! signs) the same bytes, and `data` is the lead as it was right after its change, whatever
 //! happened to it since. A `lead.deleted` event is the exception: its `data` is the lead's id
 //! alone, since the lead and its copies are being erased.
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use crate::api::{convert, types};
-use crate::domain::{EventRenderer, EventType, Lead};
+use crate::domain::{EventRenderer, EventType, Lead, OrganizationId};
 
 /// Renders events in the newest version's wire types.
 pub struct Payloads;
@@ -23,6 +27,28 @@ impl EventRenderer for Payloads {
 /// the change's time, the lead's `updated_at` (for `lead.deleted`, the store sets it to the
 /// time of the deletion).
 pub fn render(event: EventType, lead: &Lead) -> Result<String, String> {
+    render_marked(event, lead, None)
+}
+
+/// The email of a test event's sample lead, as the spec documents it.
+pub const TEST_EMAIL: &str = "test@example.com";
+
+/// The body of a test event of type `event` for `organization`, made at `now`: the event as a
+/// real one is, about a sample lead (the nil id, [`TEST_EMAIL`], created and updated `now`),
+/// with `"test": true`, so that a receiver can tell it from a lead of its organization.
+pub fn render_test(
+    event: EventType,
+    organization: OrganizationId,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let sample = Lead {
+        id: Uuid::nil(),
+        ..Lead::new(organization, TEST_EMAIL.to_owned(), now)
+    };
+    render_marked(event, &sample, Some(true))
+}
+
+fn render_marked(event: EventType, lead: &Lead, test: Option<bool>) -> Result<String, String> {
     let created_at = lead.updated_at;
     let organization_id = lead.organization_id.0.to_string();
     if event == EventType::LeadDeleted {
@@ -32,6 +58,7 @@ pub fn render(event: EventType, lead: &Lead) -> Result<String, String> {
             data: types::DeletedLead { id: lead.id },
             event: types::LeadDeletedEventEvent::LeadDeleted,
             organization_id,
+            test,
         });
         return serde_json::to_string(&body)
             .map_err(|error| format!("rendering an event: {error}"));
@@ -44,12 +71,14 @@ pub fn render(event: EventType, lead: &Lead) -> Result<String, String> {
             data,
             event: types::LeadCreatedEventEvent::LeadCreated,
             organization_id,
+            test,
         }),
         EventType::LeadUpdated => types::WebhookEvent::UpdatedEvent(types::LeadUpdatedEvent {
             created_at,
             data,
             event: types::LeadUpdatedEventEvent::LeadUpdated,
             organization_id,
+            test,
         }),
         EventType::LeadStatusChanged => {
             types::WebhookEvent::StatusChangedEvent(types::LeadStatusChangedEvent {
@@ -57,6 +86,7 @@ pub fn render(event: EventType, lead: &Lead) -> Result<String, String> {
                 data,
                 event: types::LeadStatusChangedEventEvent::LeadStatusChanged,
                 organization_id,
+                test,
             })
         }
         EventType::LeadDeleted => {

@@ -261,7 +261,7 @@ pub fn table(report: &Report) -> String {
     if !report.webhooks.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12} {:>12} {:>12}",
+            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12} {:>12} {:>12} {:>10}",
             "subscriptions",
             "creates/s",
             "p99 ms",
@@ -271,12 +271,13 @@ pub fn table(report: &Report) -> String {
             "left",
             "delivered/s",
             "event bytes",
-            "delivery B"
+            "delivery B",
+            "attempt B"
         );
         for run in &report.webhooks {
             let _ = writeln!(
                 out,
-                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>9} {:>12.0} {:>12.0} {:>12}",
+                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>9} {:>12.0} {:>12.0} {:>12} {:>10}",
                 run.subscriptions,
                 run.create.summary.per_second,
                 run.create.summary.p99_ms,
@@ -287,6 +288,8 @@ pub fn table(report: &Report) -> String {
                 run.deliveries_per_second,
                 run.event_body_bytes,
                 run.delivery_row_bytes
+                    .map_or("-".to_owned(), |bytes| format!("{bytes:.0}")),
+                run.attempt_row_bytes
                     .map_or("-".to_owned(), |bytes| format!("{bytes:.0}")),
             );
         }

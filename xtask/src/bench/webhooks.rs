@@ -54,12 +54,15 @@ pub struct WebhooksRun {
     /// Deliveries received a second, from the start of the load to the last arrival (or to
     /// the end of the wait).
     pub deliveries_per_second: f64,
-    /// What the outbox holds afterwards: events, their bodies' mean size, and delivery rows
-    /// with the bytes of the deliveries table's pages per row (SQLite's `dbstat`).
+    /// What the outbox holds afterwards: events, their bodies' mean size, delivery rows with
+    /// the bytes of the deliveries table's pages per row (SQLite's `dbstat`), and the same of
+    /// the attempts each delivery keeps (one an attempt, all of them first attempts here).
     pub events: u64,
     pub event_body_bytes: f64,
     pub delivery_rows: u64,
     pub delivery_row_bytes: Option<f64>,
+    pub attempt_rows: u64,
+    pub attempt_row_bytes: Option<f64>,
 }
 
 /// Runs every subscription count against `server`, whose database is `database`; `keys` are
@@ -117,8 +120,10 @@ pub async fn measure(
             deliveries_per_second: received as f64 / total,
             events: outbox.events,
             event_body_bytes: outbox.event_body_bytes,
-            delivery_rows: outbox.delivery_rows,
-            delivery_row_bytes: outbox.delivery_row_bytes,
+            delivery_rows: outbox.deliveries.rows,
+            delivery_row_bytes: outbox.deliveries.bytes_per_row,
+            attempt_rows: outbox.attempts.rows,
+            attempt_row_bytes: outbox.attempts.bytes_per_row,
         });
     }
     Ok(runs)
@@ -128,8 +133,37 @@ pub async fn measure(
 struct Outbox {
     events: u64,
     event_body_bytes: f64,
-    delivery_rows: u64,
-    delivery_row_bytes: Option<f64>,
+    deliveries: Table,
+    attempts: Table,
+}
+
+/// A table's rows, and the bytes of its pages per row.
+struct Table {
+    rows: u64,
+    bytes_per_row: Option<f64>,
+}
+
+impl Table {
+    fn read(connection: &rusqlite::Connection, name: &str) -> Result<Table> {
+        let rows: i64 =
+            connection.query_row(&format!("SELECT count(*) FROM {name}"), [], |row| {
+                row.get(0)
+            })?;
+        let rows = rows.unsigned_abs();
+        // `dbstat` is compiled into the bundled SQLite; should it not be, the figure is left
+        // out rather than guessed.
+        let pages: Option<f64> = connection
+            .query_row(
+                "SELECT sum(pgsize) FROM dbstat WHERE name = ?",
+                [name],
+                |row| row.get(0),
+            )
+            .ok();
+        Ok(Table {
+            rows,
+            bytes_per_row: pages.filter(|_| rows > 0).map(|bytes| bytes / rows as f64),
+        })
+    }
 }
 
 impl Outbox {
@@ -140,27 +174,11 @@ impl Outbox {
             [],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        let delivery_rows: i64 =
-            connection.query_row("SELECT count(*) FROM webhook_deliveries", [], |row| {
-                row.get(0)
-            })?;
-        let (events, delivery_rows) = (events.unsigned_abs(), delivery_rows.unsigned_abs());
-        // `dbstat` is compiled into the bundled SQLite; should it not be, the figure is left
-        // out rather than guessed.
-        let pages: Option<f64> = connection
-            .query_row(
-                "SELECT sum(pgsize) FROM dbstat WHERE name = 'webhook_deliveries'",
-                [],
-                |row| row.get(0),
-            )
-            .ok();
         Ok(Outbox {
-            events,
+            events: events.unsigned_abs(),
             event_body_bytes: body_bytes,
-            delivery_rows,
-            delivery_row_bytes: pages
-                .filter(|_| delivery_rows > 0)
-                .map(|bytes| bytes / delivery_rows as f64),
+            deliveries: Table::read(&connection, "webhook_deliveries")?,
+            attempts: Table::read(&connection, "webhook_delivery_attempts")?,
         })
     }
 }

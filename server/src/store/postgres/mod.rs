@@ -29,7 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::store::{
-    IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, SubscriptionStore,
+    IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, Recovery, RecoveryStore,
+    SubscriptionStore,
 };
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
@@ -45,8 +46,8 @@ use super::{
     SecretSlot, SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, EventType, Events, Keyset, Lead,
-    LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, EventType, Events,
+    Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 
 /// Connections per replica: enough for requests to overlap, few enough that a handful of
@@ -485,6 +486,82 @@ impl SubscriptionStore for PostgresStore {
         new: SealedSecret,
     ) -> Result<bool, StoreError> {
         webhook_secrets::replace(&self.client().await?, slot, subscription, &old, &new).await
+    }
+}
+
+#[async_trait]
+impl RecoveryStore for PostgresStore {
+    async fn webhook_delivery_get(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        delivery: Uuid,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let client = self.client().await?;
+        webhooks::delivery_select(&client, organization, subscription, delivery).await
+    }
+
+    async fn webhook_delivery_attempts(
+        &self,
+        delivery: Uuid,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        webhooks::attempt_list(&self.client().await?, delivery, after, limit).await
+    }
+
+    async fn webhook_delivery_resend(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        delivery: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery<Delivery>, StoreError> {
+        in_transaction!(self, "a resend of a delivery", |transaction| {
+            webhooks::resend(transaction, organization, subscription, delivery, now).await
+        })
+    }
+
+    async fn webhook_recover(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        max_pending: u32,
+    ) -> Result<Recovery<u64>, StoreError> {
+        in_transaction!(self, "a recovery of failed deliveries", |transaction| {
+            webhooks::recover(
+                transaction,
+                organization,
+                subscription,
+                since,
+                now,
+                max_pending,
+            )
+            .await
+        })
+    }
+
+    async fn webhook_test_enqueue(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        event_type: EventType,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery<Delivery>, StoreError> {
+        in_transaction!(self, "a test event", |transaction| {
+            webhooks::test_enqueue(
+                transaction,
+                organization,
+                subscription,
+                event_type,
+                &body,
+                now,
+            )
+            .await
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 
 mod api_keys;
 mod checkpoint;
+mod deliveries;
 mod erasure;
 mod errors;
 mod fairness;
@@ -23,6 +24,7 @@ mod key_cache;
 mod leads;
 mod organizations;
 mod pool;
+mod recovery;
 mod subscription_changes;
 mod values;
 mod webhook_secrets;
@@ -46,12 +48,12 @@ use self::key_cache::KeyCache;
 use self::pool::ReaderPool;
 use self::writer::Writer;
 use super::{
-    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret, SecretSelection,
-    SecretSlot, Store, StoreError, StoredSecret,
+    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, Recovery, RecoveryStore, RevokeOutcome,
+    SealedSecret, SecretSelection, SecretSlot, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, ChangedLead, Delivery, DueDelivery, EventType, Events, Keyset, Lead,
-    LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, EventType, Events,
+    Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
@@ -70,6 +72,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     // 0011 rebuilds a table, so migrations run with foreign keys off (`try_open_writer`)
     // and this one checks them.
     M::up(include_str!("migrations/0011_erasure.sql")).foreign_key_check(),
+    M::up(include_str!("migrations/0012_delivery_attempts.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -541,6 +544,86 @@ impl SubscriptionStore for SqliteStore {
 }
 
 #[async_trait]
+impl RecoveryStore for SqliteStore {
+    async fn webhook_delivery_get(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        delivery: Uuid,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.read(move |connection| {
+            deliveries::delivery_select(connection, organization, subscription, delivery)
+        })
+        .await
+    }
+
+    async fn webhook_delivery_attempts(
+        &self,
+        delivery: Uuid,
+        after: Option<Keyset>,
+        limit: u32,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.read(move |connection| deliveries::attempt_list(connection, delivery, after, limit))
+            .await
+    }
+
+    async fn webhook_delivery_resend(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        delivery: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery<Delivery>, StoreError> {
+        self.write(move |connection| {
+            recovery::resend(connection, organization, subscription, delivery, now)
+        })
+        .await
+    }
+
+    async fn webhook_recover(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        max_pending: u32,
+    ) -> Result<Recovery<u64>, StoreError> {
+        self.write(move |connection| {
+            recovery::recover(
+                connection,
+                organization,
+                subscription,
+                since,
+                now,
+                max_pending,
+            )
+        })
+        .await
+    }
+
+    async fn webhook_test_enqueue(
+        &self,
+        organization: OrganizationId,
+        subscription: Uuid,
+        event_type: EventType,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery<Delivery>, StoreError> {
+        self.write(move |connection| {
+            recovery::test_enqueue(
+                connection,
+                organization,
+                subscription,
+                event_type,
+                &body,
+                now,
+            )
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl OutboxStore for SqliteStore {
     async fn webhook_delivery_list(
         &self,
@@ -550,7 +633,7 @@ impl OutboxStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         self.read(move |connection| {
-            webhooks::delivery_list(connection, organization, subscription, after, limit)
+            deliveries::delivery_list(connection, organization, subscription, after, limit)
         })
         .await
     }

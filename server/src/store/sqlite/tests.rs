@@ -150,6 +150,7 @@ async fn a_new_file_is_migrated_in_wal_mode() {
             "leads",
             "organizations",
             "webhook_deliveries",
+            "webhook_delivery_attempts",
             "webhook_events",
             "webhook_subscriptions"
         ]

@@ -7,12 +7,12 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params_from_ite
 use uuid::Uuid;
 
 use super::errors::{Context, internal};
-use super::fairness;
 use super::values::{from_micros, id_text, micros, parse_id};
 use super::webhook_secrets;
+use super::{deliveries, fairness};
 use crate::domain::{
-    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventRenderer, EventType,
-    Keyset, Lead, OrganizationId, Subscription,
+    Attempt, AttemptOutcome, DeliveryStatus, DueDelivery, EventRenderer, EventType, Keyset, Lead,
+    OrganizationId, Subscription,
 };
 use crate::store::{
     DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
@@ -174,6 +174,17 @@ pub(super) fn subscription_delete(
     Ok(deleted == 1)
 }
 
+/// Stores an event: its id, organization, type, body, time, and the lead it is about (which
+/// an erasure finds it by; none for a test event).
+pub(super) const INSERT_EVENT: &str = "INSERT INTO webhook_events \
+     (id, organization_id, event_type, body, created_at, lead_id) VALUES (?, ?, ?, ?, ?, ?)";
+
+/// Stores a pending delivery: its id, organization, subscription, event, when it is due, and
+/// when it was made.
+pub(super) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries \
+     (id, organization_id, subscription_id, event_id, status, next_attempt_at, created_at) \
+     VALUES (?, ?, ?, ?, 'pending', ?, ?)";
+
 /// Stores each of `events` about `lead` (as it is after the change) and a delivery of it to
 /// every active subscription of the lead's organization to that event, in the caller's
 /// transaction. An event no subscription wants is not stored.
@@ -203,10 +214,7 @@ pub(super) fn emit(
         let at = micros(lead.updated_at);
         let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
         transaction
-            .prepare_cached(
-                "INSERT INTO webhook_events (id, organization_id, event_type, body, created_at, \
-                 lead_id) VALUES (?, ?, ?, ?, ?, ?)",
-            )
+            .prepare_cached(INSERT_EVENT)
             .and_then(|mut statement| {
                 statement.execute((
                     &event_id,
@@ -219,10 +227,7 @@ pub(super) fn emit(
             })
             .context("storing an event")?;
         let mut insert = transaction
-            .prepare_cached(
-                "INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
-                 status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            )
+            .prepare_cached(INSERT_DELIVERY)
             .context("preparing a delivery")?;
         for subscriber in subscribers {
             insert
@@ -238,97 +243,6 @@ pub(super) fn emit(
         }
     }
     Ok(())
-}
-
-const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, e.event_type, d.status, d.status_code, \
-     d.response_time_ms, d.error_message, d.attempt_count, length(CAST(e.body AS BLOB)), \
-     d.created_at, d.next_attempt_at";
-
-/// A delivery's row (with its event's type and body size) in SQLite's types, checked into a
-/// [`Delivery`] apart.
-struct DeliveryRow {
-    id: String,
-    subscription_id: String,
-    event_type: String,
-    status: String,
-    status_code: Option<i64>,
-    response_time_ms: Option<i64>,
-    error_message: Option<String>,
-    attempt_count: i64,
-    payload_size_bytes: i64,
-    created_at: i64,
-    next_attempt_at: Option<i64>,
-}
-
-impl DeliveryRow {
-    /// A row of [`DELIVERY_COLUMNS`].
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: row.get(0)?,
-            subscription_id: row.get(1)?,
-            event_type: row.get(2)?,
-            status: row.get(3)?,
-            status_code: row.get(4)?,
-            response_time_ms: row.get(5)?,
-            error_message: row.get(6)?,
-            attempt_count: row.get(7)?,
-            payload_size_bytes: row.get(8)?,
-            created_at: row.get(9)?,
-            next_attempt_at: row.get(10)?,
-        })
-    }
-
-    fn into_delivery(self) -> Result<Delivery, StoreError> {
-        let status = &self.status;
-        Ok(Delivery {
-            id: parse_id(&self.id, "webhook_deliveries.id")?,
-            subscription_id: parse_id(&self.subscription_id, "webhook_deliveries.subscription_id")?,
-            event_type: event_type_of(&self.event_type)?,
-            status: DeliveryStatus::parse(status)
-                .ok_or_else(|| internal(&format!("a delivery has status {status:?}")))?,
-            status_code: self
-                .status_code
-                .map(|code| in_range(code, "status_code"))
-                .transpose()?,
-            response_time_ms: self
-                .response_time_ms
-                .map(|ms| in_range(ms, "response_time_ms"))
-                .transpose()?,
-            error_message: self.error_message,
-            attempt_count: in_range(self.attempt_count, "attempt_count")?,
-            payload_size_bytes: in_range(self.payload_size_bytes, "payload_size_bytes")?,
-            created_at: from_micros(self.created_at, "created_at")?,
-            next_attempt_at: optional_time(self.next_attempt_at, "next_attempt_at")?,
-        })
-    }
-}
-
-pub(super) fn delivery_list(
-    connection: &Connection,
-    organization: OrganizationId,
-    subscription: Option<Uuid>,
-    after: Option<Keyset>,
-    limit: u32,
-) -> Result<Vec<Delivery>, StoreError> {
-    let mut sql = format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-         JOIN webhook_events e ON e.id = d.event_id WHERE d.organization_id = ?"
-    );
-    let mut parameters = vec![Value::Text(id_text(organization.0))];
-    if let Some(subscription) = subscription {
-        sql.push_str(" AND d.subscription_id = ?");
-        parameters.push(Value::Text(id_text(subscription)));
-    }
-    page(&mut sql, &mut parameters, "d.", after, limit);
-    let rows = connection
-        .prepare_cached(&sql)
-        .and_then(|mut statement| {
-            statement
-                .query_map(params_from_iter(parameters), DeliveryRow::read)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .context("listing webhook deliveries")?;
-    rows.into_iter().map(DeliveryRow::into_delivery).collect()
 }
 
 pub(super) fn claim(
@@ -352,7 +266,7 @@ pub(super) fn claim(
     let mut select = transaction
         .prepare_cached(
             "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
-             d.attempt_count, s.previous_secret, s.previous_secret_key_id, \
+             d.attempt_count - d.attempts_before_send, s.previous_secret, s.previous_secret_key_id, \
              s.previous_secret_expires_at FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
@@ -406,13 +320,13 @@ pub(super) fn record(
         AttemptOutcome::RetryAt(at) => (DeliveryStatus::Pending, Some(micros(at))),
         AttemptOutcome::GaveUp => (DeliveryStatus::Failed, None),
     };
-    let subscription: Option<String> = transaction
+    let recorded: Option<(String, i64)> = transaction
         .prepare_cached(
             "UPDATE webhook_deliveries SET status = :status, \
              attempt_count = attempt_count + 1, status_code = :status_code, \
              response_time_ms = :response_time_ms, error_message = :error_message, \
              next_attempt_at = :next_attempt_at, leased_until = NULL \
-             WHERE id = :id AND status = 'pending' RETURNING subscription_id",
+             WHERE id = :id AND status = 'pending' RETURNING subscription_id, attempt_count",
         )
         .and_then(|mut statement| {
             statement
@@ -425,14 +339,15 @@ pub(super) fn record(
                         ":next_attempt_at": next_attempt_at,
                         ":id": id,
                     },
-                    |row| row.get(0),
+                    |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()
         })
         .context("recording a delivery attempt")?;
-    let Some(subscription) = subscription else {
+    let Some((subscription, number)) = recorded else {
         return Ok(());
     };
+    deliveries::keep_attempt(transaction, attempt, number)?;
     match status {
         DeliveryStatus::Pending => {}
         DeliveryStatus::Success => {
@@ -546,7 +461,7 @@ pub(super) fn release_leases(transaction: &Connection) -> Result<(), StoreError>
 }
 
 /// Appends the keyset condition (`prefix` names the table's alias) and the list order.
-fn page(
+pub(super) fn page(
     sql: &mut String,
     parameters: &mut Vec<Value>,
     prefix: &str,
@@ -567,16 +482,19 @@ fn page(
     parameters.push(Value::Integer(i64::from(limit)));
 }
 
-fn event_type_of(text: &str) -> Result<EventType, StoreError> {
+pub(super) fn event_type_of(text: &str) -> Result<EventType, StoreError> {
     EventType::parse(text).ok_or_else(|| internal(&format!("an unknown event type {text:?}")))
 }
 
 /// A column's integer as `T`, if it fits.
-fn in_range<T: TryFrom<i64>>(number: i64, column: &str) -> Result<T, StoreError> {
+pub(super) fn in_range<T: TryFrom<i64>>(number: i64, column: &str) -> Result<T, StoreError> {
     T::try_from(number).map_err(|_| internal(&format!("{column} {number} is out of range")))
 }
 
-fn optional_time(micros: Option<i64>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub(super) fn optional_time(
+    micros: Option<i64>,
+    column: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     micros.map(|micros| from_micros(micros, column)).transpose()
 }
 

@@ -115,6 +115,10 @@ macro_rules! store_suite {
             webhooks::a_disabled_subscription_is_enabled_again_keeping_its_secret,
             webhooks::a_rotated_secret_signs_beside_the_new_one_until_it_expires,
             webhooks::previous_secrets_are_sampled_listed_and_replaced_in_their_slot,
+            webhooks::every_attempt_of_a_delivery_is_kept_newest_first_and_bounded,
+            webhooks::a_resent_delivery_is_sent_again_from_the_start_of_the_schedule,
+            webhooks::a_recovery_resends_the_failed_deliveries_since_a_time,
+            webhooks::a_test_event_is_queued_to_its_subscription_alone,
             webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
                 flavor = "multi_thread",
                 worker_threads = 4

@@ -250,18 +250,10 @@ pub(super) async fn emit(
         }
         let deliveries: Vec<Uuid> = to.iter().map(|_| Uuid::now_v7()).collect();
         let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
-        // One statement: the event, then its deliveries (their foreign key is checked at the
-        // statement's end, when the event is there).
         execute(
             client,
             "storing an event and its deliveries",
-            "WITH event AS (INSERT INTO webhook_events \
-             (id, organization_id, event_type, body, created_at, lead_id) \
-             VALUES ($1, $2, $3, $4, $5, $8)) \
-             INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
-             status, next_attempt_at, created_at) \
-             SELECT delivery.id, $2, delivery.subscription_id, $1, 'pending', $5, $5 \
-             FROM unnest($6::uuid[], $7::uuid[]) AS delivery (id, subscription_id)",
+            INSERT_EVENT,
             &[
                 &Uuid::now_v7(),
                 &lead.organization_id.0,
@@ -277,6 +269,19 @@ pub(super) async fn emit(
     }
     Ok(())
 }
+
+/// Stores an event (`$1` its id, `$2` the organization, `$3` its type, `$4` its body, `$5`
+/// when, `$8` the lead it is about, which an erasure finds it by; none for a test event) and
+/// a pending delivery of it, due then, to each subscription of `$7` (with the ids of `$6`),
+/// in one statement: the deliveries' foreign key is checked at the statement's end, when the
+/// event is there.
+pub(super) const INSERT_EVENT: &str = "WITH event AS (INSERT INTO webhook_events \
+     (id, organization_id, event_type, body, created_at, lead_id) \
+     VALUES ($1, $2, $3, $4, $5, $8)) \
+     INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
+     status, next_attempt_at, created_at) \
+     SELECT delivery.id, $2, delivery.subscription_id, $1, 'pending', $5, $5 \
+     FROM unnest($6::uuid[], $7::uuid[]) AS delivery (id, subscription_id)";
 
 /// What [`delivery`] reads, of a delivery `d` and its event `e`.
 const SELECT_DELIVERIES: &str = "SELECT d.id, d.subscription_id, e.event_type, d.status, \
@@ -375,9 +380,10 @@ pub(super) async fn claim(
          FOR UPDATE OF d SKIP LOCKED), \
          claimed AS (UPDATE webhook_deliveries d SET leased_until = $2 FROM due \
          WHERE d.id = due.id \
-         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count) \
+         RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count, \
+         d.attempts_before_send) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
-         c.attempt_count, s.previous_secret, s.previous_secret_key_id, \
+         c.attempt_count - c.attempts_before_send AS attempt_count, s.previous_secret, s.previous_secret_key_id, \
          s.previous_secret_expires_at \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
          JOIN webhook_events e ON e.id = c.event_id ORDER BY array_position($3, c.id)",
@@ -429,13 +435,14 @@ pub(super) async fn record(
     };
     // Checked again: the delivery may have stopped being pending while the lock was waited
     // for (its subscription was disabled, say).
-    let recorded = execute(
+    let doing = "recording a delivery attempt";
+    let recorded = query_opt(
         client,
-        "recording a delivery attempt",
+        doing,
         "UPDATE webhook_deliveries SET status = $2, attempt_count = attempt_count + 1, \
          status_code = $3, response_time_ms = $4, error_message = $5, \
          next_attempt_at = $6, leased_until = NULL \
-         WHERE id = $1 AND status = 'pending'",
+         WHERE id = $1 AND status = 'pending' RETURNING attempt_count",
         &[
             &attempt.delivery,
             &status.as_str(),
@@ -446,9 +453,10 @@ pub(super) async fn record(
         ],
     )
     .await?;
-    if recorded == 0 {
+    let Some(recorded) = recorded else {
         return Ok(());
-    }
+    };
+    history::keep_attempt(client, attempt, column(&recorded, doing, "attempt_count")?).await?;
     match status {
         DeliveryStatus::Pending => {}
         DeliveryStatus::Success => {
@@ -593,8 +601,12 @@ fn in_range<From: Copy + std::fmt::Display, To: TryFrom<From>>(
 }
 
 mod fairness;
+mod history;
+mod recovery;
 
 pub(super) use fairness::trim as backlog_trim;
+pub(super) use history::{attempt_list, delivery_select};
+pub(super) use recovery::{recover, resend, test_enqueue};
 
 #[cfg(test)]
 mod tests;

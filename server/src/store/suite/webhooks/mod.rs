@@ -1,12 +1,13 @@
 //! The suite's tests of webhooks in the store, one module per side: [`subscriptions`], the
 //! [`outbox`] a lead write fills and its log, the delivery [`worker`]'s, the [`fairness`] of
 //! its claims and the bound on backlogs, the sealed [`secrets`], and a subscription's
-//! [`rotation`] and re-enabling, the [`erasure`] of a lead's copies; and the fixtures they
-//! share.
+//! [`rotation`] and re-enabling, the [`erasure`] of a lead's copies, the [`recovery`] of
+//! deliveries (attempts, resend, recover, a test event); and the fixtures they share.
 
 mod erasure;
 mod fairness;
 mod outbox;
+mod recovery;
 mod rotation;
 mod secrets;
 mod subscriptions;
@@ -15,6 +16,7 @@ mod worker;
 pub(crate) use erasure::*;
 pub(crate) use fairness::*;
 pub(crate) use outbox::*;
+pub(crate) use recovery::*;
 pub(crate) use rotation::*;
 pub(crate) use secrets::*;
 pub(crate) use subscriptions::*;
