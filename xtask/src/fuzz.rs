@@ -81,7 +81,8 @@ peers = {peers}
 
 /// Schemathesis hooks: generators for string formats that JSON Schema cannot express, so that
 /// a schema declaring one gets valid values where the checks expect valid values, and the
-/// same for a recovery's `since`, whose bound is relative to the server's clock. Without a
+/// same for a recovery's `since`, whose bound is relative to the server's clock, and for the
+/// lead list's cursor, whose kind follows the list's `order`. Without a
 /// generator, any string of the right length passes for valid, and the server (rightly)
 /// refusing it fails `positive_data_acceptance`.
 const HOOKS: &str = r#"
@@ -162,18 +163,42 @@ def _recent_since(case):
     case.body = {**body, "since": recent.isoformat()}
 
 
+# The lead list's `changed` order takes a cursor of its own kind, base64url of
+# `{"n": change}`; a cursor of the `created` order is refused in it, as the spec says, a
+# relation between two parameters that a schema cannot state. In a valid case with
+# `order=changed`, a cursor becomes the `changed` order's, at a change the generated one picks.
+LEAD_LIST = "GET /v1/leads"
+
+
+def _cursor_of_its_order(case):
+    query = case.query
+    if not (isinstance(query, dict) and query.get("order") == "changed" and "cursor" in query):
+        return
+    change = sum(str(query["cursor"]).encode()) % 1_000_000
+    text = json.dumps({"n": change}, separators=(",", ":"))
+    cursor = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    case.query = {**query, "cursor": cursor}
+
+
+def _make_valid(case):
+    if case.operation.label == RECOVER:
+        _recent_since(case)
+    elif case.operation.label == LEAD_LIST:
+        _cursor_of_its_order(case)
+
+
 @schemathesis.hook
 def before_add_examples(context, examples):
-    if context.operation is not None and context.operation.label == RECOVER:
+    if context.operation is not None:
         for case in examples:
-            _recent_since(case)
+            _make_valid(case)
 
 
 @schemathesis.hook
 def map_case(context, case):
     positive = case.meta is None or case.meta.generation.mode == "positive"
-    if positive and case.operation.label == RECOVER:
-        _recent_since(case)
+    if positive:
+        _make_valid(case)
     return case
 "#;
 
