@@ -4,7 +4,10 @@
 //! dropshot's own terminal logger writes each record to stderr in many small unbuffered
 //! writes, one system call per piece; under load that thread took a fifth of the server's CPU
 //! (perf, `POST /v1/leads` at 64 connections on two cores). A line-buffered writer makes it
-//! one write a line.
+//! one write a line. On that thread, before a record is formatted, [`redact`] keeps personal
+//! data out of it.
+
+mod redact;
 
 use std::io::LineWriter;
 
@@ -19,7 +22,7 @@ const QUEUE: usize = 1024;
 pub fn logger(level: &ConfigLoggingLevel) -> slog::Logger {
     let decorator = slog_term::PlainDecorator::new(LineWriter::new(std::io::stderr()));
     let drain = slog_term::FullFormat::new(decorator).build().fuse();
-    let drain = slog::LevelFilter(drain, slog::Level::from(level)).fuse();
+    let drain = slog::LevelFilter(redact::Redacting(drain), slog::Level::from(level)).fuse();
     let drain = slog_async::Async::new(drain)
         .chan_size(QUEUE)
         .build()
