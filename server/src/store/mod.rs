@@ -18,6 +18,7 @@
 //! `crate::webhooks` (a test checks it), and they reach the store only through this
 //! interface.
 
+pub(crate) mod event_body;
 mod fairness;
 #[cfg(any(test, feature = "testing"))]
 pub mod faulty;

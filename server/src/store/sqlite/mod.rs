@@ -73,6 +73,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     // and this one checks them.
     M::up(include_str!("migrations/0011_erasure.sql")).foreign_key_check(),
     M::up(include_str!("migrations/0012_delivery_attempts.sql")),
+    M::up(include_str!("migrations/0013_deflated_event_bodies.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -615,7 +616,7 @@ impl RecoveryStore for SqliteStore {
                 organization,
                 subscription,
                 event_type,
-                &body,
+                body,
                 now,
             )
         })

@@ -119,6 +119,7 @@ macro_rules! store_suite {
             webhooks::a_resent_delivery_is_sent_again_from_the_start_of_the_schedule,
             webhooks::a_recovery_resends_the_failed_deliveries_since_a_time,
             webhooks::a_test_event_is_queued_to_its_subscription_alone,
+            webhooks::a_large_body_is_sent_and_resent_as_rendered,
             webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
                 flavor = "multi_thread",
                 worker_threads = 4
