@@ -18,7 +18,6 @@
 //! `crate::webhooks` (a test checks it), and they reach the store only through this
 //! interface.
 
-pub(crate) mod event_body;
 mod fairness;
 #[cfg(any(test, feature = "testing"))]
 pub mod faulty;
@@ -28,7 +27,7 @@ pub mod postgres;
 mod recovery;
 pub mod sqlite;
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 
 use std::sync::Arc;
 

@@ -9,7 +9,7 @@ use tokio_postgres::NoTls;
 
 use super::TestServer;
 use crate::config::Database;
-use crate::store::event_body::StoredBody;
+use crate::store::sqlite::event_body::StoredBody;
 
 /// Where a value was found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,8 +30,8 @@ impl Traces {
 }
 
 /// The tables looked in by SQL, and the condition on a row holding the value `?1`/`$1` (each
-/// backend's text functions: SQLite's `instr`, PostgreSQL's `strpos`). `webhook_events` is
-/// read apart ([`EVENT_BODIES`]).
+/// backend's text functions: SQLite's `instr`, PostgreSQL's `strpos`). SQLite's
+/// `webhook_events` is read apart ([`EVENT_BODIES`]).
 const SQLITE: [(&str, &str); 2] = [
     (
         "leads",
@@ -39,21 +39,22 @@ const SQLITE: [(&str, &str); 2] = [
     ),
     ("idempotent_answers", "instr(CAST(body AS TEXT), ?1) > 0"),
 ];
-const POSTGRES: [(&str, &str); 2] = [
+const POSTGRES: [(&str, &str); 3] = [
     (
         "leads",
         "strpos(email_lower, lower($1)) > 0 OR strpos(full_name, $1) > 0",
     ),
+    ("webhook_events", "strpos(body, $1) > 0"),
     (
         "idempotent_answers",
         "strpos(convert_from(body, 'UTF8'), $1) > 0",
     ),
 ];
 
-/// Every event's body as stored, its text or its deflated bytes: most bodies are deflated
-/// (`crate::store::event_body`), where no SQL text function (and no grep of the file) finds
-/// the value, so each is inflated and searched here. A SQLite row stored deflated has the
-/// empty text beside its bytes.
+/// Every SQLite event's body as stored, its text or its deflated bytes: most bodies are
+/// deflated (`crate::store::sqlite::event_body`), where no SQL text function (and no grep of
+/// the file) finds the value, so each is inflated and searched here. A row stored deflated
+/// has the empty text beside its bytes.
 const EVENT_BODIES: &str =
     "SELECT CASE WHEN body_deflated IS NULL THEN body END, body_deflated FROM webhook_events";
 
@@ -137,15 +138,6 @@ async fn postgres_traces(url: &str, value: &str) -> Result<Traces> {
             .with_context(|| format!("counting in {table}"))?;
         rows.insert(table, row.get::<_, i64>(0));
     }
-    let bodies = client
-        .query(EVENT_BODIES, &[])
-        .await
-        .context("reading the events' bodies")?
-        .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<Vec<_>, tokio_postgres::Error>>()
-        .context("reading the events' bodies")?;
-    rows.insert("webhook_events", events_holding(bodies, value)?);
     drop(client);
     let _ = connection.await;
     Ok(Traces {

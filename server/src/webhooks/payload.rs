@@ -104,8 +104,8 @@ mod tests {
     use flate2::write::DeflateEncoder;
 
     use super::*;
-    use crate::store::event_body::tests::largest_lead;
-    use crate::store::event_body::{LEVEL, StoredBody};
+    use crate::store::sqlite::event_body::{LEVEL, StoredBody};
+    use crate::store::suite::largest_lead;
 
     /// What the outbox stores of a lead at its largest (notes and metadata at their limits),
     /// rendered as it is sent: the figures the choice of deflate's level rests on (printed

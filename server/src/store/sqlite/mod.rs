@@ -18,6 +18,7 @@ mod checkpoint;
 mod deliveries;
 mod erasure;
 mod errors;
+pub(crate) mod event_body;
 mod fairness;
 mod idempotent_answers;
 mod key_cache;

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params_from_ite
 use uuid::Uuid;
 
 use super::errors::{Context, internal};
+use super::event_body::StoredBody;
 use super::values::{from_micros, id_text, micros, parse_id};
 use super::webhook_secrets;
 use super::{deliveries, fairness};
@@ -14,7 +15,6 @@ use crate::domain::{
     Attempt, AttemptOutcome, DeliveryStatus, DueDelivery, EventRenderer, EventType, Keyset, Lead,
     OrganizationId, Subscription,
 };
-use crate::store::event_body::StoredBody;
 use crate::store::{
     DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
 };

@@ -20,7 +20,6 @@ use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventRenderer, EventType,
     Keyset, Lead, OrganizationId, Subscription,
 };
-use crate::store::event_body::StoredBody;
 use crate::store::{
     DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
 };
@@ -251,74 +250,34 @@ pub(super) async fn emit(
         }
         let deliveries: Vec<Uuid> = to.iter().map(|_| Uuid::now_v7()).collect();
         let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
-        insert_event(
+        execute(
             client,
             "storing an event and its deliveries",
-            NewEvent {
-                organization: lead.organization_id,
-                event_type: event,
-                body,
-                at: lead.updated_at,
-                lead: Some(lead.id),
-            },
-            &deliveries,
-            &to,
+            INSERT_EVENT,
+            &[
+                &Uuid::now_v7(),
+                &lead.organization_id.0,
+                &event.as_str(),
+                &body,
+                &lead.updated_at,
+                &deliveries,
+                &to,
+                &lead.id,
+            ],
         )
         .await?;
     }
     Ok(())
 }
 
-/// An event to store.
-pub(super) struct NewEvent {
-    pub(super) organization: OrganizationId,
-    pub(super) event_type: EventType,
-    /// The body as rendered: stored deflated if that is smaller ([`StoredBody`]).
-    pub(super) body: String,
-    pub(super) at: DateTime<Utc>,
-    /// The lead it is about, which an erasure finds it by; none for a test event.
-    pub(super) lead: Option<Uuid>,
-}
-
-/// Stores `event`, its body deflated if that is smaller, and a pending delivery of it, due
-/// at once, to each of `subscriptions`, with the ids `deliveries` ([`INSERT_EVENT`]).
-pub(super) async fn insert_event(
-    client: &impl GenericClient,
-    doing: &str,
-    event: NewEvent,
-    deliveries: &[Uuid],
-    subscriptions: &[Uuid],
-) -> Result<(), StoreError> {
-    let body = StoredBody::new(event.body);
-    execute(
-        client,
-        doing,
-        INSERT_EVENT,
-        &[
-            &Uuid::now_v7(),
-            &event.organization.0,
-            &event.event_type.as_str(),
-            &body.text,
-            &event.at,
-            &deliveries,
-            &subscriptions,
-            &event.lead,
-            &body.deflated,
-            &body.size,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Stores an event (`$1` its id, `$2` the organization, `$3` its type, `$4` its body's text or
-/// `$9` its deflated bytes, `$10` its size as sent, `$5` when, `$8` the lead it is about) and
+/// Stores an event (`$1` its id, `$2` the organization, `$3` its type, `$4` its body, `$5`
+/// when, `$8` the lead it is about, which an erasure finds it by; none for a test event) and
 /// a pending delivery of it, due then, to each subscription of `$7` (with the ids of `$6`),
 /// in one statement: the deliveries' foreign key is checked at the statement's end, when the
 /// event is there.
-const INSERT_EVENT: &str = "WITH event AS (INSERT INTO webhook_events \
-     (id, organization_id, event_type, body, created_at, lead_id, body_deflated, body_size) \
-     VALUES ($1, $2, $3, $4, $5, $8, $9, $10)) \
+pub(super) const INSERT_EVENT: &str = "WITH event AS (INSERT INTO webhook_events \
+     (id, organization_id, event_type, body, created_at, lead_id) \
+     VALUES ($1, $2, $3, $4, $5, $8)) \
      INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
      status, next_attempt_at, created_at) \
      SELECT delivery.id, $2, delivery.subscription_id, $1, 'pending', $5, $5 \
@@ -327,8 +286,7 @@ const INSERT_EVENT: &str = "WITH event AS (INSERT INTO webhook_events \
 /// What [`delivery`] reads, of a delivery `d` and its event `e`.
 const SELECT_DELIVERIES: &str = "SELECT d.id, d.subscription_id, e.event_type, d.status, \
      d.status_code, d.response_time_ms, d.error_message, d.attempt_count, \
-     coalesce(e.body_size, octet_length(e.body)) AS payload_size_bytes, d.created_at, \
-     d.next_attempt_at \
+     octet_length(e.body) AS payload_size_bytes, d.created_at, d.next_attempt_at \
      FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
      WHERE d.organization_id = $1";
 
@@ -425,7 +383,6 @@ pub(super) async fn claim(
          RETURNING d.id, d.subscription_id, d.event_id, d.attempt_count, \
          d.attempts_before_send) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
-         e.body_deflated, \
          c.attempt_count - c.attempts_before_send AS attempt_count, s.previous_secret, s.previous_secret_key_id, \
          s.previous_secret_expires_at \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
@@ -441,10 +398,7 @@ pub(super) async fn claim(
             target_url: column(row, doing, "target_url")?,
             secret: webhook_secrets::stored(row, doing)?,
             previous_secret: webhook_secrets::previous(row, doing, now)?,
-            body: StoredBody::into_text(
-                column(row, doing, "body")?,
-                column(row, doing, "body_deflated")?,
-            )?,
+            body: column(row, doing, "body")?,
             attempt_count: in_range(column::<i32>(row, doing, "attempt_count")?, "attempt_count")?,
         })
     })

@@ -8,8 +8,8 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::super::statements::{column, execute, query_opt};
+use super::INSERT_EVENT;
 use super::history::delivery_select;
-use super::{NewEvent, insert_event};
 use crate::domain::{Delivery, EventType, OrganizationId};
 use crate::store::{Recovery, StoreError};
 
@@ -117,19 +117,21 @@ pub(in crate::store::postgres) async fn test_enqueue(
     }
     let delivery = Uuid::now_v7();
     // As a lead write stores its events: here one delivery, to this subscription alone.
-    insert_event(
+    execute(
         client,
         "storing a test event and its delivery",
-        NewEvent {
-            organization,
-            event_type,
-            body: body.to_owned(),
-            at: now,
+        INSERT_EVENT,
+        &[
+            &Uuid::now_v7(),
+            &organization.0,
+            &event_type.as_str(),
+            &body,
+            &now,
+            &[delivery].as_slice(),
+            &[subscription].as_slice(),
             // About no lead: its sample lead is no one's.
-            lead: None,
-        },
-        &[delivery],
-        &[subscription],
+            &None::<Uuid>,
+        ],
     )
     .await?;
     answer(client, organization, subscription, delivery).await

@@ -276,7 +276,7 @@ pub(crate) async fn a_test_event_is_queued_to_its_subscription_alone(store: Arc<
 pub(crate) async fn queue_the_largest_lead(store: &dyn Store) -> (Delivery, String) {
     let organization = ensure_acme(store).await;
     let subscription = subscribe(store, organization, EventType::LeadUpdated).await;
-    let body = crate::store::event_body::tests::largest_lead_body();
+    let body = crate::store::suite::largest_lead_body();
     let queued = store
         .webhook_test_enqueue(
             organization,
