@@ -354,7 +354,8 @@ pub const IN_FLIGHT_PER_ORGANIZATION: u32 = 8;
 /// failed without an attempt. Retries end about 21 s after a first attempt, so a backlog this
 /// long is a receiver slower than its traffic, which would otherwise grow the outbox without
 /// end. 10,000 is 10 minutes of an organization's writes at the default rate limit (1,000 a
-/// minute), and under a gigabyte of events at their largest (77 KB).
+/// minute), and under a gigabyte of events at their largest (80 KB as sent; about 20 KB as
+/// the SQLite outbox stores them, deflated).
 pub const MAX_PENDING_PER_SUBSCRIPTION: u32 = 10_000;
 
 #[cfg(test)]

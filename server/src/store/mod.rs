@@ -27,7 +27,7 @@ pub mod postgres;
 mod recovery;
 pub mod sqlite;
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use tokio_postgres::NoTls;
 
 use super::TestServer;
 use crate::config::Database;
+use crate::store::sqlite::event_body::StoredBody;
 
 /// Where a value was found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,14 +29,14 @@ impl Traces {
     }
 }
 
-/// The tables looked in, and the condition on a row holding the value `?1`/`$1` (each
-/// backend's text functions: SQLite's `instr`, PostgreSQL's `strpos`).
-const SQLITE: [(&str, &str); 3] = [
+/// The tables looked in by SQL, and the condition on a row holding the value `?1`/`$1` (each
+/// backend's text functions: SQLite's `instr`, PostgreSQL's `strpos`). SQLite's
+/// `webhook_events` is read apart ([`EVENT_BODIES`]).
+const SQLITE: [(&str, &str); 2] = [
     (
         "leads",
         "instr(email_lower, lower(?1)) > 0 OR instr(full_name, ?1) > 0",
     ),
-    ("webhook_events", "instr(body, ?1) > 0"),
     ("idempotent_answers", "instr(CAST(body AS TEXT), ?1) > 0"),
 ];
 const POSTGRES: [(&str, &str); 3] = [
@@ -49,6 +50,26 @@ const POSTGRES: [(&str, &str); 3] = [
         "strpos(convert_from(body, 'UTF8'), $1) > 0",
     ),
 ];
+
+/// Every SQLite event's body as stored, its text or its deflated bytes: most bodies are
+/// deflated (`crate::store::sqlite::event_body`), where no SQL text function (and no grep of
+/// the file) finds the value, so each is inflated and searched here. A row stored deflated
+/// has the empty text beside its bytes.
+const EVENT_BODIES: &str =
+    "SELECT CASE WHEN body_deflated IS NULL THEN body END, body_deflated FROM webhook_events";
+
+/// How many of `bodies` (as [`EVENT_BODIES`] reads them) hold `value`, once inflated.
+fn events_holding(
+    bodies: impl IntoIterator<Item = (Option<String>, Option<Vec<u8>>)>,
+    value: &str,
+) -> Result<i64> {
+    let mut holding = 0;
+    for (text, deflated) in bodies {
+        let body = StoredBody::into_text(text, deflated).context("an event's body")?;
+        holding += i64::from(body.contains(value));
+    }
+    Ok(holding)
+}
 
 impl TestServer {
     /// Where the server's database still holds `value`.
@@ -79,6 +100,15 @@ fn sqlite_traces(path: &std::path::Path, value: &str) -> Result<Traces> {
             .with_context(|| format!("counting in {table}"))?;
         rows.insert(table, count);
     }
+    let bodies = connection
+        .prepare(EVENT_BODIES)
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("reading the events' bodies")?;
+    rows.insert("webhook_events", events_holding(bodies, value)?);
     drop(connection);
     let count = |file: std::path::PathBuf| {
         let bytes = std::fs::read(file).unwrap_or_default();

@@ -95,3 +95,45 @@ fn render_marked(event: EventType, lead: &Lead, test: Option<bool>) -> Result<St
     };
     serde_json::to_string(&body).map_err(|error| format!("rendering an event: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::DeflateEncoder;
+
+    use super::*;
+    use crate::store::sqlite::event_body::{LEVEL, StoredBody};
+    use crate::store::suite::largest_lead;
+
+    /// What the outbox stores of a lead at its largest (notes and metadata at their limits),
+    /// rendered as it is sent: the figures the choice of deflate's level rests on (printed
+    /// with `--nocapture`; times are of this build, a debug one unless `--release`), and a
+    /// floor under the ratio of the level chosen.
+    #[test]
+    fn a_lead_at_its_largest_deflates() {
+        let body = render(EventType::LeadUpdated, &largest_lead()).expect("rendered");
+        for level in [1, 6, 9] {
+            let started = std::time::Instant::now();
+            let mut encoder = DeflateEncoder::new(Vec::new(), Compression::new(level));
+            encoder.write_all(body.as_bytes()).expect("deflate");
+            let deflated = encoder.finish().expect("deflate").len();
+            eprintln!(
+                "level {level}{}: {} B to {deflated} B ({:.2}×) in {:?}",
+                if level == LEVEL { " (chosen)" } else { "" },
+                body.len(),
+                body.len() as f64 / deflated as f64,
+                started.elapsed()
+            );
+        }
+        let stored = StoredBody::new(body.clone());
+        let deflated = stored.deflated.as_ref().expect("deflated").len();
+        assert!(body.len() > 75_000, "{}", body.len());
+        assert!(deflated * 3 < body.len(), "{deflated} of {}", body.len());
+        assert_eq!(
+            StoredBody::into_text(stored.text, stored.deflated).expect("inflated"),
+            body
+        );
+    }
+}

@@ -20,7 +20,9 @@
 //! `cargo xtask` (a debug build), the command builds xtask in release too and runs that.
 
 mod db;
+mod largest;
 mod load;
+mod outbox;
 mod raw;
 mod report;
 mod requests;
@@ -178,7 +180,9 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
     let hooks_database = work.path().join("webhooks.db");
     let hooks_keys = webhooks::SUBSCRIPTIONS
         .iter()
-        .map(|count| server::create_key(server_binary, &hooks_database, &format!("hooks{count}")))
+        .map(|count| format!("hooks{count}"))
+        .chain(["hookslargest".to_owned()])
+        .map(|name| server::create_key(server_binary, &hooks_database, &name))
         .collect::<Result<Vec<_>>>()?;
     let log = std::fs::File::create(work.path().join("server-webhooks.log"))?;
     let hooks_server = Server::start(
@@ -188,7 +192,7 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         Stdio::from(log),
         &["--webhooks-allow-insecure-targets"],
     )?;
-    let webhooks = runtime.block_on(webhooks::measure(
+    let (webhooks, largest_lead) = runtime.block_on(webhooks::measure(
         hooks_server.address(),
         &hooks_database,
         &hooks_keys,
@@ -221,6 +225,7 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         phases,
         raw,
         webhooks,
+        largest_lead: Some(largest_lead),
         peak_rss_kib,
     })
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::largest::LargestLead;
 use super::raw::RawSummary;
 use super::scenario::{Phase, name};
 use super::stats::{Ratio, Target, cost_ratio, throughput_ratio};
@@ -27,6 +28,8 @@ pub struct Report {
     pub raw: Vec<RawSummary>,
     /// Creates with 0, 1 and 25 subscriptions, and their deliveries.
     pub webhooks: Vec<WebhooksRun>,
+    /// What the outbox stores of a lead at its largest, patched again and again.
+    pub largest_lead: Option<LargestLead>,
     /// The server process's peak resident set (`VmHWM`), in KiB.
     pub peak_rss_kib: Option<u64>,
     pub ratios: Vec<Ratio>,
@@ -261,7 +264,7 @@ pub fn table(report: &Report) -> String {
     if !report.webhooks.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12} {:>12} {:>12} {:>10}",
+            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12} {:>14} {:>10} {:>10} {:>10}",
             "subscriptions",
             "creates/s",
             "p99 ms",
@@ -270,14 +273,15 @@ pub fn table(report: &Report) -> String {
             "drain s",
             "left",
             "delivered/s",
-            "event bytes",
+            "event B sent/kept",
             "delivery B",
-            "attempt B"
+            "attempt B",
+            "outbox MB"
         );
         for run in &report.webhooks {
             let _ = writeln!(
                 out,
-                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>9} {:>12.0} {:>12.0} {:>12} {:>10}",
+                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>9} {:>12.0} {:>14} {:>10} {:>10} {:>10}",
                 run.subscriptions,
                 run.create.summary.per_second,
                 run.create.summary.p99_ms,
@@ -286,13 +290,29 @@ pub fn table(report: &Report) -> String {
                 run.drain_seconds,
                 run.left_undelivered,
                 run.deliveries_per_second,
-                run.event_body_bytes,
+                format!("{:.0}/{:.0}", run.event_sent_bytes, run.event_stored_bytes),
                 run.delivery_row_bytes
                     .map_or("-".to_owned(), |bytes| format!("{bytes:.0}")),
                 run.attempt_row_bytes
                     .map_or("-".to_owned(), |bytes| format!("{bytes:.0}")),
+                run.outbox_bytes
+                    .map_or("-".to_owned(), |bytes| format!("{:.1}", bytes / 1e6)),
             );
         }
+    }
+    if let Some(largest) = &report.largest_lead {
+        let _ = writeln!(
+            out,
+            "\nthe largest lead, {} patches: {} events; per event {:.0} B sent (stored as text \
+             before), {:.0} B stored, {} B of the events table's pages",
+            largest.patches,
+            largest.events,
+            largest.sent_bytes_per_event,
+            largest.stored_bytes_per_event,
+            largest
+                .page_bytes_per_event
+                .map_or("-".to_owned(), |bytes| format!("{bytes:.0}")),
+        );
     }
     let _ = writeln!(out, "\n{:<44} {:>8} {:>8}", "ratio", "value", "target");
     for ratio in &report.ratios {

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Method, Request, StatusCode};
+use http::{HeaderValue, Method, Request};
 use http_body_util::Full;
 
 use super::db::Position;
@@ -74,17 +74,29 @@ impl Api {
         Ok(request.body(Full::new(body))?)
     }
 
-    /// Subscribes `target` to `lead.created` (the webhooks phase), outside any phase.
-    pub async fn subscribe(&self, target: &str) -> Result<()> {
-        let body = serde_json::json!({"event_type": "lead.created", "target_url": target});
-        let request = self.request(Method::POST, "/v1/webhooks", true, Some(body.to_string()))?;
+    /// Subscribes `target` to `event_type` (the webhooks phase), outside any phase.
+    pub async fn subscribe(&self, event_type: &str, target: &str) -> Result<()> {
+        let body = serde_json::json!({"event_type": event_type, "target_url": target});
+        self.send(Method::POST, "/v1/webhooks", &body).await?;
+        Ok(())
+    }
+
+    /// Sends `body` to `path` with the key, outside any phase: the answer's body, if its
+    /// status is a success.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>> {
+        let request = self.request(method.clone(), path, true, Some(body.to_string()))?;
         let (status, answer) = load::fetch(self.address, request).await?;
         ensure!(
-            status == StatusCode::CREATED,
-            "subscribing {target}: {status} {}",
+            status.is_success(),
+            "{method} {path}: {status} {}",
             String::from_utf8_lossy(&answer)
         );
-        Ok(())
+        Ok(answer.to_vec())
     }
 
     /// `GET /health`: no key, no database; the framework's ceiling.

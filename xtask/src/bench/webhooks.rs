@@ -26,7 +26,8 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use super::db;
+use super::largest::{self, LargestLead};
+use super::outbox::Outbox;
 use super::requests::Api;
 use super::scenario::{self, Load, Phase};
 
@@ -54,32 +55,36 @@ pub struct WebhooksRun {
     /// Deliveries received a second, from the start of the load to the last arrival (or to
     /// the end of the wait).
     pub deliveries_per_second: f64,
-    /// What the outbox holds afterwards: events, their bodies' mean size, delivery rows with
-    /// the bytes of the deliveries table's pages per row (SQLite's `dbstat`), and the same of
-    /// the attempts each delivery keeps (one an attempt, all of them first attempts here).
+    /// What the outbox holds afterwards: events, their bodies' mean size as sent and as
+    /// stored (deflated), delivery rows with the bytes of the deliveries table's pages per row
+    /// (SQLite's `dbstat`), the same of the attempts each delivery keeps (one an attempt, all
+    /// of them first attempts here), and the pages of every outbox table and index.
     pub events: u64,
-    pub event_body_bytes: f64,
+    pub event_sent_bytes: f64,
+    pub event_stored_bytes: f64,
     pub delivery_rows: u64,
     pub delivery_row_bytes: Option<f64>,
     pub attempt_rows: u64,
     pub attempt_row_bytes: Option<f64>,
+    pub outbox_bytes: Option<f64>,
 }
 
-/// Runs every subscription count against `server`, whose database is `database`; `keys` are
-/// the keys of one organization per count, in [`SUBSCRIPTIONS`] order.
+/// Runs every subscription count against `server`, whose database is `database`, then the
+/// largest lead's patches ([`largest`]); `keys` are the keys of one organization per count,
+/// in [`SUBSCRIPTIONS`] order, then one for the largest lead.
 pub async fn measure(
     server: SocketAddr,
     database: &Path,
     keys: &[String],
     load: Load,
-) -> Result<Vec<WebhooksRun>> {
+) -> Result<(Vec<WebhooksRun>, LargestLead)> {
     let receiver = Receiver::start().await?;
     let mut runs = Vec::new();
     for (count, key) in SUBSCRIPTIONS.into_iter().zip(keys) {
         let api = Api::new(server, key)?;
         for n in 0..count {
             let target = format!("http://{}/hook/{count}/{n}", receiver.address);
-            api.subscribe(&target).await?;
+            api.subscribe("lead.created", &target).await?;
         }
         receiver.received.store(0, Ordering::SeqCst);
         let started = Instant::now();
@@ -119,68 +124,21 @@ pub async fn measure(
             left_undelivered: deliveries.saturating_sub(received),
             deliveries_per_second: received as f64 / total,
             events: outbox.events,
-            event_body_bytes: outbox.event_body_bytes,
+            event_sent_bytes: outbox.event_sent_bytes,
+            event_stored_bytes: outbox.event_stored_bytes,
             delivery_rows: outbox.deliveries.rows,
             delivery_row_bytes: outbox.deliveries.bytes_per_row,
             attempt_rows: outbox.attempts.rows,
             attempt_row_bytes: outbox.attempts.bytes_per_row,
+            outbox_bytes: outbox.total_bytes,
         });
     }
-    Ok(runs)
-}
-
-/// The outbox's size, read beside the server.
-struct Outbox {
-    events: u64,
-    event_body_bytes: f64,
-    deliveries: Table,
-    attempts: Table,
-}
-
-/// A table's rows, and the bytes of its pages per row.
-struct Table {
-    rows: u64,
-    bytes_per_row: Option<f64>,
-}
-
-impl Table {
-    fn read(connection: &rusqlite::Connection, name: &str) -> Result<Table> {
-        let rows: i64 =
-            connection.query_row(&format!("SELECT count(*) FROM {name}"), [], |row| {
-                row.get(0)
-            })?;
-        let rows = rows.unsigned_abs();
-        // `dbstat` is compiled into the bundled SQLite; should it not be, the figure is left
-        // out rather than guessed.
-        let pages: Option<f64> = connection
-            .query_row(
-                "SELECT sum(pgsize) FROM dbstat WHERE name = ?",
-                [name],
-                |row| row.get(0),
-            )
-            .ok();
-        Ok(Table {
-            rows,
-            bytes_per_row: pages.filter(|_| rows > 0).map(|bytes| bytes / rows as f64),
-        })
-    }
-}
-
-impl Outbox {
-    fn read(database: &Path) -> Result<Outbox> {
-        let connection = db::open(database)?;
-        let (events, body_bytes): (i64, f64) = connection.query_row(
-            "SELECT count(*), coalesce(avg(length(body)), 0) FROM webhook_events",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        Ok(Outbox {
-            events: events.unsigned_abs(),
-            event_body_bytes: body_bytes,
-            deliveries: Table::read(&connection, "webhook_deliveries")?,
-            attempts: Table::read(&connection, "webhook_delivery_attempts")?,
-        })
-    }
+    let key = keys
+        .get(SUBSCRIPTIONS.len())
+        .context("no key for the largest lead")?;
+    let target = format!("http://{}/hook/largest", receiver.address);
+    let largest = largest::measure(&Api::new(server, key)?, database, &target).await?;
+    Ok((runs, largest))
 }
 
 /// A webhook receiver on a loopback port: answers every request `200` with no body at once,

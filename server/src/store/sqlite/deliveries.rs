@@ -15,9 +15,11 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 
+/// A delivery's columns; its payload's size is its body's as sent (`body_size`, or the text's
+/// length for an event stored before bodies were deflated).
 pub(super) const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, e.event_type, d.status, d.status_code, \
-     d.response_time_ms, d.error_message, d.attempt_count, length(CAST(e.body AS BLOB)), \
-     d.created_at, d.next_attempt_at";
+     d.response_time_ms, d.error_message, d.attempt_count, \
+     coalesce(e.body_size, length(CAST(e.body AS BLOB))), d.created_at, d.next_attempt_at";
 
 /// A delivery's row (with its event's type and body size) in SQLite's types, checked into a
 /// [`Delivery`] apart.

@@ -89,6 +89,7 @@ mod tests {
 
     use super::super::tests::{open, raw};
     use super::super::{MIGRATIONS, SqliteStore};
+    use super::id_text;
     use crate::domain::{EventType, LeadChanges, OrganizationId, Subscription};
     use crate::store::prelude::*;
     use crate::store::suite::{at, lead};
@@ -173,6 +174,16 @@ mod tests {
             before.0 > 0 && before.1 > 0,
             "the email is in both files: {before:?}"
         );
+        // Event bodies are stored deflated, where no grep finds the email: the events are
+        // counted by their lead before the delete, and by every row after it, below.
+        let events: i64 = raw
+            .query_row(
+                "SELECT count(*) FROM webhook_events WHERE lead_id = ?",
+                [id_text(stored.id)],
+                |row| row.get(0),
+            )
+            .expect("count");
+        assert_eq!(events, 2, "the creation and the update");
 
         assert!(
             store

@@ -18,6 +18,7 @@ mod checkpoint;
 mod deliveries;
 mod erasure;
 mod errors;
+pub(crate) mod event_body;
 mod fairness;
 mod idempotent_answers;
 mod key_cache;
@@ -73,6 +74,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     // and this one checks them.
     M::up(include_str!("migrations/0011_erasure.sql")).foreign_key_check(),
     M::up(include_str!("migrations/0012_delivery_attempts.sql")),
+    M::up(include_str!("migrations/0013_deflated_event_bodies.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -615,7 +617,7 @@ impl RecoveryStore for SqliteStore {
                 organization,
                 subscription,
                 event_type,
-                &body,
+                body,
                 now,
             )
         })

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::deliveries::delivery_select;
 use super::errors::Context;
 use super::values::{id_text, micros};
-use super::webhooks::{INSERT_DELIVERY, INSERT_EVENT};
+use super::webhooks::{INSERT_DELIVERY, NewEvent, insert_event};
 use crate::domain::{Delivery, EventType, OrganizationId};
 use crate::store::{Recovery, StoreError};
 
@@ -116,7 +116,7 @@ pub(super) fn test_enqueue(
     organization: OrganizationId,
     subscription: Uuid,
     event_type: EventType,
-    body: &str,
+    body: String,
     now: DateTime<Utc>,
 ) -> Result<Recovery<Delivery>, StoreError> {
     if let Some(refused) = refusal(transaction, organization, subscription)? {
@@ -124,20 +124,19 @@ pub(super) fn test_enqueue(
     }
     let (event, delivery) = (Uuid::now_v7(), Uuid::now_v7());
     let at = micros(now);
-    transaction
-        .execute(
-            INSERT_EVENT,
-            (
-                id_text(event),
-                id_text(organization.0),
-                event_type.as_str(),
-                body,
-                at,
-                // About no lead: its sample lead is no one's.
-                None::<String>,
-            ),
-        )
-        .context("storing a test event")?;
+    insert_event(
+        transaction,
+        NewEvent {
+            id: &id_text(event),
+            organization: &id_text(organization.0),
+            event_type,
+            body,
+            at,
+            // About no lead: its sample lead is no one's.
+            lead: None,
+        },
+    )
+    .context("storing a test event")?;
     transaction
         .execute(
             INSERT_DELIVERY,

@@ -292,3 +292,33 @@ async fn a_schema_newer_than_the_server_is_refused() {
         .expect("future schema");
     assert_internal(SqliteStore::open(&path, crate::store::test_events()).map(|_| ()));
 }
+
+/// An event's body is stored deflated, with its size as sent; a row stored before bodies
+/// were deflated (its text, and `NULL` in the columns migration 0013 added) is sent from its
+/// text, byte for byte, and the log gives its text's size.
+#[tokio::test]
+async fn a_body_is_stored_deflated_and_a_row_stored_before_still_sends() {
+    let (dir, store) = create();
+    let (queued, body) = crate::store::suite::webhooks::queue_the_largest_lead(&store).await;
+    let raw = raw(&dir);
+    let (text, deflated, size): (String, i64, i64) = raw
+        .query_row(
+            "SELECT body, length(body_deflated), body_size FROM webhook_events",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .expect("the stored event");
+    eprintln!("stored {deflated} B of a {size} B body");
+    assert_eq!((text.as_str(), size), ("", body.len() as i64));
+    assert!(deflated * 3 < size, "{deflated} B");
+
+    raw.execute(
+        "UPDATE webhook_events SET body = ?, body_deflated = NULL, body_size = NULL",
+        [&body],
+    )
+    .expect("the row as it was stored before 0013");
+    let (sent, resent, delivery) =
+        crate::store::suite::webhooks::send_then_resend(&store, &queued).await;
+    assert!(sent == body && resent == body, "sent from its text");
+    assert_eq!(delivery.payload_size_bytes, body.len() as u64);
+}

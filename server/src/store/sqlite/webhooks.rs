@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params_from_ite
 use uuid::Uuid;
 
 use super::errors::{Context, internal};
+use super::event_body::StoredBody;
 use super::values::{from_micros, id_text, micros, parse_id};
 use super::webhook_secrets;
 use super::{deliveries, fairness};
@@ -174,10 +175,40 @@ pub(super) fn subscription_delete(
     Ok(deleted == 1)
 }
 
-/// Stores an event: its id, organization, type, body, time, and the lead it is about (which
-/// an erasure finds it by; none for a test event).
-pub(super) const INSERT_EVENT: &str = "INSERT INTO webhook_events \
-     (id, organization_id, event_type, body, created_at, lead_id) VALUES (?, ?, ?, ?, ?, ?)";
+/// An event to store.
+pub(super) struct NewEvent<'a> {
+    pub(super) id: &'a str,
+    pub(super) organization: &'a str,
+    pub(super) event_type: EventType,
+    /// The body as rendered: stored deflated if that is smaller ([`StoredBody`]).
+    pub(super) body: String,
+    /// When it was made, in microseconds.
+    pub(super) at: i64,
+    /// The lead it is about, which an erasure finds it by; none for a test event.
+    pub(super) lead: Option<String>,
+}
+
+/// Stores an event, its body deflated if that is smaller. A deflated body's text column holds
+/// the empty text (`migrations/0013_deflated_event_bodies.sql`).
+pub(super) fn insert_event(transaction: &Connection, event: NewEvent<'_>) -> rusqlite::Result<()> {
+    let body = StoredBody::new(event.body);
+    transaction
+        .prepare_cached(
+            "INSERT INTO webhook_events (id, organization_id, event_type, body, body_deflated, \
+             body_size, created_at, lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )?
+        .execute((
+            event.id,
+            event.organization,
+            event.event_type.as_str(),
+            body.text.unwrap_or_default(),
+            body.deflated,
+            body.size,
+            event.at,
+            event.lead,
+        ))?;
+    Ok(())
+}
 
 /// Stores a pending delivery: its id, organization, subscription, event, when it is due, and
 /// when it was made.
@@ -213,19 +244,18 @@ pub(super) fn emit(
         let event_id = id_text(Uuid::now_v7());
         let at = micros(lead.updated_at);
         let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
-        transaction
-            .prepare_cached(INSERT_EVENT)
-            .and_then(|mut statement| {
-                statement.execute((
-                    &event_id,
-                    &organization,
-                    event.as_str(),
-                    body,
-                    at,
-                    id_text(lead.id),
-                ))
-            })
-            .context("storing an event")?;
+        insert_event(
+            transaction,
+            NewEvent {
+                id: &event_id,
+                organization: &organization,
+                event_type: event,
+                body,
+                at,
+                lead: Some(id_text(lead.id)),
+            },
+        )
+        .context("storing an event")?;
         let mut insert = transaction
             .prepare_cached(INSERT_DELIVERY)
             .context("preparing a delivery")?;
@@ -259,13 +289,15 @@ pub(super) fn claim(
         String,
         String,
         (String, Option<String>),
-        String,
+        (Option<String>, Option<Vec<u8>>),
         i64,
         (Option<String>, Option<String>, Option<i64>),
     );
+    // The body as stored: its text, unless it is deflated.
     let mut select = transaction
         .prepare_cached(
-            "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
+            "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, \
+             CASE WHEN e.body_deflated IS NULL THEN e.body END, e.body_deflated, \
              d.attempt_count - d.attempts_before_send, s.previous_secret, s.previous_secret_key_id, \
              s.previous_secret_expires_at FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
@@ -287,9 +319,9 @@ pub(super) fn claim(
                             row.get(1)?,
                             row.get(2)?,
                             (row.get(3)?, row.get(4)?),
-                            row.get(5)?,
-                            row.get(6)?,
-                            (row.get(7)?, row.get(8)?, row.get(9)?),
+                            (row.get(5)?, row.get(6)?),
+                            row.get(7)?,
+                            (row.get(8)?, row.get(9)?, row.get(10)?),
                         ))
                     })
                     .context("reading a due delivery")?;
@@ -302,7 +334,7 @@ pub(super) fn claim(
                 target_url,
                 secret: webhook_secrets::stored(secret, key_id),
                 previous_secret: webhook_secrets::previous(previous, now),
-                body,
+                body: StoredBody::into_text(body.0, body.1)?,
                 attempt_count: in_range(attempt_count, "attempt_count")?,
             })
         })
@@ -562,8 +594,8 @@ mod tests {
         ))
         .expect("rows to make");
         raw.execute(
-            "INSERT INTO webhook_events SELECT event, ?, 'lead.created', '{}', created_at, NULL \
-             FROM made",
+            "INSERT INTO webhook_events (id, organization_id, event_type, body, created_at) \
+             SELECT event, ?, 'lead.created', '{}', created_at FROM made",
             [id_text(organization.0)],
         )
         .expect("events");

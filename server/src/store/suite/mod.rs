@@ -119,6 +119,7 @@ macro_rules! store_suite {
             webhooks::a_resent_delivery_is_sent_again_from_the_start_of_the_schedule,
             webhooks::a_recovery_resends_the_failed_deliveries_since_a_time,
             webhooks::a_test_event_is_queued_to_its_subscription_alone,
+            webhooks::a_large_body_is_sent_and_resent_as_rendered,
             webhooks::concurrent_claims_never_hand_out_a_delivery_twice(
                 flavor = "multi_thread",
                 worker_threads = 4
@@ -291,4 +292,98 @@ pub(super) async fn list_all(store: &dyn Store, organization: OrganizationId) ->
         .lead_list(organization, LeadFilter::default(), None, 1000)
         .await
         .expect("list")
+}
+
+/// An event's body about a lead at its largest ([`largest_lead`]): its notes and
+/// metadata as JSON, as a `lead.updated` body carries them (the store does not know the
+/// wire format; `crate::webhooks::payload`'s tests deflate the body it renders).
+pub(crate) fn largest_lead_body() -> String {
+    let lead = largest_lead();
+    let raw = |object: &crate::domain::JsonObject| {
+        serde_json::from_str::<serde_json::Value>(object.as_str()).expect("JSON")
+    };
+    serde_json::json!({
+        "event": "lead.updated",
+        "created_at": lead.updated_at,
+        "data": {
+            "id": lead.id,
+            "email": lead.email,
+            "metadata": lead.metadata.as_ref().map(raw),
+            "notes": lead.notes.iter().map(raw).collect::<Vec<_>>(),
+        },
+        "organization_id": lead.organization_id.0,
+    })
+    .to_string()
+}
+
+/// A lead whose notes and metadata are at their limits (checked by the domain's own
+/// rules), of words drawn from a fixed seed.
+pub(crate) fn largest_lead() -> crate::domain::Lead {
+    use serde_json::{Map, Value, json};
+
+    const WORDS: [&str; 24] = [
+        "called",
+        "about",
+        "pricing",
+        "follow",
+        "up",
+        "next",
+        "week",
+        "demo",
+        "of",
+        "the",
+        "enterprise",
+        "plan",
+        "budget",
+        "approved",
+        "by",
+        "CFO",
+        "sent",
+        "proposal",
+        "integration",
+        "timeline",
+        "onboarding",
+        "team",
+        "needs",
+        "SSO",
+    ];
+    let mut seed = 42_u64;
+    let mut words = |bytes: usize| {
+        let mut text = String::new();
+        while text.len() < bytes {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            text.push_str(WORDS[(seed >> 33) as usize % WORDS.len()]);
+            text.push(' ');
+        }
+        text.truncate(bytes);
+        text
+    };
+    let notes: Vec<Value> = (0..crate::domain::limits::NOTES_MAX_COUNT)
+        .map(|n| {
+            json!({
+                "content": words(560),
+                "created_at": format!("2026-12-07T10:{:02}:00Z", n % 60),
+                "user_id": format!("user_2sales{n}"),
+            })
+        })
+        .collect();
+    let metadata: Map<String, Value> = (0..40)
+        .map(|n| (format!("crm_field_{n}"), Value::String(words(385))))
+        .collect();
+    let metadata = Value::Object(metadata);
+    crate::domain::limits::check_notes(&notes).expect("notes within their limits");
+    crate::domain::limits::check_metadata(&metadata).expect("metadata within its limits");
+    let organization = crate::domain::OrganizationId(uuid::Uuid::nil());
+    let mut lead = crate::domain::Lead::new(
+        organization,
+        "largest@example.com".to_owned(),
+        chrono::DateTime::UNIX_EPOCH,
+    );
+    let object =
+        |value: &Value| crate::domain::JsonObject::from_text(value.to_string()).expect("an object");
+    lead.notes = notes.iter().map(object).collect();
+    lead.metadata = Some(object(&metadata));
+    lead
 }

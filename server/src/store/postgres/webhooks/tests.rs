@@ -247,3 +247,35 @@ async fn each_scheduling_statement_reads_an_index() {
         assert!(!plan.contains("Seq Scan on webhook_deliveries"), "{plan}");
     }
 }
+
+/// A body is stored as the text sent, which PostgreSQL compresses by itself (TOAST): a lead at
+/// its largest keeps under a third of its size (printed with `--nocapture`, beside what the
+/// SQLite outbox's deflate stores of it), and the log gives its size as sent.
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
+#[tokio::test]
+async fn a_large_body_is_kept_compressed_by_toast() {
+    let (database, store, _) = open().await;
+    let (_, body) = crate::store::suite::webhooks::queue_the_largest_lead(&store).await;
+    let row = raw(&database)
+        .await
+        .query_one(
+            "SELECT octet_length(body) AS sent, pg_column_size(body) AS stored, \
+             current_setting('default_toast_compression') AS method FROM webhook_events",
+            &[],
+        )
+        .await
+        .expect("the stored event");
+    let (sent, stored, method): (i32, i32, String) =
+        (row.get("sent"), row.get("stored"), row.get("method"));
+    let deflated = crate::store::sqlite::event_body::StoredBody::new(body.clone())
+        .deflated
+        .map_or(0, |bytes| bytes.len());
+    eprintln!(
+        "a {sent} B body: {stored} B in the table ({method}); SQLite's deflate: {deflated} B"
+    );
+    assert_eq!(usize::try_from(sent).ok(), Some(body.len()));
+    assert!(stored * 3 < sent, "{stored} B");
+}

@@ -269,3 +269,66 @@ pub(crate) async fn a_test_event_is_queued_to_its_subscription_alone(store: Arc<
     record(&*store, attempt(queued.id, now, AttemptOutcome::GaveUp), 1).await;
     assert_eq!(enqueue(organization, tested.id).await, Recovery::Disabled);
 }
+
+/// A test event of a lead at its largest (about 77 KB, stored deflated) queued to a new
+/// subscription of acme's: the delivery, and the body as rendered. The backends' own tests
+/// look at how it is stored.
+pub(crate) async fn queue_the_largest_lead(store: &dyn Store) -> (Delivery, String) {
+    let organization = ensure_acme(store).await;
+    let subscription = subscribe(store, organization, EventType::LeadUpdated).await;
+    let body = crate::store::suite::largest_lead_body();
+    let queued = store
+        .webhook_test_enqueue(
+            organization,
+            subscription.id,
+            EventType::LeadUpdated,
+            body.clone(),
+            at(T0),
+        )
+        .await
+        .expect("enqueue");
+    let Recovery::Done(queued) = queued else {
+        panic!("queued: {queued:?}");
+    };
+    assert_eq!(queued.payload_size_bytes, body.len() as u64);
+    (queued, body)
+}
+
+/// Claims `delivery` (due at once, as every delivery `queue_the_largest_lead` queues is),
+/// records it delivered, resends it and claims it again: the bodies of both claims, and the
+/// delivery as the resend answered it.
+pub(crate) async fn send_then_resend(
+    store: &dyn Store,
+    delivery: &Delivery,
+) -> (String, String, Delivery) {
+    let organization = ensure_acme(store).await;
+    let sent = claim(store, at(T0), 10).await;
+    assert_eq!(ids_of_due(&sent), [delivery.id]);
+    record(
+        store,
+        attempt(delivery.id, at(T0), AttemptOutcome::Delivered),
+        10,
+    )
+    .await;
+    let resent = store
+        .webhook_delivery_resend(organization, delivery.subscription_id, delivery.id, at(T0))
+        .await
+        .expect("resend");
+    let Recovery::Done(resent) = resent else {
+        panic!("resent: {resent:?}");
+    };
+    let again = claim(store, at(T0), 10).await;
+    assert_eq!(ids_of_due(&again), [delivery.id]);
+    let [first, second] = [&sent[0], &again[0]].map(|due| due.body.clone());
+    (first, second, resent)
+}
+
+/// A lead at its largest is claimed as the exact bytes rendered, its size in the log is
+/// theirs, and a resend after its delivery sends the same bytes again.
+pub(crate) async fn a_large_body_is_sent_and_resent_as_rendered(store: Arc<dyn Store>) {
+    let (queued, body) = queue_the_largest_lead(&*store).await;
+    let (sent, resent, delivery) = send_then_resend(&*store, &queued).await;
+    assert!(sent == body, "the body claimed is the body rendered");
+    assert!(resent == body, "a resend sends the same bytes");
+    assert_eq!(delivery.payload_size_bytes, body.len() as u64);
+}
