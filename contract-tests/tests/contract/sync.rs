@@ -202,6 +202,12 @@ async fn a_walk_resumes_with_only_what_changed_since() {
     pin!("sync_resumed", since);
 }
 
+/// A page of the list in `order` after `cursor`.
+async fn with_cursor(env: &Env, order: LeadListOrder, cursor: &str) -> Exchange {
+    let request = env.a.client.lead_list().order(order).cursor(cursor);
+    env.observe("lead_list", request.send().await).await
+}
+
 async fn a_cursor_of_the_other_order_is_refused() {
     let env = Env::start().await;
     for n in 0..2 {
@@ -223,34 +229,13 @@ async fn a_cursor_of_the_other_order_is_refused() {
         .as_str()
         .expect("another page")
         .to_string();
-    let refused = env
-        .observe(
-            "lead_list",
-            env.a
-                .client
-                .lead_list()
-                .order(LeadListOrder::Changed)
-                .cursor(created_cursor.as_str())
-                .send()
-                .await,
-        )
-        .await;
+    let refused = with_cursor(&env, LeadListOrder::Changed, &created_cursor).await;
     assert_eq!(refused.status, 400, "{refused:?}");
     assert_eq!(refused.fields(), ["cursor"]);
     pin!("sync_cursor_of_the_created_order", refused);
 
     let changed_cursor = next_cursor(&changed_page(&env, None, 1).await);
-    let refused = env
-        .observe(
-            "lead_list",
-            env.a
-                .client
-                .lead_list()
-                .cursor(changed_cursor.as_str())
-                .send()
-                .await,
-        )
-        .await;
+    let refused = with_cursor(&env, LeadListOrder::Created, &changed_cursor).await;
     assert_eq!(refused.status, 400, "{refused:?}");
     pin!("sync_cursor_of_the_changed_order", refused);
 }

@@ -53,6 +53,15 @@ pub struct Header {
     pub required: bool,
 }
 
+impl Operation {
+    /// The operation's parameters, by location: path, query, then headers.
+    pub fn params(&self) -> impl Iterator<Item = &Params> {
+        [&self.path_params, &self.query_params, &self.header_params]
+            .into_iter()
+            .flatten()
+    }
+}
+
 /// An operation's parameters of one location, as a synthesized object schema.
 pub struct Params {
     pub type_name: String,

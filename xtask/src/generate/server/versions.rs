@@ -66,14 +66,7 @@ impl<'a> Version<'a> {
         let operations = operations(doc)?;
         let mut schemas = component_schemas(doc);
         for operation in &operations {
-            for params in [
-                &operation.path_params,
-                &operation.query_params,
-                &operation.header_params,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for params in operation.params() {
                 schemas.insert(params.type_name.clone(), params.schema.clone());
             }
         }
@@ -251,14 +244,9 @@ fn service(version: &Version, newest: &Version, id: &str) -> Result<Service> {
     let same = shapes.same(&old, &new)
         && same_headers
         && old_op.raw == new_op.raw
-        && [
-            &old_op.path_params,
-            &old_op.query_params,
-            &old_op.header_params,
-        ]
-        .into_iter()
-        .flatten()
-        .all(|params| shapes.same_schema(&params.type_name));
+        && old_op
+            .params()
+            .all(|params| shapes.same_schema(&params.type_name));
     Ok(if same {
         Service::Shared
     } else {
@@ -374,16 +362,7 @@ fn adapter_schemas(version: &Version) -> Result<BTreeSet<String>> {
     let mut found = BTreeSet::new();
     for operation in &version.operations {
         collect_refs(&contract(version.doc, &operation.id)?, &mut found);
-        for params in [
-            &operation.path_params,
-            &operation.query_params,
-            &operation.header_params,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            found.insert(params.type_name.clone());
-        }
+        found.extend(operation.params().map(|params| params.type_name.clone()));
     }
     let mut unread: Vec<String> = found.iter().cloned().collect();
     while let Some(name) = unread.pop() {
