@@ -227,12 +227,14 @@ impl Worker {
                 slog::error!(self.log, "releasing leases left behind"; "error" => %error);
             }
         }
+        let mut claimed = false;
         loop {
             let Some(store) = self.store.upgrade() else {
                 return;
             };
             let started = tokio::time::Instant::now();
-            let wait = self.round(store).await;
+            let wait;
+            (wait, claimed) = self.round(store, claimed).await;
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
@@ -243,47 +245,64 @@ impl Worker {
         }
     }
 
-    /// Claims what is due and starts sending it; how long to wait before the next round. Only
-    /// a delivery due now costs a claim (a write): an idle server only reads.
-    async fn round(&self, store: Arc<dyn Store>) -> Duration {
-        let due = match store.webhook_next_due().await {
-            Ok(due) => due,
-            Err(error) => {
-                slog::error!(self.log, "finding the next due delivery"; "error" => %error);
-                return POLL;
-            }
-        };
-        let now = domain::now();
-        match due {
-            None => return POLL,
-            Some(due) if due > now => return until(due).min(POLL),
-            Some(_) => {}
+    /// Claims what is due and starts sending it; how long to wait before the next round, and
+    /// whether it claimed any. Only a delivery due now costs a claim (a write): an idle server
+    /// only reads. After a round that claimed, the next claims at once, without first asking
+    /// when the next delivery is due: while a backlog drains the answer is "now", and asking
+    /// reads every pending delivery.
+    async fn round(&self, store: Arc<dyn Store>, claimed_before: bool) -> (Duration, bool) {
+        if !claimed_before && let Some(wait) = self.nothing_due(&store).await {
+            return (wait, false);
         }
         let free = self.slots.available_permits();
         if free == 0 {
             // Every slot is sending: a finished attempt wakes the worker.
-            return POLL;
+            return (POLL, claimed_before);
         }
+        let now = domain::now();
         let lease = lease_for(now, self.timeout);
         match store
             .webhook_deliveries_claim(now, lease, u32::try_from(free).unwrap_or(u32::MAX))
             .await
         {
-            // Due deliveries but none claimed: each is of a subscription or an organization
-            // with its share in flight, and a finished attempt wakes the worker.
-            Ok(due) if due.is_empty() => POLL,
+            // None claimed: either none is due (after a round that claimed, this one did not
+            // ask), or each due one is of a subscription or an organization with its share in
+            // flight, and a finished attempt wakes the worker.
+            Ok(due) if due.is_empty() => {
+                let wait = if claimed_before {
+                    self.nothing_due(&store).await.unwrap_or(POLL)
+                } else {
+                    POLL
+                };
+                (wait, false)
+            }
             Ok(due) => {
                 for delivery in due {
                     self.spawn_attempt(Arc::clone(&store), delivery);
                 }
-                // Look again at once: more may be due than there were free slots, and the
-                // next round learns when the next delivery is due.
-                Duration::ZERO
+                // Look again at once: more may be due than there were free slots.
+                (Duration::ZERO, true)
             }
             Err(error) => {
                 slog::error!(self.log, "claiming due deliveries"; "error" => %error);
-                POLL
+                (POLL, false)
             }
+        }
+    }
+
+    /// How long to wait when no delivery is due now; `None` if one is.
+    async fn nothing_due(&self, store: &Arc<dyn Store>) -> Option<Duration> {
+        let due = match store.webhook_next_due().await {
+            Ok(due) => due,
+            Err(error) => {
+                slog::error!(self.log, "finding the next due delivery"; "error" => %error);
+                return Some(POLL);
+            }
+        };
+        match due {
+            None => Some(POLL),
+            Some(due) if due > domain::now() => Some(until(due).min(POLL)),
+            Some(_) => None,
         }
     }
 
