@@ -33,6 +33,8 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Log level of the request log (`error`, `warn`, `info`, `debug`, `trace`).
     pub log_level: dropshot::ConfigLoggingLevel,
+    /// How each log record is written: text for a console, JSON for a log pipeline.
+    pub log_format: crate::log::Format,
     /// How webhooks are delivered, and where they may go.
     pub webhooks: WebhookConfig,
     /// How many connections, from whom, and for how long.

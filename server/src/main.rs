@@ -206,6 +206,10 @@ struct ServeArgs {
     /// How much to log.
     #[arg(long, env = "LEADS_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
+    /// How each log line is written: `text` for a console, `json` (one object a line) for a
+    /// log pipeline.
+    #[arg(long, env = "LEADS_LOG_FORMAT", value_enum, default_value_t = leads_server::log::Format::Text)]
+    log_format: leads_server::log::Format,
     /// Let webhook subscriptions name `http` URLs and loopback or private addresses, for local
     /// development and tests. Never in production: it lets API callers make the server send
     /// requests into its own network.
@@ -285,6 +289,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         max_in_flight: args.max_in_flight,
         body_read_timeout: Duration::from_secs(args.body_read_timeout),
         log_level: args.log_level.into(),
+        log_format: args.log_format,
         webhooks: WebhookConfig {
             policy: if args.webhooks_allow_insecure_targets {
                 TargetPolicy::Insecure

@@ -59,7 +59,7 @@ impl Running {
 
 /// Starts serving `store` on `config.bind`; the returned server runs until closed.
 pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
-    let log = crate::log::logger(&config.log_level);
+    let log = crate::log::logger(&config.log_level, config.log_format);
     // First, so that a taken address fails the start before anything else has begun.
     let door = FrontDoor::bind(config.bind, config.connections, &log)?;
     let api = leads_api_mod::api_description::<LeadsServer>()

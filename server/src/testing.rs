@@ -227,6 +227,7 @@ impl TestServerBuilder {
             max_in_flight: self.max_in_flight,
             body_read_timeout: self.body_read_timeout,
             log_level: self.log_level,
+            log_format: crate::log::Format::Text,
             webhooks: self.webhooks,
             connections: self.connections,
         };
