@@ -354,10 +354,7 @@ thread_local! {
 /// Builds an answer with `build` in version `version`: every error envelope it holds is that
 /// version's ([`envelope_in_answered_version`]), however deep in the answer it is made.
 fn answering<T>(version: usize, build: impl FnOnce() -> T) -> T {
-    let previous = ANSWERING.with(|answering| answering.replace(version));
-    let built = build();
-    ANSWERING.with(|answering| answering.set(previous));
-    built
+    in_version(&ANSWERING, version, build)
 }
 
 /// The envelope of `error` as the version being answered writes it (the newest outside
@@ -416,10 +413,19 @@ thread_local! {
 
 /// Runs `render` with every wire type showing the schema of version `version`.
 pub fn rendering<T>(version: usize, render: impl FnOnce() -> T) -> T {
-    let previous = RENDERING.with(|rendering| rendering.replace(version));
-    let rendered = render();
-    RENDERING.with(|rendering| rendering.set(previous));
-    rendered
+    in_version(&RENDERING, version, render)
+}
+
+/// Runs `run` with `current` set to `version`, then sets it back.
+fn in_version<T>(
+    current: &'static std::thread::LocalKey<Cell<usize>>,
+    version: usize,
+    run: impl FnOnce() -> T,
+) -> T {
+    let previous = current.with(|current| current.replace(version));
+    let done = run();
+    current.with(|current| current.set(previous));
+    done
 }
 
 /// The schema `name` as the version being rendered writes it (the newest outside
