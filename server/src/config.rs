@@ -39,6 +39,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// How many connections, from whom, and for how long.
     pub connections: ConnectionLimits,
+    /// Where the metrics are served (`GET /metrics`), apart from the API; `None`: nowhere.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// Where the data lives.

@@ -8,10 +8,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::api::idempotency;
+use crate::api::observe::{Observed, note_organization};
 use crate::auth::{Authenticator, Caller};
 use crate::connections::ClientAddresses;
 use crate::domain::{self, Lead, LeadChanges, LeadFilter, OrganizationId, VersionCondition};
 use crate::error::Error;
+use crate::metrics::{HttpMetrics, Refusals};
 use crate::ratelimit::{RateLimitStatus, RateLimiter};
 use crate::reference::References;
 use crate::store::{IdempotentAnswer, Store, StoreError};
@@ -35,6 +37,16 @@ pub struct AppContext {
     /// The webhook delivery worker, woken by lead writes ([`AppContext::insert_lead`],
     /// [`AppContext::update_lead`]).
     pub webhooks: Webhooks,
+    /// The API's requests, as operators see them.
+    pub metrics: HttpMetrics,
+    /// Requests turned away, by cause.
+    pub refusals: Refusals,
+}
+
+impl Observed for AppContext {
+    fn http_metrics(&self) -> &HttpMetrics {
+        &self.metrics
+    }
 }
 
 /// An admitted caller and its rate-limit standing.
@@ -129,6 +141,8 @@ impl AppContext {
                 self.clients.client_of(request.remote_addr()),
             )
             .await?;
+        // Known before the rate limit answers, so that a refusal's log line names it too.
+        note_organization(caller.organization);
         let rate_limit = self.limiter.admit(caller.key, caller.organization).await?;
         Ok(Admitted { caller, rate_limit })
     }

@@ -12,6 +12,7 @@
 //! | [`ratelimit`] | per-key and per-organization rate limits, in memory or in the database |
 //! | [`reference`] | the embedded spec, served as `/openapi.json`, `/openapi.yaml` and `/docs` |
 //! | [`error`] | the one error type of the server's own code |
+//! | [`metrics`] | what operators scrape: the metric families of every layer, on a listener of their own |
 //! | [`connections`] | the front door: connections counted, timed and relayed to dropshot |
 //! | [`config`], [`context`], [`server`] | configuration, shared state, start-up |
 //! | `testing` (feature `testing`) | `TestServer`: a real server in-process, for tests, on either backend; throwaway PostgreSQL databases |
@@ -24,6 +25,7 @@ pub mod context;
 pub mod domain;
 pub mod error;
 pub mod log;
+pub mod metrics;
 pub mod ratelimit;
 pub mod reference;
 pub mod secrets;

@@ -203,6 +203,10 @@ struct ServeArgs {
     #[arg(long, env = "LEADS_IDLE_TIMEOUT", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
+    /// Serve Prometheus metrics (`GET /metrics`, no key) on this address, apart from the API's
+    /// port, e.g. `127.0.0.1:9090`. Off by default; bind it where only your monitoring reaches.
+    #[arg(long, env = "LEADS_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
     /// How much to log.
     #[arg(long, env = "LEADS_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
@@ -308,6 +312,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             first_request_timeout: Duration::from_secs(args.first_request_timeout),
             idle_timeout: Duration::from_secs(args.idle_timeout),
         },
+        metrics_bind: args.metrics_bind,
     };
     let store = open(&config.database).await?;
     let started = at_start::start(store.as_ref(), &key_source, &config.database)
@@ -326,6 +331,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         "leads-server: serving http://{address} (database {})",
         config.database
     );
+    if let Some(metrics) = running.metrics_addr() {
+        println!("leads-server: metrics at http://{metrics}/metrics");
+    }
     if let Some(key) = first_key {
         println!(
             "\nA new database: created the organization `default` and its API key (shown only \

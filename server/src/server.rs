@@ -2,9 +2,10 @@
 //! wired together.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use anyhow::{Result, anyhow};
+use async_trait::async_trait;
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder, VersionPolicy};
 use tokio::sync::Semaphore;
 
@@ -14,6 +15,8 @@ use crate::config::{Config, Database, MAX_BODY_BYTES};
 use crate::connections::{ClientAddresses, FrontDoor};
 use crate::context::AppContext;
 use crate::domain::Events;
+use crate::metrics::listener::{MetricsListener, Refresh};
+use crate::metrics::{self, HttpMetrics, Outbox, Refusals, Register, Registry};
 use crate::ratelimit::RateLimiter;
 use crate::reference::References;
 use crate::store::Store;
@@ -38,10 +41,12 @@ pub async fn open_store(database: &Database) -> Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// A running server: the front door on the public address, dropshot behind it.
+/// A running server: the front door on the public address, dropshot behind it, and the
+/// metrics on an address of their own if asked for.
 pub struct Running {
     front_door: FrontDoor,
     http: HttpServer<AppContext>,
+    metrics: Option<MetricsListener>,
 }
 
 impl Running {
@@ -50,9 +55,17 @@ impl Running {
         self.front_door.local_addr()
     }
 
+    /// The metrics' address, if they are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsListener::local_addr)
+    }
+
     /// Stops accepting connections at once, then finishes the requests in flight.
     pub async fn close(self) -> Result<(), String> {
         self.front_door.close().await;
+        if let Some(metrics) = self.metrics {
+            metrics.close().await?;
+        }
         self.http.close().await
     }
 }
@@ -60,8 +73,10 @@ impl Running {
 /// Starts serving `store` on `config.bind`; the returned server runs until closed.
 pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
     let log = crate::log::logger(&config.log_level, config.log_format);
+    let http_metrics = HttpMetrics::default();
+    let refusals = Refusals::default();
     // First, so that a taken address fails the start before anything else has begun.
-    let door = FrontDoor::bind(config.bind, config.connections, &log)?;
+    let door = FrontDoor::bind(config.bind, config.connections, refusals.clone(), &log)?;
     let api = leads_api_mod::api_description::<LeadsServer>()
         .map_err(|error| anyhow!("the API description does not build: {error}"))?;
     versions::check().map_err(|error| anyhow!("the served versions: {error}"))?;
@@ -69,6 +84,23 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
         Arc::downgrade(&store),
         log.new(slog::o!("task" => "idempotency-sweep")),
     ));
+    let metrics = match config.metrics_bind {
+        Some(bind) => {
+            let mut registry = Registry::with_prefix(metrics::PREFIX);
+            http_metrics.register(&mut registry);
+            refusals.register(&mut registry);
+            store.register_metrics(&mut registry);
+            let outbox = Outbox::default();
+            outbox.register(&mut registry);
+            let refresh = Arc::new(OutboxState {
+                store: Arc::downgrade(&store),
+                outbox,
+                log: log.new(slog::o!("task" => "metrics")),
+            });
+            Some(MetricsListener::start(bind, registry, refresh, &log)?)
+        }
+        None => None,
+    };
     let webhooks = Webhooks::start(&store, config.webhooks.clone(), log.clone());
     let clients = ClientAddresses::default();
     let context = AppContext {
@@ -81,6 +113,8 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
         body_read_timeout: config.body_read_timeout,
         references: References::embedded()?,
         webhooks,
+        metrics: http_metrics,
+        refusals,
     };
     let dropshot = ConfigDropshot {
         // Only the front door connects here.
@@ -96,5 +130,39 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
         .start()
         .map_err(|error| anyhow!("starting the HTTP server: {error}"))?;
     let front_door = door.open(http.local_addr(), clients)?;
-    Ok(Running { front_door, http })
+    Ok(Running {
+        front_door,
+        http,
+        metrics,
+    })
+}
+
+/// The outbox's gauges, read from the store before each scrape.
+struct OutboxState {
+    store: Weak<dyn Store>,
+    outbox: Outbox,
+    log: slog::Logger,
+}
+
+#[async_trait]
+impl Refresh for OutboxState {
+    async fn refresh(&self) {
+        let Some(store) = self.store.upgrade() else {
+            return;
+        };
+        let now = crate::domain::now();
+        match store.webhook_outbox_summary().await {
+            Ok(summary) => {
+                let oldest_age = summary
+                    .oldest_pending
+                    .and_then(|oldest| (now - oldest).to_std().ok())
+                    .unwrap_or_default();
+                self.outbox
+                    .set(summary.pending, oldest_age, summary.disabled_subscriptions);
+            }
+            // The gauges keep their last values; the scrape still answers.
+            Err(error) => slog::warn!(self.log, "reading the outbox for the metrics failed";
+                "error" => %error),
+        }
+    }
 }

@@ -116,6 +116,7 @@ pub struct TestServerBuilder {
     log_level: ConfigLoggingLevel,
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
+    metrics: bool,
 }
 
 impl Default for TestServerBuilder {
@@ -128,6 +129,7 @@ impl Default for TestServerBuilder {
             log_level: ConfigLoggingLevel::Error,
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
+            metrics: false,
         }
     }
 }
@@ -206,6 +208,12 @@ impl TestServerBuilder {
         self
     }
 
+    /// Serves the metrics too, on a loopback port of their own ([`TestServer::metrics_url`]).
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
+        self
+    }
+
     /// How much the server logs to stderr (default: errors only).
     pub fn log_level(mut self, level: ConfigLoggingLevel) -> Self {
         self.log_level = level;
@@ -230,6 +238,7 @@ impl TestServerBuilder {
             log_format: crate::log::Format::Text,
             webhooks: self.webhooks,
             connections: self.connections,
+            metrics_bind: self.metrics.then(|| ([127, 0, 0, 1], 0).into()),
         };
         let store = faulty(
             server::open_store(&config.database)
@@ -279,6 +288,14 @@ impl TestServer {
     /// Where the server listens: `http://127.0.0.1:<port>`, no trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Where the metrics are scraped (`http://127.0.0.1:<port>/metrics`), if the server was
+    /// built to serve them ([`TestServerBuilder::metrics`]).
+    pub fn metrics_url(&self) -> Option<String> {
+        self.running
+            .metrics_addr()
+            .map(|address| format!("http://{address}/metrics"))
     }
 
     /// The key of the organization [`ORGANIZATION`].

@@ -11,9 +11,11 @@ use http::header::{HeaderMap, HeaderName, RETRY_AFTER};
 use super::answer::Answer;
 use super::error::ApiError;
 use super::generated::RateLimitHeaders;
+use super::observe::note_organization;
 use super::unwind::caught;
 use crate::context::{Admitted, AppContext};
-use crate::error::Error;
+use crate::error::{Error, Limit};
+use crate::metrics::Refusal;
 use crate::ratelimit::RateLimitStatus;
 
 /// Seconds a client is asked to wait after a `503`: the requests in flight finish within
@@ -42,6 +44,7 @@ where
         Ok(admitted) => admitted,
         Err(error) => return Ok(refused(rqctx, error, None)),
     };
+    note_organization(admitted.caller.organization);
     let standing = admitted.rate_limit;
     let outcome = match app.in_flight() {
         Ok(_in_flight) => caught(work(app, admitted)).await,
@@ -57,10 +60,30 @@ pub fn refused<R>(
     error: Error,
     standing: Option<RateLimitStatus>,
 ) -> Answer<R> {
+    if let Some(refusal) = refusal(&error) {
+        rqctx.context().refusals.count(refusal);
+    }
     let headers = error_headers(&error, standing);
     Answer::Refused {
         error: api_error(rqctx, error),
         headers,
+    }
+}
+
+/// Which refusal `error` is, if it turns the request away for want of room or allowance
+/// rather than for what it asks.
+fn refusal(error: &Error) -> Option<Refusal> {
+    match error {
+        Error::RateLimited {
+            limit: Limit::Caller,
+            ..
+        } => Some(Refusal::RateLimit),
+        Error::RateLimited {
+            limit: Limit::Address,
+            ..
+        } => Some(Refusal::UnfamiliarKeys),
+        Error::ServiceUnavailable => Some(Refusal::Overload),
+        _ => None,
     }
 }
 

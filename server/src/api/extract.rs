@@ -15,7 +15,6 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use dropshot::{
@@ -33,6 +32,7 @@ use super::validate;
 use super::versions;
 use crate::context::{Admitted, AppContext};
 use crate::error::{Error, FieldProblem};
+use crate::metrics::Refusal;
 
 /// What an extractor reads: a generated wire type with its schema in the spec.
 pub trait WireType: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static {}
@@ -95,10 +95,9 @@ impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
             Some(app) => Some(caught(app.admit(&rqctx.request)).await),
             None => None,
         };
-        let timeout = app.map(|app| app.body_read_timeout);
         let body = match &admission {
             Some(Err(refused)) => Err(refused.clone()),
-            _ => read_json_body(rqctx, request, timeout).await,
+            _ => read_json_body(rqctx, request, app).await,
         };
         Ok(Self { admission, body })
     }
@@ -108,12 +107,12 @@ impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
     }
 }
 
-/// Reads, validates and deserializes the body; one that has not arrived after `timeout` is
-/// cut off.
+/// Reads, validates and deserializes the body; one that has not arrived within the server's
+/// `body_read_timeout` is cut off (and counted as refused).
 async fn read_json_body<Context: ServerContext, T>(
     rqctx: &RequestContext<Context>,
     request: http::Request<dropshot::Body>,
-    timeout: Option<Duration>,
+    app: Option<&AppContext>,
 ) -> Result<(T, Value), Error>
 where
     T: DeserializeOwned + SpecSchema,
@@ -133,13 +132,17 @@ where
     }
     let limit = rqctx.request_body_max_bytes();
     let collect = Limited::new(body, limit).collect();
-    let collected = match timeout {
-        Some(timeout) => tokio::time::timeout(timeout, collect).await.map_err(|_| {
-            Error::invalid(format!(
-                "The request body did not arrive within {} seconds",
-                timeout.as_secs_f64()
-            ))
-        })?,
+    let collected = match app {
+        Some(app) => {
+            let timeout = app.body_read_timeout;
+            tokio::time::timeout(timeout, collect).await.map_err(|_| {
+                app.refusals.count(Refusal::BodyTimeout);
+                Error::invalid(format!(
+                    "The request body did not arrive within {} seconds",
+                    timeout.as_secs_f64()
+                ))
+            })?
+        }
         None => collect.await,
     };
     let bytes = match collected {

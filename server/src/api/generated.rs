@@ -10,6 +10,7 @@ use super::{
 use super::versions::{
     ServedVersion, Served, dispatched, method_not_allowed, openapi_schema, serve, shared,
 };
+use super::observe::Observed;
 /// The spec's `info.title`.
 pub const API_TITLE: &str = "Aura Leads API";
 /// Every version the server serves, oldest first, the working spec's last: the
@@ -13326,8 +13327,8 @@ impl schemars::JsonSchema for v5_0_0::types::LeadListQuery {
 /// registers for each range of served versions.
 #[dropshot::api_description]
 pub trait LeadsApi {
-    /// The server's state, shared by every request.
-    type Context: Send + Sync + 'static;
+    /// The server's state, shared by every request, which observes each of them.
+    type Context: Observed;
     /// Handles `docs_view` in version 5.1.0 and in every release that shares its contract.
     fn docs_view(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -13679,7 +13680,7 @@ pub trait LeadsApi {
     async fn serve_docs_view(
         rqctx: dropshot::RequestContext<Self::Context>,
     ) -> Result<Served<RawResponse>, ApiError> {
-        serve(rqctx, |rqctx| Self::docs_view(rqctx)).await
+        serve(rqctx, "docs_view", |rqctx| Self::docs_view(rqctx)).await
     }
     /// Check service health
     ///
@@ -13697,7 +13698,7 @@ pub trait LeadsApi {
         Served<Answer<dropshot::HttpResponseOk<types::HealthResponse>>>,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::health_view(rqctx)).await
+        serve(rqctx, "health_view", |rqctx| Self::health_view(rqctx)).await
     }
     /// Get this document as JSON
     ///
@@ -13716,7 +13717,7 @@ pub trait LeadsApi {
     async fn serve_openapi_json_view(
         rqctx: dropshot::RequestContext<Self::Context>,
     ) -> Result<Served<RawResponse>, ApiError> {
-        serve(rqctx, |rqctx| Self::openapi_json_view(rqctx)).await
+        serve(rqctx, "openapi_json_view", |rqctx| Self::openapi_json_view(rqctx)).await
     }
     /// Get this document as YAML
     ///
@@ -13734,7 +13735,7 @@ pub trait LeadsApi {
     async fn serve_openapi_yaml_view(
         rqctx: dropshot::RequestContext<Self::Context>,
     ) -> Result<Served<RawResponse>, ApiError> {
-        serve(rqctx, |rqctx| Self::openapi_yaml_view(rqctx)).await
+        serve(rqctx, "openapi_yaml_view", |rqctx| Self::openapi_yaml_view(rqctx)).await
     }
     /// List leads
     ///
@@ -13765,7 +13766,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::lead_list_v4_0_0(rqctx, query)).await
+        serve(rqctx, "lead_list", |rqctx| Self::lead_list_v4_0_0(rqctx, query)).await
     }
     /// List leads
     ///
@@ -13796,7 +13797,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::lead_list_v5_0_0(rqctx, query)).await
+        serve(rqctx, "lead_list", |rqctx| Self::lead_list_v5_0_0(rqctx, query)).await
     }
     /// List leads
     ///
@@ -13841,7 +13842,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::lead_list(rqctx, query)).await
+        serve(rqctx, "lead_list", |rqctx| Self::lead_list(rqctx, query)).await
     }
     /// Create lead
     ///
@@ -13881,7 +13882,8 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::lead_create(rqctx, headers, body)).await
+        serve(rqctx, "lead_create", |rqctx| Self::lead_create(rqctx, headers, body))
+            .await
     }
     /// Get lead
     ///
@@ -13912,7 +13914,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::lead_view(rqctx, path, headers)).await
+        serve(rqctx, "lead_view", |rqctx| Self::lead_view(rqctx, path, headers)).await
     }
     /// Delete lead
     ///
@@ -13952,7 +13954,8 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::lead_delete(rqctx, path, headers)).await
+        serve(rqctx, "lead_delete", |rqctx| Self::lead_delete(rqctx, path, headers))
+            .await
     }
     /// Update lead
     ///
@@ -13992,7 +13995,12 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::lead_update(rqctx, path, headers, body)).await
+        serve(
+                rqctx,
+                "lead_update",
+                |rqctx| Self::lead_update(rqctx, path, headers, body),
+            )
+            .await
     }
     /// List webhook deliveries
     ///
@@ -14030,7 +14038,12 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_delivery_list(rqctx, query)).await
+        serve(
+                rqctx,
+                "webhook_delivery_list",
+                |rqctx| Self::webhook_delivery_list(rqctx, query),
+            )
+            .await
     }
     /// List webhook deliveries (the alias path)
     ///
@@ -14058,7 +14071,12 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_delivery_list(rqctx, query)).await
+        serve(
+                rqctx,
+                "webhook_delivery_list",
+                |rqctx| Self::webhook_delivery_list(rqctx, query),
+            )
+            .await
     }
     /// List webhook subscriptions
     ///
@@ -14084,7 +14102,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_list(rqctx, query)).await
+        serve(rqctx, "webhook_list", |rqctx| Self::webhook_list(rqctx, query)).await
     }
     /// Create webhook subscription
     ///
@@ -14132,7 +14150,8 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_create_v4_0_0(rqctx, body)).await
+        serve(rqctx, "webhook_create", |rqctx| Self::webhook_create_v4_0_0(rqctx, body))
+            .await
     }
     /// Create webhook subscription
     ///
@@ -14180,7 +14199,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_create(rqctx, body)).await
+        serve(rqctx, "webhook_create", |rqctx| Self::webhook_create(rqctx, body)).await
     }
     #[endpoint{method = HEAD,
     path = "/v1/webhooks/{id}",
@@ -14262,7 +14281,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_view(rqctx, path)).await
+        serve(rqctx, "webhook_view", |rqctx| Self::webhook_view(rqctx, path)).await
     }
     #[endpoint{method = HEAD,
     path = "/v1/webhooks/{id}",
@@ -14362,6 +14381,7 @@ pub trait LeadsApi {
         if dispatched(&rqctx, 2, "deliveries") {
             return serve(
                     rqctx,
+                    "webhook_delivery_log",
                     |rqctx| async move {
                         let query = shared::<
                             QueryParams<types::WebhookDeliveryLogQuery>,
@@ -14375,7 +14395,7 @@ pub trait LeadsApi {
                 )
                 .await;
         }
-        serve(rqctx, |rqctx| Self::webhook_view(rqctx, path)).await
+        serve(rqctx, "webhook_view", |rqctx| Self::webhook_view(rqctx, path)).await
     }
     /// Delete webhook subscription
     ///
@@ -14402,7 +14422,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_delete(rqctx, path)).await
+        serve(rqctx, "webhook_delete", |rqctx| Self::webhook_delete(rqctx, path)).await
     }
     /// Delete webhook subscription
     ///
@@ -14432,7 +14452,7 @@ pub trait LeadsApi {
         if dispatched(&rqctx, 2, "deliveries") {
             return method_not_allowed(&rqctx, "GET");
         }
-        serve(rqctx, |rqctx| Self::webhook_delete(rqctx, path)).await
+        serve(rqctx, "webhook_delete", |rqctx| Self::webhook_delete(rqctx, path)).await
     }
     /// List a delivery's attempts
     ///
@@ -14475,7 +14495,11 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_delivery_attempt_list(rqctx, path, query))
+        serve(
+                rqctx,
+                "webhook_delivery_attempt_list",
+                |rqctx| Self::webhook_delivery_attempt_list(rqctx, path, query),
+            )
             .await
     }
     /// Resend a webhook delivery
@@ -14519,7 +14543,12 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_delivery_resend(rqctx, path)).await
+        serve(
+                rqctx,
+                "webhook_delivery_resend",
+                |rqctx| Self::webhook_delivery_resend(rqctx, path),
+            )
+            .await
     }
     /// Enable webhook subscription
     ///
@@ -14553,7 +14582,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_enable(rqctx, path)).await
+        serve(rqctx, "webhook_enable", |rqctx| Self::webhook_enable(rqctx, path)).await
     }
     /// Recover failed webhook deliveries
     ///
@@ -14595,7 +14624,8 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_recover(rqctx, path, body)).await
+        serve(rqctx, "webhook_recover", |rqctx| Self::webhook_recover(rqctx, path, body))
+            .await
     }
     /// Rotate webhook signing secret
     ///
@@ -14635,7 +14665,12 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_secret_rotate(rqctx, path)).await
+        serve(
+                rqctx,
+                "webhook_secret_rotate",
+                |rqctx| Self::webhook_secret_rotate(rqctx, path),
+            )
+            .await
     }
     /// Send a test event
     ///
@@ -14673,7 +14708,7 @@ pub trait LeadsApi {
         >,
         ApiError,
     > {
-        serve(rqctx, |rqctx| Self::webhook_test(rqctx, path)).await
+        serve(rqctx, "webhook_test", |rqctx| Self::webhook_test(rqctx, path)).await
     }
     #[endpoint{method = DELETE,
     path = "/v1/leads/{id}",

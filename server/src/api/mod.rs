@@ -14,6 +14,7 @@ mod extract;
 mod generated;
 mod handlers;
 pub mod idempotency;
+pub mod observe;
 mod raw;
 mod recovery;
 mod unwind;

@@ -35,6 +35,7 @@ use serde_json::{Map, Value};
 use super::answer::{Answer, envelope};
 use super::error::ApiError;
 use super::generated::SERVED_VERSIONS;
+use super::observe::{Observation, Observed};
 use crate::error::{Error, FieldProblem};
 
 /// The request header naming the version to serve, and the answer's header naming the one
@@ -236,19 +237,23 @@ pub struct Served<R> {
     /// The version served (an index into [`SERVED_VERSIONS`]).
     version: usize,
     headers: HeaderMap,
+    /// Finished once the answer's status is known.
+    observation: Observation,
 }
 
-/// Serves a request through `handler` in the version it names, or refuses it; what every
-/// generated endpoint does.
+/// Serves a request of `operation` through `handler` in the version it names, or refuses
+/// it; what every generated endpoint does.
 pub async fn serve<C, R, F, Fut>(
     rqctx: RequestContext<C>,
+    operation: &'static str,
     handler: F,
 ) -> Result<Served<R>, ApiError>
 where
-    C: ServerContext,
+    C: Observed,
     F: FnOnce(RequestContext<C>) -> Fut,
     Fut: Future<Output = Result<R, ApiError>>,
 {
+    let observation = Observation::start(&rqctx, operation);
     let version = requested(rqctx.request.headers()).and_then(|index| {
         let entries = entries()?;
         entries
@@ -263,15 +268,17 @@ where
                 answer: Err(ApiError::new(error, &rqctx.request_id)),
                 version: newest(),
                 headers: HeaderMap::new(),
+                observation,
             });
         }
     };
     // A handler's error is answered here too, in the envelope, so that it names the version
     // like any other answer (the handler logged an internal error's detail when it made it).
     Ok(Served {
-        answer: handler(rqctx).await,
+        answer: observation.within(handler(rqctx)).await,
         version,
         headers,
+        observation,
     })
 }
 
@@ -295,7 +302,7 @@ pub fn dispatched<C: ServerContext>(
 /// `405 Method Not Allowed` for a method the path of the request does not serve, where the
 /// generated interface routes it rather than dropshot's router (a dispatched literal path:
 /// `xtask/src/generate/server/dispatch.rs`): the router's body, and `Allow` naming `allow`.
-pub fn method_not_allowed<C: ServerContext, T>(
+pub fn method_not_allowed<C: Observed, T>(
     rqctx: &RequestContext<C>,
     allow: &'static str,
 ) -> Result<Served<Answer<T>>, ApiError> {
@@ -313,6 +320,7 @@ pub fn method_not_allowed<C: ServerContext, T>(
         answer: Ok(Answer::Dispatched(response)),
         version: newest(),
         headers: HeaderMap::new(),
+        observation: Observation::start(rqctx, "method_not_allowed"),
     })
 }
 
@@ -326,10 +334,20 @@ pub async fn shared<T: SharedExtractor, C: ServerContext>(
 impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Served<R> {
     fn to_result(self) -> Result<Response<Body>, HttpError> {
         let version = self.version;
-        let mut response = answering(version, || match self.answer {
+        let answer = answering(version, || match self.answer {
             Ok(answer) => answer.to_result(),
             Err(error) => envelope(&error, HeaderMap::new()),
-        })?;
+        });
+        let number = SERVED_VERSIONS
+            .get(version)
+            .map(|served| served.version)
+            .unwrap_or_default();
+        let status = match &answer {
+            Ok(response) => response.status(),
+            Err(error) => error.status_code.as_status(),
+        };
+        self.observation.finish(status, number);
+        let mut response = answer?;
         response.headers_mut().extend(self.headers);
         Ok(response)
     }
@@ -567,6 +585,7 @@ mod tests {
             answer: Err(ApiError::new(Error::NotFound, "req-1")),
             version: newest(),
             headers,
+            observation: Observation::detached("lead_view"),
         };
         assert_eq!(served.status_code(), StatusCode::NOT_FOUND);
         let response = served.to_result().unwrap();
@@ -605,6 +624,7 @@ mod tests {
                 answer,
                 version,
                 headers: HeaderMap::new(),
+                observation: Observation::detached("lead_create"),
             };
             let body = served.to_result().unwrap().into_body().collect().await;
             let body: Value = serde_json::from_slice(&body.unwrap().to_bytes()).unwrap();

@@ -40,6 +40,7 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::api::{ApiError, RETRY_AFTER_UNAVAILABLE};
 use crate::error::{ConnectionBound, Error};
+use crate::metrics::{Refusal as Counted, Refusals};
 use admission::{Admission, Refusal, Ticket};
 
 /// Connections the server holds at most by default.
@@ -127,13 +128,19 @@ pub struct FrontDoor {
 pub struct BoundDoor {
     listener: TcpListener,
     limits: ConnectionLimits,
+    refusals: Refusals,
     log: Logger,
 }
 
 impl FrontDoor {
     /// Listens on `bind`. Raises the descriptor limit to its ceiling, and refuses to start if
-    /// that leaves room for no connection.
-    pub fn bind(bind: SocketAddr, limits: ConnectionLimits, log: &Logger) -> Result<BoundDoor> {
+    /// that leaves room for no connection. Connections turned away are counted in `refusals`.
+    pub fn bind(
+        bind: SocketAddr,
+        limits: ConnectionLimits,
+        refusals: Refusals,
+        log: &Logger,
+    ) -> Result<BoundDoor> {
         let room = descriptors::connection_room().context("reading the descriptor limit")?;
         let room = usize::try_from(room).unwrap_or(usize::MAX);
         if room == 0 {
@@ -157,6 +164,7 @@ impl FrontDoor {
         Ok(BoundDoor {
             listener,
             limits,
+            refusals,
             log,
         })
     }
@@ -180,6 +188,7 @@ impl BoundDoor {
         let BoundDoor {
             listener,
             limits,
+            refusals,
             log,
         } = self;
         let local_addr = listener.local_addr()?;
@@ -198,6 +207,7 @@ impl BoundDoor {
                 limits.max_per_address.unwrap_or(usize::MAX),
             ),
             clients,
+            refusals,
             log,
         };
         let (stop, stopped) = oneshot::channel();
@@ -216,6 +226,7 @@ struct Door {
     limits: ConnectionLimits,
     admission: Arc<Admission>,
     clients: ClientAddresses,
+    refusals: Refusals,
     log: Logger,
 }
 
@@ -239,7 +250,13 @@ impl Door {
                 let door = Arc::clone(self);
                 tokio::spawn(async move { door.serve(socket, peer, ticket).await });
             }
-            Err(refusal) => refuse(&socket, refusal, &self.log, peer),
+            Err(refusal) => {
+                self.refusals.count(match refusal {
+                    Refusal::AddressFull => Counted::AddressConnectionCap,
+                    Refusal::ServerFull => Counted::ConnectionCap,
+                });
+                refuse(&socket, refusal, &self.log, peer);
+            }
         }
     }
 
@@ -262,13 +279,19 @@ impl Door {
         let received = tokio::select! {
             received = first_request(&mut client, deadline) => received,
             () = ticket.displaced() => {
+                self.refusals.count(Counted::Displaced);
                 debug!(self.log, "closed a connection without a request for a newer one"; "peer" => %peer);
                 return;
             }
         };
-        let Some(received) = received else {
-            debug!(self.log, "closed a connection that sent no request in time"; "peer" => %peer);
-            return;
+        let received = match received {
+            Ok(received) => received,
+            Err(Silence::TimedOut) => {
+                self.refusals.count(Counted::FirstRequestTimeout);
+                debug!(self.log, "closed a connection that sent no request in time"; "peer" => %peer);
+                return;
+            }
+            Err(Silence::Closed) => return,
         };
         ticket.request_arrived();
         if let Err(error) = self.relay(client, peer, &received).await {
@@ -298,18 +321,27 @@ impl Door {
     }
 }
 
+/// Why a connection's first request never came.
+enum Silence {
+    /// Not before the deadline.
+    TimedOut,
+    /// The client closed the connection (or it failed) first.
+    Closed,
+}
+
 /// What `client` sends until the start of its first request, if that arrives before
-/// `deadline`; `None` if it does not, or the client closes first.
-async fn first_request(client: &mut TcpStream, deadline: Instant) -> Option<Vec<u8>> {
+/// `deadline`.
+async fn first_request(client: &mut TcpStream, deadline: Instant) -> Result<Vec<u8>, Silence> {
     let mut received = Vec::new();
     let mut buffer = [0; 4096];
     loop {
         match timeout_at(deadline, client.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) | Err(_) => return None,
+            Err(_) => return Err(Silence::TimedOut),
+            Ok(Ok(0) | Err(_)) => return Err(Silence::Closed),
             Ok(Ok(read)) => received.extend_from_slice(&buffer[..read]),
         }
         if first_request::has_arrived(&received) {
-            return Some(received);
+            return Ok(received);
         }
     }
 }

@@ -5,9 +5,11 @@ mod json;
 mod lead;
 pub mod limits;
 mod rules;
+mod trace;
 mod webhook;
 
 pub use json::*;
 pub use lead::*;
 pub use rules::*;
+pub use trace::*;
 pub use webhook::*;

@@ -70,6 +70,10 @@ impl Faulty {
 
 #[async_trait]
 impl Store for Faulty {
+    fn register_metrics(&self, registry: &mut Registry) {
+        self.inner.register_metrics(registry);
+    }
+
     fn shared_rate_limits(self: Arc<Self>) -> Option<Arc<dyn SharedRateLimits>> {
         let inner = Arc::clone(&self.inner).shared_rate_limits()?;
         Some(Arc::new(FaultyRateLimits {
@@ -480,6 +484,11 @@ impl OutboxStore for Faulty {
     async fn webhook_backlog_trim(&self, max: u32, now: DateTime<Utc>) -> Result<u64, StoreError> {
         self.switch.check()?;
         self.inner.webhook_backlog_trim(max, now).await
+    }
+
+    async fn webhook_outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
+        self.switch.check()?;
+        self.inner.webhook_outbox_summary().await
     }
 }
 

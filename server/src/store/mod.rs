@@ -35,6 +35,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::metrics::Registry;
+
 pub use self::recovery::{Recovery, RecoveryStore};
 
 use crate::domain::{
@@ -306,6 +308,9 @@ pub trait Store:
     fn shared_rate_limits(self: Arc<Self>) -> Option<Arc<dyn SharedRateLimits>> {
         None
     }
+
+    /// Registers what this backend records for operators (its queues, pools and waits).
+    fn register_metrics(&self, registry: &mut Registry);
 
     /// Whether the database answers.
     async fn health(&self) -> Result<(), StoreError>;
@@ -603,6 +608,20 @@ pub trait OutboxStore: Send + Sync {
     /// [`backlog_message`]. Returns how many; reads only each subscription's pending
     /// deliveries, on an index.
     async fn webhook_backlog_trim(&self, max: u32, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The outbox at a glance, of every organization, for operators.
+    async fn webhook_outbox_summary(&self) -> Result<OutboxSummary, StoreError>;
+}
+
+/// The outbox at a glance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboxSummary {
+    /// Deliveries neither delivered nor failed yet.
+    pub pending: u64,
+    /// When the oldest of them was created.
+    pub oldest_pending: Option<DateTime<Utc>>,
+    /// Subscriptions disabled after failing deliveries in a row.
+    pub disabled_subscriptions: u64,
 }
 
 /// An event renderer for the store's own tests: the event, when, the organization and the

@@ -26,7 +26,7 @@ mod webhook_secrets;
 mod webhooks;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::store::{
     IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, Recovery, RecoveryStore,
@@ -36,19 +36,21 @@ use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use prometheus_client::metrics::counter::Counter;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use self::errors::{Context, internal};
 use self::tls::Tls;
 use super::{
-    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, RevokeOutcome, SealedSecret, SecretSelection,
-    SecretSlot, SharedRateLimits, Store, StoreError, StoredSecret,
+    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, OutboxSummary, RevokeOutcome, SealedSecret,
+    SecretSelection, SecretSlot, SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, EventType, Events,
     Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
+use crate::metrics::{PostgresMetrics, Register, Registry};
 
 /// Connections per replica: enough for requests to overlap, few enough that a handful of
 /// replicas stay well under PostgreSQL's default `max_connections` (100).
@@ -72,6 +74,8 @@ pub struct PostgresStore {
     rate_limits: Pool,
     /// Renders the webhook events lead writes cause.
     events: Events,
+    /// What the pool and the retries record for operators.
+    metrics: PostgresMetrics,
 }
 
 impl PostgresStore {
@@ -101,12 +105,18 @@ impl PostgresStore {
             pool,
             rate_limits: self::pool(rate_limit_config, &tls, RATE_LIMIT_CONNECTIONS)?,
             events,
+            metrics: PostgresMetrics::default(),
         })
     }
 
     /// A pooled connection, once one is free.
     async fn client(&self) -> Result<Client, StoreError> {
-        self.pool.get().await.context("borrowing a connection")
+        let waiting = Instant::now();
+        let client = self.pool.get().await.context("borrowing a connection");
+        self.metrics
+            .pool_wait
+            .observe(waiting.elapsed().as_secs_f64());
+        client
     }
 
     /// A rate-limit connection, once one is free.
@@ -128,7 +138,7 @@ impl PostgresStore {
 /// which `async_trait` requires.
 macro_rules! in_transaction {
     ($store:expr, $doing:literal, |$transaction:ident| $work:expr) => {
-        retrying(|| async {
+        retrying(&$store.metrics.contention_retries, || async {
             let mut client = $store.client().await?;
             let transaction = client
                 .transaction()
@@ -153,12 +163,12 @@ const RETRIES: usize = 2;
 /// The first wait before a retry; each later one doubles, and every wait is jittered.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
 
-/// Runs `work`, and again (up to [`RETRIES`] times, after a jittered, growing wait) while the
-/// database abandons it to keep concurrent transactions consistent: a deadlock, or, under
+/// Runs `work`, and again (up to [`RETRIES`] times, after a jittered, growing wait, each
+/// counted in `retries`) while the database abandons it to keep concurrent transactions consistent: a deadlock, or, under
 /// `SERIALIZABLE` isolation (CockroachDB's only one), a serialization failure. Each attempt
 /// is a whole transaction, so running it again is safe. The jitter keeps replicas whose
 /// transactions collided from retrying in step and colliding again.
-async fn retrying<T, F, Fut>(work: F) -> Result<T, StoreError>
+async fn retrying<T, F, Fut>(retries: &Counter, work: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
@@ -170,6 +180,9 @@ where
     work.retry(backoff)
         .sleep(tokio::time::sleep)
         .when(|error| matches!(error, StoreError::Contention(_)))
+        .notify(|_, _| {
+            retries.inc();
+        })
         .await
 }
 
@@ -198,6 +211,10 @@ fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, 
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
+    }
+
     /// Replicas share the database, so they count rate limits in it.
     fn shared_rate_limits(self: Arc<Self>) -> Option<Arc<dyn SharedRateLimits>> {
         Some(self)
@@ -585,7 +602,10 @@ impl OutboxStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
         let client = self.client().await?;
-        retrying(|| webhooks::claim(&client, now, lease_until, limit)).await
+        retrying(&self.metrics.contention_retries, || {
+            webhooks::claim(&client, now, lease_until, limit)
+        })
+        .await
     }
 
     async fn webhook_delivery_record(
@@ -629,7 +649,14 @@ impl OutboxStore for PostgresStore {
         let client = self.client().await?;
         // Its locks may cross those of a subscription's disabling or deletion, which lock
         // many deliveries too: a deadlock PostgreSQL breaks is run again.
-        retrying(|| webhooks::backlog_trim(&client, max, now)).await
+        retrying(&self.metrics.contention_retries, || {
+            webhooks::backlog_trim(&client, max, now)
+        })
+        .await
+    }
+
+    async fn webhook_outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
+        webhooks::summary(&self.client().await?).await
     }
 }
 

@@ -68,7 +68,7 @@ impl SharedRateLimits for PostgresStore {
         now_micros: i64,
     ) -> Result<(BucketTake, Option<BucketTake>), StoreError> {
         let (first_name, then_name) = (name(first), name(then));
-        let rows = retrying(|| async {
+        let rows = retrying(&self.metrics.contention_retries, || async {
             let client = self.rate_limit_client().await?;
             query(
                 &client,

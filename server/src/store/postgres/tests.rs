@@ -427,8 +427,11 @@ async fn under_serializable_isolation_an_update_that_lost_a_race_is_run_again() 
 async fn work_abandoned_for_contention_is_tried_twice_more_and_nothing_else_is() {
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    use prometheus_client::metrics::counter::Counter;
+
     let calls = AtomicU32::new(0);
-    let contended_twice = super::retrying(|| async {
+    let retries = Counter::default();
+    let contended_twice = super::retrying(&retries, || async {
         match calls.fetch_add(1, Ordering::SeqCst) {
             0 | 1 => Err(StoreError::Contention("40P01".into())),
             _ => Ok(7),
@@ -437,8 +440,9 @@ async fn work_abandoned_for_contention_is_tried_twice_more_and_nothing_else_is()
     .await;
     assert_eq!(contended_twice.expect("the third try succeeds"), 7);
     assert_eq!(calls.swap(0, Ordering::SeqCst), 3);
+    assert_eq!(retries.get(), 2, "each retry is counted");
 
-    let always = super::retrying(|| async {
+    let always = super::retrying(&retries, || async {
         calls.fetch_add(1, Ordering::SeqCst);
         Err::<(), _>(StoreError::Contention("40001".into()))
     })
@@ -446,11 +450,12 @@ async fn work_abandoned_for_contention_is_tried_twice_more_and_nothing_else_is()
     assert!(matches!(always, Err(StoreError::Contention(_))));
     assert_eq!(calls.swap(0, Ordering::SeqCst), 3, "once, then two retries");
 
-    let broken = super::retrying(|| async {
+    let broken = super::retrying(&retries, || async {
         calls.fetch_add(1, Ordering::SeqCst);
         Err::<(), _>(StoreError::Internal("gone".into()))
     })
     .await;
     assert!(matches!(broken, Err(StoreError::Internal(_))));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
+    assert_eq!(retries.get(), 4);
 }

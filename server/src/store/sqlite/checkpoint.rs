@@ -13,8 +13,9 @@
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender, SyncSender};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::histogram::Histogram;
 use rusqlite::Connection;
 
 use crate::store::StoreError;
@@ -38,8 +39,11 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     /// Starts the checkpoint thread on `connection`, a read-write connection to the database
-    /// whose WAL it checkpoints.
-    pub(super) fn start(connection: Connection) -> Result<Checkpointer, StoreError> {
+    /// whose WAL it checkpoints; each checkpoint's time goes to `durations`.
+    pub(super) fn start(
+        connection: Connection,
+        durations: Histogram,
+    ) -> Result<Checkpointer, StoreError> {
         // One pending wake-up is enough: commits while a checkpoint runs need one more pass.
         let (wake, woken) = mpsc::sync_channel(1);
         let (stop, stopped) = mpsc::channel();
@@ -49,7 +53,9 @@ impl Checkpointer {
                 while woken.recv().is_ok() {
                     // A failure (another process checkpointing, say) is retried on the next
                     // commit's wake-up; the writer's backstop bounds the WAL meanwhile.
+                    let started = Instant::now();
                     let _ = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    durations.observe(started.elapsed().as_secs_f64());
                     if stopped.recv_timeout(INTERVAL) != Err(RecvTimeoutError::Timeout) {
                         break;
                     }

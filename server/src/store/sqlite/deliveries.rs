@@ -1,6 +1,6 @@
-//! Reading deliveries (the log, one delivery) and the history of their attempts: each attempt
-//! an attempt's record adds ([`keep_attempt`]), bounded to the newest [`ATTEMPTS_KEPT`] of
-//! its delivery, and gone with it by the schema's cascade.
+//! Reading deliveries (the log, one delivery, the outbox at a glance) and the history of
+//! their attempts: each attempt an attempt's record adds ([`keep_attempt`]), bounded to the
+//! newest [`ATTEMPTS_KEPT`] of its delivery, and gone with it by the schema's cascade.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
@@ -13,7 +13,7 @@ use crate::domain::{
     ATTEMPTS_KEPT, Attempt, AttemptOutcome, AttemptRecord, Delivery, DeliveryStatus, Keyset,
     OrganizationId,
 };
-use crate::store::StoreError;
+use crate::store::{OutboxSummary, StoreError};
 
 /// A delivery's columns; its payload's size is its body's as sent (`body_size`, or the text's
 /// length for an event stored before bodies were deflated).
@@ -218,4 +218,32 @@ pub(super) fn attempt_list(
             },
         )
         .collect()
+}
+
+/// The outbox at a glance: the pending deliveries are counted on their partial index; their
+/// oldest's creation reads each pending row, a scan a scrape can afford.
+pub(super) fn summary(connection: &Connection) -> Result<OutboxSummary, StoreError> {
+    let (pending, oldest, disabled) = connection
+        .prepare_cached(
+            "SELECT count(*), min(created_at), \
+                 (SELECT count(*) FROM webhook_subscriptions WHERE disabled_at IS NOT NULL) \
+             FROM webhook_deliveries WHERE status = 'pending'",
+        )
+        .and_then(|mut statement| {
+            statement.query_row([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Option<i64>>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })
+        })
+        .context("summing up the outbox")?;
+    Ok(OutboxSummary {
+        pending: u64::try_from(pending).unwrap_or_default(),
+        oldest_pending: oldest
+            .map(|micros| from_micros(micros, "created_at"))
+            .transpose()?,
+        disabled_subscriptions: u64::try_from(disabled).unwrap_or_default(),
+    })
 }

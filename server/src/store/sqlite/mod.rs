@@ -34,6 +34,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::store::{
     IdempotencyStore, KeyStore, LeadStore, OrganizationStore, OutboxStore, SubscriptionStore,
@@ -49,13 +50,14 @@ use self::key_cache::KeyCache;
 use self::pool::ReaderPool;
 use self::writer::Writer;
 use super::{
-    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, Recovery, RecoveryStore, RevokeOutcome,
-    SealedSecret, SecretSelection, SecretSlot, Store, StoreError, StoredSecret,
+    ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, OutboxSummary, Recovery, RecoveryStore,
+    RevokeOutcome, SealedSecret, SecretSelection, SecretSlot, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
     ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, EventType, Events,
     Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
+use crate::metrics::{Register, Registry, SqliteMetrics};
 
 /// The schema, one migration per version, oldest first. `PRAGMA user_version` records how
 /// many have been applied, so only append: never edit or reorder a migration that has shipped.
@@ -92,6 +94,8 @@ pub struct SqliteStore {
     events: Events,
     /// The database file, whose WAL an erasure truncates on a connection of its own.
     path: PathBuf,
+    /// What the writer, the checkpointer and the readers record for operators.
+    metrics: SqliteMetrics,
 }
 
 impl SqliteStore {
@@ -105,12 +109,14 @@ impl SqliteStore {
         let checkpoints = Connection::open(path)
             .and_then(|connection| pool::configure(&connection).map(|()| connection))
             .context(&format!("opening the checkpointer of {}", path.display()))?;
+        let metrics = SqliteMetrics::default();
         Ok(SqliteStore {
             readers: pool::readers(path)?,
             keys: KeyCache::open(path)?,
-            writer: Writer::start(writer, checkpoints)?,
+            writer: Writer::start(writer, checkpoints, &metrics)?,
             events,
             path: path.to_owned(),
+            metrics,
         })
     }
 
@@ -134,11 +140,15 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let waiting = Instant::now();
         let reader = self
             .readers
             .get()
             .await
             .map_err(|error| StoreError::Internal(format!("borrowing a reader: {error}")))?;
+        self.metrics
+            .reader_wait
+            .observe(waiting.elapsed().as_secs_f64());
         // The reader goes back to the pool when the closure drops it, even while unwinding.
         blocking(move || work(&reader)).await
     }
@@ -225,6 +235,10 @@ where
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|connection| {
             // Reads the schema's tables, not just `SELECT 1`: a database that lost them cannot
@@ -685,6 +699,10 @@ impl OutboxStore for SqliteStore {
     async fn webhook_backlog_trim(&self, max: u32, now: DateTime<Utc>) -> Result<u64, StoreError> {
         self.write(move |connection| fairness::trim(connection, max, now))
             .await
+    }
+
+    async fn webhook_outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
+        self.read(deliveries::summary).await
     }
 }
 

@@ -15,11 +15,16 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+use std::time::Instant;
+
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::checkpoint::{self, Checkpointer};
 use super::errors::Context;
+use crate::metrics::SqliteMetrics;
 use crate::store::StoreError;
 
 /// The most writes one transaction commits: enough to amortize a commit over a busy
@@ -92,15 +97,18 @@ fn execute(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
 pub(super) struct Writer {
     jobs: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
+    /// The writes queued, for the metrics.
+    queued: Gauge,
 }
 
 impl Writer {
     /// Starts the writer thread on `connection`, which must be configured and migrated, and
     /// hands the WAL's checkpoints to a thread of their own on `checkpoints`, a second
-    /// read-write connection to the same file.
+    /// read-write connection to the same file. Both record into `metrics`.
     pub(super) fn start(
         connection: Connection,
         checkpoints: Connection,
+        metrics: &SqliteMetrics,
     ) -> Result<Writer, StoreError> {
         connection
             .pragma_update(
@@ -109,12 +117,14 @@ impl Writer {
                 checkpoint::WRITER_BACKSTOP_PAGES,
             )
             .context("handing checkpoints over")?;
-        let checkpointer = Checkpointer::start(checkpoints)?;
+        let checkpointer = Checkpointer::start(checkpoints, metrics.checkpoint_duration.clone())?;
+        let queued = metrics.writer_queue.clone();
+        let thread_metrics = metrics.clone();
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".to_string())
             .spawn(move || {
-                commit_batches(&connection, &queue, &checkpointer);
+                commit_batches(&connection, &queue, &checkpointer, &thread_metrics);
                 // Its connection closes first, so that the writer's is the last to close.
                 drop(checkpointer);
                 drop(connection);
@@ -123,6 +133,7 @@ impl Writer {
         Ok(Writer {
             jobs: Some(jobs),
             thread: Some(thread),
+            queued,
         })
     }
 
@@ -139,11 +150,12 @@ impl Writer {
             reply,
         });
         let stopped = || StoreError::Internal("the writer thread has stopped".to_string());
-        self.jobs
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())?;
+        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
+        self.queued.inc();
+        jobs.send(job).map_err(|_| {
+            self.queued.dec();
+            stopped()
+        })?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -165,6 +177,7 @@ fn commit_batches(
     connection: &Connection,
     queue: &mpsc::Receiver<Box<dyn Job>>,
     checkpointer: &Checkpointer,
+    metrics: &SqliteMetrics,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -174,7 +187,10 @@ fn commit_batches(
                 Err(_) => break,
             }
         }
-        let committed = commit(connection, &mut batch);
+        let taken = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        metrics.writer_queue.dec_by(taken);
+        metrics.batch_size.observe(taken as f64);
+        let committed = commit(connection, &mut batch, &metrics.commit_duration);
         if committed.is_ok() {
             checkpointer.committed();
         }
@@ -184,8 +200,13 @@ fn commit_batches(
     }
 }
 
-/// Runs `batch` in one transaction and commits it; why not, if it did not.
-fn commit(connection: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+/// Runs `batch` in one transaction and commits it, timing the `COMMIT`; why not, if it did
+/// not.
+fn commit(
+    connection: &Connection,
+    batch: &mut [Box<dyn Job>],
+    commit_duration: &Histogram,
+) -> Result<(), String> {
     // IMMEDIATE takes the write lock up front, so no other process (`leads-server keys`)
     // writes between a job's read and its write.
     execute(connection, "BEGIN IMMEDIATE")
@@ -193,11 +214,14 @@ fn commit(connection: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), Str
     for job in batch.iter_mut() {
         job.run(connection);
     }
-    execute(connection, "COMMIT").map_err(|error| {
+    let started = Instant::now();
+    let committed = execute(connection, "COMMIT").map_err(|error| {
         // A failed COMMIT may leave the transaction open; end it so the next batch can begin.
         let _ = connection.execute_batch("ROLLBACK");
         format!("committing a transaction: {error}")
-    })
+    });
+    commit_duration.observe(started.elapsed().as_secs_f64());
+    committed
 }
 
 #[cfg(test)]
@@ -213,7 +237,10 @@ mod tests {
         connection
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER PRIMARY KEY)")
             .unwrap();
-        (Writer::start(connection, open()).unwrap(), dir)
+        (
+            Writer::start(connection, open(), &SqliteMetrics::default()).unwrap(),
+            dir,
+        )
     }
 
     fn insert(n: i64) -> impl FnOnce(&Connection) -> Result<i64, StoreError> + Send {

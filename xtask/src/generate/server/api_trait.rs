@@ -71,8 +71,8 @@ pub fn api_trait(served: &[Version], endpoints: &[Endpoint]) -> TokenStream {
         /// registers for each range of served versions.
         #[dropshot::api_description]
         pub trait #trait_ident {
-            /// The server's state, shared by every request.
-            type Context: Send + Sync + 'static;
+            /// The server's state, shared by every request, which observes each of them.
+            type Context: Observed;
 
             #(#handlers)*
 
@@ -260,7 +260,7 @@ fn endpoint_method(served: &[Version], endpoint: &Endpoint) -> Option<TokenStrea
         ) -> Result<Served<#response>, ApiError> {
             #(#dispatches)*
             #(#refusals)*
-            serve(rqctx, |rqctx| Self::#target(rqctx, #(#args),*)).await
+            serve(rqctx, #id, |rqctx| Self::#target(rqctx, #(#args),*)).await
         }
     })
 }
@@ -456,11 +456,12 @@ fn dispatch_to(newest: &Version, dispatch: &Dispatch) -> Option<TokenStream> {
         args, extractors, ..
     } = Signature::of(op, newest, newest);
     let target = Ident::new(&op.id, Span::call_site());
+    let id = &op.id;
     let segment = proc_macro2::Literal::usize_unsuffixed(dispatch.segment);
     let literal = &dispatch.literal;
     Some(quote! {
         if dispatched(&rqctx, #segment, #literal) {
-            return serve(rqctx, |rqctx| async move {
+            return serve(rqctx, #id, |rqctx| async move {
                 #(let #args = shared::<#extractors, _>(&rqctx).await?;)*
                 Answer::dispatched(Self::#target(rqctx, #(#args),*).await)
             })

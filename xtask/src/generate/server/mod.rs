@@ -112,6 +112,7 @@ pub fn generate(spec: &Value, releases: &[Release]) -> Result<Generated> {
         use super::versions::{
             ServedVersion, Served, dispatched, method_not_allowed, openapi_schema, serve, shared,
         };
+        use super::observe::Observed;
 
         /// The spec's `info.title`.
         pub const API_TITLE: &str = #title;

@@ -1,6 +1,6 @@
-//! One delivery, and the history of its attempts: each attempt a record adds
-//! ([`keep_attempt`]), bounded to the newest [`ATTEMPTS_KEPT`] of its delivery, and gone with
-//! it by the schema's cascade.
+//! One delivery, the outbox at a glance, and the history of a delivery's attempts: each
+//! attempt a record adds ([`keep_attempt`]), bounded to the newest [`ATTEMPTS_KEPT`] of its
+//! delivery, and gone with it by the schema's cascade.
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -11,7 +11,7 @@ use super::{SELECT_DELIVERIES, delivery, in_range};
 use crate::domain::{
     ATTEMPTS_KEPT, Attempt, AttemptOutcome, AttemptRecord, Delivery, Keyset, OrganizationId,
 };
-use crate::store::StoreError;
+use crate::store::{OutboxSummary, StoreError};
 
 /// The organization's delivery `id` of `subscription`.
 pub(in crate::store::postgres) async fn delivery_select(
@@ -107,5 +107,32 @@ fn attempt(row: &Row) -> Result<AttemptRecord, StoreError> {
         )?,
         error: column(row, doing, "error_message")?,
         succeeded: column(row, doing, "succeeded")?,
+    })
+}
+
+/// The outbox at a glance, every replica's alike: one statement over the pending deliveries
+/// (a scan a scrape can afford) and the subscriptions.
+pub(in crate::store::postgres) async fn summary(
+    client: &impl GenericClient,
+) -> Result<OutboxSummary, StoreError> {
+    const DOING: &str = "summing up the outbox";
+    let rows = query(
+        client,
+        DOING,
+        "SELECT count(*) AS pending, min(created_at) AS oldest, \
+             (SELECT count(*) FROM webhook_subscriptions WHERE disabled_at IS NOT NULL) \
+                 AS disabled \
+         FROM webhook_deliveries WHERE status = 'pending'",
+        &[],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
+        return Ok(OutboxSummary::default());
+    };
+    let count = |name| column::<i64>(row, DOING, name).map(|n| u64::try_from(n).unwrap_or(0));
+    Ok(OutboxSummary {
+        pending: count("pending")?,
+        oldest_pending: column(row, DOING, "oldest")?,
+        disabled_subscriptions: count("disabled")?,
     })
 }

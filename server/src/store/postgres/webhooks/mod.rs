@@ -605,7 +605,7 @@ mod history;
 mod recovery;
 
 pub(super) use fairness::trim as backlog_trim;
-pub(super) use history::{attempt_list, delivery_select};
+pub(super) use history::{attempt_list, delivery_select, summary};
 pub(super) use recovery::{recover, resend, test_enqueue};
 
 #[cfg(test)]
