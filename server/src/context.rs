@@ -37,15 +37,15 @@ pub struct AppContext {
     /// The webhook delivery worker, woken by lead writes ([`AppContext::insert_lead`],
     /// [`AppContext::update_lead`]).
     pub webhooks: Webhooks,
-    /// The API's requests, as operators see them.
-    pub metrics: HttpMetrics,
+    /// The API's requests, as operators see them, if metrics are served.
+    pub metrics: Option<HttpMetrics>,
     /// Requests turned away, by cause.
     pub refusals: Refusals,
 }
 
 impl Observed for AppContext {
-    fn http_metrics(&self) -> &HttpMetrics {
-        &self.metrics
+    fn http_metrics(&self) -> Option<&HttpMetrics> {
+        self.metrics.as_ref()
     }
 }
 

@@ -73,7 +73,7 @@ impl Running {
 /// Starts serving `store` on `config.bind`; the returned server runs until closed.
 pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
     let log = crate::log::logger(&config.log_level, config.log_format);
-    let http_metrics = HttpMetrics::default();
+    let http_metrics = config.metrics_bind.map(|_| HttpMetrics::default());
     let refusals = Refusals::default();
     // First, so that a taken address fails the start before anything else has begun.
     let door = FrontDoor::bind(config.bind, config.connections, refusals.clone(), &log)?;
@@ -87,7 +87,9 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
     let metrics = match config.metrics_bind {
         Some(bind) => {
             let mut registry = Registry::with_prefix(metrics::PREFIX);
-            http_metrics.register(&mut registry);
+            if let Some(http_metrics) = &http_metrics {
+                http_metrics.register(&mut registry);
+            }
             refusals.register(&mut registry);
             store.register_metrics(&mut registry);
             let outbox = Outbox::default();

@@ -181,7 +181,7 @@ impl Server {
 
 /// A loopback address whose port was free a moment ago. Another process could take it before
 /// the server binds it; then the server exits and the run fails saying so.
-fn free_loopback_port() -> Result<SocketAddr> {
+pub fn free_loopback_port() -> Result<SocketAddr> {
     let listener =
         TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
     Ok(listener.local_addr()?)

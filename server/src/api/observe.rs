@@ -4,9 +4,9 @@
 //! "request completed" line stays beside it, for what reaches no operation (an unknown path).
 //!
 //! [`serve`](super::versions::serve) starts an [`Observation`] and the answer finishes it
-//! once its status is known. What only a handler learns (the caller's organization) and what
-//! the layers below need of the request (its trace context, carried into the webhook events
-//! it causes) travel in a task-local [`Notes`] for the request's task.
+//! once its status is known. What only admission learns (the caller's organization) travels
+//! back in a task-local [`Notes`]; the request's trace context goes down to the lead writes
+//! that store webhook events the same way ([`TraceParent::within`]).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -19,14 +19,15 @@ use crate::metrics::{HttpMetrics, InFlight};
 
 /// A server context whose requests are observed.
 pub trait Observed: ServerContext {
-    fn http_metrics(&self) -> &HttpMetrics;
+    /// Where requests are counted; `None` when no metrics are served, so that a server
+    /// without them does not pay for them.
+    fn http_metrics(&self) -> Option<&HttpMetrics>;
 }
 
 /// What is learned about a request while it is served.
 #[derive(Debug, Default)]
 pub struct Notes {
     organization: OnceLock<OrganizationId>,
-    trace: Option<TraceParent>,
 }
 
 tokio::task_local! {
@@ -38,26 +39,22 @@ pub fn note_organization(organization: OrganizationId) {
     let _ = NOTES.try_with(|notes| notes.organization.set(organization));
 }
 
-/// The trace context of the request being served, if it sent a valid `traceparent`.
-pub fn current_trace() -> Option<TraceParent> {
-    NOTES.try_with(|notes| notes.trace.clone()).ok().flatten()
-}
-
 /// A request being served.
 #[derive(Debug)]
 pub struct Observation {
     operation: &'static str,
     started: Instant,
     log: slog::Logger,
-    metrics: HttpMetrics,
+    metrics: Option<HttpMetrics>,
     notes: Arc<Notes>,
-    _in_flight: InFlight,
+    trace: Option<TraceParent>,
+    _in_flight: Option<InFlight>,
 }
 
 impl Observation {
     /// Starts observing the request of `rqctx`, for `operation`.
     pub fn start<C: Observed>(rqctx: &RequestContext<C>, operation: &'static str) -> Self {
-        let metrics = rqctx.context().http_metrics().clone();
+        let metrics = rqctx.context().http_metrics().cloned();
         let trace = rqctx
             .request
             .headers()
@@ -68,42 +65,42 @@ impl Observation {
             operation,
             started: Instant::now(),
             log: rqctx.log.clone(),
-            _in_flight: metrics.started(),
+            _in_flight: metrics.as_ref().map(HttpMetrics::started),
             metrics,
-            notes: Arc::new(Notes {
-                organization: OnceLock::new(),
-                trace,
-            }),
+            notes: Arc::default(),
+            trace,
         }
     }
 
-    /// An observation of no request, for tests of what answers: it counts into metrics of
-    /// its own and logs nowhere.
+    /// An observation of no request, for tests of what answers: it counts nothing and logs
+    /// nowhere.
     #[cfg(test)]
     pub fn detached(operation: &'static str) -> Self {
-        let metrics = HttpMetrics::default();
         Self {
             operation,
             started: Instant::now(),
             log: slog::Logger::root(slog::Discard, slog::o!()),
-            _in_flight: metrics.started(),
-            metrics,
+            _in_flight: None,
+            metrics: None,
             notes: Arc::default(),
+            trace: None,
         }
     }
 
-    /// Runs `work` (the handler) with this request's notes at hand.
+    /// Runs `work` (the handler) with this request's notes and trace at hand.
     pub async fn within<T>(&self, work: impl Future<Output = T>) -> T {
-        NOTES.scope(Arc::clone(&self.notes), work).await
+        let traced = TraceParent::within(self.trace.clone(), work);
+        NOTES.scope(Arc::clone(&self.notes), traced).await
     }
 
     /// The request was answered `status` in `api_version`.
     pub fn finish(self, status: StatusCode, api_version: &'static str) {
         let elapsed = self.started.elapsed();
-        self.metrics
-            .answered(self.operation, status, api_version, elapsed);
+        if let Some(metrics) = &self.metrics {
+            metrics.answered(self.operation, status, api_version, elapsed);
+        }
         let organization = self.notes.organization.get().map(|id| id.0.to_string());
-        let trace = self.notes.trace.as_ref().map(ToString::to_string);
+        let trace = self.trace.as_ref().map(ToString::to_string);
         slog::info!(self.log, "request served";
             "operation" => self.operation,
             "api_version" => api_version,

@@ -1,9 +1,18 @@
 //! W3C trace context (<https://www.w3.org/TR/trace-context/>): the `traceparent` a request
 //! may carry, so that an operator can follow it into the logs and on to the webhook
 //! deliveries it causes, each sent as a child of the request in the same trace.
+//!
+//! As tracing libraries keep their context, the trace of the request a task serves is
+//! task-local ([`TraceParent::within`], [`TraceParent::current`]): the lead write that stores
+//! events reads it there rather than from a parameter of every write.
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
+
+tokio::task_local! {
+    static CURRENT: Option<TraceParent>;
+}
 
 /// A valid `traceparent`: the trace, the caller's span in it, and the trace flags.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +25,17 @@ pub struct TraceParent {
 impl TraceParent {
     /// The header's name.
     pub const HEADER: &'static str = "traceparent";
+
+    /// Runs `work` as part of `trace` (of the request being served), for
+    /// [`TraceParent::current`].
+    pub async fn within<T>(trace: Option<TraceParent>, work: impl Future<Output = T>) -> T {
+        CURRENT.scope(trace, work).await
+    }
+
+    /// The trace of the request this task serves, if it sent one.
+    pub fn current() -> Option<TraceParent> {
+        CURRENT.try_with(Clone::clone).ok().flatten()
+    }
 
     /// The same trace, with a new span of ours as the parent: what a call this one causes
     /// (a webhook delivery) sends.

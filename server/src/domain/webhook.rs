@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use uuid::Uuid;
 
-use super::{Keyset, Lead, OrganizationId};
+use super::{Keyset, Lead, OrganizationId, TraceParent};
 
 /// Renders the body of a webhook event about a lead, as the lead is right after the change
 /// that causes it. A store is given one when it is opened and calls it inside the lead
@@ -25,6 +25,35 @@ pub trait EventRenderer: Send + Sync {
 
 /// The event renderer a store is given.
 pub type Events = Arc<dyn EventRenderer>;
+
+/// How a lead write stores the events it causes: rendered by the store's renderer, and
+/// marked with the trace of the request that writes (if it sent one), which their deliveries
+/// carry on to the subscribers.
+pub struct Emission {
+    renderer: Events,
+    trace: Option<TraceParent>,
+}
+
+impl Emission {
+    /// The events of a write made now, in this task: rendered by `renderer`, marked with the
+    /// trace of the request this task serves ([`TraceParent::current`]).
+    pub fn now(renderer: &Events) -> Self {
+        Self {
+            renderer: Arc::clone(renderer),
+            trace: TraceParent::current(),
+        }
+    }
+
+    /// The body of `event` about `lead`.
+    pub fn render(&self, event: EventType, lead: &Lead) -> Result<String, String> {
+        self.renderer.render(event, lead)
+    }
+
+    /// The `traceparent` its deliveries send, as stored: the request's, as it came.
+    pub fn stored_trace(&self) -> Option<String> {
+        self.trace.as_ref().map(ToString::to_string)
+    }
+}
 
 /// A lead event a subscription may ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

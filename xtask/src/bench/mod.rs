@@ -10,10 +10,11 @@
 //! 4. starts another server, on a database of its own that may send webhooks to loopback, and
 //!    measures creates with 0, 1 and 25 subscriptions and how their deliveries drain to a
 //!    receiver in this process ([`webhooks`]);
-//! 5. with `--postgres URL`, starts the server again on that PostgreSQL database and runs the
+//! 5. measures create and view with metrics served and scraped against without ([`metrics`]);
+//! 6. with `--postgres URL`, starts the server again on that PostgreSQL database and runs the
 //!    backend phases there ([`scenario::postgres`]), so that both backends are measured in
 //!    the same run;
-//! 6. reads the SQLite server's peak RSS, computes the ratios ([`stats`], [`report`]) and
+//! 7. reads the SQLite server's peak RSS, computes the ratios ([`stats`], [`report`]) and
 //!    prints them; `--json PATH` writes them too. A phase with a failed request fails the run.
 //!
 //! The load generator and the raw inserts must not be slowed by a debug build: run from
@@ -22,6 +23,7 @@
 mod db;
 mod largest;
 mod load;
+mod metrics;
 mod outbox;
 mod raw;
 mod report;
@@ -199,6 +201,15 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
         load,
     ))?;
     drop(hooks_server);
+
+    phases.extend(metrics::measure(
+        server_binary,
+        &database,
+        &key,
+        work.path(),
+        load,
+        &runtime,
+    )?);
 
     if let Some(url) = &options.postgres {
         let key = server::create_key(server_binary, url, "bench")?;

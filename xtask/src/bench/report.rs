@@ -42,6 +42,8 @@ const VIEW_VS_HEALTH: Target = Target::at_least(0.7);
 const LIST_VS_HEALTH: Target = Target::at_least(0.25);
 const DEPTH_COST: Target = Target::at_most(1.2);
 const FILTER_COST: Target = Target::at_most(2.0);
+/// Metrics may cost at most 5 % of a create's or a view's throughput (#26).
+const METRICS_COST: Target = Target::at_least(0.95);
 const PEAK_RSS_MIB: Target = Target::at_most(64.0);
 
 /// The ratios (and the two absolute figures the issue sets targets for) from the phases,
@@ -204,6 +206,29 @@ pub fn ratios(
             label,
             both(x, base).map(|(x, base)| throughput_ratio(x, base)),
             None,
+        );
+    }
+    // Metrics on against off: off measured before and after on, their mean the baseline.
+    for (label, on, off, off_again) in [
+        (
+            "create, metrics on / off (throughput)",
+            name::METRICS_ON_CREATE,
+            name::METRICS_OFF_CREATE,
+            name::METRICS_OFF_AGAIN_CREATE,
+        ),
+        (
+            "view, metrics on / off (throughput)",
+            name::METRICS_ON_VIEW,
+            name::METRICS_OFF_VIEW,
+            name::METRICS_OFF_AGAIN_VIEW,
+        ),
+    ] {
+        add(
+            label,
+            rate(on)
+                .zip(rate(off).zip(rate(off_again)))
+                .map(|(on, (off, again))| throughput_ratio(on, (off + again) / 2.0)),
+            Some(METRICS_COST),
         );
     }
     add(

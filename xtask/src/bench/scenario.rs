@@ -45,6 +45,12 @@ pub mod name {
     pub const POSTGRES_VIEW: &str = "postgres view";
     pub const POSTGRES_LIST: &str = "postgres list";
     pub const POSTGRES_LIST_STATUS: &str = "postgres list status";
+    pub const METRICS_OFF_CREATE: &str = "metrics off create";
+    pub const METRICS_OFF_VIEW: &str = "metrics off view";
+    pub const METRICS_ON_CREATE: &str = "metrics on create";
+    pub const METRICS_ON_VIEW: &str = "metrics on view";
+    pub const METRICS_OFF_AGAIN_CREATE: &str = "metrics off again create";
+    pub const METRICS_OFF_AGAIN_VIEW: &str = "metrics off again view";
 }
 
 /// One measured phase.
@@ -102,7 +108,7 @@ pub async fn create_only(api: &Api, load: Load, name: &str) -> Result<Phase> {
 }
 
 /// The create phase, then the view phase over the leads it created.
-async fn create_then_view(
+pub async fn create_then_view(
     api: &Api,
     load: Load,
     create_name: &str,

@@ -16,7 +16,7 @@ use super::errors::internal;
 use super::statements::{self, Parameters, Value, bound, execute, page, query, query_opt};
 use super::webhooks;
 use crate::domain::{
-    self, ChangedLead, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
+    self, ChangedLead, Emission, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
     LeadSource, LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::{ERASE_COPIES, StoreError};
@@ -98,7 +98,7 @@ pub(super) async fn select(
 pub(super) async fn insert(
     client: &impl GenericClient,
     lead: &Lead,
-    events: &dyn EventRenderer,
+    events: &Emission,
 ) -> Result<Lead, StoreError> {
     // Destructured so that a new field of `Lead` fails to compile here until it is stored.
     let Lead {
@@ -220,7 +220,7 @@ pub(super) async fn update(
     changes: LeadChanges,
     condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
-    events: &dyn EventRenderer,
+    events: &Emission,
 ) -> Result<Option<Lead>, StoreError> {
     // Destructured so that a new field of `LeadChanges` fails to compile here until applied.
     let LeadChanges {
@@ -288,7 +288,7 @@ pub(super) async fn delete(
     id: Uuid,
     condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
-    events: &dyn EventRenderer,
+    events: &Emission,
 ) -> Result<bool, StoreError> {
     let Some(row) = query_opt(
         client,

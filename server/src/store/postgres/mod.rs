@@ -47,8 +47,8 @@ use super::{
     SecretSelection, SecretSlot, SharedRateLimits, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, EventType, Events,
-    Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, Emission, EventType,
+    Events, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
 };
 use crate::metrics::{PostgresMetrics, Register, Registry};
 
@@ -307,7 +307,7 @@ impl LeadStore for PostgresStore {
             if let Some(answer) = &answer {
                 idempotent_answers::keep(transaction, answer, lead.id).await?;
             }
-            leads::insert(transaction, &lead, self.events.as_ref()).await
+            leads::insert(transaction, &lead, &Emission::now(&self.events)).await
         })
     }
 
@@ -346,7 +346,7 @@ impl LeadStore for PostgresStore {
                 changes.clone(),
                 condition.as_ref(),
                 now,
-                self.events.as_ref(),
+                &Emission::now(&self.events),
             )
             .await
         })
@@ -368,7 +368,7 @@ impl LeadStore for PostgresStore {
                 id,
                 condition.as_ref(),
                 now,
-                self.events.as_ref(),
+                &Emission::now(&self.events),
             )
             .await
         })

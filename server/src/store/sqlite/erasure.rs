@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::errors::Context;
 use super::values::id_text;
 use super::{leads, pool, webhooks};
-use crate::domain::{EventRenderer, EventType, OrganizationId, VersionCondition};
+use crate::domain::{Emission, EventType, OrganizationId, VersionCondition};
 use crate::store::{ERASE_COPIES, StoreError};
 
 /// Deletes the organization's lead if `condition` admits its version, erases its copies and
@@ -30,7 +30,7 @@ pub(super) fn delete(
     id: Uuid,
     condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
-    events: &dyn EventRenderer,
+    events: &Emission,
 ) -> Result<bool, StoreError> {
     let Some(lead) = leads::select(transaction, organization, id)? else {
         return Ok(false);

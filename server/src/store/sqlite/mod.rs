@@ -33,7 +33,6 @@ mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::store::{
@@ -54,8 +53,9 @@ use super::{
     RevokeOutcome, SealedSecret, SecretSelection, SecretSlot, Store, StoreError, StoredSecret,
 };
 use crate::domain::{
-    ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, EventType, Events,
-    Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, VersionCondition,
+    ApiKeyId, Attempt, AttemptRecord, ChangedLead, Delivery, DueDelivery, Emission, EventType,
+    Events, Keyset, Lead, LeadChanges, LeadFilter, OrganizationId, Subscription, TraceParent,
+    VersionCondition,
 };
 use crate::metrics::{Register, Registry, SqliteMetrics};
 
@@ -77,6 +77,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0011_erasure.sql")).foreign_key_check(),
     M::up(include_str!("migrations/0012_delivery_attempts.sql")),
     M::up(include_str!("migrations/0013_deflated_event_bodies.sql")),
+    M::up(include_str!("migrations/0015_event_traces.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -331,11 +332,9 @@ impl LeadStore for SqliteStore {
         lead: Lead,
         answer: Option<IdempotentAnswer>,
     ) -> Result<Lead, StoreError> {
-        let events = Arc::clone(&self.events);
-        self.write(move |connection| {
-            leads::insert(connection, lead, answer.as_ref(), events.as_ref())
-        })
-        .await
+        let events = Emission::now(&self.events);
+        self.write(move |connection| leads::insert(connection, lead, answer.as_ref(), &events))
+            .await
     }
 
     async fn lead_get(
@@ -363,7 +362,7 @@ impl LeadStore for SqliteStore {
                 .map(|lead| leads::admitted(lead, condition.as_ref()))
                 .transpose();
         }
-        let events = Arc::clone(&self.events);
+        let events = Emission::now(&self.events);
         self.write(move |connection| {
             leads::update(
                 connection,
@@ -372,7 +371,7 @@ impl LeadStore for SqliteStore {
                 changes,
                 condition.as_ref(),
                 now,
-                events.as_ref(),
+                &events,
             )
         })
         .await
@@ -385,7 +384,7 @@ impl LeadStore for SqliteStore {
         condition: Option<VersionCondition>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let events = Arc::clone(&self.events);
+        let events = Emission::now(&self.events);
         let deleted = self
             .write(move |connection| {
                 erasure::delete(
@@ -394,7 +393,7 @@ impl LeadStore for SqliteStore {
                     id,
                     condition.as_ref(),
                     now,
-                    events.as_ref(),
+                    &events,
                 )
             })
             .await?;
@@ -625,6 +624,7 @@ impl RecoveryStore for SqliteStore {
         body: String,
         now: DateTime<Utc>,
     ) -> Result<Recovery<Delivery>, StoreError> {
+        let trace = TraceParent::current().map(|trace| trace.to_string());
         self.write(move |connection| {
             recovery::test_enqueue(
                 connection,
@@ -632,6 +632,7 @@ impl RecoveryStore for SqliteStore {
                 subscription,
                 event_type,
                 body,
+                trace,
                 now,
             )
         })

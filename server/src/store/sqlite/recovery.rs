@@ -111,12 +111,15 @@ pub(super) fn recover(
     Ok(Recovery::Done(queued as u64))
 }
 
+/// Stores a test event (`body`, marked with `trace`, the `traceparent` of the request that
+/// asked for it) and its one delivery, to `subscription`.
 pub(super) fn test_enqueue(
     transaction: &Connection,
     organization: OrganizationId,
     subscription: Uuid,
     event_type: EventType,
     body: String,
+    trace: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Recovery<Delivery>, StoreError> {
     if let Some(refused) = refusal(transaction, organization, subscription)? {
@@ -134,6 +137,7 @@ pub(super) fn test_enqueue(
             at,
             // About no lead: its sample lead is no one's.
             lead: None,
+            trace,
         },
     )
     .context("storing a test event")?;

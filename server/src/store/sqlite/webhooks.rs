@@ -12,7 +12,7 @@ use super::values::{from_micros, id_text, micros, parse_id};
 use super::webhook_secrets;
 use super::{deliveries, fairness};
 use crate::domain::{
-    Attempt, AttemptOutcome, DeliveryStatus, DueDelivery, EventRenderer, EventType, Keyset, Lead,
+    Attempt, AttemptOutcome, DeliveryStatus, DueDelivery, Emission, EventType, Keyset, Lead,
     OrganizationId, Subscription,
 };
 use crate::store::{
@@ -186,6 +186,8 @@ pub(super) struct NewEvent<'a> {
     pub(super) at: i64,
     /// The lead it is about, which an erasure finds it by; none for a test event.
     pub(super) lead: Option<String>,
+    /// The `traceparent` of the request that caused it, if it sent one.
+    pub(super) trace: Option<String>,
 }
 
 /// Stores an event, its body deflated if that is smaller. A deflated body's text column holds
@@ -195,7 +197,7 @@ pub(super) fn insert_event(transaction: &Connection, event: NewEvent<'_>) -> rus
     transaction
         .prepare_cached(
             "INSERT INTO webhook_events (id, organization_id, event_type, body, body_deflated, \
-             body_size, created_at, lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             body_size, created_at, lead_id, trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )?
         .execute((
             event.id,
@@ -206,6 +208,7 @@ pub(super) fn insert_event(transaction: &Connection, event: NewEvent<'_>) -> rus
             body.size,
             event.at,
             event.lead,
+            event.trace,
         ))?;
     Ok(())
 }
@@ -223,7 +226,7 @@ pub(super) fn emit(
     transaction: &Connection,
     events: &[EventType],
     lead: &Lead,
-    renderer: &dyn EventRenderer,
+    events_of: &Emission,
 ) -> Result<(), StoreError> {
     let organization = id_text(lead.organization_id.0);
     for &event in events {
@@ -243,7 +246,9 @@ pub(super) fn emit(
         }
         let event_id = id_text(Uuid::now_v7());
         let at = micros(lead.updated_at);
-        let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
+        let body = events_of
+            .render(event, lead)
+            .map_err(StoreError::Internal)?;
         insert_event(
             transaction,
             NewEvent {
@@ -253,6 +258,7 @@ pub(super) fn emit(
                 body,
                 at,
                 lead: Some(id_text(lead.id)),
+                trace: events_of.stored_trace(),
             },
         )
         .context("storing an event")?;

@@ -17,8 +17,8 @@ use super::errors::internal;
 use super::statements::{Value, bound, column, execute, page, query, query_opt};
 use super::webhook_secrets;
 use crate::domain::{
-    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventRenderer, EventType,
-    Keyset, Lead, OrganizationId, Subscription,
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, Emission, EventType, Keyset,
+    Lead, OrganizationId, Subscription,
 };
 use crate::store::{
     DISABLED_MESSAGE, SWEEP_BATCH, SealedSecret, StoreError, StoredSecret, SweptBatch,
@@ -212,7 +212,7 @@ pub(super) async fn emit(
     client: &impl GenericClient,
     events: &[EventType],
     lead: &Lead,
-    renderer: &dyn EventRenderer,
+    events_of: &Emission,
 ) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
@@ -249,7 +249,9 @@ pub(super) async fn emit(
             continue;
         }
         let deliveries: Vec<Uuid> = to.iter().map(|_| Uuid::now_v7()).collect();
-        let body = renderer.render(event, lead).map_err(StoreError::Internal)?;
+        let body = events_of
+            .render(event, lead)
+            .map_err(StoreError::Internal)?;
         execute(
             client,
             "storing an event and its deliveries",
@@ -263,6 +265,7 @@ pub(super) async fn emit(
                 &deliveries,
                 &to,
                 &lead.id,
+                &events_of.stored_trace(),
             ],
         )
         .await?;
@@ -271,13 +274,14 @@ pub(super) async fn emit(
 }
 
 /// Stores an event (`$1` its id, `$2` the organization, `$3` its type, `$4` its body, `$5`
-/// when, `$8` the lead it is about, which an erasure finds it by; none for a test event) and
+/// when, `$8` the lead it is about, which an erasure finds it by, none for a test event; `$9`
+/// the `traceparent` of the request that caused it, if it sent one) and
 /// a pending delivery of it, due then, to each subscription of `$7` (with the ids of `$6`),
 /// in one statement: the deliveries' foreign key is checked at the statement's end, when the
 /// event is there.
 pub(super) const INSERT_EVENT: &str = "WITH event AS (INSERT INTO webhook_events \
-     (id, organization_id, event_type, body, created_at, lead_id) \
-     VALUES ($1, $2, $3, $4, $5, $8)) \
+     (id, organization_id, event_type, body, created_at, lead_id, trace_parent) \
+     VALUES ($1, $2, $3, $4, $5, $8, $9)) \
      INSERT INTO webhook_deliveries (id, organization_id, subscription_id, event_id, \
      status, next_attempt_at, created_at) \
      SELECT delivery.id, $2, delivery.subscription_id, $1, 'pending', $5, $5 \

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::super::statements::{column, execute, query_opt};
 use super::INSERT_EVENT;
 use super::history::delivery_select;
-use crate::domain::{Delivery, EventType, OrganizationId};
+use crate::domain::{Delivery, EventType, OrganizationId, TraceParent};
 use crate::store::{Recovery, StoreError};
 
 /// What sends a delivery again (`$1` the time): pending, due now, unleased, and at the start
@@ -131,6 +131,7 @@ pub(in crate::store::postgres) async fn test_enqueue(
             &[subscription].as_slice(),
             // About no lead: its sample lead is no one's.
             &None::<Uuid>,
+            &TraceParent::current().map(|trace| trace.to_string()),
         ],
     )
     .await?;

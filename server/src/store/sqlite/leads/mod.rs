@@ -16,7 +16,7 @@ use super::errors::{Context, internal, write_error};
 use super::values::{from_json, from_micros, id_text, micros, parse_id, to_json};
 use super::{idempotent_answers, webhooks};
 use crate::domain::{
-    self, ChangedLead, EventRenderer, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
+    self, ChangedLead, Emission, EventType, JsonObject, Keyset, Lead, LeadChanges, LeadFilter,
     LeadSource, LeadStatus, OrganizationId, VersionCondition,
 };
 use crate::store::{IdempotentAnswer, StoreError};
@@ -311,7 +311,7 @@ pub(super) fn insert(
     transaction: &Connection,
     lead: Lead,
     answer: Option<&IdempotentAnswer>,
-    events: &dyn EventRenderer,
+    events: &Emission,
 ) -> Result<Lead, StoreError> {
     let organization = lead.organization_id;
     // The row holds exactly the lead's fields (the store suite's round trips check it), so
@@ -382,7 +382,7 @@ pub(super) fn update(
     changes: LeadChanges,
     condition: Option<&VersionCondition>,
     now: DateTime<Utc>,
-    events: &dyn EventRenderer,
+    events: &Emission,
 ) -> Result<Option<Lead>, StoreError> {
     let Some(lead) = select(transaction, organization, id)? else {
         return Ok(None);
