@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::connections::ConnectionLimits;
 use crate::ratelimit::Limits;
+use crate::store::sqlite::Synchronous;
 use crate::webhooks::WebhookConfig;
 
 /// The largest request body accepted: 1 MiB.
@@ -26,6 +27,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// The database: an SQLite file, created if missing, or a PostgreSQL server.
     pub database: Database,
+    /// When an SQLite file's commits reach the disk (ignored on PostgreSQL, which flushes
+    /// every commit).
+    pub sqlite_synchronous: Synchronous,
     pub rate_limits: Limits,
     /// The most API requests in flight at once; more are answered `503 SERVICE_UNAVAILABLE`.
     pub max_in_flight: usize,

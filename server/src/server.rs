@@ -21,18 +21,19 @@ use crate::ratelimit::RateLimiter;
 use crate::reference::References;
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::{SqliteStore, Synchronous};
 use crate::webhooks::Webhooks;
 use crate::webhooks::payload::Payloads;
 
 /// Opens `database`, creating (an SQLite file) and migrating it if needed, with every
 /// connection the store will use open; lead writes store their webhook events in the wire
-/// format ([`Payloads`]). Blocks on file I/O for SQLite: call it before serving.
-pub async fn open_store(database: &Database) -> Result<Arc<dyn Store>> {
+/// format ([`Payloads`]). An SQLite file commits as durably as `synchronous` says. Blocks on
+/// file I/O for SQLite: call it before serving.
+pub async fn open_store(database: &Database, synchronous: Synchronous) -> Result<Arc<dyn Store>> {
     let events: Events = Arc::new(Payloads);
     let store: Arc<dyn Store> = match database {
         Database::Sqlite(path) => {
-            let store = SqliteStore::open(path, events)?;
+            let store = SqliteStore::open_with(path, events, synchronous)?;
             store.open_readers().await?;
             Arc::new(store)
         }

@@ -34,6 +34,7 @@ use crate::connections::ConnectionLimits;
 use crate::domain::RetrySchedule;
 use crate::ratelimit::Limits;
 use crate::store::faulty::Faulty;
+use crate::store::sqlite::Synchronous;
 use crate::store::{KeyStore, RevokeOutcome, Store};
 use crate::webhooks::WebhookConfig;
 use crate::webhooks::target::TargetPolicy;
@@ -231,6 +232,8 @@ impl TestServerBuilder {
         let config = Config {
             bind: ([127, 0, 0, 1], 0).into(),
             database,
+            // A test's database lives and dies with it: no power loss to survive.
+            sqlite_synchronous: Synchronous::Normal,
             rate_limits: self.rate_limits,
             max_in_flight: self.max_in_flight,
             body_read_timeout: self.body_read_timeout,
@@ -241,7 +244,7 @@ impl TestServerBuilder {
             metrics_bind: self.metrics.then(|| ([127, 0, 0, 1], 0).into()),
         };
         let store = faulty(
-            server::open_store(&config.database)
+            server::open_store(&config.database, config.sqlite_synchronous)
                 .await
                 .context("opening the temporary database")?,
         );
@@ -358,7 +361,7 @@ impl TestServer {
         self.running.close().await.map_err(anyhow::Error::msg)?;
         drop(self.store);
         let store = faulty(
-            server::open_store(&self.config.database)
+            server::open_store(&self.config.database, self.config.sqlite_synchronous)
                 .await
                 .context("reopening the temporary database")?,
         );

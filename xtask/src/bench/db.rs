@@ -1,5 +1,5 @@
 //! The benchmark's own connections to SQLite, beside the server's: opened in the server's
-//! configuration (WAL, `synchronous=NORMAL`), on databases whose schema the server's binary
+//! configuration (WAL, `synchronous=FULL`), on databases whose schema the server's binary
 //! created (`leads-server keys create` applies its migrations), so both sides write the same
 //! table with the same indexes.
 //!
@@ -25,7 +25,8 @@ pub const INSERT_CHANGE: &str =
 /// Sets the organization's change counter past the seeded leads' changes.
 pub const SET_LAST_CHANGE: &str = "UPDATE organizations SET last_change = ?1 WHERE id = ?2";
 
-/// Opens `path` as the server does: WAL journal, `synchronous=NORMAL`.
+/// Opens `path` as the server does by default: WAL journal, `synchronous=FULL` (each commit
+/// flushed before it is answered).
 pub fn open(path: &Path) -> Result<Connection> {
     let connection =
         Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -35,7 +36,7 @@ pub fn open(path: &Path) -> Result<Connection> {
     if !mode.eq_ignore_ascii_case("wal") {
         bail!("{} refused WAL journal mode ({mode})", path.display());
     }
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
     Ok(connection)
 }
 

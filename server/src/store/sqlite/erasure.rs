@@ -3,7 +3,7 @@
 //! write, and then the WAL emptied, so that the bytes are gone from the files and not only
 //! unreachable.
 //!
-//! The writer connection runs with `PRAGMA secure_delete = ON` (`super::try_open_writer`):
+//! The writer connection runs with `PRAGMA secure_delete = ON` (`super::open`):
 //! SQLite zeroes every cell it deletes and every page it frees, including the older versions
 //! of a lead that its updates replaced. What a deletion leaves in the WAL is older frames
 //! holding the pages as they were: a `TRUNCATE` checkpoint copies the zeroed pages into the

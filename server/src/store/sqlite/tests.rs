@@ -322,3 +322,26 @@ async fn a_body_is_stored_deflated_and_a_row_stored_before_still_sends() {
     assert!(sent == body && resent == body, "sent from its text");
     assert_eq!(delivery.payload_size_bytes, body.len() as u64);
 }
+
+/// A `201` is a promise: by default every commit is flushed before it is answered
+/// (`synchronous=FULL`), and `NORMAL` only when asked for.
+#[tokio::test]
+async fn commits_reach_the_disk_before_they_are_answered_unless_told_otherwise() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let setting = |store: SqliteStore| async move {
+        store
+            .write(|connection| {
+                connection
+                    .query_row("PRAGMA synchronous", [], |row| row.get::<_, i64>(0))
+                    .context("reading the setting")
+            })
+            .await
+            .expect("the writer's setting")
+    };
+    let path = dir.path().join("leads.db");
+    let default = SqliteStore::open(&path, crate::store::test_events()).expect("open");
+    assert_eq!(setting(default).await, 2, "FULL");
+    let normal = SqliteStore::open_with(&path, crate::store::test_events(), Synchronous::Normal)
+        .expect("open");
+    assert_eq!(setting(normal).await, 1, "NORMAL");
+}
