@@ -10,11 +10,13 @@
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
 //! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
 //! at compile time; and the pool is of the deadpool family the SQLite store already uses.
-//! Connections use TLS as the URL's `sslmode` asks, libpq's way (`tls`).
+//! Connections use TLS as the URL's `sslmode` asks, libpq's way (`tls`). Keys found valid are
+//! remembered while a connection of the replica's own listens for revocations (`key_cache`).
 
 mod api_keys;
 mod errors;
 mod idempotent_answers;
+mod key_cache;
 mod leads;
 mod organizations;
 mod rate_limits;
@@ -41,6 +43,7 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use self::errors::{Context, internal};
+use self::key_cache::KeyCache;
 use self::tls::Tls;
 use super::{
     ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, OutboxSummary, RevokeOutcome, SealedSecret,
@@ -76,6 +79,8 @@ pub struct PostgresStore {
     events: Events,
     /// What the pool and the retries record for operators.
     metrics: PostgresMetrics,
+    /// Keys found valid, while no revocation may have reached them.
+    keys: KeyCache,
 }
 
 impl PostgresStore {
@@ -98,6 +103,7 @@ impl PostgresStore {
             None => RATE_LIMIT_CONNECTION_OPTIONS.to_string(),
         };
         rate_limit_config.options(&options);
+        let keys = KeyCache::start(config.clone(), tls.clone());
         let pool = pool(config, &tls, CONNECTIONS)?;
         let mut client = pool.get().await.context("connecting to the database")?;
         schema::migrate(&mut client).await?;
@@ -106,6 +112,7 @@ impl PostgresStore {
             rate_limits: self::pool(rate_limit_config, &tls, RATE_LIMIT_CONNECTIONS)?,
             events,
             metrics: PostgresMetrics::default(),
+            keys,
         })
     }
 
@@ -260,7 +267,15 @@ impl KeyStore for PostgresStore {
         &self,
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
-        api_keys::find(&self.client().await?, hash).await
+        if let Some(caller) = self.keys.get(&hash) {
+            return Ok(Some(caller));
+        }
+        let ticket = self.keys.ticket();
+        let found = api_keys::find(&self.client().await?, hash).await?;
+        if let Some(caller) = found {
+            self.keys.remember(ticket, hash, caller);
+        }
+        Ok(found)
     }
 
     async fn api_key_list(
@@ -275,9 +290,13 @@ impl KeyStore for PostgresStore {
         prefix: &str,
         at: DateTime<Utc>,
     ) -> Result<RevokeOutcome, StoreError> {
-        in_transaction!(self, "a revocation", |transaction| {
+        let revoked = in_transaction!(self, "a revocation", |transaction| {
             api_keys::revoke(transaction, prefix, at).await
-        })
+        });
+        // Other replicas forget on the notification; this one at once, for its next lookup.
+        // On an error too: the commit may have happened.
+        self.keys.forget();
+        revoked
     }
 
     async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
