@@ -48,13 +48,16 @@ pub struct WebhooksRun {
     pub deliveries: u64,
     /// Deliveries not yet received when the load stopped.
     pub backlog_at_end: u64,
-    /// From the end of the load until the last delivery arrived, or [`DRAIN_LIMIT`].
+    /// From the end of the load until the last delivery arrived (within [`DRAIN_LIMIT`]).
     pub drain_seconds: f64,
-    /// Deliveries not received [`DRAIN_LIMIT`] after the load stopped.
+    /// Deliveries not received by the end of the wait ([`DRAIN_LIMIT`], or [`QUIET`] without
+    /// one): still pending, or failed without an attempt as beyond their subscription's bound.
     pub left_undelivered: u64,
     /// Deliveries received a second, from the start of the load to the last arrival (or to
     /// the end of the wait).
     pub deliveries_per_second: f64,
+    /// How fast the backlog drained once the load stopped, if there was one worth timing.
+    pub drained: Option<Drained>,
     /// What the outbox holds afterwards: events, their bodies' mean size as sent and as
     /// stored (deflated), delivery rows with the bytes of the deliveries table's pages per row
     /// (SQLite's `dbstat`), the same of the attempts each delivery keeps (one an attempt, all
@@ -67,6 +70,45 @@ pub struct WebhooksRun {
     pub attempt_rows: u64,
     pub attempt_row_bytes: Option<f64>,
     pub outbox_bytes: Option<f64>,
+}
+
+/// How long without a delivery ends the wait: the rest of the backlog is not coming (the
+/// server failed what exceeded a subscription's bound of pending deliveries, 10,000, without
+/// an attempt), and waiting for it would count the wait as draining time.
+const QUIET: Duration = Duration::from_secs(3);
+
+/// The smallest backlog whose drain is timed: a smaller one is gone within the bench's 20 ms
+/// polls, which would time the polls.
+const TIMED_BACKLOG: u64 = 2_000;
+
+/// Deliveries a second while the backlog drained after the load: over the whole drain, and
+/// over its first and second halves (by deliveries), which would differ if the worker's
+/// cost grew with the backlog.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Drained {
+    pub per_second: f64,
+    pub first_half_per_second: f64,
+    pub second_half_per_second: f64,
+}
+
+impl Drained {
+    /// From the drain's progress (when, how many had arrived), the first entry when the load
+    /// stopped; `None` for a drain of under [`TIMED_BACKLOG`].
+    fn of(progress: &[(Duration, u64)]) -> Option<Drained> {
+        let (&(_, at_end), &(drain, received)) = (progress.first()?, progress.last()?);
+        let drained = received.checked_sub(at_end)?;
+        if drained < TIMED_BACKLOG {
+            return None;
+        }
+        let half = at_end + drained / 2;
+        let &(half_drained, at_half) = progress.iter().find(|(_, count)| *count >= half)?;
+        let rate = |count: u64, time: Duration| count as f64 / time.as_secs_f64().max(1e-3);
+        Some(Drained {
+            per_second: rate(drained, drain),
+            first_half_per_second: rate(at_half - at_end, half_drained),
+            second_half_per_second: rate(received - at_half, drain.saturating_sub(half_drained)),
+        })
+    }
 }
 
 /// Runs every subscription count against `server`, whose database is `database`, then the
@@ -94,18 +136,30 @@ pub async fn measure(
         let deliveries = created * u64::from(count);
         let at_end = receiver.received.load(Ordering::SeqCst);
         let stopped = Instant::now();
-        while receiver.received.load(Ordering::SeqCst) < deliveries
-            && stopped.elapsed() < DRAIN_LIMIT
-        {
+        // How many had arrived, each time more had: the drain's progress.
+        let mut progress = vec![(Duration::ZERO, at_end)];
+        let mut last_arrival = Duration::ZERO;
+        loop {
+            let waited = stopped.elapsed();
+            let received = receiver.received.load(Ordering::SeqCst);
+            if received >= deliveries || waited >= DRAIN_LIMIT || waited - last_arrival >= QUIET {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = receiver.received.load(Ordering::SeqCst);
+            if progress.last().is_some_and(|(_, before)| now > *before) {
+                last_arrival = stopped.elapsed();
+                progress.push((last_arrival, now));
+            }
         }
         let received = receiver.received.load(Ordering::SeqCst);
         let drain = if deliveries > at_end {
-            stopped.elapsed()
+            last_arrival
         } else {
             Duration::ZERO
         };
-        let total = started.elapsed().as_secs_f64();
+        let total = (stopped - started + drain).as_secs_f64();
+        let drained = Drained::of(&progress);
         let outbox = Outbox::read(database)?;
         println!(
             "bench: {count:>2} subscription(s): {:.0} creates/s, {deliveries} deliveries, \
@@ -123,6 +177,7 @@ pub async fn measure(
             drain_seconds: drain.as_secs_f64(),
             left_undelivered: deliveries.saturating_sub(received),
             deliveries_per_second: received as f64 / total,
+            drained,
             events: outbox.events,
             event_sent_bytes: outbox.event_sent_bytes,
             event_stored_bytes: outbox.event_stored_bytes,
