@@ -58,6 +58,8 @@ pub struct WebhooksRun {
     pub deliveries_per_second: f64,
     /// How fast the backlog drained once the load stopped, if there was one worth timing.
     pub drained: Option<Drained>,
+    /// Connections the server opened to the receiver for them.
+    pub receiver_connections: u64,
     /// What the outbox holds afterwards: events, their bodies' mean size as sent and as
     /// stored (deflated), delivery rows with the bytes of the deliveries table's pages per row
     /// (SQLite's `dbstat`), the same of the attempts each delivery keeps (one an attempt, all
@@ -129,6 +131,7 @@ pub async fn measure(
             api.subscribe("lead.created", &target).await?;
         }
         receiver.received.store(0, Ordering::SeqCst);
+        receiver.connections.store(0, Ordering::SeqCst);
         let started = Instant::now();
         let name = format!("create, {count} subscription(s)");
         let create = scenario::create_only(&api, load, &name).await?;
@@ -160,10 +163,12 @@ pub async fn measure(
         };
         let total = (stopped - started + drain).as_secs_f64();
         let drained = Drained::of(&progress);
+        let connections = receiver.connections.load(Ordering::SeqCst);
         let outbox = Outbox::read(database)?;
         println!(
             "bench: {count:>2} subscription(s): {:.0} creates/s, {deliveries} deliveries, \
-             {} pending when the load stopped, {} left {:.1} s later",
+             {} pending when the load stopped, {} left {:.1} s later, over {connections} \
+             connection(s) to the receiver",
             create.summary.per_second,
             deliveries.saturating_sub(at_end),
             deliveries.saturating_sub(received),
@@ -178,6 +183,7 @@ pub async fn measure(
             left_undelivered: deliveries.saturating_sub(received),
             deliveries_per_second: received as f64 / total,
             drained,
+            receiver_connections: connections,
             events: outbox.events,
             event_sent_bytes: outbox.event_sent_bytes,
             event_stored_bytes: outbox.event_stored_bytes,
@@ -201,6 +207,8 @@ pub async fn measure(
 struct Receiver {
     address: SocketAddr,
     received: Arc<AtomicU64>,
+    /// Connections accepted: few, if the server reuses its connections.
+    connections: Arc<AtomicU64>,
 }
 
 impl Receiver {
@@ -211,8 +219,11 @@ impl Receiver {
         let address = listener.local_addr()?;
         let received = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&received);
+        let connections = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::clone(&connections);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
@@ -235,6 +246,10 @@ impl Receiver {
                 });
             }
         });
-        Ok(Receiver { address, received })
+        Ok(Receiver {
+            address,
+            received,
+            connections,
+        })
     }
 }
