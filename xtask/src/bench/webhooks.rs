@@ -7,7 +7,9 @@
 //! subscribed), apart from the standard phases, whose figures a busy delivery worker would
 //! change. For each: the create phase's figures; the deliveries that create made (one per
 //! lead and subscription); how many had arrived when the load stopped (the rest is the
-//! backlog); how long the rest took to arrive; and deliveries a second over the whole time.
+//! backlog); how long the rest took to arrive; deliveries a second over the whole time, and
+//! drained after the load ([`Drained`]); and the connections the server opened to the
+//! receiver.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
