@@ -75,6 +75,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0011_erasure.sql")).foreign_key_check(),
     M::up(include_str!("migrations/0012_delivery_attempts.sql")),
     M::up(include_str!("migrations/0013_deflated_event_bodies.sql")),
+    M::up(include_str!("migrations/0014_no_global_due_index.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
