@@ -28,8 +28,12 @@ use crate::domain::{DueDelivery, SigningSecret};
 /// How long a receiver has to answer: 10 seconds, as Aura documents.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Idle connections kept to one receiver, for its next deliveries.
-const IDLE_CONNECTIONS_PER_RECEIVER: usize = 2;
+/// Idle connections kept to one receiver, for its next deliveries: as many as one
+/// organization may have in flight ([`crate::domain::IN_FLIGHT_PER_ORGANIZATION`]), so that a
+/// receiver kept busy by its own subscriptions gets every next request on a connection already
+/// open. With fewer (2 before), each round of 4 attempts to one subscription closed the
+/// connections beyond the idle ones and opened new ones for the next round.
+const IDLE_CONNECTIONS_PER_RECEIVER: usize = crate::domain::IN_FLIGHT_PER_ORGANIZATION as usize;
 
 /// How long an idle connection to a receiver is kept.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);

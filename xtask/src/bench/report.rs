@@ -289,7 +289,7 @@ pub fn table(report: &Report) -> String {
     if !report.webhooks.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12} {:>14} {:>10} {:>10} {:>10}",
+            "\n{:<14} {:>9} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12} {:>24} {:>14} {:>10} {:>10} {:>10}",
             "subscriptions",
             "creates/s",
             "p99 ms",
@@ -298,6 +298,7 @@ pub fn table(report: &Report) -> String {
             "drain s",
             "left",
             "delivered/s",
+            "drained/s (1st/2nd half)",
             "event B sent/kept",
             "delivery B",
             "attempt B",
@@ -306,7 +307,7 @@ pub fn table(report: &Report) -> String {
         for run in &report.webhooks {
             let _ = writeln!(
                 out,
-                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>9} {:>12.0} {:>14} {:>10} {:>10} {:>10}",
+                "{:<14} {:>9.0} {:>8.2} {:>11} {:>9} {:>9.1} {:>9} {:>12.0} {:>24} {:>14} {:>10} {:>10} {:>10}",
                 run.subscriptions,
                 run.create.summary.per_second,
                 run.create.summary.p99_ms,
@@ -315,6 +316,12 @@ pub fn table(report: &Report) -> String {
                 run.drain_seconds,
                 run.left_undelivered,
                 run.deliveries_per_second,
+                run.drained.map_or("-".to_owned(), |drained| format!(
+                    "{:.0} ({:.0}/{:.0})",
+                    drained.per_second,
+                    drained.first_half_per_second,
+                    drained.second_half_per_second
+                )),
                 format!("{:.0}/{:.0}", run.event_sent_bytes, run.event_stored_bytes),
                 run.delivery_row_bytes
                     .map_or("-".to_owned(), |bytes| format!("{bytes:.0}")),

@@ -108,6 +108,7 @@ macro_rules! store_suite {
             webhooks::an_attempt_moves_its_delivery_as_its_outcome_says,
             webhooks::failed_deliveries_in_a_row_disable_their_subscription,
             webhooks::the_next_due_time_is_the_earliest_unleased_one,
+            webhooks::a_round_records_its_attempts_then_claims_in_their_places,
             webhooks::a_sweep_deletes_only_old_finished_deliveries,
             webhooks::a_claim_takes_turns_within_each_share_in_flight,
             webhooks::a_backlog_beyond_its_bound_fails_the_earliest_due,

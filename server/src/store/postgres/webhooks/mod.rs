@@ -467,7 +467,10 @@ pub(super) async fn record(
             execute(
                 client,
                 "counting a delivered event",
-                "UPDATE webhook_subscriptions SET consecutive_failures = 0 WHERE id = $1",
+                // A subscription with no failure to forget is not written again (a new row
+                // version each delivery, otherwise).
+                "UPDATE webhook_subscriptions SET consecutive_failures = 0 \
+                 WHERE id = $1 AND consecutive_failures != 0",
                 &[&subscription],
             )
             .await?;
@@ -525,13 +528,22 @@ pub(super) async fn next_due(
     client: &impl GenericClient,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let doing = "finding the next due delivery";
-    // `GREATEST` passes over a `NULL` lease.
+    // Each active subscription's earliest unleased delivery, from
+    // `webhook_deliveries_due_by_subscription` (its few leased ones come first and are stepped
+    // over), and the later of due and lease of every leased one, from
+    // `webhook_deliveries_leased`: never the whole outbox.
     match query_opt(
         client,
         doing,
-        "SELECT min(GREATEST(d.next_attempt_at, d.leased_until)) AS due \
-         FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-         WHERE d.status = 'pending' AND s.disabled_at IS NULL",
+        "SELECT min(due) AS due FROM (\
+         SELECT (SELECT x.next_attempt_at FROM webhook_deliveries x \
+         WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.leased_until IS NULL \
+         ORDER BY x.next_attempt_at, x.id LIMIT 1) AS due \
+         FROM webhook_subscriptions s WHERE s.disabled_at IS NULL \
+         UNION ALL SELECT GREATEST(d.next_attempt_at, d.leased_until) FROM webhook_deliveries d \
+         JOIN webhook_subscriptions s ON s.id = d.subscription_id \
+         WHERE d.status = 'pending' AND d.leased_until IS NOT NULL \
+         AND s.disabled_at IS NULL) due",
         &[],
     )
     .await?
