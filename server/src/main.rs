@@ -337,18 +337,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         metrics_bind: args.metrics_bind,
     };
+    // One log for the whole process, so that what start-up tells the operator is in the
+    // format a log pipeline reads too.
+    let log = leads_server::log::logger(&config.log_level, config.log_format);
     let store = open(&config.database, config.sqlite_synchronous).await?;
     let started = at_start::start(store.as_ref(), &key_source, &config.database)
         .await
         .context("the secrets key")?;
-    report(&started);
+    report(&started, &log);
     config.webhooks.secrets = started.keys;
     let first_key = if store.is_empty().await? {
         Some(auth::create_key(store.as_ref(), "default", MissingOrganization::Create).await?)
     } else {
         None
     };
-    let running = server::start(&config, store)?;
+    let running = server::start_with_log(&config, store, log)?;
     let address = running.local_addr();
     println!(
         "leads-server: serving http://{address} (database {})",
@@ -376,25 +379,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// Tells the operator, on stderr, what starting did with the secrets key: never a key.
-fn report(started: &Started) {
+fn report(started: &Started, log: &slog::Logger) {
     match &started.loaded {
-        Loaded::Created(path) => eprintln!(
-            "leads-server: made the secrets key file {} (the key that seals webhook signing \
-             secrets): keep it with the database, and back it up with it",
-            path.display()
-        ),
-        Loaded::Read(path) if key_file::readable_by_others(path) => eprintln!(
-            "leads-server: warning: other users may read the secrets key file {}: \
-             `chmod 600` it",
-            path.display()
-        ),
+        Loaded::Created(path) => slog::info!(log,
+            "made the secrets key file (the key that seals webhook signing secrets): keep it \
+             with the database, and back it up with it";
+            "path" => %path.display()),
+        Loaded::Read(path) if key_file::readable_by_others(path) => slog::warn!(log,
+            "other users may read the secrets key file: `chmod 600` it";
+            "path" => %path.display()),
         Loaded::Read(_) | Loaded::Variable => {}
     }
     if started.sealed > 0 {
-        eprintln!(
-            "leads-server: sealed {} webhook signing secrets stored in plain text",
-            started.sealed
-        );
+        slog::info!(log, "sealed webhook signing secrets stored in plain text";
+            "sealed" => started.sealed);
     }
 }
 

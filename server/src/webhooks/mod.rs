@@ -33,7 +33,7 @@ pub mod target;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
@@ -46,6 +46,7 @@ use self::target::{
 use crate::domain::{
     self, Attempt, AttemptOutcome, DISABLE_AFTER_FAILED_DELIVERIES, DueDelivery, RetrySchedule,
 };
+use crate::metrics::{AttemptOutcome as Counted, WebhookMetrics};
 use crate::secrets::Keyring;
 use crate::store::{Store, StoreError, StoredSecret};
 
@@ -72,6 +73,8 @@ pub struct WebhookConfig {
     pub secret_overlap: Duration,
     /// The keys that seal the subscriptions' signing secrets (`crate::secrets`).
     pub secrets: Arc<Keyring>,
+    /// Where the worker counts its attempts, for operators.
+    pub metrics: WebhookMetrics,
 }
 
 impl Default for WebhookConfig {
@@ -91,6 +94,7 @@ impl Default for WebhookConfig {
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             secret_overlap: DEFAULT_SECRET_OVERLAP,
             secrets: Arc::new(Keyring::generate()),
+            metrics: WebhookMetrics::default(),
         }
     }
 }
@@ -159,6 +163,7 @@ impl Webhooks {
             finished: Arc::new(Finished::default()),
             secrets: Arc::clone(&config.secrets),
             slots: Arc::new(Semaphore::new(CONCURRENCY)),
+            metrics: config.metrics.clone(),
             log: log.new(slog::o!("task" => "webhook-delivery")),
         };
         tokio::spawn(worker.run());
@@ -227,6 +232,7 @@ struct Worker {
     secrets: Arc<Keyring>,
     /// One permit per attempt in flight.
     slots: Arc<Semaphore>,
+    metrics: WebhookMetrics,
     log: slog::Logger,
 }
 
@@ -372,8 +378,16 @@ impl Worker {
         let finished = Arc::clone(&self.finished);
         let log = self.log.clone();
         let secrets = Arc::clone(&self.secrets);
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
+            let started = Instant::now();
             let attempt = attempt(&sender, &secrets, &retry, &log, delivery).await;
+            let outcome = match attempt.outcome {
+                AttemptOutcome::Delivered => Counted::Delivered,
+                AttemptOutcome::RetryAt(_) => Counted::Retrying,
+                AttemptOutcome::GaveUp => Counted::Failed,
+            };
+            metrics.attempted(outcome, started.elapsed());
             // Recorded by the worker's next round, with every other attempt finished by then:
             // should the process die first, the lease runs out and the delivery is sent
             // again, at least once.

@@ -301,6 +301,7 @@ pub(super) fn claim(
         (Option<String>, Option<Vec<u8>>),
         i64,
         (Option<String>, Option<String>, Option<i64>),
+        Option<String>,
     );
     // The body as stored: its text, unless it is deflated.
     let mut select = transaction
@@ -308,7 +309,7 @@ pub(super) fn claim(
             "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, \
              CASE WHEN e.body_deflated IS NULL THEN e.body END, e.body_deflated, \
              d.attempt_count - d.attempts_before_send, s.previous_secret, s.previous_secret_key_id, \
-             s.previous_secret_expires_at FROM webhook_deliveries d \
+             s.previous_secret_expires_at, e.trace_parent FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
              WHERE d.id = ?",
@@ -320,20 +321,29 @@ pub(super) fn claim(
     chosen
         .into_iter()
         .map(|id| {
-            let (id, subscription_id, target_url, (secret, key_id), body, attempt_count, previous): Due =
-                select
-                    .query_row([&id], |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            (row.get(3)?, row.get(4)?),
-                            (row.get(5)?, row.get(6)?),
-                            row.get(7)?,
-                            (row.get(8)?, row.get(9)?, row.get(10)?),
-                        ))
-                    })
-                    .context("reading a due delivery")?;
+            let (
+                id,
+                subscription_id,
+                target_url,
+                (secret, key_id),
+                body,
+                attempt_count,
+                previous,
+                trace,
+            ): Due = select
+                .query_row([&id], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        (row.get(3)?, row.get(4)?),
+                        (row.get(5)?, row.get(6)?),
+                        row.get(7)?,
+                        (row.get(8)?, row.get(9)?, row.get(10)?),
+                        row.get(11)?,
+                    ))
+                })
+                .context("reading a due delivery")?;
             lease
                 .execute((micros(lease_until), &id))
                 .context("leasing a delivery")?;
@@ -345,6 +355,7 @@ pub(super) fn claim(
                 previous_secret: webhook_secrets::previous(previous, now),
                 body: StoredBody::into_text(body.0, body.1)?,
                 attempt_count: in_range(attempt_count, "attempt_count")?,
+                trace: trace.and_then(|trace| trace.parse().ok()),
             })
         })
         .collect()

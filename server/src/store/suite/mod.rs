@@ -99,6 +99,7 @@ macro_rules! store_suite {
             webhooks::an_organization_has_at_most_the_limit_of_subscriptions,
             webhooks::deleting_a_subscription_deletes_its_deliveries,
             webhooks::a_created_lead_is_delivered_once_to_each_subscriber,
+            webhooks::the_trace_of_the_writing_request_goes_with_its_deliveries,
             webhooks::no_delivery_is_stored_without_an_active_subscriber,
             webhooks::a_write_that_fails_stores_no_delivery,
             webhooks::an_update_is_delivered_to_the_subscribers_of_its_events,

@@ -388,7 +388,7 @@ pub(super) async fn claim(
          d.attempts_before_send) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
          c.attempt_count - c.attempts_before_send AS attempt_count, s.previous_secret, s.previous_secret_key_id, \
-         s.previous_secret_expires_at \
+         s.previous_secret_expires_at, e.trace_parent \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
          JOIN webhook_events e ON e.id = c.event_id ORDER BY array_position($3, c.id)",
         &[&now, &lease_until, &chosen],
@@ -404,6 +404,8 @@ pub(super) async fn claim(
             previous_secret: webhook_secrets::previous(row, doing, now)?,
             body: column(row, doing, "body")?,
             attempt_count: in_range(column::<i32>(row, doing, "attempt_count")?, "attempt_count")?,
+            trace: column::<Option<String>>(row, doing, "trace_parent")?
+                .and_then(|trace| trace.parse().ok()),
         })
     })
     .collect()
