@@ -35,11 +35,12 @@ pub struct Report {
     pub ratios: Vec<Ratio>,
 }
 
-/// The targets.
-const CREATE_VS_RAW: Target = Target::at_least(1.0);
+/// The issues' targets: #12's, raised where #25 raised them (create against raw inserts,
+/// the list against `/health`).
+const CREATE_VS_RAW: Target = Target::at_least(1.5);
 const CREATE_P99_MS: Target = Target::at_most(15.0);
 const VIEW_VS_HEALTH: Target = Target::at_least(0.7);
-const LIST_VS_HEALTH: Target = Target::at_least(0.25);
+const LIST_VS_HEALTH: Target = Target::at_least(0.3);
 const DEPTH_COST: Target = Target::at_most(1.2);
 const FILTER_COST: Target = Target::at_most(2.0);
 /// Metrics may cost at most 5 % of a create's or a view's throughput (#26).
