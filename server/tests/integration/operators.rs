@@ -341,3 +341,104 @@ async fn the_metrics_count_what_was_done_and_the_log_tells_it_without_secrets() 
     }
     assert_eq!(served, PER_KEY + 1, "{log}");
 }
+
+/// Each cause of a refusal is counted under its own name: a request over `--max-in-flight`
+/// (`overload`), a body that does not arrive in time (`body_timeout`), a connection that sends
+/// nothing (`first_request_timeout`) and one over its address's cap (`address_connection_cap`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_refusal_is_counted_by_its_cause() {
+    use leads_server::connections::ConnectionLimits;
+    use leads_server::testing::TestServer;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    // No place in flight: 503.
+    let full = TestServer::builder()
+        .metrics()
+        .max_in_flight(0)
+        .start()
+        .await
+        .expect("a server");
+    let http = http_client(Duration::from_secs(10));
+    let busy = http
+        .get(format!("{}/v1/leads", full.base_url()))
+        .bearer_auth(full.api_key())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(busy.status(), 503);
+    let metrics = scrape(&http, &full.metrics_url().expect("metrics served")).await;
+    assert_eq!(
+        metrics.get("leads_refusals_total{cause=\"overload\"}"),
+        Some(&1.0),
+        "{metrics:#?}"
+    );
+
+    let server = TestServer::builder()
+        .metrics()
+        .body_read_timeout(Duration::from_millis(300))
+        .connections(ConnectionLimits {
+            max_per_address: Some(2),
+            first_request_timeout: Duration::from_millis(300),
+            ..ConnectionLimits::default()
+        })
+        .start()
+        .await
+        .expect("a server");
+    let metrics_url = server.metrics_url().expect("metrics served");
+    let address = server.base_url().trim_start_matches("http://").to_string();
+
+    // First, on a fresh server: two silent connections hold the address's two places: the third is refused at once,
+    // and the two are closed when their first request does not come.
+    let silent = [
+        TcpStream::connect(&address).await.expect("connected"),
+        TcpStream::connect(&address).await.expect("connected"),
+    ];
+    let mut third = TcpStream::connect(&address).await.expect("connected");
+    let mut refused = Vec::new();
+    let _ = third.read_to_end(&mut refused).await;
+    assert!(
+        refused.starts_with(b"HTTP/1.1 503"),
+        "{}",
+        String::from_utf8_lossy(&refused)
+    );
+    for mut connection in silent {
+        let mut rest = Vec::new();
+        let _ = connection.read_to_end(&mut rest).await;
+        assert!(
+            rest.is_empty(),
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+
+    // Then a body announced and never sent (one place is free again by now).
+    let mut slow = TcpStream::connect(&address).await.expect("connected");
+    let head = format!(
+        "POST /v1/leads HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        server.api_key()
+    );
+    slow.write_all(head.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    let metrics = scrape(&http, &metrics_url).await;
+    for (cause, count) in [
+        ("body_timeout", 1.0),
+        ("address_connection_cap", 1.0),
+        ("first_request_timeout", 2.0),
+    ] {
+        let series = format!("leads_refusals_total{{cause=\"{cause}\"}}");
+        assert_eq!(
+            metrics.get(&series),
+            Some(&count),
+            "{series} in {metrics:#?}"
+        );
+    }
+}
