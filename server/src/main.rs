@@ -235,6 +235,13 @@ struct ServeArgs {
     /// How many webhook subscriptions each organization may have.
     #[arg(long, env = "LEADS_WEBHOOKS_MAX_SUBSCRIPTIONS", default_value_t = DEFAULT_MAX_SUBSCRIPTIONS)]
     webhooks_max_subscriptions: u32,
+    /// Seconds a webhook receiver has to answer an attempt (at most Aura's 10); a delivery is
+    /// leased for three times as long, so a process that dies while sending has its
+    /// deliveries sent again that much later.
+    #[arg(long, env = "LEADS_WEBHOOKS_TIMEOUT",
+          default_value_t = leads_server::webhooks::delivery::TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=leads_server::webhooks::delivery::TIMEOUT.as_secs()))]
+    webhooks_timeout: u64,
     /// Seconds a webhook signing secret replaced by a rotation still signs deliveries beside
     /// the new one (at most 30 days; 0: not at all).
     #[arg(long, env = "LEADS_WEBHOOKS_SECRET_OVERLAP",
@@ -326,6 +333,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             allowed_ports: args.webhooks_allowed_ports,
             max_subscriptions: args.webhooks_max_subscriptions,
             secret_overlap: Duration::from_secs(args.webhooks_secret_overlap),
+            timeout: Duration::from_secs(args.webhooks_timeout),
             ..WebhookConfig::default()
         },
         connections: ConnectionLimits {
