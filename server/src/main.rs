@@ -235,6 +235,13 @@ struct ServeArgs {
     /// How many webhook subscriptions each organization may have.
     #[arg(long, env = "LEADS_WEBHOOKS_MAX_SUBSCRIPTIONS", default_value_t = DEFAULT_MAX_SUBSCRIPTIONS)]
     webhooks_max_subscriptions: u32,
+    /// Seconds a webhook receiver has to answer an attempt (at most Aura's 10); a delivery is
+    /// leased for three times as long, so a process that dies while sending has its
+    /// deliveries sent again that much later.
+    #[arg(long, env = "LEADS_WEBHOOKS_TIMEOUT",
+          default_value_t = leads_server::webhooks::delivery::TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=leads_server::webhooks::delivery::TIMEOUT.as_secs()))]
+    webhooks_timeout: u64,
     /// Seconds a webhook signing secret replaced by a rotation still signs deliveries beside
     /// the new one (at most 30 days; 0: not at all).
     #[arg(long, env = "LEADS_WEBHOOKS_SECRET_OVERLAP",
@@ -326,6 +333,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             allowed_ports: args.webhooks_allowed_ports,
             max_subscriptions: args.webhooks_max_subscriptions,
             secret_overlap: Duration::from_secs(args.webhooks_secret_overlap),
+            timeout: Duration::from_secs(args.webhooks_timeout),
             ..WebhookConfig::default()
         },
         connections: ConnectionLimits {
@@ -337,18 +345,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         metrics_bind: args.metrics_bind,
     };
+    // One log for the whole process, so that what start-up tells the operator is in the
+    // format a log pipeline reads too.
+    let log = leads_server::log::logger(&config.log_level, config.log_format);
     let store = open(&config.database, config.sqlite_synchronous).await?;
     let started = at_start::start(store.as_ref(), &key_source, &config.database)
         .await
         .context("the secrets key")?;
-    report(&started);
+    report(&started, &log);
     config.webhooks.secrets = started.keys;
     let first_key = if store.is_empty().await? {
         Some(auth::create_key(store.as_ref(), "default", MissingOrganization::Create).await?)
     } else {
         None
     };
-    let running = server::start(&config, store)?;
+    let running = server::start_with_log(&config, store, log)?;
     let address = running.local_addr();
     println!(
         "leads-server: serving http://{address} (database {})",
@@ -376,25 +387,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// Tells the operator, on stderr, what starting did with the secrets key: never a key.
-fn report(started: &Started) {
+fn report(started: &Started, log: &slog::Logger) {
     match &started.loaded {
-        Loaded::Created(path) => eprintln!(
-            "leads-server: made the secrets key file {} (the key that seals webhook signing \
-             secrets): keep it with the database, and back it up with it",
-            path.display()
-        ),
-        Loaded::Read(path) if key_file::readable_by_others(path) => eprintln!(
-            "leads-server: warning: other users may read the secrets key file {}: \
-             `chmod 600` it",
-            path.display()
-        ),
+        Loaded::Created(path) => slog::info!(log,
+            "made the secrets key file (the key that seals webhook signing secrets): keep it \
+             with the database, and back it up with it";
+            "path" => %path.display()),
+        Loaded::Read(path) if key_file::readable_by_others(path) => slog::warn!(log,
+            "other users may read the secrets key file: `chmod 600` it";
+            "path" => %path.display()),
         Loaded::Read(_) | Loaded::Variable => {}
     }
     if started.sealed > 0 {
-        eprintln!(
-            "leads-server: sealed {} webhook signing secrets stored in plain text",
-            started.sealed
-        );
+        slog::info!(log, "sealed webhook signing secrets stored in plain text";
+            "sealed" => started.sealed);
     }
 }
 

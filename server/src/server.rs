@@ -71,9 +71,19 @@ impl Running {
     }
 }
 
-/// Starts serving `store` on `config.bind`; the returned server runs until closed.
+/// Starts serving `store` on `config.bind`, logging as `config` says; the returned server
+/// runs until closed.
 pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
     let log = crate::log::logger(&config.log_level, config.log_format);
+    start_with_log(config, store, log)
+}
+
+/// [`start`], logging to `log`: the process's own, which has told of start-up already.
+pub fn start_with_log(
+    config: &Config,
+    store: Arc<dyn Store>,
+    log: slog::Logger,
+) -> Result<Running> {
     let http_metrics = config.metrics_bind.map(|_| HttpMetrics::default());
     let refusals = Refusals::default();
     // First, so that a taken address fails the start before anything else has begun.
@@ -93,6 +103,7 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Running> {
             }
             refusals.register(&mut registry);
             store.register_metrics(&mut registry);
+            config.webhooks.metrics.register(&mut registry);
             let outbox = Outbox::default();
             outbox.register(&mut registry);
             let refresh = Arc::new(OutboxState {

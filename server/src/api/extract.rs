@@ -27,10 +27,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::generated::SpecSchema;
+use super::observe::{note_organization, noting_organization};
 use super::unwind::caught;
 use super::validate;
 use super::versions;
 use crate::context::{Admitted, AppContext};
+use crate::domain::OrganizationId;
 use crate::error::{Error, FieldProblem};
 use crate::metrics::Refusal;
 
@@ -43,6 +45,8 @@ impl<T: DeserializeOwned + JsonSchema + SpecSchema + Send + Sync + 'static> Wire
 /// request's admission, decided before the body was read (see [`JsonBody::admission`]).
 pub struct JsonBody<T> {
     admission: Option<Result<Admitted, Error>>,
+    /// The organization of the key, once known, even if the admission then refused it.
+    organization: Option<OrganizationId>,
     body: Result<(T, Value), Error>,
 }
 
@@ -70,8 +74,12 @@ into_inner!(PathParams, QueryParams, HeaderParams);
 
 impl<T> JsonBody<T> {
     /// The request's admission (its key and rate limit), decided before a byte of the body
-    /// was read: `None` only where the server's context is not an [`AppContext`].
+    /// was read: `None` only where the server's context is not an [`AppContext`]. Notes the
+    /// key's organization for the request's log line, refused or not.
     pub fn admission(&mut self) -> Option<Result<Admitted, Error>> {
+        if let Some(organization) = self.organization {
+            note_organization(organization);
+        }
         self.admission.take()
     }
 
@@ -91,15 +99,23 @@ impl<T: WireType> ExclusiveExtractor for JsonBody<T> {
     ) -> Result<Self, HttpError> {
         // dropshot's extractors are generic over the context; this server's is `AppContext`.
         let app = (rqctx.context() as &dyn Any).downcast_ref::<AppContext>();
-        let admission = match app {
-            Some(app) => Some(caught(app.admit(&rqctx.request)).await),
-            None => None,
+        let (admission, organization) = match app {
+            Some(app) => {
+                let (admission, organization) =
+                    noting_organization(caught(app.admit(&rqctx.request))).await;
+                (Some(admission), organization)
+            }
+            None => (None, None),
         };
         let body = match &admission {
             Some(Err(refused)) => Err(refused.clone()),
             _ => read_json_body(rqctx, request, app).await,
         };
-        Ok(Self { admission, body })
+        Ok(Self {
+            admission,
+            organization,
+            body,
+        })
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {

@@ -34,9 +34,18 @@ tokio::task_local! {
     static NOTES: Arc<Notes>;
 }
 
-/// Notes that the request being served is the organization's (once admitted).
+/// Notes that the request being served is the organization's (once its key is known).
 pub fn note_organization(organization: OrganizationId) {
     let _ = NOTES.try_with(|notes| notes.organization.set(organization));
+}
+
+/// Runs `work` (an extractor's admission, which dropshot runs before the handler, outside
+/// the request's [`Observation::within`]) and returns what it came to, and the organization
+/// it noted: the handler notes it again ([`note_organization`]) in the request's notes.
+pub async fn noting_organization<T>(work: impl Future<Output = T>) -> (T, Option<OrganizationId>) {
+    let notes = Arc::new(Notes::default());
+    let outcome = NOTES.scope(Arc::clone(&notes), work).await;
+    (outcome, notes.organization.get().copied())
 }
 
 /// A request being served.

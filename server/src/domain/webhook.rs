@@ -246,6 +246,9 @@ pub struct DueDelivery<Secret = SigningSecret> {
     /// Attempts made before this one since the delivery was last sent anew (queued, resent or
     /// recovered): where it stands on the retry schedule, which each send starts again.
     pub attempt_count: u32,
+    /// The trace of the request that caused the event, if it sent one: each attempt is sent
+    /// as a span of its own in it.
+    pub trace: Option<TraceParent>,
 }
 
 impl<Secret> DueDelivery<Secret> {
@@ -266,6 +269,7 @@ impl<Secret> DueDelivery<Secret> {
                 .transpose()?,
             body: self.body,
             attempt_count: self.attempt_count,
+            trace: self.trace,
         })
     }
 }

@@ -466,6 +466,20 @@ impl OutboxStore for Faulty {
             .await
     }
 
+    async fn webhook_deliveries_record_and_claim(
+        &self,
+        attempts: Vec<Attempt>,
+        disable_after: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
+        self.switch.check()?;
+        self.inner
+            .webhook_deliveries_record_and_claim(attempts, disable_after, now, lease_until, limit)
+            .await
+    }
+
     async fn webhook_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.switch.check()?;
         self.inner.webhook_next_due().await

@@ -590,9 +590,29 @@ pub trait OutboxStore: Send + Sync {
         disable_after: u32,
     ) -> Result<(), StoreError>;
 
+    /// The delivery worker's round: records each of `attempts` as
+    /// [`Self::webhook_delivery_record`] does, then claims as
+    /// [`Self::webhook_deliveries_claim`] does, so that the places in flight the attempts
+    /// free are taken in turn again by the same claim. On SQLite it is one write through the
+    /// writer thread, however many attempts (each a write of its own before, and the claim a
+    /// third); on PostgreSQL each attempt is still a transaction of its own (each locks its
+    /// subscription, and one transaction locking several could deadlock with a replica's),
+    /// the claim after them. An attempt whose record fails is not recorded, and the error is
+    /// returned with nothing claimed: its lease runs out and it is sent again.
+    async fn webhook_deliveries_record_and_claim(
+        &self,
+        attempts: Vec<Attempt>,
+        disable_after: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError>;
+
     /// When the next claim may find a delivery: the earliest time a pending delivery of an
     /// active subscription is due and unleased (the later of `next_attempt_at` and
-    /// `leased_until`); `None` if none is pending.
+    /// `leased_until`); `None` if none is pending. It reads indexes only: each active
+    /// subscription's earliest unleased delivery, and the leased ones, so its cost grows
+    /// with the active subscriptions and the deliveries in flight, not with the outbox.
     async fn webhook_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Ends every lease of every delivery. Only for a database one process serves, when that

@@ -23,13 +23,17 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use sha2::Sha256;
 
 use super::target::{TargetPolicy, Targets, Unresolved};
-use crate::domain::{DueDelivery, SigningSecret};
+use crate::domain::{DueDelivery, SigningSecret, TraceParent};
 
 /// How long a receiver has to answer: 10 seconds, as Aura documents.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Idle connections kept to one receiver, for its next deliveries.
-const IDLE_CONNECTIONS_PER_RECEIVER: usize = 2;
+/// Idle connections kept to one receiver, for its next deliveries: as many as one
+/// organization may have in flight ([`crate::domain::IN_FLIGHT_PER_ORGANIZATION`]), so that a
+/// receiver kept busy by its own subscriptions gets every next request on a connection already
+/// open. With fewer (2 before), each round of 4 attempts to one subscription closed the
+/// connections beyond the idle ones and opened new ones for the next round.
+const IDLE_CONNECTIONS_PER_RECEIVER: usize = crate::domain::IN_FLIGHT_PER_ORGANIZATION as usize;
 
 /// How long an idle connection to a receiver is kept.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -221,6 +225,12 @@ pub fn signed_headers(delivery: &DueDelivery, timestamp: i64) -> Result<HeaderMa
     headers.insert("webhook-id", header_value(id.clone())?);
     headers.insert("webhook-timestamp", header_value(timestamp.to_string())?);
     headers.insert("webhook-signature", header_value(signatures.join(" "))?);
+    if let Some(trace) = &delivery.trace {
+        headers.insert(
+            TraceParent::HEADER,
+            header_value(trace.child().to_string())?,
+        );
+    }
     Ok(headers)
 }
 
@@ -347,6 +357,7 @@ mod tests {
             previous_secret: None,
             body: r#"{"event":"lead.created"}"#.into(),
             attempt_count: 0,
+            trace: None,
         }
     }
 
@@ -547,15 +558,11 @@ mod tests {
     fn an_attempt_carries_both_signatures_and_no_secret() {
         let secret = SigningSecret::generate();
         let delivery = DueDelivery {
-            id: Uuid::now_v7(),
-            subscription_id: Uuid::now_v7(),
-            target_url: "https://hooks.example.com/".into(),
             secret: secret.clone(),
-            previous_secret: None,
-            body: r#"{"event":"lead.created"}"#.into(),
-            attempt_count: 0,
+            ..due("https://hooks.example.com/")
         };
         let headers = signed_headers(&delivery, 1_700_000_000).unwrap();
+        assert!(!headers.contains_key("traceparent"), "no trace, none sent");
         assert_eq!(headers["webhook-id"], delivery.id.to_string().as_str());
         assert_eq!(headers["webhook-timestamp"], "1700000000");
         assert!(
@@ -568,6 +575,29 @@ mod tests {
         for value in headers.values() {
             assert!(!value.to_str().unwrap().contains(secret.expose()));
         }
+    }
+
+    #[test]
+    fn an_attempt_of_a_traced_event_is_a_span_of_its_own_in_the_trace() {
+        let trace: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap();
+        let delivery = DueDelivery {
+            trace: Some(trace),
+            ..due("https://hooks.example.com/")
+        };
+        let sent = |headers: HeaderMap| headers["traceparent"].to_str().unwrap().to_string();
+        let first = sent(signed_headers(&delivery, 1_700_000_000).unwrap());
+        let again = sent(signed_headers(&delivery, 1_700_000_001).unwrap());
+        for traceparent in [&first, &again] {
+            assert!(
+                traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+                    && traceparent.ends_with("-01"),
+                "{traceparent}"
+            );
+            assert!(!traceparent.contains("00f067aa0ba902b7"), "{traceparent}");
+        }
+        assert_ne!(first, again, "each attempt its own span");
     }
 
     #[test]

@@ -4,9 +4,17 @@
 //! The worker started here claims due deliveries under a lease, sends each
 //! ([`delivery::Sender`]), and records the outcome: delivered, retried on the
 //! [`RetrySchedule`], or failed, disabling a subscription after
-//! [`DISABLE_AFTER_FAILED_DELIVERIES`] failed deliveries in a row. A write wakes the worker at
-//! once; otherwise it looks again when the next delivery is due, and at least every second,
-//! for the deliveries other processes on the same database stored.
+//! [`DISABLE_AFTER_FAILED_DELIVERIES`] failed deliveries in a row.
+//!
+//! The worker goes in rounds, each one call of the store
+//! ([`crate::store::OutboxStore::webhook_deliveries_record_and_claim`]): it records every
+//! attempt finished since the last round and claims, in the places they freed and the free
+//! ones, what is due, one write on SQLite. A finished attempt starts the next round at once,
+//! so one subscription's attempts follow one another with a round between them, not a timer;
+//! attempts finishing during a round are recorded together by the next. A lead write wakes
+//! the worker too, at most every [`ROUND_GAP`]; otherwise it looks again when the next
+//! delivery is due, and at least every second, for the deliveries other processes on the
+//! same database stored.
 //!
 //! Delivery is fair: the store's claim takes due deliveries in turn, round the subscriptions
 //! and the organizations, with at most [`domain::IN_FLIGHT_PER_SUBSCRIPTION`] of a
@@ -24,8 +32,8 @@ pub mod target;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
@@ -38,6 +46,7 @@ use self::target::{
 use crate::domain::{
     self, Attempt, AttemptOutcome, DISABLE_AFTER_FAILED_DELIVERIES, DueDelivery, RetrySchedule,
 };
+use crate::metrics::{AttemptOutcome as Counted, WebhookMetrics};
 use crate::secrets::Keyring;
 use crate::store::{Store, StoreError, StoredSecret};
 
@@ -64,6 +73,8 @@ pub struct WebhookConfig {
     pub secret_overlap: Duration,
     /// The keys that seal the subscriptions' signing secrets (`crate::secrets`).
     pub secrets: Arc<Keyring>,
+    /// Where the worker counts its attempts, for operators.
+    pub metrics: WebhookMetrics,
 }
 
 impl Default for WebhookConfig {
@@ -83,6 +94,7 @@ impl Default for WebhookConfig {
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             secret_overlap: DEFAULT_SECRET_OVERLAP,
             secrets: Arc::new(Keyring::generate()),
+            metrics: WebhookMetrics::default(),
         }
     }
 }
@@ -147,8 +159,11 @@ impl Webhooks {
             retry: config.retry,
             timeout: config.timeout,
             wake: Arc::clone(&wake),
+            done: Arc::new(Notify::new()),
+            finished: Arc::new(Finished::default()),
             secrets: Arc::clone(&config.secrets),
             slots: Arc::new(Semaphore::new(CONCURRENCY)),
+            metrics: config.metrics.clone(),
             log: log.new(slog::o!("task" => "webhook-delivery")),
         };
         tokio::spawn(worker.run());
@@ -208,12 +223,43 @@ struct Worker {
     sender: Arc<Sender>,
     retry: RetrySchedule,
     timeout: Duration,
+    /// Woken by every lead write.
     wake: Arc<Notify>,
+    /// Woken by every finished attempt, which [`Finished`] holds until the next round.
+    done: Arc<Notify>,
+    finished: Arc<Finished>,
     /// Unseal the secrets deliveries are signed with.
     secrets: Arc<Keyring>,
     /// One permit per attempt in flight.
     slots: Arc<Semaphore>,
+    metrics: WebhookMetrics,
     log: slog::Logger,
+}
+
+/// The attempts finished since the last round, which records them all in its one write.
+#[derive(Default)]
+struct Finished(Mutex<Vec<Attempt>>);
+
+impl Finished {
+    fn push(&self, attempt: Attempt) {
+        // A panic while the lock was held cannot leave the list half-written: push and take
+        // are single moves, so a poisoned lock's list is still whole.
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(attempt);
+    }
+
+    fn take(&self) -> Vec<Attempt> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
 }
 
 impl Worker {
@@ -227,65 +273,79 @@ impl Worker {
                 slog::error!(self.log, "releasing leases left behind"; "error" => %error);
             }
         }
-        let mut claimed = false;
         loop {
             let Some(store) = self.store.upgrade() else {
                 return;
             };
             let started = tokio::time::Instant::now();
-            let wait;
-            (wait, claimed) = self.round(store, claimed).await;
+            // The round's own reference goes with it: between rounds the worker holds none.
+            let wait = self.round(store).await;
+            if !self.finished.is_empty() {
+                // Attempts finished during the round: record them, and fill their places, now.
+                continue;
+            }
             tokio::select! {
-                () = self.wake.notified() => {}
+                // An attempt finished: its record and the claim of what its place may take
+                // next are the next round's one write, at once.
+                () = self.done.notified() => {}
+                // Every lead write wakes the worker; thousands a second would each cost a
+                // round. Rounds at most every `ROUND_GAP` serve them all, at that much
+                // latency.
+                () = self.wake.notified() => tokio::time::sleep_until(started + ROUND_GAP).await,
                 () = tokio::time::sleep(wait) => {}
             }
-            // Every lead write wakes the worker; thousands a second would each cost a round.
-            // Rounds at most every `ROUND_GAP` serve them all, at that much latency.
-            tokio::time::sleep_until(started + ROUND_GAP).await;
         }
     }
 
-    /// Claims what is due and starts sending it; how long to wait before the next round, and
-    /// whether it claimed any. Only a delivery due now costs a claim (a write): an idle server
-    /// only reads. After a round that claimed, the next claims at once, without first asking
-    /// when the next delivery is due: while a backlog drains the answer is "now", and asking
-    /// reads every pending delivery.
-    async fn round(&self, store: Arc<dyn Store>, claimed_before: bool) -> (Duration, bool) {
-        if !claimed_before && let Some(wait) = self.nothing_due(&store).await {
-            return (wait, false);
+    /// Records the attempts finished since the last round and claims what is due in their
+    /// places and the free ones, in one write, and starts sending it; how long to wait at
+    /// most before the next round. A round with nothing to record first asks whether
+    /// anything is due (a read), so that an idle server only reads.
+    async fn round(&self, store: Arc<dyn Store>) -> Duration {
+        let finished = self.finished.take();
+        if finished.is_empty()
+            && let Some(wait) = self.nothing_due(&store).await
+        {
+            return wait;
         }
         let free = self.slots.available_permits();
-        if free == 0 {
+        if free == 0 && finished.is_empty() {
             // Every slot is sending: a finished attempt wakes the worker.
-            return (POLL, claimed_before);
+            return POLL;
         }
         let now = domain::now();
         let lease = lease_for(now, self.timeout);
+        let limit = u32::try_from(free).unwrap_or(u32::MAX);
         match store
-            .webhook_deliveries_claim(now, lease, u32::try_from(free).unwrap_or(u32::MAX))
+            .webhook_deliveries_record_and_claim(
+                finished,
+                DISABLE_AFTER_FAILED_DELIVERIES,
+                now,
+                lease,
+                limit,
+            )
             .await
         {
-            // None claimed: either none is due (after a round that claimed, this one did not
-            // ask), or each due one is of a subscription or an organization with its share in
-            // flight, and a finished attempt wakes the worker.
-            Ok(due) if due.is_empty() => {
-                let wait = if claimed_before {
-                    self.nothing_due(&store).await.unwrap_or(POLL)
-                } else {
-                    POLL
-                };
-                (wait, false)
-            }
             Ok(due) => {
+                let claimed = due.len();
                 for delivery in due {
-                    self.spawn_attempt(Arc::clone(&store), delivery);
+                    self.spawn_attempt(delivery);
                 }
-                // Look again at once: more may be due than there were free slots.
-                (Duration::ZERO, true)
+                if claimed >= free {
+                    // Every slot is sending: a finished attempt wakes the worker.
+                    POLL
+                } else {
+                    // Whatever is due beyond this claim waits for a share in flight to
+                    // end (a finished attempt wakes the worker) or for its due time.
+                    self.nothing_due(&store).await.unwrap_or(POLL)
+                }
             }
             Err(error) => {
-                slog::error!(self.log, "claiming due deliveries"; "error" => %error);
-                (POLL, false)
+                // The attempts of the round are not recorded: their leases run out and they
+                // are sent again, at least once.
+                slog::error!(self.log, "recording attempts and claiming due deliveries";
+                    "error" => %error);
+                POLL
             }
         }
     }
@@ -306,7 +366,7 @@ impl Worker {
         }
     }
 
-    fn spawn_attempt(&self, store: Arc<dyn Store>, delivery: DueDelivery<StoredSecret>) {
+    fn spawn_attempt(&self, delivery: DueDelivery<StoredSecret>) {
         let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
             // Not claimed beyond the free slots; should it happen, the lease runs out and the
             // delivery is claimed again.
@@ -314,69 +374,85 @@ impl Worker {
         };
         let sender = Arc::clone(&self.sender);
         let retry = self.retry.clone();
-        let wake = Arc::clone(&self.wake);
+        let done = Arc::clone(&self.done);
+        let finished = Arc::clone(&self.finished);
         let log = self.log.clone();
         let secrets = Arc::clone(&self.secrets);
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
-            let at = domain::now();
-            // The keys were checked against the database at start, so a secret that does not
-            // unseal is one altered since: the attempt fails (and is retried, as any), and
-            // nothing is sent unsigned.
-            let sent = match delivery
-                .clone()
-                .try_map_secrets(|stored| secrets.open(delivery.subscription_id, stored))
-            {
-                Ok(delivery) => sender.attempt(&delivery, at.timestamp()).await,
-                Err(error) => {
-                    slog::error!(log, "unsealing a subscription's signing secret";
-                        "subscription" => %delivery.subscription_id, "error" => %error);
-                    Sent {
-                        status_code: None,
-                        response_time_ms: 0,
-                        failure: Some(Failure::Internal),
-                        detail: Some(format!("unsealing the signing secret: {error}")),
-                    }
-                }
+            let started = Instant::now();
+            let attempt = attempt(&sender, &secrets, &retry, &log, delivery).await;
+            let outcome = match attempt.outcome {
+                AttemptOutcome::Delivered => Counted::Delivered,
+                AttemptOutcome::RetryAt(_) => Counted::Retrying,
+                AttemptOutcome::GaveUp => Counted::Failed,
             };
-            let number = delivery.attempt_count.saturating_add(1);
-            let outcome = match &sent.failure {
-                None => AttemptOutcome::Delivered,
-                Some(_) => retry.after_failure(number, domain::now()),
-            };
-            if let Some(failure) = &sent.failure {
-                // The subscriber sees `failure`; the detail (addresses, certificate names, the
-                // system's error) is for the operator only. Neither holds the secret. A
-                // failure of the server's own is a warning: only the operator can mend it.
-                let failed = log.new(slog::o!(
-                    "delivery" => delivery.id.to_string(),
-                    "subscription" => delivery.subscription_id.to_string(),
-                    "attempt" => number,
-                    "error" => failure.to_string(),
-                    "detail" => sent.detail.clone().unwrap_or_default()));
-                match failure {
-                    Failure::Internal => slog::warn!(failed, "a delivery attempt failed"),
-                    _ => slog::info!(failed, "a delivery attempt failed"),
-                }
-            }
-            let attempt = Attempt {
-                delivery: delivery.id,
-                at,
-                status_code: sent.status_code,
-                response_time_ms: sent.response_time_ms,
-                error: sent.failure.map(|failure| failure.to_string()),
-                outcome,
-            };
-            if let Err(error) = store
-                .webhook_delivery_record(attempt, DISABLE_AFTER_FAILED_DELIVERIES)
-                .await
-            {
-                // The lease runs out and the delivery is sent again: at least once.
-                slog::error!(log, "recording a delivery attempt";
-                    "delivery" => %delivery.id, "error" => %error);
-            }
+            metrics.attempted(outcome, started.elapsed());
+            // Recorded by the worker's next round, with every other attempt finished by then:
+            // should the process die first, the lease runs out and the delivery is sent
+            // again, at least once.
+            finished.push(attempt);
             drop(slot);
-            wake.notify_one();
+            done.notify_one();
         });
+    }
+}
+
+/// Sends `delivery` once, logs a failure, and says what came of it.
+async fn attempt(
+    sender: &Sender,
+    secrets: &Keyring,
+    retry: &RetrySchedule,
+    log: &slog::Logger,
+    delivery: DueDelivery<StoredSecret>,
+) -> Attempt {
+    let at = domain::now();
+    // The keys were checked against the database at start, so a secret that does not
+    // unseal is one altered since: the attempt fails (and is retried, as any), and
+    // nothing is sent unsigned.
+    let sent = match delivery
+        .clone()
+        .try_map_secrets(|stored| secrets.open(delivery.subscription_id, stored))
+    {
+        Ok(delivery) => sender.attempt(&delivery, at.timestamp()).await,
+        Err(error) => {
+            slog::error!(log, "unsealing a subscription's signing secret";
+                "subscription" => %delivery.subscription_id, "error" => %error);
+            Sent {
+                status_code: None,
+                response_time_ms: 0,
+                failure: Some(Failure::Internal),
+                detail: Some(format!("unsealing the signing secret: {error}")),
+            }
+        }
+    };
+    let number = delivery.attempt_count.saturating_add(1);
+    let outcome = match &sent.failure {
+        None => AttemptOutcome::Delivered,
+        Some(_) => retry.after_failure(number, domain::now()),
+    };
+    if let Some(failure) = &sent.failure {
+        // The subscriber sees `failure`; the detail (addresses, certificate names, the
+        // system's error) is for the operator only. Neither holds the secret. A
+        // failure of the server's own is a warning: only the operator can mend it.
+        let failed = log.new(slog::o!(
+            "delivery" => delivery.id.to_string(),
+            "subscription" => delivery.subscription_id.to_string(),
+            "attempt" => number,
+            "error" => failure.to_string(),
+            "detail" => sent.detail.clone().unwrap_or_default()));
+        match failure {
+            Failure::Internal => slog::warn!(failed, "a delivery attempt failed"),
+            _ => slog::info!(failed, "a delivery attempt failed"),
+        }
+    }
+    Attempt {
+        delivery: delivery.id,
+        at,
+        status_code: sent.status_code,
+        response_time_ms: sent.response_time_ms,
+        error: sent.failure.map(|failure| failure.to_string()),
+        outcome,
     }
 }
 

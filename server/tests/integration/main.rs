@@ -5,6 +5,7 @@
 //! - [`cli`]: `leads-server`'s command line, run as a binary;
 //! - [`secrets`]: the key that seals webhook signing secrets, at start and rotated;
 //! - [`replicas`]: two servers on one PostgreSQL database, requests alternating between them;
+//! - [`operators`]: what an operator sees of a known mix: metrics, the JSON log, traces;
 //! - [`drills`]: real processes under attack, load and `kill -9`, seconds each. They are
 //!   reported ignored by `cargo test --workspace`, to keep it quick, and CI runs them:
 //!   `cargo test -p leads-server --test integration -- --ignored drills`.
@@ -13,6 +14,7 @@
 
 mod cli;
 mod drills;
+mod operators;
 mod replicas;
 mod router;
 mod secrets;

@@ -1,7 +1,8 @@
 //! What metrics cost: create and view on a server serving them (`--metrics-bind`, scraped
 //! every second as Prometheus would) against the same server without them. Three servers in
 //! turn on one database, off, on, off again, so that the database's growth and the machine's
-//! drift weigh on both sides: the baseline is the mean of the two runs without.
+//! drift weigh on both sides: the baseline is the mean of the two runs without. Each run
+//! creates as an organization of its own, whose new emails no earlier run has taken.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,7 +16,7 @@ use anyhow::{Context, Result, bail};
 
 use super::requests::Api;
 use super::scenario::{self, Load, Phase, name};
-use crate::server::{Server, free_loopback_port};
+use crate::server::{self, Server, free_loopback_port};
 
 /// How often the metrics are scraped while they are measured.
 const SCRAPE_EVERY: Duration = Duration::from_secs(1);
@@ -24,7 +25,6 @@ const SCRAPE_EVERY: Duration = Duration::from_secs(1);
 pub fn measure(
     server_binary: &Path,
     database: &Path,
-    key: &str,
     logs: &Path,
     load: Load,
     runtime: &tokio::runtime::Runtime,
@@ -39,6 +39,7 @@ pub fn measure(
             name::METRICS_OFF_AGAIN_VIEW,
         ),
     ] {
+        let key = server::create_key(server_binary, database, &create.replace(' ', "-"))?;
         let metrics = on.then(free_loopback_port).transpose()?;
         let metrics_bind = metrics.map(|address| address.to_string());
         let mut serve_args = Vec::new();
@@ -71,7 +72,7 @@ pub fn measure(
             })
         });
         let measured = runtime.block_on(async {
-            let api = Api::new(server.address(), key)?;
+            let api = Api::new(server.address(), &key)?;
             scenario::create_then_view(&api, load, create, view).await
         });
         scraping.store(false, Ordering::Relaxed);

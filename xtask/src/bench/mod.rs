@@ -205,7 +205,6 @@ fn measure(server_binary: &Path, options: &Options) -> Result<Report> {
     phases.extend(metrics::measure(
         server_binary,
         &database,
-        &key,
         work.path(),
         load,
         &runtime,

@@ -7,7 +7,9 @@
 //! subscribed), apart from the standard phases, whose figures a busy delivery worker would
 //! change. For each: the create phase's figures; the deliveries that create made (one per
 //! lead and subscription); how many had arrived when the load stopped (the rest is the
-//! backlog); how long the rest took to arrive; and deliveries a second over the whole time.
+//! backlog); how long the rest took to arrive; deliveries a second over the whole time, and
+//! drained after the load ([`Drained`]); and the connections the server opened to the
+//! receiver.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -48,13 +50,18 @@ pub struct WebhooksRun {
     pub deliveries: u64,
     /// Deliveries not yet received when the load stopped.
     pub backlog_at_end: u64,
-    /// From the end of the load until the last delivery arrived, or [`DRAIN_LIMIT`].
+    /// From the end of the load until the last delivery arrived (within [`DRAIN_LIMIT`]).
     pub drain_seconds: f64,
-    /// Deliveries not received [`DRAIN_LIMIT`] after the load stopped.
+    /// Deliveries not received by the end of the wait ([`DRAIN_LIMIT`], or [`QUIET`] without
+    /// one): still pending, or failed without an attempt as beyond their subscription's bound.
     pub left_undelivered: u64,
     /// Deliveries received a second, from the start of the load to the last arrival (or to
     /// the end of the wait).
     pub deliveries_per_second: f64,
+    /// How fast the backlog drained once the load stopped, if there was one worth timing.
+    pub drained: Option<Drained>,
+    /// Connections the server opened to the receiver for them.
+    pub receiver_connections: u64,
     /// What the outbox holds afterwards: events, their bodies' mean size as sent and as
     /// stored (deflated), delivery rows with the bytes of the deliveries table's pages per row
     /// (SQLite's `dbstat`), the same of the attempts each delivery keeps (one an attempt, all
@@ -67,6 +74,45 @@ pub struct WebhooksRun {
     pub attempt_rows: u64,
     pub attempt_row_bytes: Option<f64>,
     pub outbox_bytes: Option<f64>,
+}
+
+/// How long without a delivery ends the wait: the rest of the backlog is not coming (the
+/// server failed what exceeded a subscription's bound of pending deliveries, 10,000, without
+/// an attempt), and waiting for it would count the wait as draining time.
+const QUIET: Duration = Duration::from_secs(3);
+
+/// The smallest backlog whose drain is timed: a smaller one is gone within the bench's 20 ms
+/// polls, which would time the polls.
+const TIMED_BACKLOG: u64 = 2_000;
+
+/// Deliveries a second while the backlog drained after the load: over the whole drain, and
+/// over its first and second halves (by deliveries), which would differ if the worker's
+/// cost grew with the backlog.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Drained {
+    pub per_second: f64,
+    pub first_half_per_second: f64,
+    pub second_half_per_second: f64,
+}
+
+impl Drained {
+    /// From the drain's progress (when, how many had arrived), the first entry when the load
+    /// stopped; `None` for a drain of under [`TIMED_BACKLOG`].
+    fn of(progress: &[(Duration, u64)]) -> Option<Drained> {
+        let (&(_, at_end), &(drain, received)) = (progress.first()?, progress.last()?);
+        let drained = received.checked_sub(at_end)?;
+        if drained < TIMED_BACKLOG {
+            return None;
+        }
+        let half = at_end + drained / 2;
+        let &(half_drained, at_half) = progress.iter().find(|(_, count)| *count >= half)?;
+        let rate = |count: u64, time: Duration| count as f64 / time.as_secs_f64().max(1e-3);
+        Some(Drained {
+            per_second: rate(drained, drain),
+            first_half_per_second: rate(at_half - at_end, half_drained),
+            second_half_per_second: rate(received - at_half, drain.saturating_sub(half_drained)),
+        })
+    }
 }
 
 /// Runs every subscription count against `server`, whose database is `database`, then the
@@ -87,6 +133,7 @@ pub async fn measure(
             api.subscribe("lead.created", &target).await?;
         }
         receiver.received.store(0, Ordering::SeqCst);
+        receiver.connections.store(0, Ordering::SeqCst);
         let started = Instant::now();
         let name = format!("create, {count} subscription(s)");
         let create = scenario::create_only(&api, load, &name).await?;
@@ -94,22 +141,36 @@ pub async fn measure(
         let deliveries = created * u64::from(count);
         let at_end = receiver.received.load(Ordering::SeqCst);
         let stopped = Instant::now();
-        while receiver.received.load(Ordering::SeqCst) < deliveries
-            && stopped.elapsed() < DRAIN_LIMIT
-        {
+        // How many had arrived, each time more had: the drain's progress.
+        let mut progress = vec![(Duration::ZERO, at_end)];
+        let mut last_arrival = Duration::ZERO;
+        loop {
+            let waited = stopped.elapsed();
+            let received = receiver.received.load(Ordering::SeqCst);
+            if received >= deliveries || waited >= DRAIN_LIMIT || waited - last_arrival >= QUIET {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = receiver.received.load(Ordering::SeqCst);
+            if progress.last().is_some_and(|(_, before)| now > *before) {
+                last_arrival = stopped.elapsed();
+                progress.push((last_arrival, now));
+            }
         }
         let received = receiver.received.load(Ordering::SeqCst);
         let drain = if deliveries > at_end {
-            stopped.elapsed()
+            last_arrival
         } else {
             Duration::ZERO
         };
-        let total = started.elapsed().as_secs_f64();
+        let total = (stopped - started + drain).as_secs_f64();
+        let drained = Drained::of(&progress);
+        let connections = receiver.connections.load(Ordering::SeqCst);
         let outbox = Outbox::read(database)?;
         println!(
             "bench: {count:>2} subscription(s): {:.0} creates/s, {deliveries} deliveries, \
-             {} pending when the load stopped, {} left {:.1} s later",
+             {} pending when the load stopped, {} left {:.1} s later, over {connections} \
+             connection(s) to the receiver",
             create.summary.per_second,
             deliveries.saturating_sub(at_end),
             deliveries.saturating_sub(received),
@@ -123,6 +184,8 @@ pub async fn measure(
             drain_seconds: drain.as_secs_f64(),
             left_undelivered: deliveries.saturating_sub(received),
             deliveries_per_second: received as f64 / total,
+            drained,
+            receiver_connections: connections,
             events: outbox.events,
             event_sent_bytes: outbox.event_sent_bytes,
             event_stored_bytes: outbox.event_stored_bytes,
@@ -146,6 +209,8 @@ pub async fn measure(
 struct Receiver {
     address: SocketAddr,
     received: Arc<AtomicU64>,
+    /// Connections accepted: few, if the server reuses its connections.
+    connections: Arc<AtomicU64>,
 }
 
 impl Receiver {
@@ -156,8 +221,11 @@ impl Receiver {
         let address = listener.local_addr()?;
         let received = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&received);
+        let connections = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::clone(&connections);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
@@ -180,6 +248,10 @@ impl Receiver {
                 });
             }
         });
-        Ok(Receiver { address, received })
+        Ok(Receiver {
+            address,
+            received,
+            connections,
+        })
     }
 }

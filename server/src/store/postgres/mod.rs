@@ -637,6 +637,23 @@ impl OutboxStore for PostgresStore {
         })
     }
 
+    async fn webhook_deliveries_record_and_claim(
+        &self,
+        attempts: Vec<Attempt>,
+        disable_after: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
+        for attempt in attempts {
+            self.webhook_delivery_record(attempt, disable_after).await?;
+        }
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.webhook_deliveries_claim(now, lease_until, limit).await
+    }
+
     async fn webhook_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         webhooks::next_due(&self.client().await?).await
     }

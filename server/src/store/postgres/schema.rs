@@ -24,6 +24,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_lead_changes.sql"),
     include_str!("migrations/0009_erasure.sql"),
     include_str!("migrations/0010_delivery_attempts.sql"),
+    include_str!("migrations/0011_no_global_due_index.sql"),
     include_str!("migrations/0012_event_traces.sql"),
 ];
 

@@ -597,6 +597,23 @@ impl OutboxStore for SqliteStore {
             .await
     }
 
+    async fn webhook_deliveries_record_and_claim(
+        &self,
+        attempts: Vec<Attempt>,
+        disable_after: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
+        self.write(move |connection| {
+            for attempt in &attempts {
+                webhooks::record(connection, attempt, disable_after)?;
+            }
+            webhooks::claim(connection, now, lease_until, limit)
+        })
+        .await
+    }
+
     async fn webhook_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(webhooks::next_due).await
     }

@@ -50,6 +50,7 @@ pub(super) const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/0011_erasure.sql")).foreign_key_check(),
     M::up(include_str!("migrations/0012_delivery_attempts.sql")),
     M::up(include_str!("migrations/0013_deflated_event_bodies.sql")),
+    M::up(include_str!("migrations/0014_no_global_due_index.sql")),
     M::up(include_str!("migrations/0015_event_traces.sql")),
 ];
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);

@@ -287,6 +287,9 @@ pub(super) fn claim(
     lease_until: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<DueDelivery<StoredSecret>>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     // The writer's transaction holds the write lock from the choice to the lease, so no
     // other claim can come between them.
     let chosen = fairness::due_in_turn(transaction, now, limit)?;
@@ -298,6 +301,7 @@ pub(super) fn claim(
         (Option<String>, Option<Vec<u8>>),
         i64,
         (Option<String>, Option<String>, Option<i64>),
+        Option<String>,
     );
     // The body as stored: its text, unless it is deflated.
     let mut select = transaction
@@ -305,7 +309,7 @@ pub(super) fn claim(
             "SELECT d.id, d.subscription_id, s.target_url, s.secret, s.secret_key_id, \
              CASE WHEN e.body_deflated IS NULL THEN e.body END, e.body_deflated, \
              d.attempt_count - d.attempts_before_send, s.previous_secret, s.previous_secret_key_id, \
-             s.previous_secret_expires_at FROM webhook_deliveries d \
+             s.previous_secret_expires_at, e.trace_parent FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              JOIN webhook_events e ON e.id = d.event_id \
              WHERE d.id = ?",
@@ -317,20 +321,29 @@ pub(super) fn claim(
     chosen
         .into_iter()
         .map(|id| {
-            let (id, subscription_id, target_url, (secret, key_id), body, attempt_count, previous): Due =
-                select
-                    .query_row([&id], |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            (row.get(3)?, row.get(4)?),
-                            (row.get(5)?, row.get(6)?),
-                            row.get(7)?,
-                            (row.get(8)?, row.get(9)?, row.get(10)?),
-                        ))
-                    })
-                    .context("reading a due delivery")?;
+            let (
+                id,
+                subscription_id,
+                target_url,
+                (secret, key_id),
+                body,
+                attempt_count,
+                previous,
+                trace,
+            ): Due = select
+                .query_row([&id], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        (row.get(3)?, row.get(4)?),
+                        (row.get(5)?, row.get(6)?),
+                        row.get(7)?,
+                        (row.get(8)?, row.get(9)?, row.get(10)?),
+                        row.get(11)?,
+                    ))
+                })
+                .context("reading a due delivery")?;
             lease
                 .execute((micros(lease_until), &id))
                 .context("leasing a delivery")?;
@@ -342,6 +355,7 @@ pub(super) fn claim(
                 previous_secret: webhook_secrets::previous(previous, now),
                 body: StoredBody::into_text(body.0, body.1)?,
                 attempt_count: in_range(attempt_count, "attempt_count")?,
+                trace: trace.and_then(|trace| trace.parse().ok()),
             })
         })
         .collect()
@@ -391,7 +405,9 @@ pub(super) fn record(
         DeliveryStatus::Success => {
             transaction
                 .execute(
-                    "UPDATE webhook_subscriptions SET consecutive_failures = 0 WHERE id = ?",
+                    // A subscription with no failure to forget is not written again.
+                    "UPDATE webhook_subscriptions SET consecutive_failures = 0 \
+                     WHERE id = ? AND consecutive_failures != 0",
                     [&subscription],
                 )
                 .context("counting a delivered event")?;
@@ -438,15 +454,24 @@ fn disable(
     Ok(())
 }
 
+/// When the next claim may find a delivery (see
+/// [`crate::store::OutboxStore::webhook_next_due`]): the earliest unleased delivery of each
+/// active subscription, from `webhook_deliveries_due_by_subscription` (its leased ones, few,
+/// come first and are stepped over), and the later of due and lease of every leased one, from
+/// `webhook_deliveries_leased`.
+const NEXT_DUE: &str = "SELECT min(due) FROM (\
+    SELECT (SELECT x.next_attempt_at FROM webhook_deliveries x \
+    WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.leased_until IS NULL \
+    ORDER BY x.next_attempt_at, x.id LIMIT 1) AS due \
+    FROM webhook_subscriptions s WHERE s.disabled_at IS NULL \
+    UNION ALL SELECT max(d.next_attempt_at, d.leased_until) FROM webhook_deliveries d \
+    JOIN webhook_subscriptions s ON s.id = d.subscription_id \
+    WHERE d.status = 'pending' AND d.leased_until IS NOT NULL AND s.disabled_at IS NULL)";
+
 pub(super) fn next_due(connection: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
     let due: Option<i64> = connection
-        .query_row(
-            "SELECT min(max(d.next_attempt_at, coalesce(d.leased_until, 0))) \
-             FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-             WHERE d.status = 'pending' AND s.disabled_at IS NULL",
-            [],
-            |row| row.get(0),
-        )
+        .prepare_cached(NEXT_DUE)
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
         .context("finding the next due delivery")?;
     due.map(|micros| from_micros(micros, "next_attempt_at"))
         .transpose()
@@ -571,6 +596,22 @@ mod tests {
         );
         assert!(events.contains("webhook_deliveries_by_event"), "{events}");
         assert!(!events.contains("SCAN "), "{events}");
+    }
+
+    /// The next due time reads each subscription's earliest on its index, and the leased ones
+    /// on theirs: never the whole outbox.
+    #[tokio::test]
+    async fn the_next_due_time_reads_indexes_only() {
+        let (dir, _store, _) = open().await;
+        let plan = plan(&raw(&dir), NEXT_DUE, []);
+        assert!(
+            plan.contains("webhook_deliveries_due_by_subscription (subscription_id=?)"),
+            "{plan}"
+        );
+        assert!(plan.contains("webhook_deliveries_leased"), "{plan}");
+        assert!(!plan.contains("SCAN x"), "{plan}");
+        assert!(!plan.contains("SCAN d"), "{plan}");
+        assert!(!plan.contains("SCAN webhook_deliveries"), "{plan}");
     }
 
     /// Old rows beyond two batches of each kind, made beneath the interface: every old

@@ -36,10 +36,15 @@ impl Respond for Endpoint {
     }
 }
 
-/// What the server is started with: no limit in reach, and the endpoint on loopback allowed.
+/// What the server is started with: no limit in reach, the endpoint on loopback allowed, and
+/// 2 s for it to answer, so that the leases a killed server held run out in 6 s.
 fn serve_args() -> Vec<&'static str> {
     let mut serve_args = crate::NO_LIMITS.to_vec();
-    serve_args.push("--webhooks-allow-insecure-targets");
+    serve_args.extend([
+        "--webhooks-allow-insecure-targets",
+        "--webhooks-timeout",
+        "2",
+    ]);
     serve_args
 }
 
@@ -53,7 +58,7 @@ async fn every_committed_change_is_delivered_after_a_kill_and_a_restart() {
 
 /// On PostgreSQL, which other replicas may share, a restarted server does not release the
 /// leases of the one it replaces: the deliveries it held go out again once their leases run
-/// out (30 s: three times the 10 s a receiver has to answer).
+/// out (three times the time a receiver has to answer: 6 s, with `--webhooks-timeout 2`).
 #[cfg_attr(
     not(leads_postgres),
     ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"

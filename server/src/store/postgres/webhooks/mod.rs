@@ -388,7 +388,7 @@ pub(super) async fn claim(
          d.attempts_before_send) \
          SELECT c.id, c.subscription_id, s.target_url, s.secret, s.secret_key_id, e.body, \
          c.attempt_count - c.attempts_before_send AS attempt_count, s.previous_secret, s.previous_secret_key_id, \
-         s.previous_secret_expires_at \
+         s.previous_secret_expires_at, e.trace_parent \
          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id \
          JOIN webhook_events e ON e.id = c.event_id ORDER BY array_position($3, c.id)",
         &[&now, &lease_until, &chosen],
@@ -404,6 +404,8 @@ pub(super) async fn claim(
             previous_secret: webhook_secrets::previous(row, doing, now)?,
             body: column(row, doing, "body")?,
             attempt_count: in_range(column::<i32>(row, doing, "attempt_count")?, "attempt_count")?,
+            trace: column::<Option<String>>(row, doing, "trace_parent")?
+                .and_then(|trace| trace.parse().ok()),
         })
     })
     .collect()
@@ -467,7 +469,10 @@ pub(super) async fn record(
             execute(
                 client,
                 "counting a delivered event",
-                "UPDATE webhook_subscriptions SET consecutive_failures = 0 WHERE id = $1",
+                // A subscription with no failure to forget is not written again (a new row
+                // version each delivery, otherwise).
+                "UPDATE webhook_subscriptions SET consecutive_failures = 0 \
+                 WHERE id = $1 AND consecutive_failures != 0",
                 &[&subscription],
             )
             .await?;
@@ -525,13 +530,22 @@ pub(super) async fn next_due(
     client: &impl GenericClient,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let doing = "finding the next due delivery";
-    // `GREATEST` passes over a `NULL` lease.
+    // Each active subscription's earliest unleased delivery, from
+    // `webhook_deliveries_due_by_subscription` (its few leased ones come first and are stepped
+    // over), and the later of due and lease of every leased one, from
+    // `webhook_deliveries_leased`: never the whole outbox.
     match query_opt(
         client,
         doing,
-        "SELECT min(GREATEST(d.next_attempt_at, d.leased_until)) AS due \
-         FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-         WHERE d.status = 'pending' AND s.disabled_at IS NULL",
+        "SELECT min(due) AS due FROM (\
+         SELECT (SELECT x.next_attempt_at FROM webhook_deliveries x \
+         WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.leased_until IS NULL \
+         ORDER BY x.next_attempt_at, x.id LIMIT 1) AS due \
+         FROM webhook_subscriptions s WHERE s.disabled_at IS NULL \
+         UNION ALL SELECT GREATEST(d.next_attempt_at, d.leased_until) FROM webhook_deliveries d \
+         JOIN webhook_subscriptions s ON s.id = d.subscription_id \
+         WHERE d.status = 'pending' AND d.leased_until IS NOT NULL \
+         AND s.disabled_at IS NULL) due",
         &[],
     )
     .await?

@@ -33,7 +33,7 @@ use super::{T0, at, ensure_acme, lead, list_all};
 use crate::domain::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventType,
     IN_FLIGHT_PER_ORGANIZATION, IN_FLIGHT_PER_SUBSCRIPTION, Keyset, Lead, LeadChanges, LeadStatus,
-    OrganizationId, Subscription, VersionCondition,
+    OrganizationId, Subscription, TraceParent, VersionCondition,
 };
 use crate::store::{
     DISABLED_MESSAGE, IdempotentAnswer, SealedSecret, SecretSelection, SecretSlot, Store,

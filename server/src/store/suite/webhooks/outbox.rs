@@ -361,3 +361,60 @@ pub(crate) async fn a_subscription_deleted_while_leads_change_leaves_no_delivery
     assert_eq!(deliveries(&*store, organization, None).await, []);
     assert_eq!(claim_all(&*store).await.len(), 0);
 }
+
+/// A write made within a request's trace stores it with its events, and their deliveries
+/// carry it; a write without one carries none.
+pub(crate) async fn the_trace_of_the_writing_request_goes_with_its_deliveries(
+    store: Arc<dyn Store>,
+) {
+    let organization = ensure_acme(&*store).await;
+    subscribe(&*store, organization, EventType::LeadCreated).await;
+    subscribe(&*store, organization, EventType::LeadUpdated).await;
+    let creating: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        .parse()
+        .expect("a trace");
+    let updating: TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+        .parse()
+        .expect("a trace");
+    let traced = TraceParent::within(
+        Some(creating.clone()),
+        create(&*store, organization, "traced@example.com", 1),
+    )
+    .await;
+    create(&*store, organization, "untraced@example.com", 2).await;
+    TraceParent::within(
+        Some(updating.clone()),
+        store.lead_update(
+            organization,
+            traced.id,
+            rename("Traced Again"),
+            None,
+            at(T0 + 3 * SECOND),
+        ),
+    )
+    .await
+    .expect("update")
+    .expect("the lead");
+
+    let claimed = claim(&*store, at(T0 + 3 * SECOND), 10).await;
+    let traces: Vec<(String, Option<TraceParent>)> = claimed
+        .iter()
+        .map(|due| {
+            let body = body(due);
+            let about = format!("{} {}", body["event"], body["data"]["email"]);
+            (about, due.trace.clone())
+        })
+        .collect();
+    let expected = [
+        ("\"lead.created\" \"traced@example.com\"", Some(creating)),
+        ("\"lead.created\" \"untraced@example.com\"", None),
+        ("\"lead.updated\" \"traced@example.com\"", Some(updating)),
+    ];
+    for (about, trace) in expected {
+        assert!(
+            traces.contains(&(about.to_string(), trace.clone())),
+            "{about} with {trace:?} in {traces:?}"
+        );
+    }
+    assert_eq!(traces.len(), 3, "{traces:?}");
+}

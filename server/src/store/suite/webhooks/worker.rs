@@ -412,3 +412,101 @@ pub(crate) async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc
     assert_eq!(distinct.len(), every.len(), "a delivery was claimed twice");
     assert_eq!(distinct, stored.into_iter().collect::<HashSet<_>>());
 }
+
+/// The worker's round: the attempts it records free their places in flight, and the claim in
+/// the same call takes them in turn, as a claim of its own would.
+pub(crate) async fn a_round_records_its_attempts_then_claims_in_their_places(
+    store: Arc<dyn Store>,
+) {
+    let organization = ensure_acme(&*store).await;
+    let ours = subscribe(&*store, organization, EventType::LeadCreated).await;
+    for n in 1..=6 {
+        create(&*store, organization, &format!("round{n}@example.com"), n).await;
+    }
+    let share = usize::try_from(IN_FLIGHT_PER_SUBSCRIPTION).expect("a small share");
+    let first = claim(&*store, later(), 100).await;
+    assert_eq!(first.len(), share, "the subscription's share in flight");
+    let retry_at = later() + chrono::Duration::minutes(10);
+    let round = |attempts: Vec<Attempt>, limit: u32| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .webhook_deliveries_record_and_claim(
+                    attempts,
+                    10,
+                    later(),
+                    later() + chrono::Duration::minutes(1),
+                    limit,
+                )
+                .await
+                .expect("a round")
+        }
+    };
+
+    // One delivered, one to be retried later: two places, taken by the two due next.
+    let next = round(
+        vec![
+            attempt(first[0].id, later(), AttemptOutcome::Delivered),
+            attempt(first[1].id, later(), AttemptOutcome::RetryAt(retry_at)),
+        ],
+        100,
+    )
+    .await;
+    let log = deliveries(&*store, organization, Some(ours.id)).await;
+    let by_id = |id: Uuid| {
+        log.iter()
+            .find(|delivery| delivery.id == id)
+            .expect("a delivery of the log")
+    };
+    assert_eq!(by_id(first[0].id).status, DeliveryStatus::Success);
+    assert_eq!(by_id(first[0].id).attempt_count, 1);
+    assert_eq!(by_id(first[1].id).status, DeliveryStatus::Pending);
+    assert_eq!(by_id(first[1].id).next_attempt_at, Some(retry_at));
+    let claimed: HashSet<Uuid> = ids_of_due(&first).into_iter().collect();
+    assert_eq!(next.len(), 2);
+    assert!(next.iter().all(|delivery| !claimed.contains(&delivery.id)));
+    assert!(
+        next.iter()
+            .all(|delivery| by_id(delivery.id).status == DeliveryStatus::Pending)
+    );
+
+    // The share is in flight again: a round claims nothing more, and an attempt of a delivery
+    // no longer pending changes nothing.
+    assert_eq!(
+        round(
+            vec![attempt(first[0].id, later(), AttemptOutcome::GaveUp)],
+            100
+        )
+        .await
+        .len(),
+        0
+    );
+    let again = deliveries(&*store, organization, Some(ours.id)).await;
+    let delivered = again
+        .iter()
+        .find(|delivery| delivery.id == first[0].id)
+        .expect("the delivered one");
+    assert_eq!(delivered.status, DeliveryStatus::Success);
+    assert_eq!(delivered.attempt_count, 1);
+
+    // A round with no free slot records, and claims nothing though a place is free.
+    let none = round(
+        vec![attempt(first[2].id, later(), AttemptOutcome::Delivered)],
+        0,
+    )
+    .await;
+    assert!(none.is_empty());
+    let after = deliveries(&*store, organization, Some(ours.id)).await;
+    assert!(
+        after.iter().any(
+            |delivery| delivery.id == first[2].id && delivery.status == DeliveryStatus::Success
+        )
+    );
+    // Nothing else is due now: the next due time is the end of the leases in flight, before
+    // the retry.
+    assert_eq!(claim(&*store, later(), 100).await.len(), 0, "none left due");
+    assert_eq!(
+        store.webhook_next_due().await.expect("next due"),
+        Some(later() + chrono::Duration::minutes(1))
+    );
+}
