@@ -34,15 +34,14 @@
 //!
 //! [`Authenticator`]: crate::auth::Authenticator
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures::StreamExt;
 use tokio::task::AbortHandle;
-use tokio_postgres::{AsyncMessage, Client, Config, Connection, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config};
 
+use super::connections::{self, Messages};
 use super::tls::Tls;
 use crate::domain::{ApiKeyId, OrganizationId};
 use crate::store::KeyHash;
@@ -191,10 +190,6 @@ impl Remembered {
     }
 }
 
-/// What the listening connection sends unasked: notifications, notices, its end.
-type Messages =
-    Pin<Box<dyn Stream<Item = Result<AsyncMessage, tokio_postgres::Error>> + Send + 'static>>;
-
 /// Listens for revocations for as long as the cache lives: connects, listens until the
 /// connection fails, forgets everything, waits, and connects again.
 async fn listen(remembered: Arc<Remembered>, config: Config, tls: Tls) {
@@ -212,31 +207,12 @@ async fn listen(remembered: Arc<Remembered>, config: Config, tls: Tls) {
     }
 }
 
-/// A connection, outside the pool, and the stream that drives it.
+/// A connection of its own, unless it cannot be made within [`HEARTBEAT_TIMEOUT`].
 async fn connect(config: &Config, tls: &Tls) -> Result<(Client, Messages), ()> {
-    let connecting = async {
-        match tls {
-            Tls::Plain => config.connect(NoTls).await.map(driven),
-            Tls::Opportunistic(connector) | Tls::Verified(connector) => {
-                config.connect(connector.clone()).await.map(driven)
-            }
-        }
-    };
-    match tokio::time::timeout(HEARTBEAT_TIMEOUT, connecting).await {
+    match tokio::time::timeout(HEARTBEAT_TIMEOUT, connections::dedicated(config, tls)).await {
         Ok(Ok(connected)) => Ok(connected),
         _ => Err(()),
     }
-}
-
-/// `client`, and its `connection` as a stream of what it sends unasked: polling it is what
-/// drives the connection (this task does, not a task of the driver's own).
-fn driven<S, T>((client, mut connection): (Client, Connection<S, T>)) -> (Client, Messages)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let messages = futures::stream::poll_fn(move |context| connection.poll_message(context));
-    (client, Box::pin(messages))
 }
 
 /// Listens on `client`'s connection, whose messages are `messages`, and forgets every key

@@ -10,10 +10,11 @@
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
 //! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
 //! at compile time; and the pool is of the deadpool family the SQLite store already uses.
-//! Connections use TLS as the URL's `sslmode` asks, libpq's way (`tls`). Keys found valid are
+//! Connections (`connections`) use TLS as the URL's `sslmode` asks, libpq's way (`tls`). Keys found valid are
 //! remembered while a connection of the replica's own listens for revocations (`key_cache`).
 
 mod api_keys;
+mod connections;
 mod errors;
 mod idempotent_answers;
 mod key_cache;
@@ -37,11 +38,11 @@ use crate::store::{
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Client, Pool};
 use prometheus_client::metrics::counter::Counter;
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+use self::connections::pool;
 use self::errors::{Context, internal};
 use self::key_cache::KeyCache;
 use self::tls::Tls;
@@ -58,10 +59,6 @@ use crate::metrics::{PostgresMetrics, Register, Registry};
 /// Connections per replica: enough for requests to overlap, few enough that a handful of
 /// replicas stay well under PostgreSQL's default `max_connections` (100).
 const CONNECTIONS: usize = 16;
-
-/// How long a request waits for a pooled connection, and for a new one to be made, before it
-/// fails rather than hang while the database is unreachable.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections per replica for counting rate limits: one short statement per request.
 const RATE_LIMIT_CONNECTIONS: usize = 8;
@@ -191,29 +188,6 @@ where
             retries.inc();
         })
         .await
-}
-
-/// A pool of at most `size` connections made with `config` and `tls`, made as they are
-/// needed.
-fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, StoreError> {
-    let manager_config = ManagerConfig {
-        // A connection that died is replaced; one that lives is not probed on every
-        // checkout, which would cost a round trip per request.
-        recycling_method: RecyclingMethod::Fast,
-    };
-    let manager = match tls {
-        Tls::Plain => Manager::from_config(config, NoTls, manager_config),
-        Tls::Opportunistic(connector) | Tls::Verified(connector) => {
-            Manager::from_config(config, connector.clone(), manager_config)
-        }
-    };
-    Pool::builder(manager)
-        .max_size(size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(CONNECTION_TIMEOUT))
-        .create_timeout(Some(CONNECTION_TIMEOUT))
-        .build()
-        .map_err(|error| StoreError::Internal(format!("building a pool: {error}")))
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@
 //! are ignored (`cfg(leads_postgres)`, see `server/build.rs`); with it, they fail if that
 //! server cannot be reached.
 
-use tokio_postgres::Config;
+use tokio_postgres::{Config, NoTls};
 
 use super::*;
 use crate::store::suite::{Subject, assert_internal, ensure_acme, full_lead};
