@@ -137,7 +137,8 @@ pub struct Authenticator {
     /// Hashes found valid: they are exempt from the address limit, never from the store's
     /// lookup, so that a key revoked on any server is refused from its next request on. (The
     /// SQLite store may answer that lookup from memory, but only while no commit has touched
-    /// the file since.)
+    /// the file since; the PostgreSQL store, only while it listens for revocations, so that
+    /// another replica's reaches it when its notification arrives.)
     familiar: quick_cache::sync::Cache<KeyHash, ()>,
     per_address: AddressLimiter,
 }

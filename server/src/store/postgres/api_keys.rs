@@ -1,5 +1,6 @@
 //! The `api_keys` table: each key's hash, its prefix, the organization it acts for, when it
-//! was last used and whether it is revoked (a revoked key is never found).
+//! was last used and whether it is revoked (a revoked key is never found, and its revocation
+//! is notified to every replica's `key_cache`).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -7,6 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::errors::Context;
+use super::key_cache::CHANNEL;
 use super::statements::{execute, query, query_opt};
 use crate::domain::{ApiKeyId, OrganizationId};
 use crate::store::{ApiKeyInfo, KeyHash, NewApiKey, RevokeOutcome, StoreError};
@@ -63,7 +65,8 @@ pub(super) async fn list(
     .context(doing)
 }
 
-/// Revokes the one unrevoked key whose prefix or id is `prefix`.
+/// Revokes the one unrevoked key whose prefix or id is `prefix`, and notifies every replica's
+/// key cache, which the notification reaches only if the revocation commits.
 pub(super) async fn revoke(
     transaction: &Transaction<'_>,
     prefix: &str,
@@ -93,6 +96,13 @@ pub(super) async fn revoke(
         "revoking an API key",
         "UPDATE api_keys SET revoked_at = $1 WHERE id = $2",
         &[&at, &id],
+    )
+    .await?;
+    execute(
+        transaction,
+        "notifying replicas of a revocation",
+        "SELECT pg_notify($1, $2)",
+        &[&CHANNEL, &id.to_string()],
     )
     .await?;
     Ok(RevokeOutcome::Revoked(ApiKeyId(id)))

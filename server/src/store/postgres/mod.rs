@@ -10,11 +10,14 @@
 //! The driver is tokio-postgres, pooled by deadpool-postgres: it is async, so no request
 //! parks a thread waiting on the network; unlike sqlx's checked queries it needs no database
 //! at compile time; and the pool is of the deadpool family the SQLite store already uses.
-//! Connections use TLS as the URL's `sslmode` asks, libpq's way (`tls`).
+//! Connections (`connections`) use TLS as the URL's `sslmode` asks, libpq's way (`tls`). Keys found valid are
+//! remembered while a connection of the replica's own listens for revocations (`key_cache`).
 
 mod api_keys;
+mod connections;
 mod errors;
 mod idempotent_answers;
+mod key_cache;
 mod leads;
 mod organizations;
 mod rate_limits;
@@ -35,12 +38,13 @@ use crate::store::{
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Client, Pool};
 use prometheus_client::metrics::counter::Counter;
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+use self::connections::pool;
 use self::errors::{Context, internal};
+use self::key_cache::KeyCache;
 use self::tls::Tls;
 use super::{
     ApiKeyInfo, IdempotentAnswer, KeyHash, NewApiKey, OutboxSummary, RevokeOutcome, SealedSecret,
@@ -55,10 +59,6 @@ use crate::metrics::{PostgresMetrics, Register, Registry};
 /// Connections per replica: enough for requests to overlap, few enough that a handful of
 /// replicas stay well under PostgreSQL's default `max_connections` (100).
 const CONNECTIONS: usize = 16;
-
-/// How long a request waits for a pooled connection, and for a new one to be made, before it
-/// fails rather than hang while the database is unreachable.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections per replica for counting rate limits: one short statement per request.
 const RATE_LIMIT_CONNECTIONS: usize = 8;
@@ -76,6 +76,8 @@ pub struct PostgresStore {
     events: Events,
     /// What the pool and the retries record for operators.
     metrics: PostgresMetrics,
+    /// Keys found valid, while no revocation may have reached them.
+    keys: KeyCache,
 }
 
 impl PostgresStore {
@@ -98,6 +100,7 @@ impl PostgresStore {
             None => RATE_LIMIT_CONNECTION_OPTIONS.to_string(),
         };
         rate_limit_config.options(&options);
+        let keys = KeyCache::start(config.clone(), tls.clone());
         let pool = pool(config, &tls, CONNECTIONS)?;
         let mut client = pool.get().await.context("connecting to the database")?;
         schema::migrate(&mut client).await?;
@@ -106,6 +109,7 @@ impl PostgresStore {
             rate_limits: self::pool(rate_limit_config, &tls, RATE_LIMIT_CONNECTIONS)?,
             events,
             metrics: PostgresMetrics::default(),
+            keys,
         })
     }
 
@@ -186,29 +190,6 @@ where
         .await
 }
 
-/// A pool of at most `size` connections made with `config` and `tls`, made as they are
-/// needed.
-fn pool(config: tokio_postgres::Config, tls: &Tls, size: usize) -> Result<Pool, StoreError> {
-    let manager_config = ManagerConfig {
-        // A connection that died is replaced; one that lives is not probed on every
-        // checkout, which would cost a round trip per request.
-        recycling_method: RecyclingMethod::Fast,
-    };
-    let manager = match tls {
-        Tls::Plain => Manager::from_config(config, NoTls, manager_config),
-        Tls::Opportunistic(connector) | Tls::Verified(connector) => {
-            Manager::from_config(config, connector.clone(), manager_config)
-        }
-    };
-    Pool::builder(manager)
-        .max_size(size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(CONNECTION_TIMEOUT))
-        .create_timeout(Some(CONNECTION_TIMEOUT))
-        .build()
-        .map_err(|error| StoreError::Internal(format!("building a pool: {error}")))
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     fn register_metrics(&self, registry: &mut Registry) {
@@ -260,7 +241,15 @@ impl KeyStore for PostgresStore {
         &self,
         hash: KeyHash,
     ) -> Result<Option<(ApiKeyId, OrganizationId)>, StoreError> {
-        api_keys::find(&self.client().await?, hash).await
+        if let Some(caller) = self.keys.get(&hash) {
+            return Ok(Some(caller));
+        }
+        let ticket = self.keys.ticket();
+        let found = api_keys::find(&self.client().await?, hash).await?;
+        if let Some(caller) = found {
+            self.keys.remember(ticket, hash, caller);
+        }
+        Ok(found)
     }
 
     async fn api_key_list(
@@ -275,9 +264,13 @@ impl KeyStore for PostgresStore {
         prefix: &str,
         at: DateTime<Utc>,
     ) -> Result<RevokeOutcome, StoreError> {
-        in_transaction!(self, "a revocation", |transaction| {
+        let revoked = in_transaction!(self, "a revocation", |transaction| {
             api_keys::revoke(transaction, prefix, at).await
-        })
+        });
+        // Other replicas forget on the notification; this one at once, for its next lookup.
+        // On an error too: the commit may have happened.
+        self.keys.forget();
+        revoked
     }
 
     async fn api_key_touch(&self, key: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@
 //! are ignored (`cfg(leads_postgres)`, see `server/build.rs`); with it, they fail if that
 //! server cannot be reached.
 
-use tokio_postgres::Config;
+use tokio_postgres::{Config, NoTls};
 
 use super::*;
 use crate::store::suite::{Subject, assert_internal, ensure_acme, full_lead};
@@ -458,4 +458,194 @@ async fn work_abandoned_for_contention_is_tried_twice_more_and_nothing_else_is()
     assert!(matches!(broken, Err(StoreError::Internal(_))));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
     assert_eq!(retries.get(), 4);
+}
+
+/// Asks `condition` until it holds, for at most 10 s: a notification or a lost connection
+/// takes effect when it arrives, not at a known time. Whether it came to hold.
+async fn eventually<Fut: Future<Output = bool>>(mut condition: impl FnMut() -> Fut) -> bool {
+    for _ in 0..200 {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// `store`, once its key cache listens (it connects in the background).
+async fn listening(store: PostgresStore) -> PostgresStore {
+    let listens = eventually(|| std::future::ready(store.keys.listening())).await;
+    assert!(listens, "the key cache listens");
+    store
+}
+
+/// A new key of `organization`'s in `store`, looked up once: its hash and prefix.
+async fn a_key_found(
+    store: &PostgresStore,
+    organization: OrganizationId,
+    prefix: &str,
+    hash: KeyHash,
+) -> ApiKeyId {
+    let key = store
+        .api_key_insert(crate::store::suite::organizations::new_key(
+            organization,
+            hash,
+            prefix,
+        ))
+        .await
+        .expect("insert");
+    assert_eq!(
+        store.api_key_find(hash).await.expect("find"),
+        Some((key, organization))
+    );
+    key
+}
+
+/// Revokes the key of `hash` through `client`, beneath the store and with no notification:
+/// what a lost notification would leave.
+async fn revoke_silently(client: &tokio_postgres::Client, hash: KeyHash) {
+    let revoked = client
+        .execute(
+            "UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1",
+            &[&hash.as_slice()],
+        )
+        .await
+        .expect("revoked beneath the store");
+    assert_eq!(revoked, 1);
+}
+
+/// Sends the notification of a revocation through `client`.
+async fn notify(client: &tokio_postgres::Client) {
+    client
+        .execute("SELECT pg_notify($1, '')", &[&key_cache::CHANNEL])
+        .await
+        .expect("notify");
+}
+
+/// Whether `store` finds no key of `hash`.
+async fn refuses(store: &PostgresStore, hash: KeyHash) -> bool {
+    store.api_key_find(hash).await.expect("find").is_none()
+}
+
+/// A key found valid is answered from memory: revoked beneath the store without a
+/// notification, it is still found; the notification makes the store forget it.
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
+#[tokio::test]
+async fn a_key_found_valid_is_remembered_until_a_notification_arrives() {
+    let (database, store, organization) = open().await;
+    let (store, beneath) = (listening(store).await, raw(&database).await);
+    let key = a_key_found(&store, organization, "aura_pk_live_mem1", [1; 32]).await;
+    revoke_silently(&beneath, [1; 32]).await;
+    assert_eq!(
+        store.api_key_find([1; 32]).await.expect("find"),
+        Some((key, organization)),
+        "answered from memory"
+    );
+    notify(&beneath).await;
+    assert!(eventually(|| refuses(&store, [1; 32])).await);
+}
+
+/// A key revoked through another replica is refused once the notification arrives; one
+/// revoked through this replica, from the next lookup.
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
+#[tokio::test]
+async fn a_key_revoked_through_another_replica_is_refused_once_notified() {
+    let (database, store, organization) = open().await;
+    let store = listening(store).await;
+    let other = PostgresStore::connect_with(
+        database.config().expect("a URL"),
+        Tls::Plain,
+        crate::store::test_events(),
+    )
+    .await
+    .expect("another replica");
+    let elsewhere = a_key_found(&store, organization, "aura_pk_live_else", [2; 32]).await;
+    let here = a_key_found(&store, organization, "aura_pk_live_here", [3; 32]).await;
+    for (through, prefix, key) in [
+        (&other, "aura_pk_live_else", elsewhere),
+        (&store, "aura_pk_live_here", here),
+    ] {
+        let revoked = through.api_key_revoke(prefix, Utc::now()).await;
+        assert_eq!(revoked.expect("revoke"), RevokeOutcome::Revoked(key));
+    }
+    assert!(
+        refuses(&store, [3; 32]).await,
+        "its own revocation, at once"
+    );
+    assert!(eventually(|| refuses(&store, [2; 32])).await);
+}
+
+/// Lets new connections to the database of `beneath`, a connection to it, in (`true`) or
+/// keeps every one out, the key cache's included; those already open stay. (From the
+/// server's own database: a database cannot shut itself.)
+async fn allow_connections(beneath: &tokio_postgres::Client, allowed: bool) {
+    let name: String = beneath
+        .query_one("SELECT current_database()", &[])
+        .await
+        .expect("the database's name")
+        .get(0);
+    let url = std::env::var("LEADS_TEST_POSTGRES_URL").expect("the server's URL");
+    connect(&url.parse().expect("a URL"))
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}"
+        ))
+        .await
+        .expect("ALLOW_CONNECTIONS");
+}
+
+/// Once the listening connection is lost, every key is forgotten, so a revocation whose
+/// notification never came is seen, and nothing is remembered until a new connection
+/// listens; then keys are remembered again, and notifications work.
+#[cfg_attr(
+    not(leads_postgres),
+    ignore = "needs PostgreSQL: set LEADS_TEST_POSTGRES_URL"
+)]
+#[tokio::test]
+async fn once_the_listening_connection_is_lost_no_revoked_key_is_served() {
+    let (database, store, organization) = open().await;
+    let (store, beneath) = (listening(store).await, raw(&database).await);
+    a_key_found(&store, organization, "aura_pk_live_lost", [4; 32]).await;
+    revoke_silently(&beneath, [4; 32]).await;
+    // The cache cannot listen again until allowed: the pool's open connection still serves.
+    allow_connections(&beneath, false).await;
+    let terminated: Vec<bool> = beneath
+        .query(
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
+             WHERE application_name = $1 AND datname = current_database()",
+            &[&key_cache::APPLICATION_NAME],
+        )
+        .await
+        .expect("terminate the listener")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(terminated, [true], "one listener, terminated");
+    assert!(eventually(|| refuses(&store, [4; 32])).await, "forgotten");
+    assert!(!store.keys.listening());
+    a_key_found(&store, organization, "aura_pk_live_down", [5; 32]).await;
+    revoke_silently(&beneath, [5; 32]).await;
+    assert!(
+        refuses(&store, [5; 32]).await,
+        "not remembered while not listening"
+    );
+
+    allow_connections(&beneath, true).await;
+    let store = listening(store).await;
+    assert!(refuses(&store, [4; 32]).await && refuses(&store, [5; 32]).await);
+    let key = a_key_found(&store, organization, "aura_pk_live_back", [6; 32]).await;
+    revoke_silently(&beneath, [6; 32]).await;
+    assert_eq!(
+        store.api_key_find([6; 32]).await.expect("find"),
+        Some((key, organization)),
+        "remembered again once listening"
+    );
+    notify(&beneath).await;
+    assert!(eventually(|| refuses(&store, [6; 32])).await);
 }

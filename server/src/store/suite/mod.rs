@@ -72,6 +72,7 @@ macro_rules! store_suite {
             organizations::organization_ensure_is_idempotent,
             organizations::organizations_are_found_by_name,
             organizations::api_keys_are_listed_touched_and_revoked,
+            organizations::a_key_found_then_revoked_is_not_found_from_the_next_lookup,
             versions::a_new_lead_is_at_version_1,
             versions::each_changing_update_adds_one_to_the_version,
             versions::any_admits_every_version,

@@ -41,7 +41,7 @@ pub(crate) async fn an_api_key_of_an_unknown_organization_is_refused(store: Arc<
     assert_eq!(store.api_key_find([9; 32]).await.expect("find"), None);
 }
 
-fn new_key(organization: OrganizationId, hash: KeyHash, prefix: &str) -> NewApiKey {
+pub(crate) fn new_key(organization: OrganizationId, hash: KeyHash, prefix: &str) -> NewApiKey {
     NewApiKey {
         organization,
         hash,
@@ -133,4 +133,30 @@ pub(crate) async fn organization_ensure_is_idempotent(store: Arc<dyn Store>) {
         store.organization_ensure("acme").await.expect("again"),
         acme
     );
+}
+
+/// A key found valid, remembered or not, is not found from the lookup after its revocation
+/// through the same store.
+pub(crate) async fn a_key_found_then_revoked_is_not_found_from_the_next_lookup(
+    store: Arc<dyn Store>,
+) {
+    let acme = ensure_acme(&*store).await;
+    let key = store
+        .api_key_insert(new_key(acme, [7; 32], "aura_pk_live_seen"))
+        .await
+        .expect("insert");
+    for _ in 0..2 {
+        assert_eq!(
+            store.api_key_find([7; 32]).await.expect("find"),
+            Some((key, acme))
+        );
+    }
+    assert_eq!(
+        store
+            .api_key_revoke("aura_pk_live_seen", at(T0 + 1))
+            .await
+            .expect("revoke"),
+        RevokeOutcome::Revoked(key)
+    );
+    assert_eq!(store.api_key_find([7; 32]).await.expect("find"), None);
 }
