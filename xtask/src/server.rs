@@ -187,20 +187,23 @@ pub fn free_loopback_port() -> Result<SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
-/// Whether `GET /health` answers 200: one HTTP/1.1 request by hand, which is all it takes.
+/// Whether `GET /health` answers 200.
 fn health_is_ok(address: SocketAddr) -> bool {
-    let attempt = || -> std::io::Result<bool> {
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        write!(
-            stream,
-            "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut head = [0; 12];
-        stream.read_exact(&mut head)?;
-        Ok(head.starts_with(b"HTTP/1.1 200"))
-    };
-    attempt().unwrap_or(false)
+    get_ok(address, "/health").is_ok_and(|ok| ok)
+}
+
+/// Whether `GET path` answers 200, its answer read to the end: one HTTP/1.1 request by hand,
+/// which is all it takes.
+pub fn get_ok(address: SocketAddr, path: &str) -> std::io::Result<bool> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    Ok(answer.starts_with(b"HTTP/1.1 200"))
 }
 
 /// A child process that is killed (and reaped) when this goes out of scope, error or not.

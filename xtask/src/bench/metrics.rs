@@ -4,8 +4,7 @@
 //! drift weigh on both sides: the baseline is the mean of the two runs without. Each run
 //! creates as an organization of its own, whose new emails no earlier run has taken.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use anyhow::{Context, Result, bail};
 
 use super::requests::Api;
 use super::scenario::{self, Load, Phase, name};
-use crate::server::{self, Server, free_loopback_port};
+use crate::server::{self, Server, free_loopback_port, get_ok};
 
 /// How often the metrics are scraped while they are measured.
 const SCRAPE_EVERY: Duration = Duration::from_secs(1);
@@ -92,19 +91,8 @@ pub fn measure(
 
 /// One `GET /metrics`, read to its end; an error unless it is `200`.
 fn scrape(address: SocketAddr) -> Result<()> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer)?;
-    if !answer.starts_with(b"HTTP/1.1 200") {
-        bail!(
-            "GET /metrics answered {}",
-            String::from_utf8_lossy(&answer[..answer.len().min(40)])
-        );
+    if !get_ok(address, "/metrics")? {
+        bail!("GET /metrics did not answer 200");
     }
     Ok(())
 }
