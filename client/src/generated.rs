@@ -7716,7 +7716,12 @@ top-level `webhooks`, so this document uses a callback).
   that `webhook-timestamp` is within 5 minutes of your clock, because `X-Aura-Signature`
   covers no time and cannot tell a replay from a delivery. The Rust client's
   `webhooks::verify` does, and refuses a request that carries `X-Aura-Signature` alone.
-- **Retried.** A receiver must answer `2xx` within 10 seconds; anything else (another
+- **Traced.** When the request that caused an event sent a W3C `traceparent`
+  (https://www.w3.org/TR/trace-context/), every attempt of its deliveries sends
+  `traceparent` too: the same trace id and flags, and a span id of the attempt's own. An
+  invalid `traceparent` on a request is ignored, never refused.
+- **Retried.** A receiver must answer `2xx` within 10 seconds (a deployment may give it
+  less, never more); anything else (another
   status, a redirect, a timeout, a refused connection) is a failed attempt. A failed
   delivery is tried again after 1, 5 and 15 seconds, then marked `failed`. A subscription
   whose deliveries fail 10 times in a row (the final outcome of 10 consecutive deliveries)
